@@ -1,0 +1,65 @@
+#ifndef QUANTD_ENGINE_RUNTIME_INFERENCE_SESSION_H_
+#define QUANTD_ENGINE_RUNTIME_INFERENCE_SESSION_H_
+
+// The engine's front door for running a model. Kept free of oneDNN headers so
+// the server can include it cheaply.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/graph/model_summary.h"
+#include "engine/quant/calibration_table.h"
+#include "engine/tensor.h"
+
+namespace quantd::engine {
+
+enum class Precision { kFp32, kInt8 };
+
+struct SessionOptions {
+  Precision precision = Precision::kFp32;
+  // Required for kInt8: activation ranges from calibration.
+  const CalibrationTable* calibration = nullptr;
+  // Plans are compiled per input shape on first use; at most this many are kept.
+  int max_cached_plans = 8;
+};
+
+// A loaded model, ready to run. Thread-safe: Run() may be called concurrently;
+// each call uses its own activation buffers on a shared, immutable Plan.
+// Observes activations of the (post-pass) graph while running fp32: called
+// once per value per batch with the value in plain row-major layout.
+using ActivationObserver =
+    std::function<void(const std::string& value_name, const Tensor& value)>;
+
+class InferenceSession {
+ public:
+  // Imports `onnx_bytes`, runs the standard passes (BN folding, activation and
+  // residual fusion) and prepares to compile Plans. For kInt8, weights are
+  // quantized per output channel (symmetric s8) and activations use the
+  // calibration ranges (u8 when the range is non-negative, else s8).
+  static absl::StatusOr<std::unique_ptr<InferenceSession>> Create(
+      std::string_view onnx_bytes, const SessionOptions& options);
+
+  virtual ~InferenceSession() = default;
+
+  // Runs one batch. `input.shape` must match the model input (dynamic dims
+  // free); errors name the expected and actual shape. Returns the model's
+  // outputs in graph order, in plain row-major layout.
+  virtual absl::StatusOr<std::vector<Tensor>> Run(const Tensor& input) = 0;
+
+  // fp32 sessions only (FAILED_PRECONDITION otherwise): like Run(), and also
+  // reports the graph input and every node output to `observer`. Calibration
+  // uses this; it is slower than Run() because each value is reordered to plain.
+  virtual absl::StatusOr<std::vector<Tensor>> RunObserved(
+      const Tensor& input, const ActivationObserver& observer) = 0;
+
+  virtual const ModelSummary& summary() const = 0;
+  virtual Precision precision() const = 0;
+};
+
+}  // namespace quantd::engine
+
+#endif  // QUANTD_ENGINE_RUNTIME_INFERENCE_SESSION_H_

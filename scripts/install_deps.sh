@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package quantd needs to build, test and run its tools.
+# Idempotent: packages already present are skipped without touching apt's lists.
+set -euo pipefail
+
+BUILD_PACKAGES=(
+  build-essential cmake pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libdnnl-dev ocl-icd-opencl-dev libabsl-dev libopencv-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libonnx-dev libsqlite3-dev zlib1g-dev
+)
+TEST_PACKAGES=(
+  dataset-fashion-mnist prometheus libonnx-testdata
+  python3-grpcio python3-onnx python3-numpy curl
+)
+TOOL_PACKAGES=(python3-torch python3-torchvision)
+
+wanted=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+if [[ "${1:-}" == "--with-training" ]]; then
+  wanted+=("${TOOL_PACKAGES[@]}")
+fi
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install_deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
