@@ -1,0 +1,77 @@
+#include "engine/graph/model_summary.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/graph/onnx_importer.h"
+#include "engine/graph/supported_ops.h"
+#include "engine/status_macros.h"
+
+namespace quantd::engine {
+namespace {
+
+// Lists every unsupported op type at once, so a user fixes the export in one
+// round trip instead of one error per upload.
+absl::Status CheckOperatorSupport(const Graph& graph) {
+  std::vector<std::pair<std::string, std::string>> unsupported;  // op, node
+  for (const Node& node : graph.nodes) {
+    if (IsSupportedOp(node.op_type)) continue;
+    bool seen = false;
+    for (const auto& [op, first_node] : unsupported) seen |= op == node.op_type;
+    if (!seen) unsupported.emplace_back(node.op_type, node.name);
+  }
+  if (unsupported.empty()) return absl::OkStatus();
+  std::vector<std::string> parts;
+  for (const auto& [op, first_node] : unsupported) {
+    parts.push_back(absl::StrCat("op '", op, "' (first node '", first_node, "')"));
+  }
+  return absl::UnimplementedError(
+      absl::StrCat("unsupported operators: ", absl::StrJoin(parts, ", ")));
+}
+
+// The runtime builds its primitives for one NCHW image batch whose batch size
+// may vary per request; channels and spatial size must be known up front.
+absl::Status CheckInput(const Graph& graph) {
+  if (graph.inputs.size() != 1) {
+    std::vector<std::string> names;
+    for (const ValueInfo& input : graph.inputs) names.push_back(input.name);
+    return absl::InvalidArgumentError(absl::StrCat("model has ", graph.inputs.size(),
+                                                   " graph inputs ('", absl::StrJoin(names, "', '"),
+                                                   "'); quantd serves models with exactly one"));
+  }
+  const ValueInfo& input = graph.inputs[0];
+  const std::string shape = absl::StrCat("[", absl::StrJoin(input.shape, ","), "]");
+  if (input.shape.size() != 4) {
+    return absl::InvalidArgumentError(absl::StrCat("graph input '", input.name, "' has shape ",
+                                                   shape,
+                                                   "; quantd expects a rank-4 NCHW float tensor"));
+  }
+  for (size_t i = 1; i < 4; ++i) {
+    if (input.shape[i] <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("graph input '", input.name, "' has shape ", shape,
+                       "; only the batch dimension (N) may be dynamic"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ModelSummary> InspectModel(std::string_view onnx_bytes) {
+  ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(onnx_bytes));
+  RETURN_IF_ERROR(CheckOperatorSupport(graph));
+  RETURN_IF_ERROR(CheckInput(graph));
+  ModelSummary summary;
+  summary.inputs = graph.inputs;
+  summary.outputs = graph.outputs;
+  summary.opset_version = graph.opset_version;
+  for (const Node& node : graph.nodes) ++summary.op_counts[node.op_type];
+  return summary;
+}
+
+}  // namespace quantd::engine

@@ -1,0 +1,35 @@
+#ifndef QUANTD_ENGINE_PASSES_GRAPH_REWRITE_H_
+#define QUANTD_ENGINE_PASSES_GRAPH_REWRITE_H_
+
+// The few queries and edits every rewrite pass needs. A value's "uses" are
+// node inputs plus post-op sum inputs (a fused residual still reads its
+// value); graph outputs are asked about separately because their names are
+// part of the model's public interface and must survive rewrites.
+
+#include <string>
+#include <string_view>
+
+#include "engine/graph/graph.h"
+
+namespace quantd::engine {
+
+// Number of node inputs and PostOp::sum_input fields naming `value`.
+int CountValueUses(const Graph& graph, std::string_view value);
+
+bool IsGraphOutput(const Graph& graph, std::string_view value);
+
+// Index in graph.nodes of the node producing `value`, or -1 (graph inputs,
+// constants and unknown names).
+int FindProducer(const Graph& graph, std::string_view value);
+
+// Points every node input and sum input naming `from` at `to` instead. Graph
+// outputs are left alone. Takes copies: callers often pass names that live in
+// the nodes being edited.
+void ReplaceValueUses(Graph& graph, std::string from, std::string to);
+
+// `base`, or `base` with a numeric suffix, not yet naming any value or node.
+std::string UniqueValueName(const Graph& graph, const std::string& base);
+
+}  // namespace quantd::engine
+
+#endif  // QUANTD_ENGINE_PASSES_GRAPH_REWRITE_H_

@@ -1,0 +1,20 @@
+#include "engine/passes/standard_passes.h"
+
+#include "engine/passes/fold_batch_norm_into_conv.h"
+#include "engine/passes/fuse_activations.h"
+#include "engine/passes/fuse_residual_add.h"
+#include "engine/passes/remove_identity_nodes.h"
+#include "engine/passes/remove_unused_constants.h"
+#include "engine/status_macros.h"
+
+namespace quantd::engine {
+
+absl::Status RunStandardPasses(Graph& graph) {
+  RETURN_IF_ERROR(RemoveIdentityNodes(graph));
+  RETURN_IF_ERROR(FoldBatchNormIntoConv(graph));
+  RETURN_IF_ERROR(FuseResidualAdd(graph));
+  RETURN_IF_ERROR(FuseActivations(graph));
+  return RemoveUnusedConstants(graph);
+}
+
+}  // namespace quantd::engine

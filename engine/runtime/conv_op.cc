@@ -1,0 +1,190 @@
+// Conv (ONNX opset 1-11 semantics; 2-D only) as a oneDNN convolution with
+// fused post-ops; int8 with s8 per-output-channel weights when calibrated.
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/runtime/plan_compiler.h"
+#include "engine/status_macros.h"
+
+namespace quantd::engine {
+namespace {
+
+using dnnl::memory;
+
+struct ConvGeometry {
+  memory::dims strides, dilates, pad_l, pad_r;  // dilates in oneDNN form (d - 1)
+  memory::dims dst_dims;
+};
+
+absl::StatusOr<ConvGeometry> ComputeGeometry(const Node& node, const std::vector<int64_t>& x,
+                                             const std::vector<int64_t>& w) {
+  const std::vector<int64_t> strides = IntsAttr(node, "strides", {1, 1});
+  const std::vector<int64_t> dilations = IntsAttr(node, "dilations", {1, 1});
+  std::vector<int64_t> pads = IntsAttr(node, "pads", {0, 0, 0, 0});
+  const std::string auto_pad = StringAttr(node, "auto_pad", "NOTSET");
+  if (strides.size() != 2 || dilations.size() != 2 || pads.size() != 4) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        NodeLabel(node), ": strides, dilations and pads must describe 2 spatial axes"));
+  }
+  const std::vector<int64_t> kernel_shape = IntsAttr(node, "kernel_shape", {w[2], w[3]});
+  if (kernel_shape != std::vector<int64_t>{w[2], w[3]}) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": kernel_shape [", absl::StrJoin(kernel_shape, ","),
+                     "] does not match weight shape [", absl::StrJoin(w, ","), "]"));
+  }
+  ConvGeometry g;
+  g.dst_dims = {x[0], w[0], 0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t in = x[2 + i];
+    const int64_t effective_kernel = (w[2 + i] - 1) * dilations[i] + 1;
+    if (auto_pad == "VALID") {
+      pads[i] = pads[i + 2] = 0;
+    } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      const int64_t out = (in + strides[i] - 1) / strides[i];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * strides[i] + effective_kernel - in);
+      const int64_t small = total / 2;
+      pads[i] = auto_pad == "SAME_UPPER" ? small : total - small;
+      pads[i + 2] = total - pads[i];
+    } else if (auto_pad != "NOTSET") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(NodeLabel(node), ": unknown auto_pad '", auto_pad, "'"));
+    }
+    const int64_t out = (in + pads[i] + pads[i + 2] - effective_kernel) / strides[i] + 1;
+    if (out <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          NodeLabel(node), ": input [", absl::StrJoin(x, ","), "] is too small for the kernel"));
+    }
+    g.dst_dims[2 + i] = out;
+    g.strides.push_back(strides[i]);
+    g.dilates.push_back(dilations[i] - 1);
+    g.pad_l.push_back(pads[i]);
+    g.pad_r.push_back(pads[i + 2]);
+  }
+  return g;
+}
+
+// Symmetric s8 multipliers, one per output channel (rows of `weights`).
+std::vector<float> PerChannelWeightScales(const std::vector<float>& weights, int64_t channels) {
+  const int64_t per_channel = static_cast<int64_t>(weights.size()) / channels;
+  std::vector<float> scales(channels);
+  for (int64_t oc = 0; oc < channels; ++oc) {
+    float max_abs = 0.0f;
+    for (int64_t i = 0; i < per_channel; ++i) {
+      max_abs = std::max(max_abs, std::fabs(weights[oc * per_channel + i]));
+    }
+    scales[oc] = max_abs > 0.0f ? 127.0f / max_abs : 1.0f;
+  }
+  return scales;
+}
+
+}  // namespace
+
+absl::Status CompileConv(PlanCompiler& c, const Node& node) {
+  if (node.inputs.size() < 2 || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs X and W"));
+  }
+  const std::string& x = node.inputs[0];
+  const Constant* w = c.FindConstant(node.inputs[1]);
+  const Constant* b =
+      node.inputs.size() > 2 && !node.inputs[2].empty() ? c.FindConstant(node.inputs[2]) : nullptr;
+  if (w == nullptr || w->type != Constant::Type::kFloat32 ||
+      (node.inputs.size() > 2 && !node.inputs[2].empty() && b == nullptr)) {
+    return absl::UnimplementedError(
+        absl::StrCat(NodeLabel(node), ": weights and bias must be float constants"));
+  }
+  if (!c.HasValue(x)) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": no input"));
+  }
+  const std::vector<int64_t> xd = c.Dims(x);
+  if (xd.size() != 4 || w->dims.size() != 4) {
+    return absl::UnimplementedError(
+        absl::StrCat(NodeLabel(node), ": only 2-D convolutions are supported"));
+  }
+  const int64_t groups = IntAttr(node, "group", 1);
+  const int64_t oc = w->dims[0];
+  if (groups <= 0 || xd[1] != w->dims[1] * groups || oc % groups != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": weight shape [", absl::StrJoin(w->dims, ","),
+                     "] with group ", groups, " does not match input channels ", xd[1]));
+  }
+  if (b != nullptr && b->NumElements() != oc) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": bias has ", b->NumElements(), " elements, expected ", oc));
+  }
+  ASSIGN_OR_RETURN(const ConvGeometry geometry, ComputeGeometry(node, xd, w->dims));
+
+  // int8 when the source is (or can be) quantized.
+  QuantParams src_q = c.Quant(x);
+  if (c.int8() && !src_q.quantized()) {
+    if (std::optional<QuantParams> q = c.CalibratedQuant(x)) src_q = *q;
+  }
+  const bool int8 = c.int8() && src_q.quantized();
+  const QuantParams dst_q = int8 ? ChooseDstQuant(c, node) : QuantParams{};
+
+  const memory::dims weight_dims =
+      groups > 1 ? memory::dims{groups, oc / groups, w->dims[1], w->dims[2], w->dims[3]}
+                 : memory::dims{w->dims[0], w->dims[1], w->dims[2], w->dims[3]};
+  const memory::format_tag weight_tag =
+      groups > 1 ? memory::format_tag::goihw : memory::format_tag::oihw;
+  std::vector<float> weight_scales, output_scales;
+  std::vector<float> bias(oc, 0.0f);
+  if (b != nullptr) std::copy(b->floats.begin(), b->floats.end(), bias.begin());
+  if (int8) {
+    weight_scales = PerChannelWeightScales(w->floats, oc);
+    output_scales.resize(oc);
+    for (int64_t i = 0; i < oc; ++i) {
+      output_scales[i] = dst_q.scale / (src_q.scale * weight_scales[i]);
+      // oneDNN 2.x adds the bias to the s32 accumulator before applying the
+      // output scales, so it lives in the accumulator's domain.
+      bias[i] *= src_q.scale * weight_scales[i];
+    }
+  }
+
+  std::optional<dnnl::convolution_forward::primitive_desc> pd;
+  try {
+    const memory::desc src_md(xd, int8 ? src_q.type : memory::data_type::f32,
+                              memory::format_tag::any);
+    const memory::desc weight_md(weight_dims, int8 ? memory::data_type::s8 : memory::data_type::f32,
+                                 memory::format_tag::any);
+    const memory::desc bias_md({oc}, memory::data_type::f32, memory::format_tag::a);
+    const memory::desc dst_md(geometry.dst_dims, dst_q.type, memory::format_tag::any);
+    const dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, weight_md,
+        bias_md, dst_md, geometry.strides, geometry.dilates, geometry.pad_l, geometry.pad_r);
+    dnnl::primitive_attr attr = StepAttr();
+    ASSIGN_OR_RETURN(const dnnl::post_ops post_ops,
+                     MakePostOps(node, dst_q.scale, SumParams(c, node, dst_q)));
+    attr.set_post_ops(post_ops);
+    if (int8) attr.set_output_scales(1 << 1, output_scales);
+    pd.emplace(desc, attr, c.engine());
+  } catch (const dnnl::error& e) {
+    return DnnlError(node, e);
+  }
+
+  const int weight_mask = groups > 1 ? (1 << 0) | (1 << 1) : (1 << 0);
+  ASSIGN_OR_RETURN(const int weight_buffer,
+                   c.AddReorderedConstant(weight_dims, weight_tag, w->floats.data(),
+                                          pd->weights_desc(), weight_mask, weight_scales));
+  const int bias_buffer = c.AddF32Constant({oc}, memory::format_tag::a, bias.data());
+  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, pd->src_desc(), src_q.scale, node.name));
+  ASSIGN_OR_RETURN(const int dst_buffer, SumDestination(c, node, pd->dst_desc(), dst_q));
+  dnnl::primitive primitive;
+  try {
+    primitive = dnnl::convolution_forward(*pd);
+  } catch (const dnnl::error& e) {
+    return DnnlError(node, e);
+  }
+  c.AddStep(node.name, std::move(primitive),
+            {{DNNL_ARG_SRC, src_buffer},
+             {DNNL_ARG_WEIGHTS, weight_buffer},
+             {DNNL_ARG_BIAS, bias_buffer},
+             {DNNL_ARG_DST, dst_buffer}});
+  c.DefineValue(node.outputs[0], geometry.dst_dims, dst_buffer, dst_q);
+  return absl::OkStatus();
+}
+
+}  // namespace quantd::engine

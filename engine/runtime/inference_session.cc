@@ -1,0 +1,190 @@
+#include "engine/runtime/inference_session.h"
+
+#include <list>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/graph/onnx_importer.h"
+#include "engine/passes/standard_passes.h"
+#include "engine/runtime/execution_context.h"
+#include "engine/runtime/plan_compiler.h"
+#include "engine/runtime/session_factory.h"
+#include "engine/status_macros.h"
+
+namespace quantd::engine {
+namespace {
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
+}
+
+// Execution contexts of one Plan, reused across requests so activation memory
+// is allocated once per concurrent caller rather than once per request.
+class ContextPool {
+ public:
+  explicit ContextPool(std::shared_ptr<const Plan> plan) : plan_(std::move(plan)) {}
+
+  absl::StatusOr<std::unique_ptr<ExecutionContext>> Acquire() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!free_.empty()) {
+        std::unique_ptr<ExecutionContext> context = std::move(free_.back());
+        free_.pop_back();
+        return context;
+      }
+    }
+    return ExecutionContext::Create(plan_);
+  }
+
+  void Release(std::unique_ptr<ExecutionContext> context) {
+    absl::MutexLock lock(&mu_);
+    if (free_.size() < kMaxIdle) free_.push_back(std::move(context));
+  }
+
+ private:
+  static constexpr size_t kMaxIdle = 4;
+  const std::shared_ptr<const Plan> plan_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<ExecutionContext>> free_ ABSL_GUARDED_BY(mu_);
+};
+
+class CompiledSession final : public InferenceSession {
+ public:
+  CompiledSession(Graph graph, ModelSummary summary, const SessionOptions& options)
+      : graph_(std::move(graph)), summary_(std::move(summary)), options_(options) {
+    if (options.calibration != nullptr) calibration_ = *options.calibration;
+    options_.calibration = nullptr;  // the caller's table need not outlive us
+    if (options_.max_cached_plans < 1) options_.max_cached_plans = 1;
+  }
+
+  absl::Status Warm() {
+    std::vector<int64_t> shape = graph_.inputs[0].shape;
+    for (int64_t& d : shape) {
+      if (d <= 0) d = 1;
+    }
+    return PlanFor(shape).status();
+  }
+
+  absl::StatusOr<std::vector<Tensor>> Run(const Tensor& input) override {
+    return RunWith(input, nullptr);
+  }
+
+  absl::StatusOr<std::vector<Tensor>> RunObserved(const Tensor& input,
+                                                  const ActivationObserver& observer) override {
+    if (options_.precision != Precision::kFp32) {
+      return absl::FailedPreconditionError("activations can only be observed in fp32 sessions");
+    }
+    return RunWith(input, &observer);
+  }
+
+  const ModelSummary& summary() const override { return summary_; }
+  Precision precision() const override { return options_.precision; }
+
+ private:
+  struct CachedPlan {
+    std::vector<int64_t> shape;
+    std::shared_ptr<ContextPool> contexts;
+  };
+
+  absl::Status ValidateInput(const Tensor& input) const {
+    const ValueInfo& model_input = graph_.inputs[0];
+    bool ok = input.shape.size() == model_input.shape.size();
+    for (size_t i = 0; ok && i < input.shape.size(); ++i) {
+      ok = input.shape[i] >= 1 &&
+           (model_input.shape[i] <= 0 || model_input.shape[i] == input.shape[i]);
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input shape ", ShapeString(input.shape), " does not match model input '",
+                       model_input.name, "' ", ShapeString(model_input.shape)));
+    }
+    if (static_cast<int64_t>(input.data.size()) != input.NumElements()) {
+      return absl::InvalidArgumentError(absl::StrCat("input has ", input.data.size(),
+                                                     " values but shape ", ShapeString(input.shape),
+                                                     " needs ", input.NumElements()));
+    }
+    return absl::OkStatus();
+  }
+
+  // The plan for `shape`, compiled on first use; least recently used first
+  // out when the cache is full.
+  absl::StatusOr<std::shared_ptr<ContextPool>> PlanFor(const std::vector<int64_t>& shape) {
+    absl::MutexLock lock(&mu_);
+    for (auto it = plans_.begin(); it != plans_.end(); ++it) {
+      if (it->shape == shape) {
+        plans_.splice(plans_.begin(), plans_, it);
+        return plans_.front().contexts;
+      }
+    }
+    PlanOptions plan_options;
+    plan_options.int8 = options_.precision == Precision::kInt8;
+    plan_options.calibration = &calibration_;
+    ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, CompilePlan(graph_, shape, plan_options));
+    plans_.push_front(CachedPlan{shape, std::make_shared<ContextPool>(std::move(plan))});
+    while (plans_.size() > static_cast<size_t>(options_.max_cached_plans)) {
+      plans_.pop_back();
+    }
+    return plans_.front().contexts;
+  }
+
+  absl::StatusOr<std::vector<Tensor>> RunWith(const Tensor& input,
+                                              const ActivationObserver* observer) {
+    RETURN_IF_ERROR(ValidateInput(input));
+    ASSIGN_OR_RETURN(std::shared_ptr<ContextPool> pool, PlanFor(input.shape));
+    ASSIGN_OR_RETURN(std::unique_ptr<ExecutionContext> context, pool->Acquire());
+    absl::StatusOr<std::vector<Tensor>> outputs = context->Run(input, observer);
+    pool->Release(std::move(context));
+    return outputs;
+  }
+
+  const Graph graph_;
+  const ModelSummary summary_;
+  SessionOptions options_;
+  CalibrationTable calibration_;
+  absl::Mutex mu_;
+  std::list<CachedPlan> plans_ ABSL_GUARDED_BY(mu_);
+};
+
+ModelSummary SummarizeGraph(const Graph& graph) {
+  ModelSummary summary;
+  summary.inputs = graph.inputs;
+  summary.outputs = graph.outputs;
+  for (const Node& node : graph.nodes) ++summary.op_counts[node.op_type];
+  summary.opset_version = graph.opset_version;
+  return summary;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<InferenceSession>> CreateSessionFromGraph(
+    Graph graph, ModelSummary summary, const SessionOptions& options) {
+  if (graph.inputs.size() != 1) {
+    return absl::UnimplementedError(absl::StrCat(
+        "the runtime supports models with exactly one input; this one has ", graph.inputs.size()));
+  }
+  if (options.precision == Precision::kInt8 && options.calibration == nullptr) {
+    return absl::InvalidArgumentError("an int8 session needs a calibration table");
+  }
+  auto session = std::make_unique<CompiledSession>(std::move(graph), std::move(summary), options);
+  RETURN_IF_ERROR(session->Warm());
+  return session;
+}
+
+absl::StatusOr<std::unique_ptr<InferenceSession>> CreateSessionFromGraph(
+    Graph graph, const SessionOptions& options) {
+  ModelSummary summary = SummarizeGraph(graph);
+  return CreateSessionFromGraph(std::move(graph), std::move(summary), options);
+}
+
+absl::StatusOr<std::unique_ptr<InferenceSession>> InferenceSession::Create(
+    std::string_view onnx_bytes, const SessionOptions& options) {
+  ASSIGN_OR_RETURN(ModelSummary summary, InspectModel(onnx_bytes));
+  ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(onnx_bytes));
+  RETURN_IF_ERROR(RunStandardPasses(graph));
+  return CreateSessionFromGraph(std::move(graph), std::move(summary), options);
+}
+
+}  // namespace quantd::engine

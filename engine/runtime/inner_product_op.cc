@@ -1,0 +1,180 @@
+// Gemm (transA = 0) and MatMul with a constant 2-D B as a oneDNN inner
+// product. A Flatten/Reshape view of a 4-D activation feeds the inner product
+// directly (weights viewed as [OC, C, H, W]), so the activation never has to
+// be reordered to plain layout.
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/runtime/plan_compiler.h"
+#include "engine/status_macros.h"
+
+namespace quantd::engine {
+namespace {
+
+using dnnl::memory;
+
+// `weights` is [OC, K] row-major; `bias` has OC entries.
+absl::Status CompileInnerProduct(PlanCompiler& c, const Node& node, const std::string& a,
+                                 std::vector<float> weights, std::vector<float> bias) {
+  const int64_t oc = static_cast<int64_t>(bias.size());
+  const std::vector<int64_t> a_dims = c.Dims(a);
+  if (a_dims.size() != 2) {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": input A must be 2-D, got [",
+                                                 absl::StrJoin(a_dims, ","), "]"));
+  }
+  const int64_t k = a_dims[1];
+  if (static_cast<int64_t>(weights.size()) != oc * k) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        NodeLabel(node), ": weights do not match input A [", absl::StrJoin(a_dims, ","), "]"));
+  }
+  // Read through a flattening view of a 4-D value.
+  std::string src = a;
+  std::vector<int64_t> src_dims = a_dims;
+  if (std::optional<std::string> source = c.ViewSource(a)) {
+    const std::vector<int64_t>& s = c.Dims(*source);
+    if (s.size() == 4 && !c.ViewSource(*source) && s[0] == a_dims[0] && s[1] * s[2] * s[3] == k) {
+      src = *source;
+      src_dims = s;
+    }
+  }
+  const memory::dims weight_dims = src_dims.size() == 4
+                                       ? memory::dims{oc, src_dims[1], src_dims[2], src_dims[3]}
+                                       : memory::dims{oc, k};
+  const memory::format_tag weight_tag =
+      src_dims.size() == 4 ? memory::format_tag::oihw : memory::format_tag::oi;
+
+  QuantParams src_q = c.Quant(src);
+  if (c.int8() && !src_q.quantized()) {
+    if (std::optional<QuantParams> q = c.CalibratedQuant(src)) src_q = *q;
+  }
+  const bool int8 = c.int8() && src_q.quantized();
+  const QuantParams dst_q = int8 ? ChooseDstQuant(c, node) : QuantParams{};
+  std::vector<float> weight_scales, output_scales;
+  if (int8) {
+    weight_scales.resize(oc);
+    output_scales.resize(oc);
+    for (int64_t o = 0; o < oc; ++o) {
+      float max_abs = 0.0f;
+      for (int64_t i = 0; i < k; ++i) max_abs = std::max(max_abs, std::fabs(weights[o * k + i]));
+      weight_scales[o] = max_abs > 0.0f ? 127.0f / max_abs : 1.0f;
+      output_scales[o] = dst_q.scale / (src_q.scale * weight_scales[o]);
+      bias[o] *= src_q.scale * weight_scales[o];  // accumulator domain, as in conv
+    }
+  }
+  const memory::data_type src_type = int8 ? src_q.type : memory::data_type::f32;
+
+  std::optional<dnnl::inner_product_forward::primitive_desc> pd;
+  try {
+    dnnl::primitive_attr attr = StepAttr();
+    ASSIGN_OR_RETURN(const dnnl::post_ops post_ops,
+                     MakePostOps(node, dst_q.scale, SumParams(c, node, dst_q)));
+    attr.set_post_ops(post_ops);
+    if (int8) attr.set_output_scales(1 << 1, output_scales);
+    const memory::desc weight_md(weight_dims, int8 ? memory::data_type::s8 : memory::data_type::f32,
+                                 memory::format_tag::any);
+    const memory::desc bias_md({oc}, memory::data_type::f32, memory::format_tag::a);
+    const memory::desc dst_md({src_dims[0], oc}, dst_q.type, memory::format_tag::any);
+    // Prefer the layout the activation already has; fall back to oneDNN's pick.
+    ASSIGN_OR_RETURN(memory::desc current, c.CurrentDesc(src));
+    current.data.data_type = memory::convert_to_c(src_type);
+    for (const memory::desc& src_md :
+         {current, memory::desc(src_dims, src_type, memory::format_tag::any)}) {
+      try {
+        const dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, src_md,
+                                                     weight_md, bias_md, dst_md);
+        pd.emplace(desc, attr, c.engine());
+        break;
+      } catch (const dnnl::error&) {
+        if (src_md.data.format_kind == dnnl_format_kind_any) throw;
+      }
+    }
+  } catch (const dnnl::error& e) {
+    return DnnlError(node, e);
+  }
+
+  ASSIGN_OR_RETURN(const int weight_buffer,
+                   c.AddReorderedConstant(weight_dims, weight_tag, weights.data(),
+                                          pd->weights_desc(), 1 << 0, weight_scales));
+  const int bias_buffer = c.AddF32Constant({oc}, memory::format_tag::a, bias.data());
+  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(src, pd->src_desc(), src_q.scale, node.name));
+  ASSIGN_OR_RETURN(const int dst_buffer, SumDestination(c, node, pd->dst_desc(), dst_q));
+  dnnl::primitive primitive;
+  try {
+    primitive = dnnl::inner_product_forward(*pd);
+  } catch (const dnnl::error& e) {
+    return DnnlError(node, e);
+  }
+  c.AddStep(node.name, std::move(primitive),
+            {{DNNL_ARG_SRC, src_buffer},
+             {DNNL_ARG_WEIGHTS, weight_buffer},
+             {DNNL_ARG_BIAS, bias_buffer},
+             {DNNL_ARG_DST, dst_buffer}});
+  c.DefineValue(node.outputs[0], {src_dims[0], oc}, dst_buffer, dst_q);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const Constant*> ConstantMatrix(PlanCompiler& c, const Node& node,
+                                               const std::string& name) {
+  const Constant* m = c.FindConstant(name);
+  if (m == nullptr || m->type != Constant::Type::kFloat32 || m->dims.size() != 2) {
+    return absl::UnimplementedError(
+        absl::StrCat(NodeLabel(node), ": input '", name, "' must be a constant 2-D float matrix"));
+  }
+  return m;
+}
+
+// [K, OC] row-major -> [OC, K] row-major.
+std::vector<float> Transpose(const Constant& m) {
+  const int64_t rows = m.dims[0], cols = m.dims[1];
+  std::vector<float> t(m.floats.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t col = 0; col < cols; ++col) t[col * rows + r] = m.floats[r * cols + col];
+  }
+  return t;
+}
+
+}  // namespace
+
+absl::Status CompileGemm(PlanCompiler& c, const Node& node) {
+  if (node.inputs.size() < 2 || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs A and B"));
+  }
+  if (IntAttr(node, "transA", 0) != 0) {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": transA=1"));
+  }
+  ASSIGN_OR_RETURN(const Constant* b, ConstantMatrix(c, node, node.inputs[1]));
+  const bool trans_b = IntAttr(node, "transB", 0) != 0;
+  const float alpha = FloatAttr(node, "alpha", 1.0f);
+  const float beta = FloatAttr(node, "beta", 1.0f);
+  std::vector<float> weights = trans_b ? b->floats : Transpose(*b);
+  for (float& v : weights) v *= alpha;
+  const int64_t oc = trans_b ? b->dims[0] : b->dims[1];
+  std::vector<float> bias(oc, 0.0f);
+  if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
+    const Constant* bias_constant = c.FindConstant(node.inputs[2]);
+    if (bias_constant == nullptr || bias_constant->type != Constant::Type::kFloat32 ||
+        (bias_constant->NumElements() != oc && bias_constant->NumElements() != 1)) {
+      return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": C must be a constant with ",
+                                                   oc, " elements or a scalar"));
+    }
+    for (int64_t i = 0; i < oc; ++i) {
+      bias[i] = beta * bias_constant->floats[bias_constant->NumElements() == 1 ? 0 : i];
+    }
+  }
+  return CompileInnerProduct(c, node, node.inputs[0], std::move(weights), std::move(bias));
+}
+
+absl::Status CompileMatMul(PlanCompiler& c, const Node& node) {
+  if (node.inputs.size() != 2 || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs A and B"));
+  }
+  ASSIGN_OR_RETURN(const Constant* b, ConstantMatrix(c, node, node.inputs[1]));
+  return CompileInnerProduct(c, node, node.inputs[0], Transpose(*b),
+                             std::vector<float>(b->dims[1], 0.0f));
+}
+
+}  // namespace quantd::engine

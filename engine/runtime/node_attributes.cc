@@ -1,0 +1,82 @@
+// Small accessors the operator files share: ONNX attributes with defaults,
+// node labels for messages, oneDNN error translation.
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/runtime/plan_compiler.h"
+
+namespace quantd::engine {
+
+using dnnl::memory;
+
+dnnl::primitive_attr StepAttr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+std::string NodeLabel(const Node& node) {
+  return absl::StrCat("node '", node.name, "' (", node.op_type, ")");
+}
+
+absl::Status DnnlError(const Node& node, const dnnl::error& e) {
+  const std::string message = absl::StrCat(NodeLabel(node), ": oneDNN: ", e.what());
+  if (e.status == dnnl_invalid_arguments || e.status == dnnl_unimplemented) {
+    return absl::InvalidArgumentError(message);
+  }
+  return absl::InternalError(message);
+}
+
+int64_t IntAttr(const Node& node, const std::string& name, int64_t def) {
+  const auto it = node.attributes.find(name);
+  if (it == node.attributes.end()) return def;
+  if (const auto* v = std::get_if<int64_t>(&it->second)) return *v;
+  if (const auto* f = std::get_if<float>(&it->second)) return static_cast<int64_t>(*f);
+  return def;
+}
+
+float FloatAttr(const Node& node, const std::string& name, float def) {
+  const auto it = node.attributes.find(name);
+  if (it == node.attributes.end()) return def;
+  if (const auto* f = std::get_if<float>(&it->second)) return *f;
+  if (const auto* v = std::get_if<int64_t>(&it->second)) return static_cast<float>(*v);
+  return def;
+}
+
+std::string StringAttr(const Node& node, const std::string& name, const std::string& def) {
+  const auto it = node.attributes.find(name);
+  if (it == node.attributes.end()) return def;
+  if (const auto* s = std::get_if<std::string>(&it->second)) return *s;
+  return def;
+}
+
+std::vector<int64_t> IntsAttr(const Node& node, const std::string& name, std::vector<int64_t> def) {
+  const auto it = node.attributes.find(name);
+  if (it == node.attributes.end()) return def;
+  if (const auto* v = std::get_if<std::vector<int64_t>>(&it->second)) return *v;
+  return def;
+}
+
+memory::format_tag PlainTag(size_t rank) {
+  switch (rank) {
+    case 1:
+      return memory::format_tag::a;
+    case 2:
+      return memory::format_tag::ab;
+    case 3:
+      return memory::format_tag::abc;
+    case 4:
+      return memory::format_tag::abcd;
+    case 5:
+      return memory::format_tag::abcde;
+    case 6:
+      return memory::format_tag::abcdef;
+    default:
+      return memory::format_tag::undef;
+  }
+}
+
+}  // namespace quantd::engine

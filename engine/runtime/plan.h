@@ -1,0 +1,74 @@
+#ifndef QUANTD_ENGINE_RUNTIME_PLAN_H_
+#define QUANTD_ENGINE_RUNTIME_PLAN_H_
+
+// A Plan is a Graph compiled for one concrete input shape: oneDNN primitives,
+// their (reordered, possibly quantized) weights and the buffers they read and
+// write. It is immutable after compilation and shared by every request; an
+// ExecutionContext supplies one request's activation memory.
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace quantd::engine {
+
+// One memory slot of the plan. Activation buffers are allocated per
+// ExecutionContext; constants (weights, biases) are shared and never written.
+struct PlanBuffer {
+  dnnl::memory::desc desc;
+  // Non-empty for constants: the memory every context uses for this buffer.
+  dnnl::memory constant;
+  // >= 0: a different view (plain layout, other dims) of that buffer's bytes.
+  int alias_of = -1;
+};
+
+// One primitive execution: `args` maps DNNL_ARG_* to buffer ids.
+struct PlanStep {
+  std::string node;  // the graph node this step belongs to (for errors, logs)
+  dnnl::primitive primitive;
+  std::unordered_map<int, int> args;
+  dnnl::memory::desc scratchpad;  // zero-sized when the primitive needs none
+};
+
+// A graph value that RunObserved reports once steps [0, after_step) ran.
+struct ObservedValue {
+  std::string name;
+  int after_step = 0;
+  int buffer = -1;
+  std::vector<int64_t> shape;  // reported shape (a Flatten view of `buffer`)
+  float scale = 1.0f;          // quantization multiplier of `buffer` (1 = f32)
+};
+
+struct PlanOutput {
+  std::string name;
+  int buffer = -1;  // plain row-major f32
+  std::vector<int64_t> shape;
+};
+
+struct Plan {
+  dnnl::engine engine;
+  std::vector<PlanBuffer> buffers;
+  std::vector<PlanStep> steps;
+  std::string input_name;
+  std::vector<int64_t> input_shape;
+  int input_buffer = -1;  // plain row-major f32, bound to the caller's data
+  std::vector<PlanOutput> outputs;
+  std::vector<ObservedValue> observed;
+  // Memory plan: activation buffers whose lifetimes (first to last step that
+  // touches them) do not overlap share one storage block. storage_of_buffer is
+  // -1 for constants and aliases (which use their target's storage).
+  std::vector<int> storage_of_buffer;
+  std::vector<size_t> storage_sizes;
+  // Bytes of scratchpad the largest step needs; one per ExecutionContext,
+  // shared by its (sequential) steps.
+  size_t scratchpad_size = 0;
+  // Primitives keep the OpenMP thread count of the thread that created them
+  // (omp_get_max_threads()); run a Plan from threads with the same count.
+};
+
+}  // namespace quantd::engine
+
+#endif  // QUANTD_ENGINE_RUNTIME_PLAN_H_

@@ -1,0 +1,332 @@
+#include "engine/runtime/plan_compiler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/runtime/memory_plan.h"
+#include "engine/status_macros.h"
+
+namespace quantd::engine {
+namespace {
+
+using dnnl::memory;
+
+bool IsInt8CapableConsumer(const std::string& op_type) {
+  return op_type == "Conv" || op_type == "Gemm" || op_type == "MatMul" || op_type == "MaxPool" ||
+         op_type == "AveragePool" || op_type == "GlobalAveragePool";
+}
+
+bool IsViewOp(const std::string& op_type) {
+  return op_type == "Flatten" || op_type == "Reshape" || op_type == "Identity" ||
+         op_type == "Dropout";
+}
+
+}  // namespace
+
+QuantParams QuantParamsForRange(const TensorRange& range) {
+  QuantParams q;
+  if (range.min >= 0.0f) {
+    q.type = memory::data_type::u8;
+    q.scale = range.max > 0.0f ? 255.0f / range.max : 1.0f;
+  } else {
+    q.type = memory::data_type::s8;
+    const float m = std::max(std::fabs(range.min), std::fabs(range.max));
+    q.scale = m > 0.0f ? 127.0f / m : 1.0f;
+  }
+  return q;
+}
+
+PlanCompiler::PlanCompiler(const Graph& graph, const PlanOptions& options)
+    : graph_(graph), options_(options), plan_(std::make_unique<Plan>()) {
+  for (const Node& node : graph_.nodes) {
+    for (const std::string& input : node.inputs) {
+      if (!input.empty()) consumers_[input].push_back(&node);
+    }
+    for (const PostOp& op : node.post_ops) {
+      if (op.kind == PostOp::Kind::kSum) consumers_[op.sum_input].push_back(&node);
+    }
+  }
+  for (const ValueInfo& output : graph_.outputs) is_graph_output_[output.name] = true;
+}
+
+absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
+    const std::vector<int64_t>& input_shape) {
+  if (graph_.inputs.size() != 1) {
+    return absl::UnimplementedError(absl::StrCat(
+        "the runtime supports models with exactly one input; this one has ", graph_.inputs.size()));
+  }
+  if (options_.int8 && options_.calibration == nullptr) {
+    return absl::InvalidArgumentError("int8 plans need a calibration table");
+  }
+  try {
+    plan_->engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
+    const std::string& input_name = graph_.inputs[0].name;
+    plan_->input_name = input_name;
+    plan_->input_shape = input_shape;
+    const memory::desc input_desc(input_shape, memory::data_type::f32,
+                                  PlainTag(input_shape.size()));
+    plan_->input_buffer = AddBuffer(input_desc);
+    DefineValue(input_name, input_shape, plan_->input_buffer, QuantParams{});
+    Observe(input_name);
+
+    for (const Node& node : graph_.nodes) {
+      RETURN_IF_ERROR(CompileNode(node));
+      for (const std::string& output : node.outputs) {
+        if (HasValue(output)) Observe(output);
+      }
+    }
+    for (const ValueInfo& output : graph_.outputs) {
+      if (!HasValue(output.name)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("graph output '", output.name, "' is never produced"));
+      }
+      const std::vector<int64_t> dims = Dims(output.name);
+      const memory::desc plain(dims, memory::data_type::f32, PlainTag(dims.size()));
+      ASSIGN_OR_RETURN(const int buffer, BufferFor(output.name, plain, 1.0f, "graph output"));
+      plan_->outputs.push_back(PlanOutput{output.name, buffer, dims});
+    }
+    AssignStorage(*plan_);
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(absl::StrCat("oneDNN error while compiling the plan: ", e.what()));
+  }
+  return std::shared_ptr<const Plan>(std::move(plan_));
+}
+
+absl::Status PlanCompiler::CompileNode(const Node& node) {
+  for (const std::string& input : node.inputs) {
+    if (!input.empty() && !HasValue(input) && FindConstant(input) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(NodeLabel(node), ": input '", input, "' is not defined"));
+    }
+  }
+  const std::string& op = node.op_type;
+  if (!node.post_ops.empty() && op != "Conv" && op != "Gemm" && op != "MatMul" && op != "Add") {
+    return absl::UnimplementedError(absl::StrCat(
+        NodeLabel(node), ": fused post-ops are supported on Conv, Gemm, MatMul and Add"));
+  }
+  if (op == "Conv") return CompileConv(*this, node);
+  if (op == "Gemm") return CompileGemm(*this, node);
+  if (op == "MatMul") return CompileMatMul(*this, node);
+  if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" ||
+      op == "GlobalMaxPool") {
+    return CompilePooling(*this, node);
+  }
+  if (op == "Relu" || op == "Clip" || op == "LeakyRelu" || op == "Sigmoid") {
+    return CompileEltwise(*this, node);
+  }
+  if (op == "Add") return CompileBinary(*this, node);
+  if (op == "BatchNormalization") return CompileBatchNorm(*this, node);
+  if (IsViewOp(op)) return CompileReshape(*this, node);
+  return absl::UnimplementedError(
+      absl::StrCat("op '", op, "' (node '", node.name, "') is not supported by the runtime"));
+}
+
+bool PlanCompiler::HasValue(const std::string& name) const { return values_.count(name) > 0; }
+
+PlanCompiler::ValueState& PlanCompiler::State(const std::string& name) { return values_.at(name); }
+
+const std::vector<int64_t>& PlanCompiler::Dims(const std::string& name) const {
+  return values_.at(name).dims;
+}
+
+QuantParams PlanCompiler::Quant(const std::string& name) const { return values_.at(name).quant; }
+
+std::optional<std::string> PlanCompiler::ViewSource(const std::string& name) const {
+  const ValueState& state = values_.at(name);
+  if (state.view_of.empty()) return std::nullopt;
+  return state.view_of;
+}
+
+absl::StatusOr<memory::desc> PlanCompiler::CurrentDesc(const std::string& name) {
+  RETURN_IF_ERROR(Materialize(name));
+  return plan_->buffers[State(name).buffer].desc;
+}
+
+const Constant* PlanCompiler::FindConstant(const std::string& name) const {
+  const auto it = graph_.constants.find(name);
+  return it == graph_.constants.end() ? nullptr : &it->second;
+}
+
+std::optional<QuantParams> PlanCompiler::CalibratedQuant(const std::string& name) const {
+  if (!options_.int8 || options_.calibration == nullptr) return std::nullopt;
+  const auto it = options_.calibration->ranges.find(name);
+  if (it == options_.calibration->ranges.end()) return std::nullopt;
+  return QuantParamsForRange(it->second);
+}
+
+bool PlanCompiler::ConsumersTakeInt8(const std::string& name) const {
+  if (!options_.int8 || is_graph_output_.count(name) > 0) return false;
+  const auto it = consumers_.find(name);
+  if (it == consumers_.end() || it->second.empty()) return false;
+  for (const Node* consumer : it->second) {
+    if (IsViewOp(consumer->op_type)) {
+      if (!ConsumersTakeInt8(consumer->outputs[0])) return false;
+    } else if (!IsInt8CapableConsumer(consumer->op_type)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool PlanCompiler::IsLastUseAsSum(const std::string& name, const Node& node) const {
+  if (is_graph_output_.count(name) > 0) return false;
+  const ValueState& state = values_.at(name);
+  if (state.buffer < 0 || !state.view_of.empty() || state.buffer == plan_->input_buffer ||
+      plan_->buffers[state.buffer].alias_of >= 0) {
+    return false;
+  }
+  for (const std::string& input : node.inputs) {
+    if (input == name) return false;  // read as a source while being overwritten
+  }
+  for (const Node* consumer : consumers_.at(name)) {
+    // Views alias the buffer; later nodes still need the value.
+    if (IsViewOp(consumer->op_type) || consumer > &node) return false;
+  }
+  return true;
+}
+
+int PlanCompiler::AddBuffer(const memory::desc& desc) {
+  plan_->buffers.push_back(PlanBuffer{desc, {}, -1});
+  return static_cast<int>(plan_->buffers.size()) - 1;
+}
+
+int PlanCompiler::AddAlias(const memory::desc& desc, int target) {
+  while (plan_->buffers[target].alias_of >= 0) target = plan_->buffers[target].alias_of;
+  plan_->buffers.push_back(PlanBuffer{desc, {}, target});
+  return static_cast<int>(plan_->buffers.size()) - 1;
+}
+
+int PlanCompiler::AddConstant(memory mem) {
+  plan_->buffers.push_back(PlanBuffer{mem.get_desc(), mem, -1});
+  return static_cast<int>(plan_->buffers.size()) - 1;
+}
+
+int PlanCompiler::AddF32Constant(const memory::dims& dims, memory::format_tag tag,
+                                 const float* data) {
+  memory mem(memory::desc(dims, memory::data_type::f32, tag), plan_->engine);
+  std::memcpy(mem.get_data_handle(), data, mem.get_desc().get_size());
+  return AddConstant(std::move(mem));
+}
+
+absl::StatusOr<int> PlanCompiler::AddReorderedConstant(const memory::dims& dims,
+                                                       memory::format_tag tag, const float* data,
+                                                       const memory::desc& desc, int mask,
+                                                       const std::vector<float>& scales) {
+  try {
+    const memory::desc plain(dims, memory::data_type::f32, tag);
+    memory src(plain, plan_->engine, const_cast<float*>(data));
+    memory dst(desc, plan_->engine);
+    dnnl::primitive_attr attr;
+    if (!scales.empty()) attr.set_output_scales(mask, scales);
+    const dnnl::reorder::primitive_desc pd(plan_->engine, plain, plan_->engine, desc, attr);
+    dnnl::stream stream(plan_->engine);
+    dnnl::reorder(pd).execute(stream, src, dst);
+    stream.wait();
+    return AddConstant(std::move(dst));
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(absl::StrCat("could not reorder a constant: ", e.what()));
+  }
+}
+
+void PlanCompiler::AddStep(const std::string& node, dnnl::primitive primitive,
+                           std::unordered_map<int, int> args) {
+  const dnnl_memory_desc_t* scratchpad =
+      dnnl_primitive_desc_query_md(primitive.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
+  PlanStep step{node, std::move(primitive), std::move(args), {}};
+  if (scratchpad != nullptr) step.scratchpad = memory::desc(*scratchpad);
+  plan_->scratchpad_size = std::max(plan_->scratchpad_size, step.scratchpad.get_size());
+  plan_->steps.push_back(std::move(step));
+}
+
+absl::Status PlanCompiler::AddReorderStep(const std::string& node, int from, int to, float scale) {
+  try {
+    dnnl::primitive_attr attr = StepAttr();
+    if (scale != 1.0f) attr.set_output_scales(0, {scale});
+    const dnnl::reorder::primitive_desc pd(plan_->engine, plan_->buffers[from].desc, plan_->engine,
+                                           plan_->buffers[to].desc, attr);
+    AddStep(node, dnnl::reorder(pd), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(
+        absl::StrCat("node '", node, "': could not create a reorder: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> PlanCompiler::BufferFor(const std::string& name, const memory::desc& desc,
+                                            float scale, const std::string& node) {
+  RETURN_IF_ERROR(Materialize(name));
+  ValueState& state = State(name);
+  if (plan_->buffers[state.buffer].desc == desc && state.quant.scale == scale) {
+    return state.buffer;
+  }
+  for (const ValueState::Copy& copy : state.copies) {
+    if (copy.desc == desc && copy.scale == scale) return copy.buffer;
+  }
+  const int buffer = AddBuffer(desc);
+  RETURN_IF_ERROR(AddReorderStep(node, state.buffer, buffer, scale / state.quant.scale));
+  State(name).copies.push_back(ValueState::Copy{desc, scale, buffer});
+  return buffer;
+}
+
+absl::StatusOr<int> PlanCompiler::F32BufferFor(const std::string& name, const std::string& node) {
+  ASSIGN_OR_RETURN(memory::desc desc, CurrentDesc(name));
+  // Same layout, f32 elements: the blocking description does not depend on
+  // the data type.
+  desc.data.data_type = dnnl_f32;
+  return BufferFor(name, desc, 1.0f, node);
+}
+
+void PlanCompiler::DefineValue(const std::string& name, std::vector<int64_t> dims, int buffer,
+                               QuantParams quant) {
+  ValueState state;
+  state.dims = std::move(dims);
+  state.buffer = buffer;
+  state.quant = quant;
+  values_[name] = std::move(state);
+}
+
+void PlanCompiler::DefineView(const std::string& name, std::vector<int64_t> dims,
+                              const std::string& source) {
+  ValueState state;
+  state.dims = std::move(dims);
+  state.view_of = source;
+  values_[name] = std::move(state);
+}
+
+absl::Status PlanCompiler::Materialize(const std::string& name) {
+  if (State(name).buffer >= 0) return absl::OkStatus();
+  const std::string source = State(name).view_of;
+  const std::vector<int64_t> source_dims = Dims(source);
+  const memory::desc plain(source_dims, memory::data_type::f32, PlainTag(source_dims.size()));
+  ASSIGN_OR_RETURN(int buffer, BufferFor(source, plain, 1.0f, "view of " + source));
+  while (plan_->buffers[buffer].alias_of >= 0) buffer = plan_->buffers[buffer].alias_of;
+  ValueState& state = State(name);
+  plan_->buffers.push_back(PlanBuffer{
+      memory::desc(state.dims, memory::data_type::f32, PlainTag(state.dims.size())), {}, buffer});
+  state.buffer = static_cast<int>(plan_->buffers.size()) - 1;
+  state.quant = QuantParams{};
+  return absl::OkStatus();
+}
+
+void PlanCompiler::Observe(const std::string& name) {
+  // A view is reported through the buffer of the value it reshapes.
+  std::string source = name;
+  while (values_.at(source).buffer < 0) source = values_.at(source).view_of;
+  const ValueState& state = values_.at(source);
+  plan_->observed.push_back(ObservedValue{name, static_cast<int>(plan_->steps.size()), state.buffer,
+                                          Dims(name), state.quant.scale});
+}
+
+absl::StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph,
+                                                        const std::vector<int64_t>& input_shape,
+                                                        const PlanOptions& options) {
+  PlanCompiler compiler(graph, options);
+  return compiler.Compile(input_shape);
+}
+
+}  // namespace quantd::engine

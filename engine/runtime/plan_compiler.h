@@ -1,0 +1,183 @@
+#ifndef QUANTD_ENGINE_RUNTIME_PLAN_COMPILER_H_
+#define QUANTD_ENGINE_RUNTIME_PLAN_COMPILER_H_
+
+// Compiles a post-pass Graph into a Plan for one input shape. The per-operator
+// compile functions (conv_op.cc, inner_product_op.cc, ...) build on the
+// PlanCompiler's value bookkeeping: where each value lives (buffer, layout,
+// data type, quantization scale) and how to get it into the layout a
+// primitive asks for.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/graph/graph.h"
+#include "engine/quant/calibration_table.h"
+#include "engine/runtime/plan.h"
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace quantd::engine {
+
+struct PlanOptions {
+  bool int8 = false;
+  const CalibrationTable* calibration = nullptr;  // required when int8
+};
+
+// Compiles `graph` (after RunStandardPasses) for `input_shape`.
+absl::StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph,
+                                                        const std::vector<int64_t>& input_shape,
+                                                        const PlanOptions& options);
+
+// How an activation is stored: f32, or u8/s8 with x_int = x_real * scale.
+struct QuantParams {
+  dnnl::memory::data_type type = dnnl::memory::data_type::f32;
+  float scale = 1.0f;
+  bool quantized() const { return type != dnnl::memory::data_type::f32; }
+};
+
+// Symmetric u8 (min >= 0) or s8 parameters for a calibrated range.
+QuantParams QuantParamsForRange(const TensorRange& range);
+
+class PlanCompiler {
+ public:
+  PlanCompiler(const Graph& graph, const PlanOptions& options);
+
+  absl::StatusOr<std::shared_ptr<const Plan>> Compile(const std::vector<int64_t>& input_shape);
+
+  // --- For the operator compile functions. ---
+  const Graph& graph() const { return graph_; }
+  const dnnl::engine& engine() const { return plan_->engine; }
+  bool int8() const { return options_.int8; }
+
+  bool HasValue(const std::string& name) const;
+  const std::vector<int64_t>& Dims(const std::string& name) const;
+  QuantParams Quant(const std::string& name) const;
+  // The producer's memory desc (materializes views first).
+  absl::StatusOr<dnnl::memory::desc> CurrentDesc(const std::string& name);
+  // If `name` is a Flatten/Reshape view of another value: that value.
+  std::optional<std::string> ViewSource(const std::string& name) const;
+
+  const Constant* FindConstant(const std::string& name) const;
+  // Calibrated parameters for `name` (nullopt when not int8 or uncalibrated).
+  std::optional<QuantParams> CalibratedQuant(const std::string& name) const;
+  // Whether every consumer of `name` reads it as int8 (and it is no graph
+  // output): then producers may store it quantized.
+  bool ConsumersTakeInt8(const std::string& name) const;
+  // Whether `node` is the last reader of `name` and reads it only as its kSum
+  // input, so the node may accumulate into the value's buffer in place.
+  bool IsLastUseAsSum(const std::string& name, const Node& node) const;
+  // The buffer holding `name` (-1 for a view not yet materialized).
+  int BufferOf(const std::string& name) const { return values_.at(name).buffer; }
+  const dnnl::memory::desc& BufferDesc(int buffer) const { return plan_->buffers[buffer].desc; }
+
+  int AddBuffer(const dnnl::memory::desc& desc);
+  int AddConstant(dnnl::memory memory);
+  // Another view (`desc`, same bytes) of buffer `target`.
+  int AddAlias(const dnnl::memory::desc& desc, int target);
+  // A constant memory of plain layout `tag` holding `data` (f32).
+  int AddF32Constant(const dnnl::memory::dims& dims, dnnl::memory::format_tag tag,
+                     const float* data);
+  // Reorders plain f32 `data` (`dims`, `tag`) into `desc`, once, at compile
+  // time; with `scales`/`mask` quantizes (s8 weights).
+  absl::StatusOr<int> AddReorderedConstant(const dnnl::memory::dims& dims,
+                                           dnnl::memory::format_tag tag, const float* data,
+                                           const dnnl::memory::desc& desc, int mask,
+                                           const std::vector<float>& scales);
+  void AddStep(const std::string& node, dnnl::primitive primitive,
+               std::unordered_map<int, int> args);
+  // Adds a step reordering buffer `from` into buffer `to` with x_to = x_from *
+  // scale (type conversion and layout change included).
+  absl::Status AddReorderStep(const std::string& node, int from, int to, float scale);
+
+  // Buffer holding `name` in exactly `desc` with quantization multiplier
+  // `scale` (1 for f32), reordering (and caching the copy) when needed.
+  absl::StatusOr<int> BufferFor(const std::string& name, const dnnl::memory::desc& desc,
+                                float scale, const std::string& node);
+  // Buffer holding `name` as f32 in its current layout.
+  absl::StatusOr<int> F32BufferFor(const std::string& name, const std::string& node);
+
+  // Records `name` as produced into `buffer`.
+  void DefineValue(const std::string& name, std::vector<int64_t> dims, int buffer,
+                   QuantParams quant);
+  // Records `name` as a row-major reshape of `source` (no step until a
+  // consumer needs its own buffer).
+  void DefineView(const std::string& name, std::vector<int64_t> dims, const std::string& source);
+
+ private:
+  struct ValueState {
+    std::vector<int64_t> dims;
+    int buffer = -1;  // -1 for a view not yet materialized
+    QuantParams quant;
+    std::string view_of;
+    struct Copy {
+      dnnl::memory::desc desc;
+      float scale;
+      int buffer;
+    };
+    std::vector<Copy> copies;
+  };
+
+  absl::Status CompileNode(const Node& node);
+  absl::Status Materialize(const std::string& name);
+  ValueState& State(const std::string& name);
+  void Observe(const std::string& name);
+
+  const Graph& graph_;
+  PlanOptions options_;
+  std::unique_ptr<Plan> plan_;
+  std::map<std::string, ValueState> values_;
+  std::map<std::string, std::vector<const Node*>> consumers_;
+  std::map<std::string, bool> is_graph_output_;
+};
+
+// Operator families (one file each). Each adds steps and defines the node's
+// outputs; errors name the node.
+absl::Status CompileConv(PlanCompiler& c, const Node& node);
+absl::Status CompileGemm(PlanCompiler& c, const Node& node);
+absl::Status CompileMatMul(PlanCompiler& c, const Node& node);
+absl::Status CompilePooling(PlanCompiler& c, const Node& node);
+absl::Status CompileEltwise(PlanCompiler& c, const Node& node);
+absl::Status CompileBinary(PlanCompiler& c, const Node& node);
+absl::Status CompileBatchNorm(PlanCompiler& c, const Node& node);
+absl::Status CompileReshape(PlanCompiler& c, const Node& node);
+
+// Shared by the op files.
+// Attributes every plan primitive starts from. The scratchpad is supplied by
+// the ExecutionContext: oneDNN's default library-owned scratchpad would tie a
+// primitive to the thread that created it.
+dnnl::primitive_attr StepAttr();
+std::string NodeLabel(const Node& node);  // "node 'conv1' (Conv)"
+absl::Status DnnlError(const Node& node, const dnnl::error& e);
+// Attribute accessors with ONNX defaults.
+int64_t IntAttr(const Node& node, const std::string& name, int64_t def);
+float FloatAttr(const Node& node, const std::string& name, float def);
+std::string StringAttr(const Node& node, const std::string& name, const std::string& def);
+std::vector<int64_t> IntsAttr(const Node& node, const std::string& name, std::vector<int64_t> def);
+dnnl::memory::format_tag PlainTag(size_t rank);
+// How oneDNN's sum post-op reads the residual placed in dst: scale, and the
+// data type to reinterpret dst's bytes as (undef: dst's own type).
+struct ResidualSum {
+  float scale = 1.0f;
+  dnnl::memory::data_type type = dnnl::memory::data_type::undef;
+};
+ResidualSum SumParams(PlanCompiler& c, const Node& node, QuantParams dst_quant);
+// dnnl::post_ops for the node's fused PostOps. `dst_scale` maps real-valued
+// bounds (Clip) into a quantized destination's domain.
+absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, float dst_scale, ResidualSum sum);
+// The destination buffer of a primitive with the node's post-ops. With a
+// kSum, oneDNN accumulates into dst: when this node is the residual's last
+// reader and the layouts match, dst *is* the residual's buffer (in place);
+// otherwise a step first copies the residual into dst as SumParams() expects.
+absl::StatusOr<int> SumDestination(PlanCompiler& c, const Node& node,
+                                   const dnnl::memory::desc& dst_desc, QuantParams dst_quant);
+// The output quantization of a conv/inner-product node.
+QuantParams ChooseDstQuant(PlanCompiler& c, const Node& node);
+
+}  // namespace quantd::engine
+
+#endif  // QUANTD_ENGINE_RUNTIME_PLAN_COMPILER_H_

@@ -1,0 +1,117 @@
+// Fused post-ops: mapping PostOp onto dnnl::post_ops (in the destination's
+// quantized domain), the residual sum's destination and scale, and the
+// output quantization of int8 producers.
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "engine/runtime/plan_compiler.h"
+#include "engine/status_macros.h"
+
+namespace quantd::engine {
+
+using dnnl::memory;
+
+absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, float dst_scale, ResidualSum sum) {
+  dnnl::post_ops ops;
+  for (const PostOp& op : node.post_ops) {
+    switch (op.kind) {
+      case PostOp::Kind::kRelu:
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        break;
+      case PostOp::Kind::kLeakyRelu:
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, op.alpha, 0.0f);
+        break;
+      case PostOp::Kind::kClip:
+        // Post-ops see the destination's quantized domain (x_real * dst_scale).
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, op.alpha * dst_scale,
+                           op.beta * dst_scale);
+        break;
+      case PostOp::Kind::kSum:
+        ops.append_sum(sum.scale, sum.type);
+        break;
+      case PostOp::Kind::kSigmoid:
+      case PostOp::Kind::kHardSigmoid:
+      case PostOp::Kind::kHardSwish:
+        if (dst_scale != 1.0f) {
+          return absl::UnimplementedError(absl::StrCat(
+              NodeLabel(node), ": non-linear fused activation on an int8 destination"));
+        }
+        if (op.kind == PostOp::Kind::kSigmoid) {
+          ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f);
+        } else if (op.kind == PostOp::Kind::kHardSwish) {
+          ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+        } else {
+          // HardSigmoid = clip(alpha * x + beta, 0, 1).
+          ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, op.alpha, op.beta);
+          ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 1.0f);
+        }
+        break;
+    }
+  }
+  return ops;
+}
+
+namespace {
+const PostOp* FindSum(const Node& node) {
+  for (const PostOp& op : node.post_ops) {
+    if (op.kind == PostOp::Kind::kSum) return &op;
+  }
+  return nullptr;
+}
+}  // namespace
+
+ResidualSum SumParams(PlanCompiler& c, const Node& node, QuantParams dst_quant) {
+  const PostOp* sum = FindSum(node);
+  if (sum == nullptr) return ResidualSum{};
+  const QuantParams residual = c.Quant(sum->sum_input);
+  // Both quantized (or both f32): the residual's raw values are placed in dst
+  // and rescaled inside the primitive, read as the residual's own type (u8 and
+  // s8 have the same size), with a single rounding. Otherwise the prefill
+  // reorder converts into dst's type and domain.
+  if (residual.type == dst_quant.type || (residual.quantized() && dst_quant.quantized())) {
+    return ResidualSum{dst_quant.scale / residual.scale,
+                       residual.type == dst_quant.type ? memory::data_type::undef : residual.type};
+  }
+  return ResidualSum{};
+}
+
+absl::StatusOr<int> SumDestination(PlanCompiler& c, const Node& node, const memory::desc& dst_desc,
+                                   QuantParams dst_quant) {
+  const PostOp* sum = FindSum(node);
+  if (sum == nullptr) return c.AddBuffer(dst_desc);
+  if (!c.HasValue(sum->sum_input)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": sum input '", sum->sum_input, "' is not defined"));
+  }
+  ASSIGN_OR_RETURN(const memory::desc residual_desc, c.CurrentDesc(sum->sum_input));
+  const QuantParams residual = c.Quant(sum->sum_input);
+  const ResidualSum params = SumParams(c, node, dst_quant);
+  const bool raw = residual.type == dst_quant.type || params.type != memory::data_type::undef;
+  // dst's layout holding the residual's type.
+  memory::desc prefill_desc = dst_desc;
+  if (raw) prefill_desc.data.data_type = memory::convert_to_c(residual.type);
+
+  const int residual_buffer = c.BufferOf(sum->sum_input);
+  if (raw && c.IsLastUseAsSum(sum->sum_input, node) &&
+      c.BufferDesc(residual_buffer) == prefill_desc) {
+    if (residual.type == dst_quant.type) return residual_buffer;
+    return c.AddAlias(dst_desc, residual_buffer);
+  }
+  const int dst_buffer = c.AddBuffer(dst_desc);
+  const int prefill_buffer =
+      prefill_desc == dst_desc ? dst_buffer : c.AddAlias(prefill_desc, dst_buffer);
+  ASSIGN_OR_RETURN(const int source,
+                   c.BufferFor(sum->sum_input, residual_desc, residual.scale, node.name));
+  RETURN_IF_ERROR(c.AddReorderStep(node.name, source, prefill_buffer,
+                                   raw ? 1.0f : dst_quant.scale / residual.scale));
+  return dst_buffer;
+}
+
+QuantParams ChooseDstQuant(PlanCompiler& c, const Node& node) {
+  const std::string& output = node.outputs[0];
+  if (!c.ConsumersTakeInt8(output)) return QuantParams{};
+  return c.CalibratedQuant(output).value_or(QuantParams{});
+}
+
+}  // namespace quantd::engine

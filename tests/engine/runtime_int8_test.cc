@@ -1,0 +1,261 @@
+// int8 Plans against the fp32 result of the same graph. Tolerances are derived
+// from quantization steps: an input step dx = 1/src_scale and per-channel
+// weight steps dw = max|w|/127 bound a conv output's error by
+// 0.5 * (dx * sum|w| + dw * sum|x|); a quantized destination adds half a step.
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "engine/runtime/execution_context.h"
+#include "engine/runtime/inference_session.h"
+#include "engine/runtime/plan_compiler.h"
+#include "engine/runtime/session_factory.h"
+#include "gtest/gtest.h"
+#include "runtime_reference.h"
+
+namespace quantd::engine {
+namespace {
+
+using testing::GraphBuilder;
+using testing::RandomTensor;
+using Ints = std::vector<int64_t>;
+using Values = std::map<std::string, Tensor>;
+
+// Runs `graph` and returns every observed value (dequantized for int8).
+Values RunAndObserve(const Graph& graph, const Tensor& input, const PlanOptions& options) {
+  Values values;
+  absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(graph, input.shape, options);
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  if (!plan.ok()) return values;
+  absl::StatusOr<std::unique_ptr<ExecutionContext>> context = ExecutionContext::Create(*plan);
+  EXPECT_TRUE(context.ok()) << context.status();
+  const ActivationObserver observer = [&](const std::string& name, const Tensor& value) {
+    values[name] = value;
+  };
+  absl::StatusOr<std::vector<Tensor>> out = (*context)->Run(input, &observer);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return values;
+}
+
+CalibrationTable Calibrate(const Values& values) {
+  CalibrationTable table;
+  for (const auto& [name, value] : values) {
+    const auto [lo, hi] = std::minmax_element(value.data.begin(), value.data.end());
+    table.ranges[name] = TensorRange{*lo, *hi};
+  }
+  return table;
+}
+
+float MaxAbsDiff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape, b.shape);
+  float m = 0.0f;
+  for (size_t i = 0; i < a.data.size() && i < b.data.size(); ++i) {
+    m = std::max(m, std::fabs(a.data[i] - b.data[i]));
+  }
+  return m;
+}
+
+float MaxAbs(const Tensor& a) {
+  float m = 0.0f;
+  for (float v : a.data) m = std::max(m, std::fabs(v));
+  return m;
+}
+
+// Worst-case error of a conv output from quantizing its input (step
+// `input_step`) and its weights per output channel.
+float ConvErrorBound(const Constant& w, float input_step, float input_max_abs) {
+  const int64_t oc = w.dims[0], per_channel = w.NumElements() / oc;
+  float bound = 0.0f;
+  for (int64_t o = 0; o < oc; ++o) {
+    float sum_abs = 0.0f, max_abs = 0.0f;
+    for (int64_t i = 0; i < per_channel; ++i) {
+      sum_abs += std::fabs(w.floats[o * per_channel + i]);
+      max_abs = std::max(max_abs, std::fabs(w.floats[o * per_channel + i]));
+    }
+    const float weight_step = max_abs / 127.0f;
+    bound =
+        std::max(bound, 0.5f * (input_step * sum_abs + weight_step * per_channel * input_max_abs));
+  }
+  return bound;
+}
+
+struct Int8Run {
+  Values fp32, int8;
+  CalibrationTable table;
+};
+
+Int8Run RunBoth(const Graph& graph, const Tensor& input) {
+  Int8Run run;
+  run.fp32 = RunAndObserve(graph, input, {});
+  run.table = Calibrate(run.fp32);
+  PlanOptions int8;
+  int8.int8 = true;
+  int8.calibration = &run.table;
+  run.int8 = RunAndObserve(graph, input, int8);
+  return run;
+}
+
+float Step(const CalibrationTable& table, const std::string& name) {
+  const QuantParams q = QuantParamsForRange(table.ranges.at(name));
+  return 1.0f / q.scale;
+}
+
+TEST(RuntimeInt8Test, ConvWithBiasSignedInputFloatOutput) {
+  std::mt19937 rng(31);
+  const Graph g = GraphBuilder({2, 16, 8, 8})
+                      .Const("w", {32, 16, 3, 3}, rng, -0.2f, 0.2f)
+                      .Const("b", {32}, rng, -2.0f, 2.0f)  // large: checks bias scaling
+                      .Op("Conv", "conv", {"x", "w", "b"}, "y", {{"pads", Ints{1, 1, 1, 1}}})
+                      .Output("y")
+                      .Build();
+  const Int8Run run = RunBoth(g, RandomTensor({2, 16, 8, 8}, rng));
+  const float bound = ConvErrorBound(g.constants.at("w"), Step(run.table, "x"), 1.0f);
+  const float err = MaxAbsDiff(run.int8.at("y"), run.fp32.at("y"));
+  EXPECT_LE(err, bound) << "max|y| " << MaxAbs(run.fp32.at("y"));
+  EXPECT_GT(err, 0.0f);  // it really ran in int8
+}
+
+TEST(RuntimeInt8Test, FusedReluAndClipOnQuantizedDestinations) {
+  std::mt19937 rng(32);
+  PostOp relu;
+  PostOp clip;
+  clip.kind = PostOp::Kind::kClip;
+  clip.alpha = 0.0f;
+  clip.beta = 6.0f;
+  // c1 output exceeds 6 before the clip; c2 and c3 consume u8 activations.
+  const Graph g =
+      GraphBuilder({1, 8, 10, 10})
+          .Const("w1", {16, 8, 3, 3}, rng, -1.0f, 1.0f)
+          .Const("b1", {16}, rng, 0.0f, 2.0f)
+          .Const("w2", {16, 16, 3, 3}, rng, -0.1f, 0.1f)
+          .Const("b2", {16}, rng, -0.5f, 0.5f)
+          .Const("w3", {4, 16, 1, 1}, rng, -0.5f, 0.5f)
+          .Op("Conv", "c1", {"x", "w1", "b1"}, "a1", {{"pads", Ints{1, 1, 1, 1}}}, {clip})
+          .Op("Conv", "c2", {"a1", "w2", "b2"}, "a2", {}, {relu})
+          .Op("Conv", "c3", {"a2", "w3"}, "y")
+          .Output("y")
+          .Build();
+  const Int8Run run = RunBoth(g, RandomTensor({1, 8, 10, 10}, rng, -1.0f, 1.0f));
+  ASSERT_EQ(run.table.ranges.at("a1").max, 6.0f);  // the clip is active
+  const float a1_bound = ConvErrorBound(g.constants.at("w1"), Step(run.table, "x"), 1.0f) +
+                         0.5f * Step(run.table, "a1");
+  EXPECT_LE(MaxAbsDiff(run.int8.at("a1"), run.fp32.at("a1")), a1_bound);
+  for (float v : run.int8.at("a1").data) EXPECT_LE(v, 6.0f + 1e-5f);
+  const float a2_bound =
+      ConvErrorBound(g.constants.at("w2"), Step(run.table, "a1") + 2 * a1_bound, 6.0f) +
+      0.5f * Step(run.table, "a2");
+  EXPECT_LE(MaxAbsDiff(run.int8.at("a2"), run.fp32.at("a2")), a2_bound);
+  for (float v : run.int8.at("a2").data) EXPECT_GE(v, 0.0f);
+}
+
+TEST(RuntimeInt8Test, GroupedAndDepthwiseConv) {
+  std::mt19937 rng(33);
+  const Graph g =
+      GraphBuilder({2, 8, 9, 9})
+          .Const("wg", {8, 4, 3, 3}, rng, -0.5f, 0.5f)
+          .Const("wd", {8, 1, 3, 3}, rng, -0.5f, 0.5f)
+          .Const("bd", {8}, rng, -0.5f, 0.5f)
+          .Op("Conv", "grouped", {"x", "wg"}, "a", {{"group", int64_t{2}}})
+          .Op("Conv", "depthwise", {"a", "wd", "bd"}, "y",
+              {{"group", int64_t{8}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}})
+          .Output("y")
+          .Build();
+  const Int8Run run = RunBoth(g, RandomTensor({2, 8, 9, 9}, rng));
+  const float a_bound = ConvErrorBound(g.constants.at("wg"), Step(run.table, "x"), 1.0f) +
+                        0.5f * Step(run.table, "a");
+  EXPECT_LE(MaxAbsDiff(run.int8.at("a"), run.fp32.at("a")), a_bound);
+  const float a_max = MaxAbs(run.fp32.at("a"));
+  const float y_bound =
+      ConvErrorBound(g.constants.at("wd"), Step(run.table, "a") + 2 * a_bound, a_max);
+  EXPECT_LE(MaxAbsDiff(run.int8.at("y"), run.fp32.at("y")), y_bound);
+}
+
+TEST(RuntimeInt8Test, SignedResidualIntoUnsignedDestination) {
+  std::mt19937 rng(36);
+  PostOp relu;
+  PostOp sum;
+  sum.kind = PostOp::Kind::kSum;
+  sum.sum_input = "r";
+  // r (projection shortcut, no relu) is s8; y = relu(conv(h) + r) is u8 and
+  // feeds another conv, so the s8 residual is accumulated into a u8 dst.
+  const Graph g =
+      GraphBuilder({2, 8, 8, 8})
+          .Const("wr", {16, 8, 1, 1}, rng, -0.5f, 0.5f)
+          .Const("wh", {16, 8, 3, 3}, rng, -0.3f, 0.3f)
+          .Const("wy", {16, 16, 3, 3}, rng, -0.2f, 0.2f)
+          .Const("by", {16}, rng, -0.2f, 0.2f)
+          .Const("wo", {4, 16, 1, 1}, rng, -0.5f, 0.5f)
+          .Op("Conv", "shortcut", {"x", "wr"}, "r")
+          .Op("Conv", "ch", {"x", "wh"}, "h", {{"pads", Ints{1, 1, 1, 1}}}, {relu})
+          .Op("Conv", "cy", {"h", "wy", "by"}, "y", {{"pads", Ints{1, 1, 1, 1}}}, {sum, relu})
+          .Op("Conv", "co", {"y", "wo"}, "out")
+          .Output("out")
+          .Build();
+  const Int8Run run = RunBoth(g, RandomTensor({2, 8, 8, 8}, rng));
+  ASSERT_LT(run.table.ranges.at("r").min, 0.0f);
+  ASSERT_GE(run.table.ranges.at("y").min, 0.0f);
+  for (const std::string name : {"r", "h", "y", "out"}) {
+    const float err = MaxAbsDiff(run.int8.at(name), run.fp32.at(name));
+    EXPECT_LE(err, 3.0f * MaxAbs(run.fp32.at(name)) / 127.0f) << name;
+  }
+  // y really is u8, accumulated in place into r's buffer.
+  PlanOptions options;
+  options.int8 = true;
+  options.calibration = &run.table;
+  absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, {2, 8, 8, 8}, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  int cy_steps = 0;
+  for (const PlanStep& step : (*plan)->steps) {
+    if (step.node != "cy") continue;
+    ++cy_steps;
+    EXPECT_EQ((*plan)->buffers[step.args.at(DNNL_ARG_DST)].desc.data_type(),
+              dnnl::memory::data_type::u8);
+  }
+  EXPECT_EQ(cy_steps, 1);
+}
+
+TEST(RuntimeInt8Test, TinyResNetStaysCloseToFp32) {
+  std::mt19937 rng(34);
+  const Graph g = testing::TinyResNet(21);
+  const Tensor input = RandomTensor({8, 3, 16, 16}, rng, 0.0f, 1.0f);
+  const Int8Run run = RunBoth(g, input);
+  for (const auto& [name, fp32] : run.fp32) {
+    ASSERT_TRUE(run.int8.count(name)) << name;
+    const float err = MaxAbsDiff(run.int8.at(name), fp32);
+    const float steps = err / (MaxAbs(fp32) / 127.0f);
+    // Errors compound through five quantized layers; stay within a few steps.
+    EXPECT_LE(steps, 6.0f) << name << ": max error " << err << " of max " << MaxAbs(fp32);
+    std::printf("  %-7s max|fp32| %8.4f  max err %8.5f (%.2f s8 steps)\n", name.c_str(),
+                MaxAbs(fp32), err, steps);
+  }
+  // Same top-1 class for every image.
+  const Tensor& a = run.fp32.at("logits");
+  const Tensor& b = run.int8.at("logits");
+  for (int64_t n = 0; n < 8; ++n) {
+    const auto row_a = a.data.begin() + n * 10, row_b = b.data.begin() + n * 10;
+    EXPECT_EQ(std::max_element(row_a, row_a + 10) - row_a,
+              std::max_element(row_b, row_b + 10) - row_b);
+  }
+}
+
+TEST(RuntimeInt8Test, SessionRunMatchesPlanAndIsDeterministic) {
+  std::mt19937 rng(35);
+  const Graph g = testing::TinyResNet(21);
+  const Tensor input = RandomTensor({2, 3, 16, 16}, rng, 0.0f, 1.0f);
+  const CalibrationTable table = Calibrate(RunAndObserve(g, input, {}));
+  SessionOptions options;
+  options.precision = Precision::kInt8;
+  options.calibration = &table;
+  absl::StatusOr<std::unique_ptr<InferenceSession>> session = CreateSessionFromGraph(g, options);
+  ASSERT_TRUE(session.ok()) << session.status();
+  absl::StatusOr<std::vector<Tensor>> a = (*session)->Run(input);
+  absl::StatusOr<std::vector<Tensor>> b = (*session)->Run(input);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ((*a)[0].data, (*b)[0].data);
+  EXPECT_EQ((*a)[0].shape, (std::vector<int64_t>{2, 10}));
+}
+
+}  // namespace
+}  // namespace quantd::engine

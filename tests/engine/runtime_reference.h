@@ -1,0 +1,368 @@
+#ifndef QUANTD_TESTS_ENGINE_RUNTIME_REFERENCE_H_
+#define QUANTD_TESTS_ENGINE_RUNTIME_REFERENCE_H_
+
+// A naive interpreter of post-pass Graphs for differential tests of the
+// oneDNN runtime: plain loops, NCHW, obviously right, slow.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/graph/graph.h"
+#include "engine/tensor.h"
+
+namespace quantd::engine::testing {
+
+inline int64_t Product(const std::vector<int64_t>& d) {
+  int64_t p = 1;
+  for (int64_t v : d) p *= v;
+  return p;
+}
+
+inline std::vector<float> RandomFloats(int64_t n, std::mt19937& rng, float lo = -1.0f,
+                                       float hi = 1.0f) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+inline Tensor RandomTensor(const std::vector<int64_t>& shape, std::mt19937& rng, float lo = -1.0f,
+                           float hi = 1.0f) {
+  return Tensor{"", shape, RandomFloats(Product(shape), rng, lo, hi)};
+}
+
+// Builds small graphs by hand.
+class GraphBuilder {
+ public:
+  explicit GraphBuilder(std::vector<int64_t> input_shape, const std::string& input = "x") {
+    graph_.name = "test";
+    graph_.opset_version = 13;
+    graph_.inputs.push_back(ValueInfo{input, std::move(input_shape)});
+  }
+  GraphBuilder& Const(const std::string& name, std::vector<int64_t> dims, std::mt19937& rng,
+                      float lo = -1.0f, float hi = 1.0f) {
+    Constant c;
+    c.dims = std::move(dims);
+    c.floats = RandomFloats(c.NumElements(), rng, lo, hi);
+    graph_.constants[name] = std::move(c);
+    return *this;
+  }
+  GraphBuilder& Floats(const std::string& name, std::vector<int64_t> dims,
+                       std::vector<float> values) {
+    Constant c;
+    c.dims = std::move(dims);
+    c.floats = std::move(values);
+    graph_.constants[name] = std::move(c);
+    return *this;
+  }
+  GraphBuilder& Ints(const std::string& name, std::vector<int64_t> values) {
+    Constant c;
+    c.type = Constant::Type::kInt64;
+    c.dims = {static_cast<int64_t>(values.size())};
+    c.ints = std::move(values);
+    graph_.constants[name] = std::move(c);
+    return *this;
+  }
+  GraphBuilder& Op(const std::string& op, const std::string& name, std::vector<std::string> inputs,
+                   const std::string& output, std::map<std::string, AttributeValue> attributes = {},
+                   std::vector<PostOp> post_ops = {}) {
+    graph_.nodes.push_back(
+        Node{name, op, std::move(inputs), {output}, std::move(attributes), std::move(post_ops)});
+    return *this;
+  }
+  GraphBuilder& Output(const std::string& name, std::vector<int64_t> shape = {}) {
+    graph_.outputs.push_back(ValueInfo{name, std::move(shape)});
+    return *this;
+  }
+  Graph Build() const { return graph_; }
+
+ private:
+  Graph graph_;
+};
+
+// A small ResNet-like network exercising every fused pattern: conv+relu,
+// conv+sum+relu (residual), depthwise conv+clip(0,6), max pool, a 1x1 conv
+// with signed output, global average pool, flatten and a Gemm to 10 logits.
+inline Graph TinyResNet(unsigned seed, int64_t batch = -1) {
+  std::mt19937 rng(seed);
+  PostOp relu;
+  PostOp sum;
+  sum.kind = PostOp::Kind::kSum;
+  sum.sum_input = "a1";
+  PostOp relu6;
+  relu6.kind = PostOp::Kind::kClip;
+  relu6.alpha = 0.0f;
+  relu6.beta = 6.0f;
+  using Ints = std::vector<int64_t>;
+  const std::map<std::string, AttributeValue> pad1 = {{"pads", Ints{1, 1, 1, 1}}};
+  return GraphBuilder({batch, 3, 16, 16})
+      .Const("w1", {8, 3, 3, 3}, rng, -0.4f, 0.4f)
+      .Const("b1", {8}, rng, -0.2f, 0.2f)
+      .Const("w2", {8, 8, 3, 3}, rng, -0.2f, 0.2f)
+      .Const("b2", {8}, rng, -0.2f, 0.2f)
+      .Const("w3", {8, 8, 3, 3}, rng, -0.2f, 0.2f)
+      .Const("b3", {8}, rng, -0.2f, 0.2f)
+      .Const("wd", {8, 1, 3, 3}, rng, -1.0f, 1.0f)
+      .Const("bd", {8}, rng, 0.0f, 1.0f)
+      .Const("w4", {16, 8, 1, 1}, rng, -0.5f, 0.5f)
+      .Const("b4", {16}, rng, -0.2f, 0.2f)
+      .Const("fc_w", {10, 16}, rng, -0.5f, 0.5f)
+      .Const("fc_b", {10}, rng, -0.1f, 0.1f)
+      .Op("Conv", "c1", {"x", "w1", "b1"}, "a1", pad1, {relu})
+      .Op("Conv", "c2", {"a1", "w2", "b2"}, "a2", pad1, {relu})
+      .Op("Conv", "c3", {"a2", "w3", "b3"}, "a3", pad1, {sum, relu})
+      .Op("Conv", "dw", {"a3", "wd", "bd"}, "a4",
+          {{"pads", Ints{1, 1, 1, 1}}, {"strides", Ints{2, 2}}, {"group", int64_t{8}}}, {relu6})
+      .Op("MaxPool", "mp", {"a4"}, "a5", {{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}})
+      .Op("Conv", "c4", {"a5", "w4", "b4"}, "a6")
+      .Op("GlobalAveragePool", "gap", {"a6"}, "a7")
+      .Op("Flatten", "flat", {"a7"}, "a8")
+      .Op("Gemm", "fc", {"a8", "fc_w", "fc_b"}, "logits", {{"transB", int64_t{1}}})
+      .Output("logits", {batch, 10})
+      .Build();
+}
+
+namespace reference {
+
+inline int64_t RefInt(const Node& n, const std::string& k, int64_t d) {
+  auto it = n.attributes.find(k);
+  return it == n.attributes.end() ? d : std::get<int64_t>(it->second);
+}
+inline float RefFloat(const Node& n, const std::string& k, float d) {
+  auto it = n.attributes.find(k);
+  return it == n.attributes.end() ? d : std::get<float>(it->second);
+}
+inline std::vector<int64_t> RefInts(const Node& n, const std::string& k, std::vector<int64_t> d) {
+  auto it = n.attributes.find(k);
+  return it == n.attributes.end() ? d : std::get<std::vector<int64_t>>(it->second);
+}
+inline std::string RefStr(const Node& n, const std::string& k, std::string d) {
+  auto it = n.attributes.find(k);
+  return it == n.attributes.end() ? d : std::get<std::string>(it->second);
+}
+
+// Resolves ONNX auto_pad into explicit [t, l, b, r] pads.
+inline std::vector<int64_t> Pads(const Node& n, const std::vector<int64_t>& in,
+                                 const std::vector<int64_t>& k, const std::vector<int64_t>& s,
+                                 const std::vector<int64_t>& d) {
+  std::vector<int64_t> pads = RefInts(n, "pads", {0, 0, 0, 0});
+  const std::string auto_pad = RefStr(n, "auto_pad", "NOTSET");
+  for (int i = 0; i < 2; ++i) {
+    if (auto_pad == "VALID") pads[i] = pads[i + 2] = 0;
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      const int64_t out = (in[i] + s[i] - 1) / s[i];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in[i]);
+      pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      pads[i + 2] = total - pads[i];
+    }
+  }
+  return pads;
+}
+
+inline Tensor Conv(const Node& n, const Tensor& x, const Constant& w, const Constant* b) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t OC = w.dims[0], ICg = w.dims[1], KH = w.dims[2], KW = w.dims[3];
+  const int64_t G = RefInt(n, "group", 1);
+  const auto s = RefInts(n, "strides", {1, 1});
+  const auto d = RefInts(n, "dilations", {1, 1});
+  const auto p = Pads(n, {H, W}, {KH, KW}, s, d);
+  const int64_t OH = (H + p[0] + p[2] - (KH - 1) * d[0] - 1) / s[0] + 1;
+  const int64_t OW = (W + p[1] + p[3] - (KW - 1) * d[1] - 1) / s[1] + 1;
+  const int64_t OCg = OC / G;
+  Tensor y{"", {N, OC, OH, OW}, std::vector<float>(N * OC * OH * OW)};
+  (void)C;
+  for (int64_t nn = 0; nn < N; ++nn)
+    for (int64_t oc = 0; oc < OC; ++oc) {
+      const int64_t g = oc / OCg;
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          double acc = b ? b->floats[oc] : 0.0;
+          for (int64_t ic = 0; ic < ICg; ++ic)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t ih = oh * s[0] - p[0] + kh * d[0];
+                const int64_t iw = ow * s[1] - p[1] + kw * d[1];
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                acc += double(x.data[((nn * C + g * ICg + ic) * H + ih) * W + iw]) *
+                       w.floats[((oc * ICg + ic) * KH + kh) * KW + kw];
+              }
+          y.data[((nn * OC + oc) * OH + oh) * OW + ow] = float(acc);
+        }
+    }
+  return y;
+}
+
+inline Tensor Pool(const Node& n, const Tensor& x) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const bool global = n.op_type.rfind("Global", 0) == 0;
+  const bool avg = n.op_type == "AveragePool" || n.op_type == "GlobalAveragePool";
+  const auto k = global ? std::vector<int64_t>{H, W} : RefInts(n, "kernel_shape", {});
+  const auto s = global ? std::vector<int64_t>{1, 1} : RefInts(n, "strides", {1, 1});
+  const auto p = global ? std::vector<int64_t>{0, 0, 0, 0} : Pads(n, {H, W}, k, s, {1, 1});
+  const bool ceil_mode = RefInt(n, "ceil_mode", 0) != 0;
+  const bool include_pad = RefInt(n, "count_include_pad", 0) != 0;
+  int64_t out[2];
+  const int64_t in[2] = {H, W};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t span = in[i] + p[i] + p[i + 2] - k[i];
+    out[i] = (ceil_mode ? (span + s[i] - 1) / s[i] : span / s[i]) + 1;
+    if (ceil_mode && (out[i] - 1) * s[i] >= in[i] + p[i]) --out[i];
+  }
+  Tensor y{"", {N, C, out[0], out[1]}, std::vector<float>(N * C * out[0] * out[1])};
+  for (int64_t nc = 0; nc < N * C; ++nc)
+    for (int64_t oh = 0; oh < out[0]; ++oh)
+      for (int64_t ow = 0; ow < out[1]; ++ow) {
+        const int64_t h0 = oh * s[0] - p[0], w0 = ow * s[1] - p[1];
+        const int64_t h1 = std::min(h0 + k[0], H + p[2]), w1 = std::min(w0 + k[1], W + p[3]);
+        double acc = avg ? 0.0 : -std::numeric_limits<double>::infinity();
+        int64_t count = 0;
+        for (int64_t ih = std::max<int64_t>(h0, 0); ih < std::min(h1, H); ++ih)
+          for (int64_t iw = std::max<int64_t>(w0, 0); iw < std::min(w1, W); ++iw) {
+            const float v = x.data[(nc * H + ih) * W + iw];
+            acc = avg ? acc + v : std::max<double>(acc, v);
+            ++count;
+          }
+        if (avg) acc /= include_pad ? double((h1 - h0) * (w1 - w0)) : double(count);
+        y.data[(nc * out[0] + oh) * out[1] + ow] = float(acc);
+      }
+  return y;
+}
+
+// Y = alpha * A * op(B) + beta * C; A is [M, K] (any tensor flattened to 2-D).
+inline Tensor Gemm(const Tensor& a, const Constant& b, bool trans_b, float alpha, const Constant* c,
+                   float beta) {
+  const int64_t M = a.shape[0], K = Product(a.shape) / M;
+  const int64_t N = trans_b ? b.dims[0] : b.dims[1];
+  Tensor y{"", {M, N}, std::vector<float>(M * N)};
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t nn = 0; nn < N; ++nn) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < K; ++k)
+        acc += double(a.data[m * K + k]) * (trans_b ? b.floats[nn * K + k] : b.floats[k * N + nn]);
+      acc *= alpha;
+      if (c) acc += beta * c->floats[c->floats.size() == 1 ? 0 : nn];
+      y.data[m * N + nn] = float(acc);
+    }
+  return y;
+}
+
+// Same-rank broadcasting add (B may have 1s, or lower rank right-aligned).
+inline Tensor Add(const Tensor& a, const Tensor& b) {
+  std::vector<int64_t> bs = b.shape;
+  bs.insert(bs.begin(), a.shape.size() - bs.size(), 1);
+  Tensor y = a;
+  const size_t r = a.shape.size();
+  std::vector<int64_t> idx(r, 0);
+  for (int64_t i = 0; i < Product(a.shape); ++i) {
+    int64_t rem = i, bi = 0;
+    for (size_t dd = r; dd-- > 0;) {
+      idx[dd] = rem % a.shape[dd];
+      rem /= a.shape[dd];
+    }
+    for (size_t dd = 0; dd < r; ++dd) bi = bi * bs[dd] + (bs[dd] == 1 ? 0 : idx[dd]);
+    y.data[i] += b.data[bi];
+  }
+  return y;
+}
+
+inline void ApplyPostOps(const Node& n, Tensor& y, const std::map<std::string, Tensor>& env) {
+  for (const PostOp& op : n.post_ops) {
+    for (size_t i = 0; i < y.data.size(); ++i) {
+      float& v = y.data[i];
+      switch (op.kind) {
+        case PostOp::Kind::kRelu:
+          v = std::max(v, 0.0f);
+          break;
+        case PostOp::Kind::kClip:
+          v = std::min(std::max(v, op.alpha), op.beta);
+          break;
+        case PostOp::Kind::kSum:
+          v += env.at(op.sum_input).data[i];
+          break;
+        default:
+          break;
+      }
+    }
+  }
+}
+
+inline Tensor Constant2Tensor(const Constant& c) { return Tensor{"", c.dims, c.floats}; }
+
+// Runs `g` on `input`; returns the first graph output.
+inline Tensor Run(const Graph& g, const Tensor& input) {
+  std::map<std::string, Tensor> env;
+  env[g.inputs[0].name] = input;
+  auto get = [&](const std::string& name) -> Tensor {
+    auto it = env.find(name);
+    if (it != env.end()) return it->second;
+    return Constant2Tensor(g.constants.at(name));
+  };
+  auto constant = [&](const Node& n, size_t i) -> const Constant* {
+    return n.inputs.size() > i && !n.inputs[i].empty() ? &g.constants.at(n.inputs[i]) : nullptr;
+  };
+  for (const Node& n : g.nodes) {
+    Tensor y;
+    const Tensor x = get(n.inputs[0]);
+    if (n.op_type == "Conv") {
+      y = Conv(n, x, *constant(n, 1), constant(n, 2));
+    } else if (n.op_type == "Gemm") {
+      y = Gemm(x, *constant(n, 1), RefInt(n, "transB", 0) != 0, RefFloat(n, "alpha", 1.0f),
+               constant(n, 2), RefFloat(n, "beta", 1.0f));
+    } else if (n.op_type == "MatMul") {
+      y = Gemm(x, *constant(n, 1), false, 1.0f, nullptr, 0.0f);
+    } else if (n.op_type.find("Pool") != std::string::npos) {
+      y = Pool(n, x);
+    } else if (n.op_type == "Add") {
+      y = Add(x, get(n.inputs[1]));
+    } else if (n.op_type == "Relu") {
+      y = x;
+      for (float& v : y.data) v = std::max(v, 0.0f);
+    } else if (n.op_type == "Clip") {
+      y = x;
+      const float lo = constant(n, 1) ? constant(n, 1)->floats[0] : -INFINITY;
+      const float hi = constant(n, 2) ? constant(n, 2)->floats[0] : INFINITY;
+      for (float& v : y.data) v = std::min(std::max(v, lo), hi);
+    } else if (n.op_type == "BatchNormalization") {
+      y = x;
+      const int64_t C = x.shape[1], inner = Product(x.shape) / x.shape[0] / C;
+      const float eps = RefFloat(n, "epsilon", 1e-5f);
+      for (int64_t i = 0; i < Product(x.shape); ++i) {
+        const int64_t c = (i / inner) % C;
+        y.data[i] = (x.data[i] - constant(n, 3)->floats[c]) /
+                        std::sqrt(constant(n, 4)->floats[c] + eps) * constant(n, 1)->floats[c] +
+                    constant(n, 2)->floats[c];
+      }
+    } else if (n.op_type == "Flatten") {
+      y = x;
+      const int64_t axis = RefInt(n, "axis", 1);
+      int64_t outer = 1;
+      for (int64_t i = 0; i < axis; ++i) outer *= x.shape[i];
+      y.shape = {outer, Product(x.shape) / outer};
+    } else if (n.op_type == "Reshape") {
+      y = x;
+      std::vector<int64_t> shape = g.constants.at(n.inputs[1]).ints;
+      int64_t known = 1;
+      for (size_t i = 0; i < shape.size(); ++i) {
+        if (shape[i] == 0) shape[i] = x.shape[i];
+        if (shape[i] != -1) known *= shape[i];
+      }
+      for (int64_t& v : shape)
+        if (v == -1) v = Product(x.shape) / known;
+      y.shape = shape;
+    }
+    ApplyPostOps(n, y, env);
+    env[n.outputs[0]] = y;
+  }
+  return env.at(g.outputs[0].name);
+}
+
+}  // namespace reference
+}  // namespace quantd::engine::testing
+
+#endif  // QUANTD_TESTS_ENGINE_RUNTIME_REFERENCE_H_

@@ -1,0 +1,165 @@
+// InferenceSession over hand-built graphs: a ResNet-like network against the
+// reference interpreter, input validation, plan caching by shape, concurrent
+// Run() and activation observation.
+
+#include <cmath>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "engine/runtime/inference_session.h"
+#include "engine/runtime/session_factory.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime_reference.h"
+
+namespace quantd::engine {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::RandomTensor;
+using testing::TinyResNet;
+
+std::unique_ptr<InferenceSession> Fp32Session(Graph graph) {
+  absl::StatusOr<std::unique_ptr<InferenceSession>> session =
+      CreateSessionFromGraph(std::move(graph), SessionOptions{});
+  EXPECT_TRUE(session.ok()) << session.status();
+  return session.ok() ? std::move(*session) : nullptr;
+}
+
+TEST(RuntimeSessionTest, TinyResNetMatchesReference) {
+  const Graph graph = TinyResNet(21);
+  auto session = Fp32Session(graph);
+  ASSERT_NE(session, nullptr);
+  std::mt19937 rng(2);
+  for (int64_t batch : {1, 3}) {
+    const Tensor input = RandomTensor({batch, 3, 16, 16}, rng);
+    absl::StatusOr<std::vector<Tensor>> out = session->Run(input);
+    ASSERT_TRUE(out.ok()) << out.status();
+    const Tensor expected = testing::reference::Run(graph, input);
+    ASSERT_EQ((*out)[0].shape, expected.shape);
+    for (size_t i = 0; i < expected.data.size(); ++i) {
+      EXPECT_NEAR((*out)[0].data[i], expected.data[i], 1e-4 * (1 + std::fabs(expected.data[i])));
+    }
+  }
+}
+
+TEST(RuntimeSessionTest, ShapeMismatchIsInvalidArgument) {
+  auto session = Fp32Session(TinyResNet(21));
+  ASSERT_NE(session, nullptr);
+  std::mt19937 rng(2);
+  absl::StatusOr<std::vector<Tensor>> out = session->Run(RandomTensor({1, 1, 16, 16}, rng));
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(out.status().message(),
+              HasSubstr("input shape [1,1,16,16] does not match model input 'x' [-1,3,16,16]"));
+
+  Tensor short_data = RandomTensor({1, 3, 16, 16}, rng);
+  short_data.data.pop_back();
+  EXPECT_EQ(session->Run(short_data).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(session->Run(Tensor{"", {0, 3, 16, 16}, {}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(session->Run(RandomTensor({3, 16, 16}, rng)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RuntimeSessionTest, BatchRowsMatchSingleImageRuns) {
+  SessionOptions options;
+  options.max_cached_plans = 1;  // forces recompilation between shapes
+  absl::StatusOr<std::unique_ptr<InferenceSession>> session =
+      CreateSessionFromGraph(TinyResNet(21), options);
+  ASSERT_TRUE(session.ok()) << session.status();
+  std::mt19937 rng(4);
+  const Tensor batch = RandomTensor({4, 3, 16, 16}, rng);
+  absl::StatusOr<std::vector<Tensor>> all = (*session)->Run(batch);
+  ASSERT_TRUE(all.ok()) << all.status();
+  for (int64_t n = 0; n < 4; ++n) {
+    const int64_t image = 3 * 16 * 16;
+    Tensor one{
+        "",
+        {1, 3, 16, 16},
+        std::vector<float>(batch.data.begin() + n * image, batch.data.begin() + (n + 1) * image)};
+    absl::StatusOr<std::vector<Tensor>> single = (*session)->Run(one);
+    ASSERT_TRUE(single.ok()) << single.status();
+    for (int k = 0; k < 10; ++k) {
+      EXPECT_NEAR((*single)[0].data[k], (*all)[0].data[n * 10 + k], 1e-4);
+    }
+  }
+}
+
+TEST(RuntimeSessionTest, ConcurrentRunsGiveIdenticalResults) {
+  auto session = Fp32Session(TinyResNet(21));
+  ASSERT_NE(session, nullptr);
+  std::mt19937 rng(6);
+  const Tensor input = RandomTensor({2, 3, 16, 16}, rng);
+  absl::StatusOr<std::vector<Tensor>> expected = session->Run(input);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  std::vector<int> mismatches(2, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        absl::StatusOr<std::vector<Tensor>> out = session->Run(input);
+        if (!out.ok() || (*out)[0].data != (*expected)[0].data) ++mismatches[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches, std::vector<int>({0, 0}));
+}
+
+TEST(RuntimeSessionTest, RunObservedReportsInputAndEveryNodeOutput) {
+  const Graph graph = TinyResNet(21);
+  auto session = Fp32Session(graph);
+  ASSERT_NE(session, nullptr);
+  std::mt19937 rng(8);
+  const Tensor input = RandomTensor({2, 3, 16, 16}, rng);
+  std::map<std::string, Tensor> seen;
+  absl::StatusOr<std::vector<Tensor>> out = session->RunObserved(
+      input, [&](const std::string& name, const Tensor& value) { seen[name] = value; });
+  ASSERT_TRUE(out.ok()) << out.status();
+  std::set<std::string> names;
+  for (const auto& [name, value] : seen) names.insert(name);
+  EXPECT_EQ(names,
+            (std::set<std::string>{"x", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "logits"}));
+  EXPECT_EQ(seen["x"].data, input.data);
+  EXPECT_EQ(seen["a8"].shape, (std::vector<int64_t>{2, 8 * 0 + 16}));
+  EXPECT_EQ(seen["a1"].shape, (std::vector<int64_t>{2, 8, 16, 16}));
+  for (float v : seen["a4"].data) {
+    EXPECT_GE(v, 0.0f);
+    EXPECT_LE(v, 6.0f);
+  }
+  EXPECT_EQ(seen["logits"].data, (*out)[0].data);
+}
+
+TEST(RuntimeSessionTest, UnsupportedOpFailsAtCreate) {
+  Graph graph =
+      testing::GraphBuilder({1, 3, 4, 4}).Op("Resize", "up1", {"x"}, "y").Output("y").Build();
+  absl::StatusOr<std::unique_ptr<InferenceSession>> session =
+      CreateSessionFromGraph(std::move(graph), SessionOptions{});
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(session.status().message(), HasSubstr("op 'Resize' (node 'up1')"));
+}
+
+TEST(RuntimeSessionTest, Int8NeedsCalibrationAndCannotObserve) {
+  SessionOptions options;
+  options.precision = Precision::kInt8;
+  EXPECT_EQ(CreateSessionFromGraph(TinyResNet(21), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  CalibrationTable table;
+  options.calibration = &table;  // no ranges: everything stays fp32
+  absl::StatusOr<std::unique_ptr<InferenceSession>> session =
+      CreateSessionFromGraph(TinyResNet(21), options);
+  ASSERT_TRUE(session.ok()) << session.status();
+  std::mt19937 rng(8);
+  EXPECT_EQ(
+      (*session)
+          ->RunObserved(RandomTensor({1, 3, 16, 16}, rng), [](const std::string&, const Tensor&) {})
+          .status()
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace quantd::engine
