@@ -30,16 +30,18 @@ struct Dataset {
   Tensor Batch(int64_t start, int64_t count) const;
 };
 
-// Reads IDX files (the MNIST/Fashion-MNIST format), gzip-compressed or not.
-// Images (ubyte, rank 3: N x H x W) become samples of shape {1, H, W} with
-// pixel values multiplied by `pixel_scale`. Labels (ubyte, rank 1) are
-// optional: pass an empty view. Errors name what is wrong with which file.
+// Reads the IDX files at the given paths (the MNIST/Fashion-MNIST format),
+// gzip-compressed or not. Images (ubyte, rank 3: N x H x W) become samples of
+// shape {1, H, W} with pixel values multiplied by `pixel_scale`. Labels
+// (ubyte, rank 1) are optional: pass an empty path. Errors name what is wrong
+// with which file.
 absl::StatusOr<Dataset> ReadIdxDataset(std::string_view images_file,
                                        std::string_view labels_file,
                                        float pixel_scale);
 
-// Reads little-endian float32 samples of `sample_shape`; `labels_file` is
-// empty or holds one little-endian int32 per sample.
+// Reads the file at `samples_file` as little-endian float32 samples of
+// `sample_shape`; `labels_file` is an empty path or names a file of one
+// little-endian int32 per sample.
 absl::StatusOr<Dataset> ReadRawFloat32Dataset(std::string_view samples_file,
                                               std::string_view labels_file,
                                               const std::vector<int64_t>& sample_shape);
