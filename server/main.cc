@@ -1,1 +1,65 @@
-int main() { return 0; }
+// quantd: serves int8 quantization and inference of ONNX CNNs over gRPC.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdint>
+#include <iostream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "server/quantd_server.h"
+#include "server/server_config.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "gRPC address host:port; port 0 picks a free port (printed on start)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
+          "Prometheus /metrics address host:port; \"\" or \"none\" disables it");
+ABSL_FLAG(std::string, data_dir, "./.quantd-data",
+          "Directory for the metadata database and stored models and datasets");
+ABSL_FLAG(int32_t, workers, 1, "Quantization jobs run concurrently");
+ABSL_FLAG(int64_t, max_model_bytes, int64_t{256} << 20, "Largest accepted ONNX upload");
+ABSL_FLAG(int64_t, max_dataset_bytes, int64_t{1} << 30,
+          "Largest accepted dataset upload (samples and labels together)");
+ABSL_FLAG(int64_t, max_receive_message_bytes, int64_t{64} << 20,
+          "Largest single gRPC message accepted (bounds Infer batch size)");
+ABSL_FLAG(int64_t, job_queue_capacity, 64,
+          "Jobs that may wait for a worker; QuantizeModel fails with RESOURCE_EXHAUSTED beyond");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("quantd: int8 quantization and inference service for ONNX CNNs");
+  absl::ParseCommandLine(argc, argv);
+
+  quantd::server::ServerConfig config;
+  config.listen_address = absl::GetFlag(FLAGS_listen);
+  config.metrics_listen_address = absl::GetFlag(FLAGS_metrics_listen);
+  config.data_dir = absl::GetFlag(FLAGS_data_dir);
+  config.workers = absl::GetFlag(FLAGS_workers);
+  config.max_model_bytes = absl::GetFlag(FLAGS_max_model_bytes);
+  config.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
+  config.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
+  config.job_queue_capacity = absl::GetFlag(FLAGS_job_queue_capacity);
+
+  // Block the shutdown signals before any thread starts, so every thread
+  // inherits the mask and only sigwait() below ever receives them.
+  sigset_t shutdown_signals;
+  sigemptyset(&shutdown_signals);
+  sigaddset(&shutdown_signals, SIGINT);
+  sigaddset(&shutdown_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+
+  auto server = quantd::server::QuantdServer::Start(config);
+  if (!server.ok()) {
+    std::cerr << "quantd: " << server.status() << std::endl;
+    return 1;
+  }
+  std::cout << (*server)->StartupLine() << std::endl;
+
+  int signal_number = 0;
+  sigwait(&shutdown_signals, &signal_number);
+  std::cerr << "quantd: received signal " << signal_number << ", shutting down" << std::endl;
+  (*server)->Shutdown();
+  return 0;
+}

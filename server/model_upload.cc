@@ -1,0 +1,101 @@
+#include "server/model_upload.h"
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
+#include "server/sha256.h"
+
+namespace quantd::server {
+namespace {
+
+absl::Status ValidateHeader(const v1::ModelUploadHeader& header, int64_t max_bytes) {
+  if (header.name().empty()) {
+    return absl::InvalidArgumentError("model upload header: name is required");
+  }
+  if (header.size_bytes() <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model upload header: size_bytes must be positive, got ", header.size_bytes()));
+  }
+  if (header.size_bytes() > max_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("model upload of ", header.size_bytes(),
+                                                     " bytes exceeds --max_model_bytes (",
+                                                     max_bytes, " bytes)"));
+  }
+  if (!IsSha256Hex(header.sha256())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model upload header: sha256 must be 64 lowercase hex characters, got '",
+                     header.sha256(), "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ReceivedModel> ReceiveModelUpload(const StreamReader<v1::UploadModelRequest>& read,
+                                                 int64_t max_bytes) {
+  v1::UploadModelRequest request;
+  if (!read(request)) {
+    return absl::InvalidArgumentError("model upload stream is empty; send the header first");
+  }
+  if (!request.has_header()) {
+    return absl::InvalidArgumentError(
+        "the first message of a model upload must be the header (name, size_bytes, sha256)");
+  }
+  ReceivedModel received;
+  received.header = request.header();
+  RETURN_IF_ERROR(ValidateHeader(received.header, max_bytes));
+
+  const int64_t declared = received.header.size_bytes();
+  // The declared size is the client's claim; reserve at most 64 MiB up front so
+  // idle streams that claim a lot cannot pin memory before sending anything.
+  received.onnx_bytes.reserve(static_cast<size_t>(std::min<int64_t>(declared, int64_t{64} << 20)));
+  Sha256 hasher;
+  while (read(request)) {
+    if (request.has_header()) {
+      return absl::InvalidArgumentError("model upload carries a second header");
+    }
+    const std::string& chunk = request.chunk();
+    const int64_t total = static_cast<int64_t>(received.onnx_bytes.size() + chunk.size());
+    if (total > max_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("model upload exceeds --max_model_bytes (", max_bytes, " bytes)"));
+    }
+    if (total > declared) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model upload sends more than the declared size_bytes (", declared, " bytes)"));
+    }
+    hasher.Update(chunk);
+    received.onnx_bytes += chunk;
+  }
+  if (static_cast<int64_t>(received.onnx_bytes.size()) != declared) {
+    return absl::InvalidArgumentError(absl::StrCat("model upload declared size_bytes ", declared,
+                                                   " but sent ", received.onnx_bytes.size(),
+                                                   " bytes"));
+  }
+  const std::string digest = hasher.FinalHex();
+  if (digest != received.header.sha256()) {
+    return absl::InvalidArgumentError(absl::StrCat("sha256 mismatch: header says ",
+                                                   received.header.sha256(),
+                                                   ", received bytes hash to ", digest));
+  }
+  return received;
+}
+
+absl::StatusOr<ValidatedModel> ReceiveAndValidateModel(
+    const StreamReader<v1::UploadModelRequest>& read, int64_t max_bytes) {
+  ASSIGN_OR_RETURN(ReceivedModel received, ReceiveModelUpload(read, max_bytes));
+  absl::StatusOr<engine::ModelSummary> summary;
+  try {
+    summary = engine::InspectModel(received.onnx_bytes);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model '", received.header.name(), "' cannot be inspected: ", e.what()));
+  }
+  if (!summary.ok()) return summary.status();
+  return ValidatedModel{std::move(received), std::move(*summary)};
+}
+
+}  // namespace quantd::server

@@ -1,0 +1,136 @@
+#include "server/quantd_server.h"
+
+#include <chrono>
+#include <filesystem>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "server/job_queue.h"
+#include "server/job_tracker.h"
+#include "server/metrics.h"
+#include "server/quantd_service.h"
+#include "server/quantization_job.h"
+#include "server/repository.h"
+#include "server/session_cache.h"
+#include "server/worker_pool.h"
+
+namespace quantd::server {
+namespace {
+
+// In-flight calls get this long to finish on shutdown before being cancelled.
+constexpr auto kShutdownGrace = std::chrono::seconds(5);
+
+absl::Status ValidateConfig(const ServerConfig& config) {
+  if (config.workers < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--workers must be >= 1, got ", config.workers));
+  }
+  if (config.job_queue_capacity < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--job_queue_capacity must be >= 1, got ", config.job_queue_capacity));
+  }
+  if (config.max_model_bytes < 1 || config.max_dataset_bytes < 1) {
+    return absl::InvalidArgumentError("--max_model_bytes and --max_dataset_bytes must be >= 1");
+  }
+  if (config.max_receive_message_bytes < 1 ||
+      config.max_receive_message_bytes > std::numeric_limits<int>::max()) {
+    return absl::InvalidArgumentError(absl::StrCat("--max_receive_message_bytes must be in [1, ",
+                                                   std::numeric_limits<int>::max(), "], got ",
+                                                   config.max_receive_message_bytes));
+  }
+  if (config.session_cache_capacity < 1) {
+    return absl::InvalidArgumentError("session cache capacity must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
+std::string WithPort(const std::string& address, int port) {
+  const size_t colon = address.rfind(':');
+  return absl::StrCat(colon == std::string::npos ? address : address.substr(0, colon), ":", port);
+}
+
+}  // namespace
+
+QuantdServer::QuantdServer() = default;
+
+QuantdServer::~QuantdServer() { Shutdown(); }
+
+const std::string& QuantdServer::metrics_address() const { return metrics_->bound_address(); }
+
+std::string QuantdServer::StartupLine() const {
+  return absl::StrCat("quantd listening on ", listen_address_, ", metrics on ",
+                      metrics_address().empty() ? "disabled" : metrics_address(), ", data in ",
+                      data_dir_);
+}
+
+absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerConfig& config) {
+  RETURN_IF_ERROR(ValidateConfig(config));
+  std::unique_ptr<QuantdServer> server(new QuantdServer());
+  server->config_ = config;
+  std::error_code ec;
+  const std::filesystem::path data_dir = std::filesystem::absolute(config.data_dir, ec);
+  server->data_dir_ = ec ? config.data_dir : data_dir.lexically_normal().string();
+
+  ASSIGN_OR_RETURN(server->metrics_, Metrics::Create(config.metrics_listen_address));
+  ASSIGN_OR_RETURN(server->repository_, Repository::Open(server->data_dir_));
+  ASSIGN_OR_RETURN(server->jobs_, JobTracker::Load(server->repository_.get()));
+  Metrics* metrics = server->metrics_.get();
+  server->queue_ = std::make_unique<JobQueue>(
+      config.job_queue_capacity, [metrics](int64_t depth) { metrics->SetJobQueueDepth(depth); });
+  for (const std::string& id : server->jobs_->recovered_queued_job_ids()) {
+    server->queue_->PushUnbounded(id);
+  }
+  // Accuracy gauges survive restarts: they are re-derived from finished jobs.
+  for (const v1::Job& job : server->jobs_->List()) {
+    if (job.state() == v1::SUCCEEDED && job.has_fp32_accuracy() && job.has_int8_accuracy()) {
+      metrics->SetModelTop1(job.model_id(), job.result_version(), job.fp32_accuracy().top1(),
+                            job.int8_accuracy().top1());
+    }
+  }
+  server->sessions_ = std::make_unique<SessionCache>(config.session_cache_capacity);
+  server->runner_ = std::make_unique<QuantizationJobRunner>(
+      server->repository_.get(), server->jobs_.get(), server->sessions_.get(), metrics);
+  QuantizationJobRunner* runner = server->runner_.get();
+  server->workers_ = std::make_unique<WorkerPool>(
+      config.workers, server->queue_.get(),
+      [runner](const std::string& job_id, const std::atomic<bool>& stopping) {
+        runner->Run(job_id, stopping);
+      });
+  server->service_ =
+      std::make_unique<QuantdService>(config, server->repository_.get(), server->jobs_.get(),
+                                      server->queue_.get(), server->sessions_.get(), metrics);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_receive_message_bytes));
+  builder.RegisterService(server->service_.get());
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on --listen='", config.listen_address,
+                                               "' (address in use or malformed?)"));
+  }
+  server->listen_address_ = WithPort(config.listen_address, port);
+  return server;
+}
+
+void QuantdServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (jobs_ != nullptr) jobs_->Shutdown();
+  if (grpc_server_ != nullptr) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+    grpc_server_->Wait();
+  }
+  if (workers_ != nullptr) workers_->Stop();
+}
+
+}  // namespace quantd::server

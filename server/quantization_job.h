@@ -1,0 +1,56 @@
+#ifndef QUANTD_SERVER_QUANTIZATION_JOB_H_
+#define QUANTD_SERVER_QUANTIZATION_JOB_H_
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "quantd/v1/quantd.pb.h"
+#include "server/job_tracker.h"
+#include "server/metrics.h"
+#include "server/repository.h"
+#include "server/session_cache.h"
+
+namespace quantd::server {
+
+// Runs one QuantizeModel job: calibrate on the fp32 model, build the int8
+// session, optionally evaluate both, publish the next model version. Job
+// progress is one fraction across all phases, so clients can draw a single
+// bar: calibrating fills most of it, evaluating (when requested) a quarter.
+class QuantizationJobRunner {
+ public:
+  QuantizationJobRunner(Repository* repository, JobTracker* tracker, SessionCache* sessions,
+                        Metrics* metrics)
+      : repository_(repository), tracker_(tracker), sessions_(sessions), metrics_(metrics) {}
+
+  // Takes a QUEUED job to SUCCEEDED or FAILED. If `stopping` becomes true the
+  // job is abandoned at the next cancellation point and put back to QUEUED so
+  // the next server start runs it again. Never throws.
+  void Run(const std::string& job_id, const std::atomic<bool>& stopping);
+
+ private:
+  struct Outcome {
+    int32_t version = 0;
+    std::optional<v1::AccuracyReport> fp32_accuracy;
+    std::optional<v1::AccuracyReport> int8_accuracy;
+  };
+
+  absl::StatusOr<Outcome> Execute(const v1::Job& job, const std::atomic<bool>& stopping);
+  // Terminal (or, on shutdown, initial) states; saved before watchers see them.
+  void Requeue(const std::string& job_id);
+  void MarkFailed(const std::string& job_id, const absl::Status& error);
+  void MarkSucceeded(const std::string& job_id, const Outcome& outcome);
+  // Publishes phase and progress to watchers (memory only).
+  void ReportProgress(const std::string& job_id, const std::string& phase, double progress);
+
+  Repository* const repository_;
+  JobTracker* const tracker_;
+  SessionCache* const sessions_;
+  Metrics* const metrics_;
+};
+
+}  // namespace quantd::server
+
+#endif  // QUANTD_SERVER_QUANTIZATION_JOB_H_

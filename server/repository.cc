@@ -1,0 +1,418 @@
+#include "server/repository.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "engine/status_macros.h"
+#include "server/atomic_file.h"
+#include "server/proto_conversion.h"
+#include "server/resource_id.h"
+
+namespace quantd::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Dataset files hold the in-memory representation verbatim.
+static_assert(std::endian::native == std::endian::little,
+              "dataset files are little-endian; add byte swapping for this platform");
+
+constexpr char kModelFile[] = "model.onnx";
+constexpr char kCalibrationFile[] = "calibration.tsv";
+constexpr char kSamplesFile[] = "samples.f32";
+constexpr char kLabelsFile[] = "labels.i32";
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS models (
+  id TEXT PRIMARY KEY,
+  created_unix_ms INTEGER NOT NULL,
+  model BLOB NOT NULL              -- quantd.v1.Model without versions
+);
+CREATE TABLE IF NOT EXISTS model_versions (
+  model_id TEXT NOT NULL REFERENCES models(id),
+  version INTEGER NOT NULL,
+  precision INTEGER NOT NULL,      -- quantd.v1.Precision
+  created_by_job_id TEXT NOT NULL,
+  created_unix_ms INTEGER NOT NULL,
+  accuracy BLOB,                   -- quantd.v1.AccuracyReport, NULL if not evaluated
+  PRIMARY KEY (model_id, version)
+);
+CREATE TABLE IF NOT EXISTS datasets (
+  id TEXT PRIMARY KEY,
+  created_unix_ms INTEGER NOT NULL,
+  dataset BLOB NOT NULL            -- quantd.v1.Dataset
+);
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  state INTEGER NOT NULL,          -- quantd.v1.JobState, for queries by state
+  created_unix_ms INTEGER NOT NULL,
+  job BLOB NOT NULL                -- quantd.v1.Job
+);
+)sql";
+
+template <typename Message>
+absl::StatusOr<Message> ParseRow(const std::string& bytes, const std::string& what) {
+  Message message;
+  if (!message.ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("corrupt ", what, " row in quantd.db"));
+  }
+  return message;
+}
+
+std::string_view AsBytes(const void* data, size_t size) {
+  return std::string_view(static_cast<const char*>(data), size);
+}
+
+void RemoveDirectoryQuietly(const fs::path& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+
+int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
+
+Repository::Repository(fs::path data_dir, std::unique_ptr<SqliteDatabase> db)
+    : data_dir_(std::move(data_dir)), db_(std::move(db)) {}
+
+absl::StatusOr<std::unique_ptr<Repository>> Repository::Open(const fs::path& data_dir) {
+  RETURN_IF_ERROR(CreateDirectoriesDurably(data_dir));
+  RETURN_IF_ERROR(CreateDirectoriesDurably(data_dir / "models"));
+  RETURN_IF_ERROR(CreateDirectoriesDurably(data_dir / "datasets"));
+  RETURN_IF_ERROR(CreateDirectoriesDurably(data_dir / "uploads"));
+  RemoveStaleTempFiles(data_dir);
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> db,
+                   SqliteDatabase::Open((data_dir / "quantd.db").string()));
+  RETURN_IF_ERROR(db->Exec(kSchema));
+  std::unique_ptr<Repository> repository(new Repository(data_dir, std::move(db)));
+  {
+    absl::MutexLock lock(&repository->mu_);
+    RETURN_IF_ERROR(repository->LoadModelsAndDatasets());
+  }
+  return repository;
+}
+
+absl::Status Repository::LoadModelsAndDatasets() {
+  ASSIGN_OR_RETURN(SqliteStatement * models, db_->Prepare("SELECT id, model FROM models"));
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, models->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::Model model, ParseRow<v1::Model>(models->ColumnBlob(1), "models"));
+    models_[models->ColumnText(0)] = std::move(model);
+  }
+  ASSIGN_OR_RETURN(SqliteStatement * versions,
+                   db_->Prepare("SELECT model_id, version, precision, created_by_job_id, "
+                                "created_unix_ms, accuracy FROM model_versions "
+                                "ORDER BY model_id, version"));
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, versions->Step());
+    if (!row) break;
+    auto it = models_.find(versions->ColumnText(0));
+    if (it == models_.end()) continue;
+    v1::ModelVersion* version = it->second.add_versions();
+    version->set_version(static_cast<int32_t>(versions->ColumnInt64(1)));
+    version->set_precision(static_cast<v1::Precision>(versions->ColumnInt64(2)));
+    version->set_created_by_job_id(versions->ColumnText(3));
+    version->set_created_unix_ms(versions->ColumnInt64(4));
+    const std::string accuracy = versions->ColumnBlob(5);
+    if (!accuracy.empty()) {
+      ASSIGN_OR_RETURN(*version->mutable_accuracy(),
+                       ParseRow<v1::AccuracyReport>(accuracy, "model_versions"));
+    }
+  }
+  ASSIGN_OR_RETURN(SqliteStatement * datasets, db_->Prepare("SELECT id, dataset FROM datasets"));
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, datasets->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::Dataset dataset,
+                     ParseRow<v1::Dataset>(datasets->ColumnBlob(1), "datasets"));
+    datasets_[datasets->ColumnText(0)] = std::move(dataset);
+  }
+  return absl::OkStatus();
+}
+
+fs::path Repository::VersionDir(const std::string& model_id, int32_t version) const {
+  return data_dir_ / "models" / std::string(model_id) / absl::StrCat("v", version);
+}
+
+fs::path Repository::DatasetDir(const std::string& dataset_id) const {
+  return data_dir_ / "datasets" / std::string(dataset_id);
+}
+
+absl::Status Repository::InsertVersion(const std::string& model_id,
+                                       const v1::ModelVersion& version) {
+  ASSIGN_OR_RETURN(SqliteStatement * insert,
+                   db_->Prepare("INSERT INTO model_versions (model_id, version, precision, "
+                                "created_by_job_id, created_unix_ms, accuracy) "
+                                "VALUES (?, ?, ?, ?, ?, ?)"));
+  RETURN_IF_ERROR(insert->BindText(1, model_id));
+  RETURN_IF_ERROR(insert->BindInt64(2, version.version()));
+  RETURN_IF_ERROR(insert->BindInt64(3, version.precision()));
+  RETURN_IF_ERROR(insert->BindText(4, version.created_by_job_id()));
+  RETURN_IF_ERROR(insert->BindInt64(5, version.created_unix_ms()));
+  if (version.has_accuracy()) {
+    RETURN_IF_ERROR(insert->BindBlob(6, version.accuracy().SerializeAsString()));
+  }
+  return insert->Execute();
+}
+
+absl::StatusOr<v1::Model> Repository::AddModel(const std::string& name, std::string_view onnx_bytes,
+                                               const std::string& sha256,
+                                               const engine::ModelSummary& summary) {
+  v1::Model model;
+  model.set_id(NewResourceId(kModelIdPrefix));
+  model.set_name(std::string(name));
+  model.set_size_bytes(static_cast<int64_t>(onnx_bytes.size()));
+  model.set_sha256(std::string(sha256));
+  model.set_created_unix_ms(NowUnixMs());
+  SetModelSummary(summary, model);
+
+  const fs::path dir = VersionDir(model.id(), 1);
+  RETURN_IF_ERROR(CreateDirectoriesDurably(dir));
+  if (absl::Status s = WriteFileAtomically(dir / kModelFile, onnx_bytes); !s.ok()) {
+    RemoveDirectoryQuietly(dir.parent_path());
+    return s;
+  }
+
+  v1::ModelVersion version;
+  version.set_version(1);
+  version.set_precision(v1::FP32);
+  version.set_created_unix_ms(model.created_unix_ms());
+
+  absl::MutexLock lock(&mu_);
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(SqliteTransaction transaction, SqliteTransaction::Begin(db_.get()));
+    ASSIGN_OR_RETURN(SqliteStatement * insert,
+                     db_->Prepare("INSERT INTO models (id, created_unix_ms, model) "
+                                  "VALUES (?, ?, ?)"));
+    RETURN_IF_ERROR(insert->BindText(1, model.id()));
+    RETURN_IF_ERROR(insert->BindInt64(2, model.created_unix_ms()));
+    RETURN_IF_ERROR(insert->BindBlob(3, model.SerializeAsString()));
+    RETURN_IF_ERROR(insert->Execute());
+    RETURN_IF_ERROR(InsertVersion(model.id(), version));
+    return transaction.Commit();
+  }();
+  if (!status.ok()) {
+    RemoveDirectoryQuietly(dir.parent_path());
+    return status;
+  }
+  *model.add_versions() = version;
+  models_[model.id()] = model;
+  return model;
+}
+
+absl::StatusOr<v1::Model> Repository::GetModel(const std::string& model_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = models_.find(model_id);
+  if (it == models_.end()) {
+    return absl::NotFoundError(absl::StrCat("model '", model_id, "' not found"));
+  }
+  return it->second;
+}
+
+std::vector<v1::Model> Repository::ListModels() const {
+  std::vector<v1::Model> models;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, model] : models_) models.push_back(model);
+  }
+  std::stable_sort(models.begin(), models.end(), [](const v1::Model& a, const v1::Model& b) {
+    return a.created_unix_ms() < b.created_unix_ms();
+  });
+  return models;
+}
+
+absl::StatusOr<v1::ModelVersion> Repository::FindVersion(const std::string& model_id,
+                                                         int32_t version) const {
+  auto it = models_.find(model_id);
+  if (it == models_.end()) {
+    return absl::NotFoundError(absl::StrCat("model '", model_id, "' not found"));
+  }
+  for (const v1::ModelVersion& v : it->second.versions()) {
+    if (v.version() == version) return v;
+  }
+  return absl::NotFoundError(absl::StrCat("model '", model_id, "' has no version ", version));
+}
+
+absl::StatusOr<std::string> Repository::ReadModelFile(const std::string& model_id,
+                                                      int32_t version) const {
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(FindVersion(model_id, version).status());
+  }
+  // Published files never change, so they are read without the lock.
+  return ReadFileToString(VersionDir(model_id, version) / kModelFile);
+}
+
+absl::StatusOr<std::string> Repository::ReadCalibrationTable(const std::string& model_id,
+                                                             int32_t version) const {
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(const v1::ModelVersion found, FindVersion(model_id, version));
+    if (found.precision() != v1::INT8) {
+      return absl::FailedPreconditionError(absl::StrCat("model '", model_id, "' version ", version,
+                                                        " is not INT8 and has no calibration"));
+    }
+  }
+  return ReadFileToString(VersionDir(model_id, version) / kCalibrationFile);
+}
+
+absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
+    const std::string& model_id, const std::string& job_id, std::string_view calibration_table,
+    const std::optional<v1::AccuracyReport>& accuracy) {
+  // Holding the lock across the file writes keeps version numbers unique when
+  // two jobs for one model finish together; the files are small next to the
+  // ONNX model, which is hard-linked rather than copied.
+  absl::MutexLock lock(&mu_);
+  auto it = models_.find(model_id);
+  if (it == models_.end()) {
+    return absl::NotFoundError(absl::StrCat("model '", model_id, "' not found"));
+  }
+  int32_t next = 1;
+  for (const v1::ModelVersion& v : it->second.versions()) next = std::max(next, v.version() + 1);
+
+  v1::ModelVersion version;
+  version.set_version(next);
+  version.set_precision(v1::INT8);
+  version.set_created_by_job_id(std::string(job_id));
+  version.set_created_unix_ms(NowUnixMs());
+  if (accuracy.has_value()) *version.mutable_accuracy() = *accuracy;
+
+  const fs::path dir = VersionDir(model_id, next);
+  // A directory without a database row is debris of an earlier crash.
+  RemoveDirectoryQuietly(dir);
+  absl::Status status = [&]() -> absl::Status {
+    RETURN_IF_ERROR(CreateDirectoriesDurably(dir));
+    RETURN_IF_ERROR(
+        LinkOrCopyFileAtomically(VersionDir(model_id, 1) / kModelFile, dir / kModelFile));
+    RETURN_IF_ERROR(WriteFileAtomically(dir / kCalibrationFile, calibration_table));
+    return InsertVersion(model_id, version);
+  }();
+  if (!status.ok()) {
+    RemoveDirectoryQuietly(dir);
+    return status;
+  }
+  *it->second.add_versions() = version;
+  return version;
+}
+
+absl::StatusOr<v1::Dataset> Repository::AddDataset(const std::string& name,
+                                                   const engine::Dataset& data) {
+  if (data.samples.size() != static_cast<size_t>(data.num_samples * data.SampleSize()) ||
+      (data.has_labels() && data.labels.size() != static_cast<size_t>(data.num_samples))) {
+    return absl::InternalError("dataset to store is inconsistent with its own sizes");
+  }
+  v1::Dataset dataset;
+  dataset.set_id(NewResourceId(kDatasetIdPrefix));
+  dataset.set_name(std::string(name));
+  dataset.set_num_samples(data.num_samples);
+  dataset.mutable_sample_shape()->Add(data.sample_shape.begin(), data.sample_shape.end());
+  dataset.set_has_labels(data.has_labels());
+  dataset.set_created_unix_ms(NowUnixMs());
+
+  const fs::path dir = DatasetDir(dataset.id());
+  absl::Status status = [&]() -> absl::Status {
+    RETURN_IF_ERROR(CreateDirectoriesDurably(dir));
+    RETURN_IF_ERROR(WriteFileAtomically(
+        dir / kSamplesFile, AsBytes(data.samples.data(), data.samples.size() * sizeof(float))));
+    if (data.has_labels()) {
+      RETURN_IF_ERROR(WriteFileAtomically(
+          dir / kLabelsFile, AsBytes(data.labels.data(), data.labels.size() * sizeof(int32_t))));
+    }
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(SqliteStatement * insert,
+                     db_->Prepare("INSERT INTO datasets (id, created_unix_ms, dataset) "
+                                  "VALUES (?, ?, ?)"));
+    RETURN_IF_ERROR(insert->BindText(1, dataset.id()));
+    RETURN_IF_ERROR(insert->BindInt64(2, dataset.created_unix_ms()));
+    RETURN_IF_ERROR(insert->BindBlob(3, dataset.SerializeAsString()));
+    RETURN_IF_ERROR(insert->Execute());
+    datasets_[dataset.id()] = dataset;
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) {
+    RemoveDirectoryQuietly(dir);
+    return status;
+  }
+  return dataset;
+}
+
+absl::StatusOr<v1::Dataset> Repository::GetDataset(const std::string& dataset_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = datasets_.find(dataset_id);
+  if (it == datasets_.end()) {
+    return absl::NotFoundError(absl::StrCat("dataset '", dataset_id, "' not found"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<engine::Dataset> Repository::LoadDataset(const std::string& dataset_id) const {
+  ASSIGN_OR_RETURN(const v1::Dataset meta, GetDataset(dataset_id));
+  engine::Dataset data;
+  data.sample_shape.assign(meta.sample_shape().begin(), meta.sample_shape().end());
+  data.num_samples = meta.num_samples();
+  const fs::path dir = DatasetDir(dataset_id);
+
+  ASSIGN_OR_RETURN(const std::string samples, ReadFileToString(dir / kSamplesFile));
+  const size_t expected_floats = static_cast<size_t>(data.num_samples * data.SampleSize());
+  if (samples.size() != expected_floats * sizeof(float)) {
+    return absl::DataLossError(absl::StrCat("dataset '", dataset_id, "': ", kSamplesFile, " holds ",
+                                            samples.size(), " bytes, expected ",
+                                            expected_floats * sizeof(float)));
+  }
+  data.samples.resize(expected_floats);
+  std::memcpy(data.samples.data(), samples.data(), samples.size());
+
+  if (meta.has_labels()) {
+    ASSIGN_OR_RETURN(const std::string labels, ReadFileToString(dir / kLabelsFile));
+    if (labels.size() != static_cast<size_t>(data.num_samples) * sizeof(int32_t)) {
+      return absl::DataLossError(absl::StrCat("dataset '", dataset_id, "': ", kLabelsFile,
+                                              " holds ", labels.size(), " bytes, expected ",
+                                              data.num_samples * sizeof(int32_t)));
+    }
+    data.labels.resize(static_cast<size_t>(data.num_samples));
+    std::memcpy(data.labels.data(), labels.data(), labels.size());
+  }
+  return data;
+}
+
+absl::Status Repository::SaveJob(const v1::Job& job) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SqliteStatement * upsert,
+                   db_->Prepare("INSERT INTO jobs (id, state, created_unix_ms, job) "
+                                "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                                "state = excluded.state, job = excluded.job"));
+  RETURN_IF_ERROR(upsert->BindText(1, job.id()));
+  RETURN_IF_ERROR(upsert->BindInt64(2, job.state()));
+  RETURN_IF_ERROR(upsert->BindInt64(3, job.created_unix_ms()));
+  RETURN_IF_ERROR(upsert->BindBlob(4, job.SerializeAsString()));
+  return upsert->Execute();
+}
+
+absl::Status Repository::DeleteJob(const std::string& job_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SqliteStatement * remove, db_->Prepare("DELETE FROM jobs WHERE id = ?"));
+  RETURN_IF_ERROR(remove->BindText(1, job_id));
+  return remove->Execute();
+}
+
+absl::StatusOr<std::vector<v1::Job>> Repository::LoadJobs() const {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SqliteStatement * select,
+                   db_->Prepare("SELECT job FROM jobs ORDER BY created_unix_ms, rowid"));
+  std::vector<v1::Job> jobs;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, select->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::Job job, ParseRow<v1::Job>(select->ColumnBlob(0), "jobs"));
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+}  // namespace quantd::server

@@ -1,0 +1,102 @@
+#ifndef QUANTD_SERVER_REPOSITORY_H_
+#define QUANTD_SERVER_REPOSITORY_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/data/dataset.h"
+#include "engine/graph/model_summary.h"
+#include "quantd/v1/quantd.pb.h"
+#include "server/sqlite_database.h"
+
+namespace quantd::server {
+
+// Everything the server keeps under --data_dir:
+//
+//   quantd.db                          SQLite (WAL): models, versions, datasets, jobs
+//   models/<model_id>/v<N>/model.onnx  the fp32 ONNX file (hard-linked into int8 versions)
+//   models/<model_id>/v<N>/calibration.tsv   int8 versions: CalibrationTable text
+//   datasets/<dataset_id>/samples.f32  decoded samples, little-endian float32
+//   datasets/<dataset_id>/labels.i32   labels, little-endian int32 (if any)
+//   uploads/                           scratch files while an upload is decoded
+//
+// Files are written atomically before the database row that makes them
+// visible is committed, so a crash leaves at worst an unreferenced directory,
+// never a visible half-written artifact. Thread-safe: one mutex serializes
+// every database access.
+class Repository {
+ public:
+  static absl::StatusOr<std::unique_ptr<Repository>> Open(const std::filesystem::path& data_dir);
+
+  Repository(const Repository&) = delete;
+  Repository& operator=(const Repository&) = delete;
+
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  // For short-lived files of uploads in progress (data_dir/uploads).
+  std::filesystem::path scratch_dir() const { return data_dir_ / "uploads"; }
+
+  // Stores a validated upload as a new model with version 1 (FP32).
+  absl::StatusOr<v1::Model> AddModel(const std::string& name, std::string_view onnx_bytes,
+                                     const std::string& sha256,
+                                     const engine::ModelSummary& summary);
+  // NOT_FOUND `model 'x' not found` for an unknown id.
+  absl::StatusOr<v1::Model> GetModel(const std::string& model_id) const;
+  // Oldest first.
+  std::vector<v1::Model> ListModels() const;
+  // The ONNX bytes of one version of a model.
+  absl::StatusOr<std::string> ReadModelFile(const std::string& model_id, int32_t version) const;
+  // The calibration table text of an INT8 version.
+  absl::StatusOr<std::string> ReadCalibrationTable(const std::string& model_id,
+                                                   int32_t version) const;
+  // Publishes the next version of a model as INT8: the fp32 ONNX of version 1
+  // plus `calibration_table`. Atomic: either the whole version appears or none.
+  absl::StatusOr<v1::ModelVersion> AddInt8Version(
+      const std::string& model_id, const std::string& job_id, std::string_view calibration_table,
+      const std::optional<v1::AccuracyReport>& accuracy);
+
+  absl::StatusOr<v1::Dataset> AddDataset(const std::string& name, const engine::Dataset& data);
+  // NOT_FOUND `dataset 'x' not found` for an unknown id.
+  absl::StatusOr<v1::Dataset> GetDataset(const std::string& dataset_id) const;
+  absl::StatusOr<engine::Dataset> LoadDataset(const std::string& dataset_id) const;
+
+  // Inserts or replaces the stored job.
+  absl::Status SaveJob(const v1::Job& job);
+  absl::Status DeleteJob(const std::string& job_id);
+  // Every stored job, oldest first.
+  absl::StatusOr<std::vector<v1::Job>> LoadJobs() const;
+
+ private:
+  Repository(std::filesystem::path data_dir, std::unique_ptr<SqliteDatabase> db);
+
+  absl::Status LoadModelsAndDatasets() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::filesystem::path VersionDir(const std::string& model_id, int32_t version) const;
+  std::filesystem::path DatasetDir(const std::string& dataset_id) const;
+  absl::StatusOr<v1::ModelVersion> FindVersion(const std::string& model_id, int32_t version) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertVersion(const std::string& model_id, const v1::ModelVersion& version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::filesystem::path data_dir_;
+  mutable absl::Mutex mu_;
+  std::unique_ptr<SqliteDatabase> db_ ABSL_GUARDED_BY(mu_);
+  // Mirrors of the database rows, so reads never touch SQLite.
+  std::map<std::string, v1::Model, std::less<>> models_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, v1::Dataset, std::less<>> datasets_ ABSL_GUARDED_BY(mu_);
+};
+
+// The current time as the proto's *_unix_ms fields store it.
+int64_t NowUnixMs();
+
+}  // namespace quantd::server
+
+#endif  // QUANTD_SERVER_REPOSITORY_H_

@@ -1,0 +1,24 @@
+#ifndef QUANTD_SERVER_SERVER_CONFIG_H_
+#define QUANTD_SERVER_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+namespace quantd::server {
+
+// Every knob of the server, parsed once from flags in main() and passed down.
+struct ServerConfig {
+  std::string listen_address = "127.0.0.1:50051";         // port 0: pick a free port
+  std::string metrics_listen_address = "127.0.0.1:9464";  // "" or "none": no /metrics
+  std::string data_dir = "./.quantd-data";
+  int workers = 1;
+  int64_t max_model_bytes = int64_t{256} << 20;
+  int64_t max_dataset_bytes = int64_t{1} << 30;
+  int64_t max_receive_message_bytes = int64_t{64} << 20;
+  int64_t job_queue_capacity = 64;
+  int session_cache_capacity = 16;
+};
+
+}  // namespace quantd::server
+
+#endif  // QUANTD_SERVER_SERVER_CONFIG_H_

@@ -1,0 +1,40 @@
+#ifndef QUANTD_SERVER_WORKER_POOL_H_
+#define QUANTD_SERVER_WORKER_POOL_H_
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/job_queue.h"
+
+namespace quantd::server {
+
+// N threads that take job ids from a JobQueue and run them one at a time.
+class WorkerPool {
+ public:
+  // `run_job` must not throw; it should return soon after `stopping` turns true.
+  using RunJob = std::function<void(const std::string& job_id, const std::atomic<bool>& stopping)>;
+
+  WorkerPool(int workers, JobQueue* queue, RunJob run_job);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Asks running jobs to stop, closes the queue and joins every thread.
+  // Idempotent.
+  void Stop();
+
+ private:
+  void WorkLoop();
+
+  JobQueue* const queue_;
+  const RunJob run_job_;
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace quantd::server
+
+#endif  // QUANTD_SERVER_WORKER_POOL_H_
