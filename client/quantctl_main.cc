@@ -1,1 +1,198 @@
-int main() { return 0; }
+// quantctl: the command-line client of quantd's gRPC API.
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/commands.h"
+#include "client/rpc_error.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "quantd's gRPC address, HOST:PORT");
+ABSL_FLAG(int64_t, timeout, 60, "deadline of each unary RPC in seconds (0: none)");
+ABSL_FLAG(std::string, name, "", "name of the uploaded model or dataset (default: file name)");
+ABSL_FLAG(std::string, format, "idx", "upload-dataset: idx or raw (little-endian float32)");
+ABSL_FLAG(std::string, samples, "", "upload-dataset: the samples / IDX images file");
+ABSL_FLAG(std::string, labels, "", "upload-dataset: the labels file (optional)");
+ABSL_FLAG(std::string, sample_shape, "",
+          "upload-dataset --format=raw: shape of one sample, e.g. 1,28,28");
+ABSL_FLAG(float, pixel_scale, 0, "IDX pixel scale; 0 means 1/255");
+ABSL_FLAG(int64_t, limit, 0,
+          "upload-dataset, evaluate, compare: use only the first N samples (0: all)");
+ABSL_FLAG(std::string, calibration, "", "quantize: calibration dataset id");
+ABSL_FLAG(int64_t, calibration_samples, 0, "quantize: calibration samples to use (0: all)");
+ABSL_FLAG(std::string, evaluation, "",
+          "quantize: labelled dataset to report fp32/int8 accuracy on");
+ABSL_FLAG(bool, wait, false, "quantize: watch the job until it ends");
+ABSL_FLAG(std::string, precision, "fp32", "infer, evaluate: fp32 or int8");
+ABSL_FLAG(int32_t, version, 0, "infer, evaluate: model version (0: newest of --precision)");
+ABSL_FLAG(std::string, input, "", "infer: little-endian float32 input file");
+ABSL_FLAG(std::string, shape, "1,1,28,28", "infer: shape of --input");
+ABSL_FLAG(std::string, dataset_samples, "", "evaluate, compare: IDX images file (gzip or not)");
+ABSL_FLAG(std::string, dataset_labels, "", "evaluate, compare: IDX labels file (gzip or not)");
+ABSL_FLAG(int64_t, batch, 64, "evaluate, compare: images per Infer call");
+ABSL_FLAG(int64_t, concurrency, 1, "evaluate, compare: Infer calls in flight at once");
+
+namespace quantd::client {
+namespace {
+
+constexpr char kUsage[] = R"(quantctl: command-line client of quantd.
+
+usage: quantctl COMMAND [ARGS] [--server=HOST:PORT] [flags]
+
+models
+  upload-model FILE [--name=NAME]            upload an ONNX model; prints its id
+  list-models                                one line per model
+  get-model MODEL_ID                         inputs, outputs, op counts, versions
+datasets
+  upload-dataset --samples=FILE [--labels=FILE] [--format=idx|raw]
+                 [--sample_shape=1,28,28] [--pixel_scale=S] [--limit=N] [--name=NAME]
+                                             upload a dataset; prints its id
+quantization
+  quantize MODEL_ID --calibration=DATASET_ID [--calibration_samples=N]
+           [--evaluation=DATASET_ID] [--wait]
+                                             start a job; prints its id, or with
+                                             --wait follows it and prints the result
+  get-job JOB_ID                             a job's state and results
+  watch JOB_ID                               follow a job until it ends
+inference
+  infer MODEL_ID --input=FILE [--shape=1,1,28,28] [--precision=fp32|int8] [--version=V]
+                                             top class and logits of each sample
+  evaluate MODEL_ID --dataset_samples=IDX --dataset_labels=IDX [--precision=fp32|int8]
+           [--batch=64] [--concurrency=1] [--limit=N]
+                                             top-1, p50 latency, throughput over gRPC
+  compare MODEL_ID --dataset_samples=IDX --dataset_labels=IDX [--batch=64]
+          [--concurrency=1] [--limit=N]      fp32 vs newest int8: table and speed-up
+local
+  sha256 FILE...                             the digest upload-model sends
+  help                                       this text (--helpfull lists every flag)
+
+Exit codes: 0 success, 1 the operation failed (the message names the gRPC
+status code), 2 usage error.
+)";
+
+// Abseil exits with status 1 on a bad flag; quantctl promises 2 for usage
+// errors, so flags are checked here first.
+bool CheckFlags(int argc, char** argv, std::string& error) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    std::string_view body = arg.substr(arg[1] == '-' ? 2 : 1);
+    const size_t eq = body.find('=');
+    const std::string name(body.substr(0, eq));
+    if (name == "help" || name == "helpfull" || name == "helpshort" || name == "version") {
+      continue;
+    }
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    const bool negated_bool = flag == nullptr && name.starts_with("no") &&
+                              absl::FindCommandLineFlag(name.substr(2)) != nullptr &&
+                              absl::FindCommandLineFlag(name.substr(2))->IsOfType<bool>();
+    if (negated_bool) continue;
+    if (flag == nullptr) {
+      error = absl::StrCat("unknown flag --", name);
+      return false;
+    }
+    std::string value;
+    if (eq != std::string_view::npos) {
+      value = std::string(body.substr(eq + 1));
+    } else if (flag->IsOfType<bool>()) {
+      continue;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      error = absl::StrCat("flag --", name, " needs a value");
+      return false;
+    }
+    // ParseFrom sets the flag; ParseCommandLine sets it again from the same text.
+    std::string parse_error;
+    if (!flag->ParseFrom(value, &parse_error)) {
+      error = absl::StrCat("bad value for --", name, ": ", parse_error);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ParseDims(const std::string& text, std::vector<int64_t>& dims) {
+  dims.clear();
+  if (text.empty()) return true;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    int64_t d = 0;
+    if (!absl::SimpleAtoi(part, &d) || d <= 0) return false;
+    dims.push_back(d);
+  }
+  return true;
+}
+
+int Run(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::string flag_error;
+  if (!CheckFlags(argc, argv, flag_error)) return ReportUsageError(flag_error);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  const std::string command = positional[1];
+  std::vector<std::string> args(positional.begin() + 2, positional.end());
+  if (command == "help") {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  if (command == "sha256") return Sha256Command(args);
+
+  ClientOptions options;
+  options.server = absl::GetFlag(FLAGS_server);
+  options.timeout_seconds = absl::GetFlag(FLAGS_timeout);
+  options.name = absl::GetFlag(FLAGS_name);
+  options.format = absl::GetFlag(FLAGS_format);
+  options.samples_file = absl::GetFlag(FLAGS_samples);
+  options.labels_file = absl::GetFlag(FLAGS_labels);
+  options.pixel_scale = absl::GetFlag(FLAGS_pixel_scale);
+  options.limit = absl::GetFlag(FLAGS_limit);
+  options.calibration_dataset = absl::GetFlag(FLAGS_calibration);
+  options.calibration_samples = absl::GetFlag(FLAGS_calibration_samples);
+  options.evaluation_dataset = absl::GetFlag(FLAGS_evaluation);
+  options.wait = absl::GetFlag(FLAGS_wait);
+  options.precision = absl::GetFlag(FLAGS_precision);
+  options.version = absl::GetFlag(FLAGS_version);
+  options.input_file = absl::GetFlag(FLAGS_input);
+  options.dataset_samples = absl::GetFlag(FLAGS_dataset_samples);
+  options.dataset_labels = absl::GetFlag(FLAGS_dataset_labels);
+  options.batch = absl::GetFlag(FLAGS_batch);
+  options.concurrency = absl::GetFlag(FLAGS_concurrency);
+  if (!ParseDims(absl::GetFlag(FLAGS_sample_shape), options.sample_shape)) {
+    return ReportUsageError("--sample_shape must be positive integers separated by commas");
+  }
+  if (!ParseDims(absl::GetFlag(FLAGS_shape), options.shape)) {
+    return ReportUsageError("--shape must be positive integers separated by commas");
+  }
+
+  using Command = std::function<int(const CommandContext&)>;
+  const std::map<std::string, Command> commands = {
+      {"upload-model", UploadModelCommand}, {"list-models", ListModelsCommand},
+      {"get-model", GetModelCommand},       {"upload-dataset", UploadDatasetCommand},
+      {"quantize", QuantizeCommand},        {"get-job", GetJobCommand},
+      {"watch", WatchJobCommand},           {"infer", InferCommand},
+      {"evaluate", EvaluateCommand},        {"compare", CompareCommand},
+  };
+  const auto it = commands.find(command);
+  if (it == commands.end())
+    return ReportUsageError(absl::StrCat("unknown command '", command, "'"));
+  auto stub = ConnectToServer(options.server);
+  return it->second(CommandContext{options, std::move(args), *stub});
+}
+
+}  // namespace
+}  // namespace quantd::client
+
+int main(int argc, char** argv) { return quantd::client::Run(argc, argv); }

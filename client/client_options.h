@@ -1,0 +1,48 @@
+#ifndef QUANTD_CLIENT_CLIENT_OPTIONS_H_
+#define QUANTD_CLIENT_CLIENT_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace quantd::client {
+
+// Every quantctl flag, parsed once in main and handed to the subcommands.
+struct ClientOptions {
+  std::string server;
+  int64_t timeout_seconds = 60;  // deadline of unary RPCs
+
+  // upload-model / upload-dataset
+  std::string name;
+  std::string format;  // "idx" or "raw"
+  std::string samples_file;
+  std::string labels_file;
+  std::vector<int64_t> sample_shape;  // raw only
+  float pixel_scale = 0.0f;           // idx only; 0 means 1/255
+  int64_t limit = 0;                  // 0: every sample
+
+  // quantize
+  std::string calibration_dataset;
+  int64_t calibration_samples = 0;
+  std::string evaluation_dataset;
+  bool wait = false;
+
+  // infer / evaluate / compare
+  std::string precision;  // "fp32" or "int8"
+  int32_t version = 0;
+  std::string input_file;
+  std::vector<int64_t> shape;
+  std::string dataset_samples;
+  std::string dataset_labels;
+  int64_t batch = 64;
+  int64_t concurrency = 1;  // evaluate / compare: Infer calls in flight
+};
+
+// Process exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+}  // namespace quantd::client
+
+#endif  // QUANTD_CLIENT_CLIENT_OPTIONS_H_

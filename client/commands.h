@@ -1,0 +1,51 @@
+#ifndef QUANTD_CLIENT_COMMANDS_H_
+#define QUANTD_CLIENT_COMMANDS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/client_options.h"
+#include "quantd/v1/quantd.grpc.pb.h"
+
+namespace quantd::client {
+
+// What every subcommand gets: parsed flags, positional arguments after the
+// subcommand name, and a stub connected to --server.
+struct CommandContext {
+  const ClientOptions& options;
+  std::vector<std::string> args;
+  v1::Quantd::Stub& stub;
+};
+
+std::unique_ptr<v1::Quantd::Stub> ConnectToServer(const std::string& address);
+
+// Applies --timeout to a unary call.
+void SetUnaryDeadline(grpc::ClientContext& context, const ClientOptions& options);
+
+// model_commands.cc
+int UploadModelCommand(const CommandContext& ctx);
+int ListModelsCommand(const CommandContext& ctx);
+int GetModelCommand(const CommandContext& ctx);
+
+// dataset_commands.cc
+int UploadDatasetCommand(const CommandContext& ctx);
+
+// job_commands.cc
+int QuantizeCommand(const CommandContext& ctx);
+int GetJobCommand(const CommandContext& ctx);
+int WatchJobCommand(const CommandContext& ctx);
+
+// infer_commands.cc
+int InferCommand(const CommandContext& ctx);
+
+// evaluate_commands.cc
+int EvaluateCommand(const CommandContext& ctx);
+int CompareCommand(const CommandContext& ctx);
+
+// Local, no server involved: prints the lowercase hex SHA-256 of each file.
+int Sha256Command(const std::vector<std::string>& files);
+
+}  // namespace quantd::client
+
+#endif  // QUANTD_CLIENT_COMMANDS_H_

@@ -1,0 +1,155 @@
+// upload-dataset: streams IDX or raw float32 files, or a local subset of them.
+#include <bit>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "client/commands.h"
+#include "client/proto_printer.h"
+#include "client/rpc_error.h"
+#include "engine/data/dataset.h"
+
+namespace quantd::client {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "RAW_FLOAT32 payloads are sent in native byte order");
+
+constexpr size_t kChunkBytes = size_t{1} << 20;
+
+using DatasetWriter = grpc::ClientWriter<v1::UploadDatasetRequest>;
+
+bool WriteChunk(DatasetWriter& writer, v1::DatasetPart part, std::string_view data) {
+  v1::UploadDatasetRequest request;
+  request.mutable_chunk()->set_part(part);
+  request.mutable_chunk()->set_data(std::string(data));
+  return writer.Write(request);
+}
+
+bool WriteBuffer(DatasetWriter& writer, v1::DatasetPart part, std::string_view data) {
+  for (size_t offset = 0; offset < data.size(); offset += kChunkBytes) {
+    if (!WriteChunk(writer, part, data.substr(offset, kChunkBytes))) return false;
+  }
+  return true;
+}
+
+// Streams at most `max_bytes` (0: all) of `path`. Returns false with `error`
+// set when the file cannot be read, false with `error` OK when the server
+// closed the stream.
+bool WriteFile(DatasetWriter& writer, v1::DatasetPart part, const std::string& path,
+               int64_t max_bytes, absl::Status& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
+    return false;
+  }
+  std::string buffer(kChunkBytes, '\0');
+  int64_t sent = 0;
+  while (in && (max_bytes == 0 || sent < max_bytes)) {
+    size_t want = buffer.size();
+    if (max_bytes > 0) want = std::min<size_t>(want, static_cast<size_t>(max_bytes - sent));
+    in.read(buffer.data(), static_cast<std::streamsize>(want));
+    const auto got = in.gcount();
+    if (got <= 0) break;
+    if (!WriteChunk(writer, part, std::string_view(buffer.data(), static_cast<size_t>(got)))) {
+      return false;
+    }
+    sent += got;
+  }
+  if (in.bad()) {
+    error = absl::InternalError(absl::StrCat("error reading '", path, "'"));
+    return false;
+  }
+  return true;
+}
+
+int64_t Product(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+}  // namespace
+
+int UploadDatasetCommand(const CommandContext& ctx) {
+  const ClientOptions& o = ctx.options;
+  if (!ctx.args.empty()) {
+    return ReportUsageError("upload-dataset takes no positional arguments; use --samples");
+  }
+  if (o.samples_file.empty()) return ReportUsageError("upload-dataset needs --samples=FILE");
+  if (o.format != "idx" && o.format != "raw") {
+    return ReportUsageError(absl::StrCat("--format must be idx or raw, not '", o.format, "'"));
+  }
+  if (o.format == "raw" && o.sample_shape.empty()) {
+    return ReportUsageError("--format=raw needs --sample_shape, e.g. --sample_shape=1,28,28");
+  }
+  if (o.limit < 0) return ReportUsageError("--limit must be >= 0");
+
+  // An IDX subset is decoded here and sent as raw float32: the server's IDX
+  // reader always takes whole files.
+  const bool idx_subset = o.format == "idx" && o.limit > 0;
+  engine::Dataset subset;
+  if (idx_subset) {
+    const float scale = o.pixel_scale > 0 ? o.pixel_scale : 1.0f / 255.0f;
+    auto data = engine::ReadIdxDataset(o.samples_file, o.labels_file, scale);
+    if (!data.ok()) return ReportLocalError("upload-dataset", data.status());
+    subset = *std::move(data);
+    if (o.limit < subset.num_samples) {
+      subset.num_samples = o.limit;
+      subset.samples.resize(static_cast<size_t>(o.limit * subset.SampleSize()));
+      if (subset.has_labels()) subset.labels.resize(static_cast<size_t>(o.limit));
+    }
+  }
+
+  grpc::ClientContext context;
+  v1::Dataset dataset;
+  auto writer = ctx.stub.UploadDataset(&context, &dataset);
+  v1::UploadDatasetRequest request;
+  auto* header = request.mutable_header();
+  header->set_name(o.name.empty() ? std::filesystem::path(o.samples_file).filename().string()
+                                  : o.name);
+  absl::Status local_error;
+  bool open = true;
+  if (idx_subset) {
+    header->set_format(v1::RAW_FLOAT32);
+    for (int64_t d : subset.sample_shape) header->add_sample_shape(d);
+    open = writer->Write(request) &&
+           WriteBuffer(*writer, v1::SAMPLES,
+                       std::string_view(reinterpret_cast<const char*>(subset.samples.data()),
+                                        subset.samples.size() * sizeof(float)));
+    if (open && subset.has_labels()) {
+      open = WriteBuffer(*writer, v1::LABELS,
+                         std::string_view(reinterpret_cast<const char*>(subset.labels.data()),
+                                          subset.labels.size() * sizeof(int32_t)));
+    }
+  } else {
+    const bool raw = o.format == "raw";
+    header->set_format(raw ? v1::RAW_FLOAT32 : v1::IDX);
+    for (int64_t d : o.sample_shape) header->add_sample_shape(d);
+    if (!raw) header->set_pixel_scale(o.pixel_scale);
+    const int64_t sample_bytes = raw ? o.limit * Product(o.sample_shape) * 4 : 0;
+    const int64_t label_bytes = raw ? o.limit * 4 : 0;
+    open = writer->Write(request) &&
+           WriteFile(*writer, v1::SAMPLES, o.samples_file, sample_bytes, local_error);
+    if (open && !o.labels_file.empty()) {
+      open = WriteFile(*writer, v1::LABELS, o.labels_file, label_bytes, local_error);
+    }
+  }
+  if (!local_error.ok()) {
+    context.TryCancel();
+    writer->Finish();
+    return ReportLocalError("upload-dataset", local_error);
+  }
+  (void)open;  // when the server closed the stream early, Finish says why
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  if (!status.ok()) return ReportRpcError("upload-dataset", status, o.server);
+  std::fprintf(stderr, "uploaded %s\n", FormatDataset(dataset).c_str());
+  std::printf("%s\n", dataset.id().c_str());
+  return kExitOk;
+}
+
+}  // namespace quantd::client

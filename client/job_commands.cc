@@ -1,0 +1,130 @@
+// quantize, get-job, watch.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "client/commands.h"
+#include "client/proto_printer.h"
+#include "client/rpc_error.h"
+
+namespace quantd::client {
+namespace {
+
+bool IsTerminal(v1::JobState state) { return state == v1::SUCCEEDED || state == v1::FAILED; }
+
+// Shows progress on stderr: rewritten in place on a terminal, one line per
+// phase or 10% step otherwise (logs, pipes).
+class ProgressLine {
+ public:
+  ProgressLine() : interactive_(isatty(STDERR_FILENO) != 0) {}
+
+  void Show(const v1::Job& job) {
+    const std::string line = FormatJobProgress(job);
+    if (interactive_) {
+      std::fprintf(stderr, "\r%-70s", line.c_str());
+      std::fflush(stderr);
+      shown_ = true;
+      return;
+    }
+    const std::string key =
+        absl::StrCat(job.state(), "/", job.phase(), "/", static_cast<int>(job.progress() * 10));
+    if (key != last_key_) std::fprintf(stderr, "%s\n", line.c_str());
+    last_key_ = key;
+  }
+
+  void Finish() {
+    if (interactive_ && shown_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool interactive_;
+  bool shown_ = false;
+  std::string last_key_;
+};
+
+// Streams the job until it ends, prints it, and maps FAILED to exit code 1.
+// `initial`, when set, is the job as QuantizeModel returned it.
+int WatchUntilDone(const CommandContext& ctx, const std::string& job_id,
+                   const v1::Job* initial = nullptr) {
+  ProgressLine progress;
+  if (initial != nullptr) progress.Show(*initial);
+  grpc::ClientContext context;
+  v1::WatchJobRequest request;
+  request.set_job_id(job_id);
+  auto reader = ctx.stub.WatchJob(&context, request);
+  v1::Job job;
+  v1::Job last;
+  bool any = false;
+  while (reader->Read(&job)) {
+    progress.Show(job);
+    last = job;
+    any = true;
+  }
+  progress.Finish();
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) return ReportRpcError("watch", status, ctx.options.server);
+  if (!any || !IsTerminal(last.state())) {
+    std::fprintf(stderr,
+                 "quantctl: watch ended before job %s finished; run `quantctl get-job %s`\n",
+                 job_id.c_str(), job_id.c_str());
+    return kExitFailure;
+  }
+  std::printf("%s", FormatJob(last).c_str());
+  if (last.state() == v1::FAILED) {
+    std::fprintf(stderr, "quantctl: job %s FAILED: %s\n", last.id().c_str(), last.error().c_str());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int QuantizeCommand(const CommandContext& ctx) {
+  const ClientOptions& o = ctx.options;
+  if (ctx.args.size() != 1) return ReportUsageError("quantize takes one MODEL_ID");
+  if (o.calibration_dataset.empty()) {
+    return ReportUsageError("quantize needs --calibration=DATASET_ID");
+  }
+  if (o.calibration_samples < 0) return ReportUsageError("--calibration_samples must be >= 0");
+  v1::QuantizeModelRequest request;
+  request.set_model_id(ctx.args[0]);
+  request.set_calibration_dataset_id(o.calibration_dataset);
+  request.set_calibration(v1::NAIVE);
+  request.set_num_calibration_samples(o.calibration_samples);
+  request.set_evaluation_dataset_id(o.evaluation_dataset);
+
+  grpc::ClientContext context;
+  SetUnaryDeadline(context, o);
+  v1::Job job;
+  const grpc::Status status = ctx.stub.QuantizeModel(&context, request, &job);
+  if (!status.ok()) return ReportRpcError("quantize", status, o.server);
+  if (!o.wait) {
+    std::fprintf(stderr, "%s\nfollow it with `quantctl watch %s`\n", FormatJobProgress(job).c_str(),
+                 job.id().c_str());
+    std::printf("%s\n", job.id().c_str());
+    return kExitOk;
+  }
+  return WatchUntilDone(ctx, job.id(), &job);
+}
+
+int GetJobCommand(const CommandContext& ctx) {
+  if (ctx.args.size() != 1) return ReportUsageError("get-job takes one JOB_ID");
+  grpc::ClientContext context;
+  SetUnaryDeadline(context, ctx.options);
+  v1::GetJobRequest request;
+  request.set_job_id(ctx.args[0]);
+  v1::Job job;
+  const grpc::Status status = ctx.stub.GetJob(&context, request, &job);
+  if (!status.ok()) return ReportRpcError("get-job", status, ctx.options.server);
+  std::printf("%s", FormatJob(job).c_str());
+  return kExitOk;
+}
+
+int WatchJobCommand(const CommandContext& ctx) {
+  if (ctx.args.size() != 1) return ReportUsageError("watch takes one JOB_ID");
+  return WatchUntilDone(ctx, ctx.args[0]);
+}
+
+}  // namespace quantd::client

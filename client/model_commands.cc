@@ -1,0 +1,91 @@
+// upload-model, list-models, get-model, sha256.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "client/commands.h"
+#include "client/file_digest.h"
+#include "client/proto_printer.h"
+#include "client/rpc_error.h"
+
+namespace quantd::client {
+namespace {
+
+// gRPC's default receive limit is 4 MiB; 1 MiB chunks stay well below it.
+constexpr size_t kChunkBytes = size_t{1} << 20;
+
+}  // namespace
+
+int UploadModelCommand(const CommandContext& ctx) {
+  if (ctx.args.size() != 1) return ReportUsageError("upload-model takes one ONNX FILE");
+  const std::string& path = ctx.args[0];
+  auto bytes = ReadFileBytes(path);
+  if (!bytes.ok()) return ReportLocalError("upload-model", bytes.status());
+  const std::string name =
+      ctx.options.name.empty() ? std::filesystem::path(path).stem().string() : ctx.options.name;
+  const std::string digest = Sha256Hex(*bytes);
+
+  grpc::ClientContext context;
+  v1::Model model;
+  auto writer = ctx.stub.UploadModel(&context, &model);
+  v1::UploadModelRequest request;
+  auto* header = request.mutable_header();
+  header->set_name(name);
+  header->set_size_bytes(static_cast<int64_t>(bytes->size()));
+  header->set_sha256(digest);
+  bool open = writer->Write(request);
+  for (size_t offset = 0; open && offset < bytes->size(); offset += kChunkBytes) {
+    request.Clear();
+    request.set_chunk(bytes->substr(offset, kChunkBytes));
+    open = writer->Write(request);
+  }
+  // A failed Write means the server closed the stream early; Finish has why.
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  if (!status.ok()) return ReportRpcError("upload-model", status, ctx.options.server);
+
+  std::fprintf(stderr, "uploaded %s (%s, sha256 %s)\n%s\n", path.c_str(),
+               FormatBytes(static_cast<int64_t>(bytes->size())).c_str(), digest.c_str(),
+               FormatModelSummary(model).c_str());
+  // stdout carries only the id so scripts can capture it.
+  std::printf("%s\n", model.id().c_str());
+  return kExitOk;
+}
+
+int ListModelsCommand(const CommandContext& ctx) {
+  if (!ctx.args.empty()) return ReportUsageError("list-models takes no arguments");
+  grpc::ClientContext context;
+  SetUnaryDeadline(context, ctx.options);
+  v1::ListModelsResponse response;
+  const grpc::Status status = ctx.stub.ListModels(&context, {}, &response);
+  if (!status.ok()) return ReportRpcError("list-models", status, ctx.options.server);
+  std::printf("%s\n", ModelListHeader().c_str());
+  for (const auto& model : response.models()) std::printf("%s\n", FormatModelRow(model).c_str());
+  return kExitOk;
+}
+
+int GetModelCommand(const CommandContext& ctx) {
+  if (ctx.args.size() != 1) return ReportUsageError("get-model takes one MODEL_ID");
+  grpc::ClientContext context;
+  SetUnaryDeadline(context, ctx.options);
+  v1::GetModelRequest request;
+  request.set_model_id(ctx.args[0]);
+  v1::Model model;
+  const grpc::Status status = ctx.stub.GetModel(&context, request, &model);
+  if (!status.ok()) return ReportRpcError("get-model", status, ctx.options.server);
+  std::printf("%s", FormatModel(model).c_str());
+  return kExitOk;
+}
+
+int Sha256Command(const std::vector<std::string>& files) {
+  if (files.empty()) return ReportUsageError("sha256 takes one or more FILEs");
+  for (const auto& path : files) {
+    auto bytes = ReadFileBytes(path);
+    if (!bytes.ok()) return ReportLocalError("sha256", bytes.status());
+    std::printf("%s  %s\n", Sha256Hex(*bytes).c_str(), path.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace quantd::client

@@ -1,0 +1,178 @@
+#include "client/proto_printer.h"
+
+#include <algorithm>
+#include <ctime>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace quantd::client {
+
+std::string FormatShape(const google::protobuf::RepeatedField<int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
+}
+
+std::string FormatBytes(int64_t bytes) {
+  if (bytes >= (int64_t{1} << 20)) return absl::StrFormat("%.1f MiB", bytes / 1048576.0);
+  if (bytes >= 1024) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
+  return absl::StrCat(bytes, " B");
+}
+
+std::string FormatUnixMs(int64_t unix_ms) {
+  if (unix_ms <= 0) return "-";
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &utc);
+  return absl::StrCat(text, " UTC");
+}
+
+std::string PrecisionName(v1::Precision precision) {
+  switch (precision) {
+    case v1::FP32:
+      return "fp32";
+    case v1::INT8:
+      return "int8";
+    default:
+      return "unspecified";
+  }
+}
+
+std::string JobStateName(v1::JobState state) { return v1::JobState_Name(state); }
+
+std::string FormatAccuracy(const v1::AccuracyReport& report) {
+  if (report.num_samples() == 0) return "-";
+  return absl::StrFormat("top-1 %.2f%% top-5 %.2f%% on %d samples of dataset %s",
+                         100.0 * report.top1(), 100.0 * report.top5(), report.num_samples(),
+                         report.dataset_id());
+}
+
+std::string ModelListHeader() {
+  return absl::StrFormat("%-24s %-28s %-10s %-10s %s", "ID", "NAME", "VERSIONS", "SIZE", "CREATED");
+}
+
+std::string FormatModelRow(const v1::Model& model) {
+  std::vector<std::string> versions;
+  for (const auto& v : model.versions()) {
+    versions.push_back(absl::StrCat(v.version(), ":", PrecisionName(v.precision())));
+  }
+  return absl::StrFormat("%-24s %-28s %-10s %-10s %s", model.id(), model.name(),
+                         absl::StrJoin(versions, ","), FormatBytes(model.size_bytes()),
+                         FormatUnixMs(model.created_unix_ms()));
+}
+
+namespace {
+
+std::string FormatOpCounts(const v1::Model& model) {
+  // Map order is unspecified on the wire: most frequent first, then by name.
+  std::vector<std::pair<std::string, int64_t>> ops(model.op_counts().begin(),
+                                                   model.op_counts().end());
+  std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  std::vector<std::string> texts;
+  for (const auto& [op, count] : ops) texts.push_back(absl::StrCat(op, " ", count));
+  return absl::StrJoin(texts, ", ");
+}
+
+std::string FormatTensorInfos(const google::protobuf::RepeatedPtrField<v1::TensorInfo>& infos) {
+  std::vector<std::string> texts;
+  for (const auto& info : infos)
+    texts.push_back(absl::StrCat(info.name(), FormatShape(info.shape())));
+  return absl::StrJoin(texts, ", ");
+}
+
+}  // namespace
+
+std::string FormatModelSummary(const v1::Model& model) {
+  int64_t nodes = 0;
+  for (const auto& [op, count] : model.op_counts()) nodes += count;
+  return absl::StrCat("model ", model.id(), " '", model.name(),
+                      "': ", FormatTensorInfos(model.inputs()), " -> ",
+                      FormatTensorInfos(model.outputs()), ", opset ", model.opset_version(), ", ",
+                      nodes, " nodes (", FormatOpCounts(model), ")");
+}
+
+std::string FormatModel(const v1::Model& model) {
+  std::string out = absl::StrCat("model    ", model.id(), "\n",                       //
+                                 "name     ", model.name(), "\n",                     //
+                                 "size     ", FormatBytes(model.size_bytes()), "\n",  //
+                                 "sha256   ", model.sha256(), "\n",                   //
+                                 "created  ", FormatUnixMs(model.created_unix_ms()), "\n",
+                                 "opset    ", model.opset_version(), "\n");
+  for (const auto& input : model.inputs()) {
+    absl::StrAppend(&out, "input    ", input.name(), " ", FormatShape(input.shape()), "\n");
+  }
+  for (const auto& output : model.outputs()) {
+    absl::StrAppend(&out, "output   ", output.name(), " ", FormatShape(output.shape()), "\n");
+  }
+  absl::StrAppend(&out, "ops      ", FormatOpCounts(model), "\n");
+  absl::StrAppend(&out, "versions\n");
+  for (const auto& v : model.versions()) {
+    absl::StrAppend(&out, "  v", v.version(), "  ", PrecisionName(v.precision()), "  ",
+                    FormatUnixMs(v.created_unix_ms()));
+    if (!v.created_by_job_id().empty()) absl::StrAppend(&out, "  job ", v.created_by_job_id());
+    if (v.has_accuracy() && v.accuracy().num_samples() > 0) {
+      absl::StrAppend(&out, "  ", FormatAccuracy(v.accuracy()));
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  return out;
+}
+
+std::string FormatDataset(const v1::Dataset& dataset) {
+  return absl::StrCat("dataset ", dataset.id(), " '", dataset.name(), "': ", dataset.num_samples(),
+                      " samples of shape ", FormatShape(dataset.sample_shape()),
+                      dataset.has_labels() ? ", labelled" : ", no labels");
+}
+
+std::string FormatJobProgress(const v1::Job& job) {
+  std::string line = absl::StrCat("job ", job.id(), " ", JobStateName(job.state()));
+  if (!job.phase().empty()) absl::StrAppend(&line, " ", job.phase());
+  if (job.state() == v1::RUNNING) {
+    absl::StrAppend(&line, absl::StrFormat(" %3.0f%%", 100.0 * job.progress()));
+  }
+  return line;
+}
+
+std::string FormatJob(const v1::Job& job) {
+  std::string out = absl::StrCat("job          ", job.id(), "\n",        //
+                                 "model        ", job.model_id(), "\n",  //
+                                 "state        ", JobStateName(job.state()), "\n");
+  if (!job.phase().empty()) absl::StrAppend(&out, "phase        ", job.phase(), "\n");
+  absl::StrAppend(&out, absl::StrFormat("progress     %.0f%%\n", 100.0 * job.progress()));
+  if (!job.error().empty()) absl::StrAppend(&out, "error        ", job.error(), "\n");
+  if (job.result_version() > 0) {
+    absl::StrAppend(&out, "result       version ", job.result_version(), "\n");
+  }
+  const auto& request = job.request();
+  absl::StrAppend(&out, "calibration  dataset ", request.calibration_dataset_id(), ", ",
+                  request.num_calibration_samples() > 0
+                      ? absl::StrCat(request.num_calibration_samples(), " samples")
+                      : std::string("all samples"),
+                  "\n");
+  if (!request.evaluation_dataset_id().empty()) {
+    absl::StrAppend(&out, "evaluation   dataset ", request.evaluation_dataset_id(), "\n");
+  }
+  absl::StrAppend(&out, "created      ", FormatUnixMs(job.created_unix_ms()), "\n");
+  absl::StrAppend(&out, "started      ", FormatUnixMs(job.started_unix_ms()), "\n");
+  absl::StrAppend(&out, "finished     ", FormatUnixMs(job.finished_unix_ms()), "\n");
+  if (job.started_unix_ms() > 0 && job.finished_unix_ms() >= job.started_unix_ms()) {
+    absl::StrAppend(&out,
+                    absl::StrFormat("duration     %.1f s\n",
+                                    (job.finished_unix_ms() - job.started_unix_ms()) / 1000.0));
+  }
+  if (job.has_fp32_accuracy()) {
+    absl::StrAppend(&out, "fp32         ", FormatAccuracy(job.fp32_accuracy()), "\n");
+  }
+  if (job.has_int8_accuracy()) {
+    absl::StrAppend(&out, "int8         ", FormatAccuracy(job.int8_accuracy()), "\n");
+  }
+  return out;
+}
+
+}  // namespace quantd::client

@@ -1,0 +1,153 @@
+// quantctl against a real server: what a user types, what it prints, and its
+// exit codes (0 ok, 1 failed operation, 2 usage).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "tests/e2e/shared_server.h"
+#include "tests/e2e/subprocess.h"
+
+namespace quantd::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+
+class QuantctlE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto shared = GetSharedServer();
+    ASSERT_TRUE(shared.ok()) << "cannot start the shared quantd: " << shared.status();
+    server_ = *shared;
+  }
+
+  // quantctl COMMAND --server=<shared server> ARGS...
+  ProgramResult Quantctl(const std::vector<std::string>& command_and_args) {
+    std::vector<std::string> argv = {QUANTCTL_BINARY, command_and_args.at(0),
+                                     absl::StrCat("--server=", server_->process->address())};
+    argv.insert(argv.end(), command_and_args.begin() + 1, command_and_args.end());
+    return RunProgram(argv);
+  }
+
+  std::string TempPath(const std::string& name) {
+    return (std::filesystem::temp_directory_path() /
+            absl::StrCat("quantctl-e2e-", getpid(), "-", name))
+        .string();
+  }
+
+  SharedServer* server_ = nullptr;
+};
+
+TEST(QuantctlDigestTest, Sha256MatchesFipsExample) {
+  const auto path =
+      std::filesystem::temp_directory_path() / absl::StrCat("quantctl-e2e-abc-", getpid());
+  std::ofstream(path, std::ios::binary) << "abc";
+  const ProgramResult result = RunProgram({QUANTCTL_BINARY, "sha256", path.string()});
+  std::filesystem::remove(path);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out,
+              HasSubstr("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+}
+
+TEST(QuantctlUsageTest, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(RunProgram({QUANTCTL_BINARY}).exit_code, 2);
+  EXPECT_EQ(RunProgram({QUANTCTL_BINARY, "no-such-command"}).exit_code, 2);
+  EXPECT_EQ(RunProgram({QUANTCTL_BINARY, "list-models", "--no_such_flag=1"}).exit_code, 2);
+  EXPECT_EQ(RunProgram({QUANTCTL_BINARY, "quantize", "m"}).exit_code, 2);  // no --calibration
+  EXPECT_EQ(RunProgram({QUANTCTL_BINARY, "evaluate", "m", "--batch=x"}).exit_code, 2);
+  const ProgramResult help = RunProgram({QUANTCTL_BINARY, "help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("upload-model"));
+}
+
+TEST(QuantctlUsageTest, UnreachableServerIsUnavailable) {
+  // Port 1 on loopback: nothing listens there.
+  const ProgramResult result =
+      RunProgram({QUANTCTL_BINARY, "list-models", "--server=127.0.0.1:1", "--timeout=5"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("UNAVAILABLE"));
+}
+
+TEST_F(QuantctlE2eTest, UploadsListsAndInfers) {
+  const ProgramResult upload =
+      Quantctl({"upload-model", FixtureFile("resnet_fmnist.onnx"), "--name=resnet-cli"});
+  ASSERT_EQ(upload.exit_code, 0) << upload.err;
+  const std::string model_id(absl::StripAsciiWhitespace(upload.out));
+  ASSERT_FALSE(model_id.empty());
+
+  const ProgramResult listed = Quantctl({"list-models"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr(model_id));
+  EXPECT_THAT(listed.out, HasSubstr("resnet-cli"));
+
+  const ProgramResult model = Quantctl({"get-model", model_id});
+  ASSERT_EQ(model.exit_code, 0) << model.err;
+  EXPECT_THAT(model.out, HasSubstr("Conv"));
+  EXPECT_THAT(model.out, HasSubstr("[-1,1,28,28]"));
+
+  // One test image as raw float32.
+  const std::string input = TempPath("input.f32");
+  const auto& images = server_->test_images;
+  std::ofstream(input, std::ios::binary)
+      .write(reinterpret_cast<const char*>(images.samples.data()), 28 * 28 * sizeof(float));
+  const ProgramResult inferred = Quantctl({"infer", model_id, absl::StrCat("--input=", input)});
+  std::filesystem::remove(input);
+  ASSERT_EQ(inferred.exit_code, 0) << inferred.err;
+  EXPECT_THAT(inferred.out, HasSubstr("top class"));
+
+  const ProgramResult evaluated = Quantctl(
+      {"evaluate", model_id, "--dataset_samples=" + FashionMnistFile("t10k-images-idx3-ubyte.gz"),
+       "--dataset_labels=" + FashionMnistFile("t10k-labels-idx1-ubyte.gz"), "--limit=256",
+       "--batch=64"});
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_THAT(evaluated.out, HasSubstr("fp32"));
+  EXPECT_THAT(evaluated.out, HasSubstr("throughput"));
+}
+
+TEST_F(QuantctlE2eTest, QuantizesWithWaitAndCompares) {
+  const ProgramResult upload =
+      Quantctl({"upload-model", FixtureFile("resnet_fmnist.onnx"), "--name=resnet-cli-q"});
+  ASSERT_EQ(upload.exit_code, 0) << upload.err;
+  const std::string model_id(absl::StripAsciiWhitespace(upload.out));
+
+  const ProgramResult dataset =
+      Quantctl({"upload-dataset", "--samples=" + FashionMnistFile("train-images-idx3-ubyte.gz"),
+                "--labels=" + FashionMnistFile("train-labels-idx1-ubyte.gz"), "--limit=100"});
+  ASSERT_EQ(dataset.exit_code, 0) << dataset.err;
+  const std::string dataset_id(absl::StripAsciiWhitespace(dataset.out));
+  EXPECT_THAT(dataset.err, HasSubstr("100 samples"));
+
+  const ProgramResult job =
+      Quantctl({"quantize", model_id, "--calibration=" + dataset_id, "--wait"});
+  ASSERT_EQ(job.exit_code, 0) << job.out << job.err;
+  EXPECT_THAT(job.out, HasSubstr("SUCCEEDED"));
+
+  const ProgramResult compared = Quantctl(
+      {"compare", model_id, "--dataset_samples=" + FashionMnistFile("t10k-images-idx3-ubyte.gz"),
+       "--dataset_labels=" + FashionMnistFile("t10k-labels-idx1-ubyte.gz"), "--limit=256"});
+  ASSERT_EQ(compared.exit_code, 0) << compared.err;
+  EXPECT_THAT(compared.out, HasSubstr("int8"));
+  EXPECT_THAT(compared.out, HasSubstr("speed-up"));
+}
+
+TEST_F(QuantctlE2eTest, FailuresNameTheStatusCode) {
+  ProgramResult result = Quantctl({"get-model", "no-such-model"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("NOT_FOUND"));
+
+  result = Quantctl({"get-job", "no-such-job"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("NOT_FOUND"));
+
+  result = Quantctl({"upload-model", TempPath("missing.onnx")});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("missing.onnx"));
+}
+
+}  // namespace
+}  // namespace quantd::e2e
