@@ -31,6 +31,7 @@ struct ClientOptions {
   std::string precision;  // "fp32" or "int8"
   int32_t version = 0;
   std::string input_file;
+  std::string image_file;  // infer: PNG/JPEG decoded to the model input
   std::vector<int64_t> shape;
   std::string dataset_samples;
   std::string dataset_labels;

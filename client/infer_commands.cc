@@ -1,4 +1,4 @@
-// infer: one tensor from a raw float32 file through Infer.
+// infer: one tensor (a raw float32 file, or an image decoded with OpenCV) through Infer.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -10,40 +10,87 @@
 #include "client/proto_printer.h"
 #include "client/remote_evaluation.h"
 #include "client/rpc_error.h"
+#include "engine/data/image_decoder.h"
 
 namespace quantd::client {
+
+namespace {
+
+// The input tensor from --input (raw float32 of --shape).
+absl::StatusOr<v1::Tensor> TensorFromRawFile(const ClientOptions& o) {
+  if (o.shape.empty()) {
+    return absl::InvalidArgumentError("infer needs --shape with --input, e.g. --shape=1,1,28,28");
+  }
+  int64_t elements = 1;
+  for (int64_t d : o.shape) elements *= d;
+  absl::StatusOr<std::string> bytes = ReadFileBytes(o.input_file);
+  if (!bytes.ok()) return bytes.status();
+  if (static_cast<int64_t>(bytes->size()) != elements * 4) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", o.input_file, "' holds ", bytes->size(), " bytes but --shape=",
+        absl::StrJoin(o.shape, ","), " needs ", elements * 4, " (little-endian float32)"));
+  }
+  v1::Tensor tensor;
+  for (int64_t d : o.shape) tensor.add_shape(d);
+  tensor.mutable_data()->Resize(static_cast<int>(elements), 0.0f);
+  std::memcpy(tensor.mutable_data()->mutable_data(), bytes->data(), bytes->size());
+  return tensor;
+}
+
+// The input tensor from --image: decoded with OpenCV to the model's C x H x W.
+absl::StatusOr<v1::Tensor> TensorFromImage(const std::string& path,
+                                           const v1::TensorInfo& model_input) {
+  if (model_input.shape_size() != 4) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--image needs a model with an NCHW input; input '", model_input.name(),
+                     "' has rank ", model_input.shape_size()));
+  }
+  const engine::ImageInputSpec spec{.channels = model_input.shape(1),
+                                    .height = model_input.shape(2),
+                                    .width = model_input.shape(3)};
+  if (spec.height < 1 || spec.width < 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model input '", model_input.name(),
+                     "' has a dynamic height or width; send a tensor with --input and --shape"));
+  }
+  absl::StatusOr<std::string> bytes = ReadFileBytes(path);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<engine::Tensor> decoded = engine::DecodeImage(*bytes, spec);
+  if (!decoded.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "': ", decoded.status().message()));
+  }
+  v1::Tensor tensor;
+  for (int64_t d : decoded->shape) tensor.add_shape(d);
+  tensor.mutable_data()->Add(decoded->data.begin(), decoded->data.end());
+  return tensor;
+}
+
+}  // namespace
 
 int InferCommand(const CommandContext& ctx) {
   const ClientOptions& o = ctx.options;
   if (ctx.args.size() != 1) return ReportUsageError("infer takes one MODEL_ID");
-  if (o.input_file.empty()) return ReportUsageError("infer needs --input=FILE (raw float32)");
+  if (o.input_file.empty() == o.image_file.empty()) {
+    return ReportUsageError("infer needs exactly one of --input=FILE (raw float32) or --image=FILE");
+  }
   auto precision = ParsePrecision(o.precision);
   if (!precision.ok()) return ReportUsageError(precision.status().message());
-  if (o.shape.empty()) return ReportUsageError("infer needs --shape, e.g. --shape=1,1,28,28");
-  int64_t elements = 1;
-  for (int64_t d : o.shape) elements *= d;
-  auto bytes = ReadFileBytes(o.input_file);
-  if (!bytes.ok()) return ReportLocalError("infer", bytes.status());
-  if (static_cast<int64_t>(bytes->size()) != elements * 4) {
-    return ReportLocalError("infer", absl::InvalidArgumentError(absl::StrCat(
-                                         "'", o.input_file, "' holds ", bytes->size(),
-                                         " bytes but --shape=", absl::StrJoin(o.shape, ","),
-                                         " needs ", elements * 4, " (little-endian float32)")));
-  }
 
-  std::string input_name;
-  grpc::Status status = LookUpInputName(ctx.stub, ctx.args[0], o.timeout_seconds, input_name);
+  v1::TensorInfo model_input;
+  grpc::Status status = LookUpModelInput(ctx.stub, ctx.args[0], o.timeout_seconds, model_input);
   if (!status.ok()) return ReportRpcError("infer", status, o.server);
+
+  absl::StatusOr<v1::Tensor> tensor = o.image_file.empty()
+                                          ? TensorFromRawFile(o)
+                                          : TensorFromImage(o.image_file, model_input);
+  if (!tensor.ok()) return ReportLocalError("infer", tensor.status());
 
   v1::InferRequest request;
   request.set_model_id(ctx.args[0]);
   request.set_version(o.version);
   request.set_precision(*precision);
-  v1::Tensor* input = request.mutable_input();
-  input->set_name(input_name);
-  for (int64_t d : o.shape) input->add_shape(d);
-  input->mutable_data()->Resize(static_cast<int>(elements), 0.0f);
-  std::memcpy(input->mutable_data()->mutable_data(), bytes->data(), bytes->size());
+  *request.mutable_input() = std::move(*tensor);
+  request.mutable_input()->set_name(model_input.name());
 
   grpc::ClientContext context;
   SetUnaryDeadline(context, o);

@@ -35,6 +35,8 @@ ABSL_FLAG(bool, wait, false, "quantize: watch the job until it ends");
 ABSL_FLAG(std::string, precision, "fp32", "infer, evaluate: fp32 or int8");
 ABSL_FLAG(int32_t, version, 0, "infer, evaluate: model version (0: newest of --precision)");
 ABSL_FLAG(std::string, input, "", "infer: little-endian float32 input file");
+ABSL_FLAG(std::string, image, "",
+          "infer: PNG/JPEG image, decoded and resized to the model input, pixels scaled by 1/255");
 ABSL_FLAG(std::string, shape, "1,1,28,28", "infer: shape of --input");
 ABSL_FLAG(std::string, dataset_samples, "", "evaluate, compare: IDX images file (gzip or not)");
 ABSL_FLAG(std::string, dataset_labels, "", "evaluate, compare: IDX labels file (gzip or not)");
@@ -65,6 +67,7 @@ quantization
   watch JOB_ID                               follow a job until it ends
 inference
   infer MODEL_ID --input=FILE [--shape=1,1,28,28] [--precision=fp32|int8] [--version=V]
+  infer MODEL_ID --image=FILE.png|jpg [--precision=fp32|int8] [--version=V]
                                              top class and logits of each sample
   evaluate MODEL_ID --dataset_samples=IDX --dataset_labels=IDX [--precision=fp32|int8]
            [--batch=64] [--concurrency=1] [--limit=N]
@@ -166,6 +169,7 @@ int Run(int argc, char** argv) {
   options.precision = absl::GetFlag(FLAGS_precision);
   options.version = absl::GetFlag(FLAGS_version);
   options.input_file = absl::GetFlag(FLAGS_input);
+  options.image_file = absl::GetFlag(FLAGS_image);
   options.dataset_samples = absl::GetFlag(FLAGS_dataset_samples);
   options.dataset_labels = absl::GetFlag(FLAGS_dataset_labels);
   options.batch = absl::GetFlag(FLAGS_batch);

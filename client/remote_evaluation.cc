@@ -57,6 +57,25 @@ grpc::Status InferBatch(v1::Quantd::Stub& stub, const RemoteEvaluationRequest& r
 
 }  // namespace
 
+grpc::Status LookUpModelInput(v1::Quantd::Stub& stub, const std::string& model_id,
+                              int64_t timeout_seconds, v1::TensorInfo& input) {
+  grpc::ClientContext context;
+  if (timeout_seconds > 0) {
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_seconds));
+  }
+  v1::GetModelRequest request;
+  request.set_model_id(model_id);
+  v1::Model model;
+  grpc::Status status = stub.GetModel(&context, request, &model);
+  if (!status.ok()) return status;
+  if (model.inputs_size() == 0) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "model '" + model_id + "' declares no input");
+  }
+  input = model.inputs(0);
+  return grpc::Status::OK;
+}
+
 grpc::Status LookUpInputName(v1::Quantd::Stub& stub, const std::string& model_id,
                              int64_t timeout_seconds, std::string& input_name) {
   grpc::ClientContext context;

@@ -13,6 +13,10 @@ namespace quantd::client {
 
 // Asks the server for the model's first input name (what Infer's tensor is
 // called); falls back to "input" when the model lists none.
+// The model's first input (name and shape, -1 for dynamic dims) via GetModel.
+grpc::Status LookUpModelInput(v1::Quantd::Stub& stub, const std::string& model_id,
+                              int64_t timeout_seconds, v1::TensorInfo& input);
+
 grpc::Status LookUpInputName(v1::Quantd::Stub& stub, const std::string& model_id,
                              int64_t timeout_seconds, std::string& input_name);
 

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -10,6 +11,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "opencv2/core.hpp"
+#include "opencv2/imgcodecs.hpp"
 #include "tests/e2e/shared_server.h"
 #include "tests/e2e/subprocess.h"
 
@@ -107,6 +110,43 @@ TEST_F(QuantctlE2eTest, UploadsListsAndInfers) {
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
   EXPECT_THAT(evaluated.out, HasSubstr("fp32"));
   EXPECT_THAT(evaluated.out, HasSubstr("throughput"));
+}
+
+// A user holding a picture rather than a tensor: --image decodes it with
+// OpenCV to the model's input shape and pixel/255, so a lossless PNG of a test
+// image must give exactly the logits of the same image sent as raw floats.
+TEST_F(QuantctlE2eTest, InfersFromAnImageFileLikeFromTheRawTensor) {
+  const ProgramResult upload =
+      Quantctl({"upload-model", FixtureFile("resnet_fmnist.onnx"), "--name=resnet-image"});
+  ASSERT_EQ(upload.exit_code, 0) << upload.err;
+  const std::string model_id(absl::StripAsciiWhitespace(upload.out));
+
+  const auto& images = server_->test_images;
+  cv::Mat pixels(28, 28, CV_8UC1);
+  for (int i = 0; i < 28 * 28; ++i) {
+    pixels.data[i] = static_cast<uchar>(std::lround(images.samples[i] * 255.0f));
+  }
+  const std::string png = TempPath("image.png");
+  ASSERT_TRUE(cv::imwrite(png, pixels));
+  const std::string raw = TempPath("image.f32");
+  std::ofstream(raw, std::ios::binary)
+      .write(reinterpret_cast<const char*>(images.samples.data()), 28 * 28 * sizeof(float));
+
+  const ProgramResult from_image = Quantctl({"infer", model_id, "--image=" + png});
+  const ProgramResult from_raw = Quantctl({"infer", model_id, "--input=" + raw});
+  std::filesystem::remove(png);
+  std::filesystem::remove(raw);
+  ASSERT_EQ(from_image.exit_code, 0) << from_image.err;
+  ASSERT_EQ(from_raw.exit_code, 0) << from_raw.err;
+  EXPECT_THAT(from_image.out, HasSubstr("sample 0: top class 9"));  // test image 0 is a boot
+  EXPECT_EQ(from_image.out, from_raw.out);
+
+  const std::string garbage = TempPath("garbage.png");
+  std::ofstream(garbage, std::ios::binary) << "this is not a picture";
+  const ProgramResult rejected = Quantctl({"infer", model_id, "--image=" + garbage});
+  std::filesystem::remove(garbage);
+  EXPECT_EQ(rejected.exit_code, 1);
+  EXPECT_THAT(rejected.err, HasSubstr("could not decode image"));
 }
 
 TEST_F(QuantctlE2eTest, QuantizesWithWaitAndCompares) {
