@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/commands.h"
-#include "client/file_digest.h"
+#include "client/local_file.h"
 #include "client/proto_printer.h"
 #include "client/remote_evaluation.h"
 #include "client/rpc_error.h"

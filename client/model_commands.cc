@@ -5,7 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
-#include "client/file_digest.h"
+#include "client/local_file.h"
+#include "common/sha256.h"
 #include "client/proto_printer.h"
 #include "client/rpc_error.h"
 

@@ -78,17 +78,10 @@ grpc::Status LookUpModelInput(v1::Quantd::Stub& stub, const std::string& model_i
 
 grpc::Status LookUpInputName(v1::Quantd::Stub& stub, const std::string& model_id,
                              int64_t timeout_seconds, std::string& input_name) {
-  grpc::ClientContext context;
-  if (timeout_seconds > 0) {
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_seconds));
-  }
-  v1::GetModelRequest request;
-  request.set_model_id(model_id);
-  v1::Model model;
-  grpc::Status status = stub.GetModel(&context, request, &model);
-  if (!status.ok()) return status;
-  input_name = model.inputs_size() > 0 ? model.inputs(0).name() : "input";
-  return grpc::Status::OK;
+  v1::TensorInfo input;
+  grpc::Status status = LookUpModelInput(stub, model_id, timeout_seconds, input);
+  if (status.ok()) input_name = input.name();
+  return status;
 }
 
 absl::StatusOr<v1::Precision> ParsePrecision(const std::string& text) {

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
-#include "server/sha256.h"
+#include "common/sha256.h"
 
 namespace quantd::server {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/sha256.h"
+#include "common/sha256.h"
 
 namespace quantd::server {
 namespace {

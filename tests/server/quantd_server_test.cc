@@ -21,7 +21,7 @@
 #include "quantd/v1/quantd.grpc.pb.h"
 #include "server/atomic_file.h"
 #include "server/repository.h"
-#include "server/sha256.h"
+#include "common/sha256.h"
 #include "tests/server/temp_dir.h"
 
 namespace quantd::server {

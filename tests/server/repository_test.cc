@@ -7,7 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/sha256.h"
+#include "common/sha256.h"
 #include "tests/server/temp_dir.h"
 
 namespace quantd::server {

@@ -1,5 +1,5 @@
-#ifndef QUANTD_SERVER_SHA256_H_
-#define QUANTD_SERVER_SHA256_H_
+#ifndef QUANTD_COMMON_SHA256_H_
+#define QUANTD_COMMON_SHA256_H_
 
 #include <array>
 #include <cstddef>
@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace quantd::server {
+namespace quantd {
 
 // SHA-256 (FIPS 180-4), streaming. Uploads are hashed chunk by chunk as they
 // arrive, so the whole file never needs a second pass.
@@ -35,6 +35,6 @@ std::string Sha256Hex(std::string_view bytes);
 // True if `digest` is 64 lowercase hex characters.
 bool IsSha256Hex(std::string_view digest);
 
-}  // namespace quantd::server
+}  // namespace quantd
 
-#endif  // QUANTD_SERVER_SHA256_H_
+#endif  // QUANTD_COMMON_SHA256_H_

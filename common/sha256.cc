@@ -1,9 +1,9 @@
-#include "server/sha256.h"
+#include "common/sha256.h"
 
 #include <algorithm>
 #include <cstring>
 
-namespace quantd::server {
+namespace quantd {
 namespace {
 
 constexpr std::array<uint32_t, 64> kRoundConstants = {
@@ -123,4 +123,4 @@ bool IsSha256Hex(std::string_view digest) {
   return true;
 }
 
-}  // namespace quantd::server
+}  // namespace quantd

@@ -1,10 +1,10 @@
-#include "server/sha256.h"
+#include "common/sha256.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
 
-namespace quantd::server {
+namespace quantd {
 namespace {
 
 // Test vectors from FIPS 180-4 examples (NIST CSRC "SHA256.pdf") and the
@@ -57,4 +57,4 @@ TEST(Sha256Test, RecognisesHexDigests) {
 }
 
 }  // namespace
-}  // namespace quantd::server
+}  // namespace quantd
