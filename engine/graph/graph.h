@@ -36,7 +36,7 @@ using AttributeValue = std::variant<int64_t, float, std::string,
 // primitive (post-op). Fusion passes move Relu/Clip/... nodes and residual
 // Adds here; the runtime maps them onto dnnl::post_ops in order.
 struct PostOp {
-  enum class Kind { kRelu, kClip, kLeakyRelu, kSigmoid, kHardSigmoid, kHardSwish, kSum };
+  enum class Kind { kRelu, kClip, kLeakyRelu, kSigmoid, kHardSigmoid, kHardSwish, kSum, kTanh };
   Kind kind = Kind::kRelu;
   float alpha = 0.0f;  // Clip: lower bound; LeakyRelu/HardSigmoid: alpha
   float beta = 0.0f;   // Clip: upper bound; HardSigmoid: beta

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -9,6 +10,9 @@
 #include "absl/strings/str_join.h"
 #include "engine/graph/onnx_importer.h"
 #include "engine/graph/supported_ops.h"
+#include "engine/passes/fold_constants.h"
+#include "engine/passes/graph_rewrite.h"
+#include "engine/passes/remove_identity_nodes.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
@@ -31,6 +35,33 @@ absl::Status CheckOperatorSupport(const Graph& graph) {
   }
   return absl::UnimplementedError(
       absl::StrCat("unsupported operators: ", absl::StrJoin(parts, ", ")));
+}
+
+// Training-mode nodes compute something else than inference (batch
+// statistics, random masks).
+absl::Status CheckInferenceMode(const Graph& graph) {
+  for (const Node& node : graph.nodes) {
+    bool training = node.op_type == "Dropout" && !IsInferenceDropout(graph, node);
+    if (node.op_type == "BatchNormalization") {
+      const auto it = node.attributes.find("training_mode");
+      const int64_t* mode =
+          it == node.attributes.end() ? nullptr : std::get_if<int64_t>(&it->second);
+      training = mode != nullptr && *mode != 0;
+      // Opset < 9 lists the running statistics as optional outputs; only
+      // reading them makes the node a training one.
+      for (size_t i = 1; i < node.outputs.size(); ++i) {
+        const std::string& out = node.outputs[i];
+        training |= !out.empty() && (CountValueUses(graph, out) > 0 || IsGraphOutput(graph, out));
+      }
+    }
+    if (training) {
+      return absl::UnimplementedError(absl::StrCat(
+          "node '", node.name, "' (", node.op_type,
+          ") runs in training mode (training_mode set, or a mask/statistics output used); "
+          "quantd serves inference graphs (export with model.eval())"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // The runtime builds its primitives for one NCHW image batch whose batch size
@@ -64,13 +95,19 @@ absl::Status CheckInput(const Graph& graph) {
 
 absl::StatusOr<ModelSummary> InspectModel(std::string_view onnx_bytes) {
   ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(onnx_bytes));
-  RETURN_IF_ERROR(CheckOperatorSupport(graph));
-  RETURN_IF_ERROR(CheckInput(graph));
   ModelSummary summary;
   summary.inputs = graph.inputs;
   summary.outputs = graph.outputs;
   summary.opset_version = graph.opset_version;
+  // op_counts describe the model as uploaded; support is judged after
+  // folding, since shape arithmetic (Shape -> Gather -> Concat -> Reshape)
+  // that folds away never reaches the runtime.
   for (const Node& node : graph.nodes) ++summary.op_counts[node.op_type];
+  RETURN_IF_ERROR(FoldConstants(graph));
+  RETURN_IF_ERROR(RemoveIdentityNodes(graph));
+  RETURN_IF_ERROR(CheckOperatorSupport(graph));
+  RETURN_IF_ERROR(CheckInferenceMode(graph));
+  RETURN_IF_ERROR(CheckInput(graph));
   return summary;
 }
 

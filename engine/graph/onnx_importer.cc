@@ -347,6 +347,24 @@ absl::Status ConvertAttribute(const onnx::NodeProto& node, const onnx::Attribute
     case A::FLOATS:
       out.attributes[attr.name()] = std::vector<float>(attr.floats().begin(), attr.floats().end());
       return absl::OkStatus();
+    case A::TENSOR:
+      // ConstantOfShape-9's fill value is a one-element tensor; the IR keeps it
+      // as a scalar attribute so FoldConstants can evaluate the node.
+      if (node.op_type() == "ConstantOfShape" && attr.name() == "value") {
+        ASSIGN_OR_RETURN(const Constant value, ConvertTensor(attr.t()));
+        if (value.NumElements() != 1) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(Describe(node), ": attribute 'value' must hold one element, not ",
+                           value.NumElements()));
+        }
+        if (value.type == Constant::Type::kFloat32) {
+          out.attributes[attr.name()] = value.floats[0];
+        } else {
+          out.attributes[attr.name()] = value.ints[0];
+        }
+        return absl::OkStatus();
+      }
+      [[fallthrough]];
     default:
       if (!IsSupportedOp(node.op_type())) return absl::OkStatus();
       return absl::UnimplementedError(

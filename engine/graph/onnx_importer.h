@@ -11,6 +11,8 @@ namespace quantd::engine {
 // Converts a serialized ONNX ModelProto into the Graph IR: initializers and
 // Constant nodes become Graph::constants, nodes come out topologically sorted
 // (unnamed ones named "<op>_<index in the file>"), dynamic dimensions are -1.
+// ConstantOfShape's one-element `value` tensor becomes a scalar attribute
+// (float, or int64 for integer types) so FoldConstants can evaluate it.
 //
 // Errors: INVALID_ARGUMENT when the bytes are not a well-formed model (garbage,
 // no graph, no runtime input, dangling values, cycles, ONNX checker failures);

@@ -8,15 +8,35 @@ const std::vector<std::string>& SupportedOps() {
   static const auto* const kOps = new std::vector<std::string>{
       // Mapped onto oneDNN primitives.
       "Conv",
+      "ConvTranspose",
       "Gemm",
       "MatMul",
       "MaxPool",
       "AveragePool",
       "GlobalAveragePool",
+      "GlobalMaxPool",
       // Element-wise; fused into the producer as post-ops where possible.
       "Relu",
       "Clip",
+      "LeakyRelu",
+      "Sigmoid",
+      "Tanh",
+      "HardSigmoid",
+      "HardSwish",
+      // Binary with ONNX multidirectional broadcasting.
       "Add",
+      "Sub",
+      "Mul",
+      "Div",
+      "PRelu",
+      "Softmax",
+      "LogSoftmax",
+      // Data movement (f32, plain layout).
+      "Concat",
+      "Transpose",
+      "Pad",
+      "Resize",
+      "Upsample",
       // Shape only.
       "Flatten",
       "Reshape",

@@ -1,9 +1,12 @@
 #include "engine/passes/fuse_activations.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "engine/passes/graph_rewrite.h"
 
@@ -32,11 +35,32 @@ void ReadBoundAttribute(const Node& clip, const char* name, float& bound) {
 
 std::optional<PostOp> AsPostOp(const Graph& graph, const Node& node) {
   PostOp post_op;
-  if (node.op_type == "Relu") {
+  const std::string& type = node.op_type;
+  if (type == "Relu") {
     post_op.kind = PostOp::Kind::kRelu;
     return post_op;
   }
-  if (node.op_type != "Clip") return std::nullopt;
+  if (type == "LeakyRelu") {
+    post_op.kind = PostOp::Kind::kLeakyRelu;
+    post_op.alpha = 0.01f;
+    ReadBoundAttribute(node, "alpha", post_op.alpha);
+    return post_op;
+  }
+  if (type == "Sigmoid" || type == "Tanh" || type == "HardSwish") {
+    post_op.kind = type == "Sigmoid" ? PostOp::Kind::kSigmoid
+                   : type == "Tanh"  ? PostOp::Kind::kTanh
+                                     : PostOp::Kind::kHardSwish;
+    return post_op;
+  }
+  if (type == "HardSigmoid") {
+    post_op.kind = PostOp::Kind::kHardSigmoid;
+    post_op.alpha = 0.2f;
+    post_op.beta = 0.5f;
+    ReadBoundAttribute(node, "alpha", post_op.alpha);
+    ReadBoundAttribute(node, "beta", post_op.beta);
+    return post_op;
+  }
+  if (type != "Clip") return std::nullopt;
   float min = std::numeric_limits<float>::lowest();
   float max = std::numeric_limits<float>::max();
   if (graph.opset_version >= 11) {
@@ -51,6 +75,117 @@ std::optional<PostOp> AsPostOp(const Graph& graph, const Node& node) {
   post_op.alpha = min;
   post_op.beta = max;
   return post_op;
+}
+
+// --- HardSwish written out: x * Clip(x + 3, 0, 6) / 6, x * HardSigmoid(x). ---
+
+bool IsScalar(const Graph& graph, const std::string& name, float value) {
+  const auto it = graph.constants.find(name);
+  return it != graph.constants.end() && it->second.type == Constant::Type::kFloat32 &&
+         it->second.floats.size() == 1 && std::fabs(it->second.floats[0] - value) <= 1e-6f;
+}
+
+// The node producing `value` when the pattern may absorb it: its only reader
+// is the pattern and it is no graph output.
+const Node* InnerProducer(const Graph& graph, const std::string& value, const char* op_type) {
+  const int index = FindProducer(graph, value);
+  if (index < 0 || CountValueUses(graph, value) != 1 || IsGraphOutput(graph, value)) {
+    return nullptr;
+  }
+  const Node& node = graph.nodes[index];
+  if (node.op_type != op_type || node.outputs.size() != 1) return nullptr;
+  return &node;
+}
+
+// `node` computes other * k (Mul by k either side, or Div by 1/k): `other`.
+std::optional<std::string> ScaledInput(const Graph& graph, const Node& node, float k) {
+  if (node.inputs.size() != 2) return std::nullopt;
+  if (node.op_type == "Mul") {
+    if (IsScalar(graph, node.inputs[1], k)) return node.inputs[0];
+    if (IsScalar(graph, node.inputs[0], k)) return node.inputs[1];
+  } else if (node.op_type == "Div" && IsScalar(graph, node.inputs[1], 1.0f / k)) {
+    return node.inputs[0];
+  }
+  return std::nullopt;
+}
+
+// `value` = Clip(x + 3, 0, 6): x.
+std::optional<std::string> Relu6OfXPlus3(const Graph& graph, const std::string& value) {
+  const Node* clip = InnerProducer(graph, value, "Clip");
+  if (clip == nullptr) return std::nullopt;
+  const std::optional<PostOp> bounds = AsPostOp(graph, *clip);
+  if (!bounds || bounds->alpha != 0.0f || bounds->beta != 6.0f) return std::nullopt;
+  const Node* add = InnerProducer(graph, clip->inputs[0], "Add");
+  if (add == nullptr || add->inputs.size() != 2) return std::nullopt;
+  if (IsScalar(graph, add->inputs[1], 3.0f)) return add->inputs[0];
+  if (IsScalar(graph, add->inputs[0], 3.0f)) return add->inputs[1];
+  return std::nullopt;
+}
+
+// `value` = HardSigmoid(x) with alpha 1/6, beta 1/2, or Clip(x + 3, 0, 6) / 6: x.
+std::optional<std::string> HardSigmoidOf(const Graph& graph, const std::string& value) {
+  if (const Node* hs = InnerProducer(graph, value, "HardSigmoid")) {
+    const std::optional<PostOp> op = AsPostOp(graph, *hs);
+    if (std::fabs(op->alpha - 1.0f / 6.0f) <= 1e-6f && op->beta == 0.5f) return hs->inputs[0];
+    return std::nullopt;
+  }
+  for (const char* op_type : {"Mul", "Div"}) {
+    if (const Node* scale = InnerProducer(graph, value, op_type)) {
+      const std::optional<std::string> clipped = ScaledInput(graph, *scale, 1.0f / 6.0f);
+      if (clipped) return Relu6OfXPlus3(graph, *clipped);
+    }
+  }
+  return std::nullopt;
+}
+
+// If `node` ends a written-out HardSwish: its input x.
+std::optional<std::string> HardSwishInput(const Graph& graph, const Node& node) {
+  if (node.op_type != "Mul" && node.op_type != "Div") return std::nullopt;
+  if (node.op_type == "Mul" && node.inputs.size() == 2) {
+    for (int i = 0; i < 2; ++i) {
+      const std::optional<std::string> x = HardSigmoidOf(graph, node.inputs[1 - i]);
+      if (x && *x == node.inputs[i]) return x;
+    }
+  }
+  // (x * Clip(x + 3, 0, 6)) / 6.
+  const std::optional<std::string> product = ScaledInput(graph, node, 1.0f / 6.0f);
+  if (!product) return std::nullopt;
+  const Node* mul = InnerProducer(graph, *product, "Mul");
+  if (mul == nullptr || mul->inputs.size() != 2) return std::nullopt;
+  for (int i = 0; i < 2; ++i) {
+    const std::optional<std::string> x = Relu6OfXPlus3(graph, mul->inputs[1 - i]);
+    if (x && *x == mul->inputs[i]) return x;
+  }
+  return std::nullopt;
+}
+
+// Rewrites graph.nodes[index] into HardSwish(x) if it ends the pattern and
+// removes the pattern's other nodes (each read only by the pattern).
+bool TryCollapseHardSwish(Graph& graph, size_t index) {
+  const std::optional<std::string> x = HardSwishInput(graph, graph.nodes[index]);
+  if (!x) return false;
+  std::vector<std::string> inner = {graph.nodes[index].inputs[0], graph.nodes[index].inputs[1]};
+  Node& last = graph.nodes[index];
+  last.op_type = "HardSwish";
+  last.inputs = {*x};
+  last.attributes.clear();
+  // Everything between x and `last` that no longer has a reader goes.
+  for (bool removed = true; removed;) {
+    removed = false;
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      const Node& node = graph.nodes[i];
+      if (node.outputs.size() == 1 && node.outputs[0] != *x &&
+          !IsGraphOutput(graph, node.outputs[0]) &&
+          std::find(inner.begin(), inner.end(), node.outputs[0]) != inner.end() &&
+          CountValueUses(graph, node.outputs[0]) == 0) {
+        inner.insert(inner.end(), node.inputs.begin(), node.inputs.end());
+        graph.nodes.erase(graph.nodes.begin() + i);
+        removed = true;
+        break;
+      }
+    }
+  }
+  return true;
 }
 
 bool CanTakePostOps(const Node& node) {
@@ -82,6 +217,12 @@ bool TryFuse(Graph& graph, size_t index) {
 }  // namespace
 
 absl::Status FuseActivations(Graph& graph) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (TryCollapseHardSwish(graph, i)) {
+      // Removed nodes all precede the rewritten one: restart to stay simple.
+      i = static_cast<size_t>(-1);
+    }
+  }
   for (size_t i = 0; i < graph.nodes.size();) {
     if (!TryFuse(graph, i)) ++i;
   }

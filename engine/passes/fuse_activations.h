@@ -16,6 +16,15 @@ namespace quantd::engine {
 // min/max from constant inputs 1 and 2 (opset >= 11) or from attributes
 // (opset < 11); an absent bound is numeric_limits<float>::lowest() / max(),
 // as in the ONNX spec. A Clip with a non-constant bound is left alone.
+// LeakyRelu, Sigmoid, Tanh, HardSigmoid and HardSwish map onto their PostOp
+// kinds with their attributes (ONNX defaults: LeakyRelu alpha 0.01,
+// HardSigmoid alpha 0.2, beta 0.5).
+//
+// First, HardSwish written out is collapsed into one HardSwish node (fused
+// like any other activation, or left standalone): x * Clip(x + 3, 0, 6) / 6
+// (the division as Div by 6 or Mul by 1/6, before or after the product) and
+// x * HardSigmoid(x) with alpha 1/6, beta 0.5. Intermediate values must have
+// no other reader and not be graph outputs.
 absl::Status FuseActivations(Graph& graph);
 
 }  // namespace quantd::engine

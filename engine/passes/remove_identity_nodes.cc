@@ -6,10 +6,9 @@
 #include "engine/passes/graph_rewrite.h"
 
 namespace quantd::engine {
-namespace {
 
 // Dropout (opset 12+) trains only when its optional third input is true; a
-// non-constant training_mode cannot be proven false, so such a node stays.
+// non-constant training_mode cannot be proven false.
 bool IsInferenceDropout(const Graph& graph, const Node& node) {
   if (node.inputs.size() >= 3 && !node.inputs[2].empty()) {
     const auto it = graph.constants.find(node.inputs[2]);
@@ -34,6 +33,8 @@ bool IsInferenceDropout(const Graph& graph, const Node& node) {
   }
   return true;
 }
+
+namespace {
 
 bool IsPassThrough(const Graph& graph, const Node& node) {
   if (node.inputs.empty() || node.inputs[0].empty() || node.outputs.empty()) {

@@ -13,6 +13,11 @@ namespace quantd::engine {
 // straight to a graph output has no producer to rename and stays.
 absl::Status RemoveIdentityNodes(Graph& graph);
 
+// Whether a Dropout node provably runs in inference mode: training_mode
+// (opset 12+) absent or a constant false, is_test (opset < 7) not 0, and its
+// mask output unused.
+bool IsInferenceDropout(const Graph& graph, const Node& node);
+
 }  // namespace quantd::engine
 
 #endif  // QUANTD_ENGINE_PASSES_REMOVE_IDENTITY_NODES_H_

@@ -1,6 +1,7 @@
 #include "engine/passes/standard_passes.h"
 
 #include "engine/passes/fold_batch_norm_into_conv.h"
+#include "engine/passes/fold_constants.h"
 #include "engine/passes/fuse_activations.h"
 #include "engine/passes/fuse_residual_add.h"
 #include "engine/passes/remove_identity_nodes.h"
@@ -10,6 +11,7 @@
 namespace quantd::engine {
 
 absl::Status RunStandardPasses(Graph& graph) {
+  RETURN_IF_ERROR(FoldConstants(graph));
   RETURN_IF_ERROR(RemoveIdentityNodes(graph));
   RETURN_IF_ERROR(FoldBatchNormIntoConv(graph));
   RETURN_IF_ERROR(FuseResidualAdd(graph));

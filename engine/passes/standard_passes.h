@@ -7,9 +7,11 @@
 namespace quantd::engine {
 
 // The rewrites every imported model gets before quantization, in this order:
-// RemoveIdentityNodes, FoldBatchNormIntoConv, FuseResidualAdd,
+// FoldConstants, RemoveIdentityNodes, FoldBatchNormIntoConv, FuseResidualAdd,
 // FuseActivations, RemoveUnusedConstants. Residual Adds are fused before
-// activations so that conv -> +residual -> relu yields post-ops [kSum, kRelu].
+// activations so that conv -> +residual -> relu yields post-ops [kSum, kRelu];
+// constants are folded first so the other passes see constant Reshape
+// targets and Clip bounds.
 absl::Status RunStandardPasses(Graph& graph);
 
 }  // namespace quantd::engine

@@ -1,7 +1,9 @@
-// Standalone Relu, Clip, LeakyRelu and Sigmoid (those not fused into a
-// producer by the passes) as oneDNN eltwise in f32 on the current layout.
+// Standalone Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid and HardSwish
+// (those not fused into a producer by the passes) as oneDNN eltwise in f32 on
+// the current layout.
 
 #include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "engine/runtime/plan_compiler.h"
@@ -24,39 +26,58 @@ absl::StatusOr<float> ClipBound(PlanCompiler& c, const Node& node, size_t input,
   return FloatAttr(node, attribute, def);
 }
 
+// The activation as a PostOp (the same mapping onto oneDNN serves both).
+absl::StatusOr<PostOp> AsPostOp(PlanCompiler& c, const Node& node) {
+  PostOp op;
+  const std::string& type = node.op_type;
+  if (type == "Relu") {
+    op.kind = PostOp::Kind::kRelu;
+  } else if (type == "LeakyRelu") {
+    op.kind = PostOp::Kind::kLeakyRelu;
+    op.alpha = FloatAttr(node, "alpha", 0.01f);
+  } else if (type == "Sigmoid") {
+    op.kind = PostOp::Kind::kSigmoid;
+  } else if (type == "Tanh") {
+    op.kind = PostOp::Kind::kTanh;
+  } else if (type == "HardSigmoid") {
+    op.kind = PostOp::Kind::kHardSigmoid;
+    op.alpha = FloatAttr(node, "alpha", 0.2f);
+    op.beta = FloatAttr(node, "beta", 0.5f);
+  } else if (type == "HardSwish") {
+    op.kind = PostOp::Kind::kHardSwish;
+  } else if (type == "Clip") {
+    op.kind = PostOp::Kind::kClip;
+    ASSIGN_OR_RETURN(op.alpha, ClipBound(c, node, 1, "min", std::numeric_limits<float>::lowest()));
+    ASSIGN_OR_RETURN(op.beta, ClipBound(c, node, 2, "max", std::numeric_limits<float>::max()));
+  } else {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": not an eltwise op"));
+  }
+  return op;
+}
+
 }  // namespace
 
 absl::Status CompileEltwise(PlanCompiler& c, const Node& node) {
-  if (node.inputs.empty() || node.outputs.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs an input"));
-  }
-  dnnl::algorithm algorithm = dnnl::algorithm::eltwise_relu;
-  float alpha = 0.0f, beta = 0.0f;
-  if (node.op_type == "LeakyRelu") {
-    alpha = FloatAttr(node, "alpha", 0.01f);
-  } else if (node.op_type == "Sigmoid") {
-    algorithm = dnnl::algorithm::eltwise_logistic;
-  } else if (node.op_type == "Clip") {
-    algorithm = dnnl::algorithm::eltwise_clip;
-    ASSIGN_OR_RETURN(alpha, ClipBound(c, node, 1, "min", std::numeric_limits<float>::lowest()));
-    ASSIGN_OR_RETURN(beta, ClipBound(c, node, 2, "max", std::numeric_limits<float>::max()));
-  }
+  RETURN_IF_ERROR(RequireRuntimeInput(c, node));
+  ASSIGN_OR_RETURN(const PostOp op, AsPostOp(c, node));
   const std::string& x = node.inputs[0];
-  ASSIGN_OR_RETURN(const int src_buffer, c.F32BufferFor(x, node.name));
-  ASSIGN_OR_RETURN(const dnnl::memory::desc desc, c.CurrentDesc(x));
+  ASSIGN_OR_RETURN(int buffer, c.F32BufferFor(x, node.name));
+  ASSIGN_OR_RETURN(dnnl::memory::desc desc, c.CurrentDesc(x));
+  desc.data.data_type = dnnl_f32;
   try {
-    dnnl::memory::desc f32_desc = desc;
-    f32_desc.data.data_type = dnnl_f32;
-    const dnnl::eltwise_forward::desc op_desc(dnnl::prop_kind::forward_inference, algorithm,
-                                              f32_desc, alpha, beta);
-    const dnnl::eltwise_forward::primitive_desc pd(op_desc, StepAttr(), c.engine());
-    const int dst_buffer = c.AddBuffer(pd.dst_desc());
-    c.AddStep(node.name, dnnl::eltwise_forward(pd),
-              {{DNNL_ARG_SRC, src_buffer}, {DNNL_ARG_DST, dst_buffer}});
-    c.DefineValue(node.outputs[0], c.Dims(x), dst_buffer, QuantParams{});
+    for (const EltwiseStage& stage : EltwiseStages(op)) {
+      const dnnl::eltwise_forward::desc op_desc(dnnl::prop_kind::forward_inference, stage.algorithm,
+                                                desc, stage.alpha, stage.beta);
+      const dnnl::eltwise_forward::primitive_desc pd(op_desc, StepAttr(), c.engine());
+      const int dst_buffer = c.AddBuffer(pd.dst_desc());
+      c.AddStep(node.name, dnnl::eltwise_forward(pd),
+                {{DNNL_ARG_SRC, buffer}, {DNNL_ARG_DST, dst_buffer}});
+      buffer = dst_buffer;
+    }
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
   }
+  c.DefineValue(node.outputs[0], c.Dims(x), buffer, QuantParams{});
   return absl::OkStatus();
 }
 

@@ -30,6 +30,19 @@ absl::Status DnnlError(const Node& node, const dnnl::error& e) {
   return absl::InternalError(message);
 }
 
+absl::Status RequireRuntimeInput(PlanCompiler& c, const Node& node, size_t min_inputs) {
+  if (node.inputs.size() < min_inputs || node.outputs.empty() || node.inputs[0].empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": needs ", min_inputs, " input(s) and an output"));
+  }
+  if (!c.HasValue(node.inputs[0])) {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": input '", node.inputs[0],
+                                                 "' is a constant; the runtime computes only on "
+                                                 "values derived from the graph input"));
+  }
+  return absl::OkStatus();
+}
+
 int64_t IntAttr(const Node& node, const std::string& name, int64_t def) {
   const auto it = node.attributes.find(name);
   if (it == node.attributes.end()) return def;

@@ -116,11 +116,19 @@ absl::Status PlanCompiler::CompileNode(const Node& node) {
       op == "GlobalMaxPool") {
     return CompilePooling(*this, node);
   }
-  if (op == "Relu" || op == "Clip" || op == "LeakyRelu" || op == "Sigmoid") {
+  if (op == "Relu" || op == "Clip" || op == "LeakyRelu" || op == "Sigmoid" || op == "Tanh" ||
+      op == "HardSigmoid" || op == "HardSwish") {
     return CompileEltwise(*this, node);
   }
-  if (op == "Add") return CompileBinary(*this, node);
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return CompileBinary(*this, node);
   if (op == "BatchNormalization") return CompileBatchNorm(*this, node);
+  if (op == "ConvTranspose") return CompileConvTranspose(*this, node);
+  if (op == "Resize" || op == "Upsample") return CompileResize(*this, node);
+  if (op == "Concat") return CompileConcat(*this, node);
+  if (op == "Softmax" || op == "LogSoftmax") return CompileSoftmax(*this, node);
+  if (op == "PRelu") return CompilePRelu(*this, node);
+  if (op == "Transpose") return CompileTranspose(*this, node);
+  if (op == "Pad") return CompilePad(*this, node);
   if (IsViewOp(op)) return CompileReshape(*this, node);
   return absl::UnimplementedError(
       absl::StrCat("op '", op, "' (node '", node.name, "') is not supported by the runtime"));

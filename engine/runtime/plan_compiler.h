@@ -145,6 +145,13 @@ absl::Status CompileEltwise(PlanCompiler& c, const Node& node);
 absl::Status CompileBinary(PlanCompiler& c, const Node& node);
 absl::Status CompileBatchNorm(PlanCompiler& c, const Node& node);
 absl::Status CompileReshape(PlanCompiler& c, const Node& node);
+absl::Status CompileConvTranspose(PlanCompiler& c, const Node& node);
+absl::Status CompileResize(PlanCompiler& c, const Node& node);
+absl::Status CompileConcat(PlanCompiler& c, const Node& node);
+absl::Status CompileSoftmax(PlanCompiler& c, const Node& node);
+absl::Status CompilePRelu(PlanCompiler& c, const Node& node);
+absl::Status CompileTranspose(PlanCompiler& c, const Node& node);  // data_movement_op.cc
+absl::Status CompilePad(PlanCompiler& c, const Node& node);        // data_movement_op.cc
 
 // Shared by the op files.
 // Attributes every plan primitive starts from. The scratchpad is supplied by
@@ -153,6 +160,9 @@ absl::Status CompileReshape(PlanCompiler& c, const Node& node);
 dnnl::primitive_attr StepAttr();
 std::string NodeLabel(const Node& node);  // "node 'conv1' (Conv)"
 absl::Status DnnlError(const Node& node, const dnnl::error& e);
+// OK when inputs[0] is a runtime value; Unimplemented for a constant (which
+// constant folding should have removed), InvalidArgument for a malformed node.
+absl::Status RequireRuntimeInput(PlanCompiler& c, const Node& node, size_t min_inputs = 1);
 // Attribute accessors with ONNX defaults.
 int64_t IntAttr(const Node& node, const std::string& name, int64_t def);
 float FloatAttr(const Node& node, const std::string& name, float def);
@@ -166,6 +176,17 @@ struct ResidualSum {
   dnnl::memory::data_type type = dnnl::memory::data_type::undef;
 };
 ResidualSum SumParams(PlanCompiler& c, const Node& node, QuantParams dst_quant);
+// A PostOp other than kSum as oneDNN eltwise operations, applied in order
+// (HardSigmoid needs two).
+struct EltwiseStage {
+  dnnl::algorithm algorithm;
+  float alpha = 0.0f;
+  float beta = 0.0f;
+};
+std::vector<EltwiseStage> EltwiseStages(const PostOp& op);
+// Whether a post-op commutes with scaling x by a positive factor (so it may
+// run on a quantized destination with its bounds scaled).
+bool IsScaleInvariant(const PostOp& op);
 // dnnl::post_ops for the node's fused PostOps. `dst_scale` maps real-valued
 // bounds (Clip) into a quantized destination's domain.
 absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, float dst_scale, ResidualSum sum);

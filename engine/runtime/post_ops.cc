@@ -12,6 +12,37 @@ namespace quantd::engine {
 
 using dnnl::memory;
 
+std::vector<EltwiseStage> EltwiseStages(const PostOp& op) {
+  using dnnl::algorithm;
+  switch (op.kind) {
+    case PostOp::Kind::kRelu:
+      return {{algorithm::eltwise_relu, 0.0f, 0.0f}};
+    case PostOp::Kind::kLeakyRelu:
+      return {{algorithm::eltwise_relu, op.alpha, 0.0f}};
+    case PostOp::Kind::kClip:
+      return {{algorithm::eltwise_clip, op.alpha, op.beta}};
+    case PostOp::Kind::kSigmoid:
+      return {{algorithm::eltwise_logistic, 0.0f, 0.0f}};
+    case PostOp::Kind::kTanh:
+      return {{algorithm::eltwise_tanh, 0.0f, 0.0f}};
+    case PostOp::Kind::kHardSigmoid:
+      // oneDNN 2.6 has no eltwise_hardsigmoid: clip(alpha * x + beta, 0, 1).
+      return {{algorithm::eltwise_linear, op.alpha, op.beta},
+              {algorithm::eltwise_clip, 0.0f, 1.0f}};
+    case PostOp::Kind::kHardSwish:
+      // oneDNN 2.6: x * min(max(x + 3, 0), 6) / 6 = ONNX HardSwish (opset 14).
+      return {{algorithm::eltwise_hardswish, 0.0f, 0.0f}};
+    case PostOp::Kind::kSum:
+      break;
+  }
+  return {};
+}
+
+bool IsScaleInvariant(const PostOp& op) {
+  return op.kind == PostOp::Kind::kRelu || op.kind == PostOp::Kind::kLeakyRelu ||
+         op.kind == PostOp::Kind::kClip || op.kind == PostOp::Kind::kSum;
+}
+
 absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, float dst_scale, ResidualSum sum) {
   dnnl::post_ops ops;
   for (const PostOp& op : node.post_ops) {
@@ -31,20 +62,15 @@ absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, float dst_scale, Re
         ops.append_sum(sum.scale, sum.type);
         break;
       case PostOp::Kind::kSigmoid:
+      case PostOp::Kind::kTanh:
       case PostOp::Kind::kHardSigmoid:
       case PostOp::Kind::kHardSwish:
         if (dst_scale != 1.0f) {
           return absl::UnimplementedError(absl::StrCat(
               NodeLabel(node), ": non-linear fused activation on an int8 destination"));
         }
-        if (op.kind == PostOp::Kind::kSigmoid) {
-          ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f);
-        } else if (op.kind == PostOp::Kind::kHardSwish) {
-          ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
-        } else {
-          // HardSigmoid = clip(alpha * x + beta, 0, 1).
-          ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, op.alpha, op.beta);
-          ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 1.0f);
+        for (const EltwiseStage& stage : EltwiseStages(op)) {
+          ops.append_eltwise(1.0f, stage.algorithm, stage.alpha, stage.beta);
         }
         break;
     }
@@ -111,6 +137,11 @@ absl::StatusOr<int> SumDestination(PlanCompiler& c, const Node& node, const memo
 QuantParams ChooseDstQuant(PlanCompiler& c, const Node& node) {
   const std::string& output = node.outputs[0];
   if (!c.ConsumersTakeInt8(output)) return QuantParams{};
+  // Sigmoid, Tanh, HardSigmoid, HardSwish would see x_real * scale: keep the
+  // destination f32 and let the consumer quantize it.
+  for (const PostOp& op : node.post_ops) {
+    if (!IsScaleInvariant(op)) return QuantParams{};
+  }
   return c.CalibratedQuant(output).value_or(QuantParams{});
 }
 

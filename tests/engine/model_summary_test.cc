@@ -88,16 +88,42 @@ TEST(InspectModelTest, ListsEveryUnsupportedOpWithItsFirstNode) {
   onnx::ModelProto model = MakeModel();
   SetFloatTensor(model.mutable_graph()->add_input(), "x", {1, 1, 2, 2});
   AddNode(model, "Relu", {"x"}, "a", "relu");
-  AddNode(model, "Sigmoid", {"a"}, "b", "sig1");
-  AddNode(model, "Softmax", {"b"}, "c");  // unnamed: becomes Softmax_2
-  AddNode(model, "Sigmoid", {"c"}, "d", "sig2");
+  // Ops quantd has no plans to run, so the test survives new runtime ops.
+  AddNode(model, "Hardmax", {"a"}, "b", "hard1");
+  AddNode(model, "LpNormalization", {"b"}, "c");  // unnamed: becomes LpNormalization_2
+  AddNode(model, "Hardmax", {"c"}, "d", "hard2");
   SetFloatTensor(model.mutable_graph()->add_output(), "d", {1, 1, 2, 2});
 
   absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
   ASSERT_EQ(summary.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(summary.status().message(),
-            "unsupported operators: op 'Sigmoid' (first node 'sig1'), "
-            "op 'Softmax' (first node 'Softmax_2')");
+            "unsupported operators: op 'Hardmax' (first node 'hard1'), "
+            "op 'LpNormalization' (first node 'LpNormalization_2')");
+}
+
+TEST(InspectModelTest, RejectsTrainingModeDropout) {
+  onnx::ModelProto model = MakeModel();
+  SetFloatTensor(model.mutable_graph()->add_input(), "x", {1, 1, 2, 2});
+  onnx::TensorProto* training = model.mutable_graph()->add_initializer();
+  training->set_name("training");
+  training->set_data_type(onnx::TensorProto::BOOL);
+  training->add_int32_data(1);
+  AddNode(model, "Dropout", {"x", "", "training"}, "y", "drop");
+  SetFloatTensor(model.mutable_graph()->add_output(), "y", {1, 1, 2, 2});
+  absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
+  ASSERT_EQ(summary.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(summary.status().message(), HasSubstr("node 'drop' (Dropout) runs in training mode"));
+}
+
+TEST(InspectModelTest, AcceptsInferenceDropout) {
+  onnx::ModelProto model = MakeModel();
+  SetFloatTensor(model.mutable_graph()->add_input(), "x", {1, 1, 2, 2});
+  AddNode(model, "Relu", {"x"}, "r", "relu");
+  AddNode(model, "Dropout", {"r"}, "y", "drop");
+  SetFloatTensor(model.mutable_graph()->add_output(), "y", {1, 1, 2, 2});
+  absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_THAT(summary->op_counts, ElementsAre(Pair("Dropout", 1), Pair("Relu", 1)));
 }
 
 TEST(InspectModelTest, RequiresExactlyOneInput) {

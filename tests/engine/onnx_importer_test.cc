@@ -241,6 +241,30 @@ TEST(OnnxImporterTest, ConvertsIntegerInitializersAndConstantNodes) {
   EXPECT_EQ(graph->nodes[1].op_type, "Add");
 }
 
+TEST(OnnxImporterTest, ConstantOfShapeValueBecomesScalarAttribute) {
+  onnx::ModelProto model = MakeModel();
+  AddInput(model, "x", {1, 4});
+  onnx::TensorProto* shape = model.mutable_graph()->add_initializer();
+  shape->set_name("shape");
+  shape->set_data_type(onnx::TensorProto::INT64);
+  shape->add_dims(2);
+  shape->add_int64_data(1);
+  shape->add_int64_data(4);
+  onnx::NodeProto* fill = AddNode(model, "ConstantOfShape", {"shape"}, {"ones"}, "fill");
+  onnx::AttributeProto* value = fill->add_attribute();
+  value->set_name("value");
+  value->set_type(onnx::AttributeProto::TENSOR);
+  value->mutable_t()->set_data_type(onnx::TensorProto::INT32);
+  value->mutable_t()->add_dims(1);
+  value->mutable_t()->add_int32_data(7);
+  AddNode(model, "Identity", {"x"}, {"y"});
+  AddOutput(model, "y", {1, 4});
+  absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  ASSERT_EQ(graph->nodes[0].op_type, "ConstantOfShape");
+  EXPECT_EQ(std::get<int64_t>(graph->nodes[0].attributes.at("value")), 7);
+}
+
 TEST(OnnxImporterTest, InitializersListedAsInputsAreNotRuntimeInputs) {
   onnx::ModelProto model = MakeConvModel();
   // IR version 3 style: weights appear among the graph inputs as well.

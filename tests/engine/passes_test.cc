@@ -421,6 +421,61 @@ TEST(FuseActivationsTest, LeavesActivationWhenProducerOutputIsSharedOrPublic) {
               ElementsAre("Conv", "Relu", "Conv", "Relu", "MaxPool", "Conv", "Clip"));
 }
 
+TEST(FuseActivationsTest, FusesParameterizedActivationsWithOnnxDefaults) {
+  Graph graph = MakeGraph("x", {"a", "b", "c"});
+  graph.constants["w"] = FloatConstant({2, 2, 1, 1}, {1, 0, 0, 1});
+  graph.nodes.push_back(MakeNode("Conv", "conv1", {"x", "w"}, {"c1"}));
+  graph.nodes.push_back(MakeNode("LeakyRelu", "leaky", {"c1"}, {"a"}));
+  graph.nodes.push_back(MakeNode("Conv", "conv2", {"x", "w"}, {"c2"}));
+  Node hard_sigmoid = MakeNode("HardSigmoid", "hs", {"c2"}, {"b"});
+  hard_sigmoid.attributes["alpha"] = 0.25f;
+  graph.nodes.push_back(hard_sigmoid);
+  graph.nodes.push_back(MakeNode("MatMul", "mm", {"x", "w"}, {"c3"}));
+  graph.nodes.push_back(MakeNode("Tanh", "tanh", {"c3"}, {"c"}));
+  ASSERT_TRUE(FuseActivations(graph).ok());
+  ASSERT_THAT(OpTypes(graph), ElementsAre("Conv", "Conv", "MatMul"));
+  EXPECT_EQ(graph.nodes[0].post_ops[0].kind, PostOp::Kind::kLeakyRelu);
+  EXPECT_EQ(graph.nodes[0].post_ops[0].alpha, 0.01f);
+  EXPECT_EQ(graph.nodes[1].post_ops[0].kind, PostOp::Kind::kHardSigmoid);
+  EXPECT_EQ(graph.nodes[1].post_ops[0].alpha, 0.25f);
+  EXPECT_EQ(graph.nodes[1].post_ops[0].beta, 0.5f);
+  EXPECT_EQ(graph.nodes[2].post_ops[0].kind, PostOp::Kind::kTanh);
+}
+
+// x * Clip(x + 3, 0, 6) / 6 is HardSwish only if every piece matches and no
+// intermediate value is read elsewhere.
+TEST(FuseActivationsTest, CollapsesWrittenOutHardSwishOnlyWhenExact) {
+  auto build = [](float clip_max, bool share_intermediate) {
+    Graph graph = MakeGraph("x", share_intermediate ? std::vector<std::string>{"y", "t2"}
+                                                    : std::vector<std::string>{"y"});
+    graph.constants["w"] = FloatConstant({2, 2, 1, 1}, {1, 0, 0, 1});
+    graph.constants["three"] = FloatConstant({}, {3.0f});
+    graph.constants["zero"] = FloatConstant({}, {0.0f});
+    graph.constants["max"] = FloatConstant({}, {clip_max});
+    graph.constants["six"] = FloatConstant({1}, {6.0f});
+    graph.nodes.push_back(MakeNode("Conv", "conv", {"x", "w"}, {"c"}));
+    graph.nodes.push_back(MakeNode("Add", "add", {"c", "three"}, {"t1"}));
+    graph.nodes.push_back(MakeNode("Clip", "clip", {"t1", "zero", "max"}, {"t2"}));
+    graph.nodes.push_back(MakeNode("Mul", "mul", {"t2", "c"}, {"t3"}));
+    graph.nodes.push_back(MakeNode("Div", "div", {"t3", "six"}, {"y"}));
+    return graph;
+  };
+  Graph exact = build(6.0f, false);
+  ASSERT_TRUE(FuseActivations(exact).ok());
+  ASSERT_THAT(OpTypes(exact), ElementsAre("Conv"));
+  ASSERT_EQ(exact.nodes[0].post_ops.size(), 1u);
+  EXPECT_EQ(exact.nodes[0].post_ops[0].kind, PostOp::Kind::kHardSwish);
+  EXPECT_THAT(exact.nodes[0].outputs, ElementsAre("y"));
+
+  Graph other_bound = build(5.0f, false);
+  ASSERT_TRUE(FuseActivations(other_bound).ok());
+  EXPECT_THAT(OpTypes(other_bound), ElementsAre("Conv", "Add", "Clip", "Mul", "Div"));
+
+  Graph shared = build(6.0f, true);
+  ASSERT_TRUE(FuseActivations(shared).ok());
+  EXPECT_THAT(OpTypes(shared), ElementsAre("Conv", "Add", "Clip", "Mul", "Div"));
+}
+
 TEST(RemoveUnusedConstantsTest, KeepsInputsSumInputsAndGraphOutputs) {
   Graph graph = MakeGraph("x", {"k_out"});
   for (const char* name : {"w", "k_sum", "k_out", "unused"}) {

@@ -9,12 +9,17 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "engine/graph/graph.h"
+#include "engine/runtime/execution_context.h"
+#include "engine/runtime/plan_compiler.h"
 #include "engine/tensor.h"
+#include "gtest/gtest.h"
 
 namespace quantd::engine::testing {
 
@@ -198,6 +203,52 @@ inline Tensor Conv(const Node& n, const Tensor& x, const Constant& w, const Cons
   return y;
 }
 
+// Scatter form: every input pixel adds its weighted kernel to the output.
+inline Tensor ConvTranspose(const Node& n, const Tensor& x, const Constant& w, const Constant* b) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t G = RefInt(n, "group", 1), OCg = w.dims[1], ICg = C / G;
+  const int64_t KH = w.dims[2], KW = w.dims[3];
+  const auto s = RefInts(n, "strides", {1, 1});
+  const auto d = RefInts(n, "dilations", {1, 1});
+  const auto op = RefInts(n, "output_padding", {0, 0});
+  const auto os = RefInts(n, "output_shape", {});
+  const std::string auto_pad = RefStr(n, "auto_pad", "NOTSET");
+  auto p = RefInts(n, "pads", {0, 0, 0, 0});
+  int64_t out[2];
+  const int64_t in[2] = {H, W}, k[2] = {KH, KW};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t full = s[i] * (in[i] - 1) + op[i] + (k[i] - 1) * d[i] + 1;
+    const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
+    if (!os.empty() || same) {
+      const int64_t total = full - (os.empty() ? in[i] * s[i] : os[os.size() - 2 + i]);
+      const int64_t half = static_cast<int64_t>(std::floor(total / 2.0));
+      p[i] = auto_pad == "SAME_UPPER" ? half : total - half;
+      p[i + 2] = total - p[i];
+    }
+    out[i] = full - p[i] - p[i + 2];
+  }
+  Tensor y{"", {N, OCg * G, out[0], out[1]}, std::vector<float>(N * OCg * G * out[0] * out[1])};
+  for (int64_t nn = 0; nn < N; ++nn)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t ih = 0; ih < H; ++ih)
+        for (int64_t iw = 0; iw < W; ++iw)
+          for (int64_t oc = 0; oc < OCg; ++oc)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t oh = ih * s[0] - p[0] + kh * d[0];
+                const int64_t ow = iw * s[1] - p[1] + kw * d[1];
+                if (oh < 0 || oh >= out[0] || ow < 0 || ow >= out[1]) continue;
+                const int64_t y_channel = (c / ICg) * OCg + oc;
+                y.data[((nn * OCg * G + y_channel) * out[0] + oh) * out[1] + ow] +=
+                    x.data[((nn * C + c) * H + ih) * W + iw] *
+                    w.floats[((c * OCg + oc) * KH + kh) * KW + kw];
+              }
+  if (b != nullptr)
+    for (int64_t i = 0; i < Product(y.shape); ++i)
+      y.data[i] += b->floats[(i / (out[0] * out[1])) % (OCg * G)];
+  return y;
+}
+
 inline Tensor Pool(const Node& n, const Tensor& x) {
   const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
   const bool global = n.op_type.rfind("Global", 0) == 0;
@@ -252,22 +303,178 @@ inline Tensor Gemm(const Tensor& a, const Constant& b, bool trans_b, float alpha
   return y;
 }
 
-// Same-rank broadcasting add (B may have 1s, or lower rank right-aligned).
-inline Tensor Add(const Tensor& a, const Tensor& b) {
-  std::vector<int64_t> bs = b.shape;
-  bs.insert(bs.begin(), a.shape.size() - bs.size(), 1);
-  Tensor y = a;
-  const size_t r = a.shape.size();
+// ONNX multidirectional broadcasting: y[i] = f(a[i'], b[i'']).
+template <typename F>
+inline Tensor Binary(const Tensor& a, const Tensor& b, F f) {
+  const size_t r = std::max(a.shape.size(), b.shape.size());
+  std::vector<int64_t> as = a.shape, bs = b.shape, ys(r);
+  as.insert(as.begin(), r - as.size(), 1);
+  bs.insert(bs.begin(), r - bs.size(), 1);
+  for (size_t d = 0; d < r; ++d) ys[d] = std::max(as[d], bs[d]);
+  Tensor y{"", ys, std::vector<float>(Product(ys))};
   std::vector<int64_t> idx(r, 0);
-  for (int64_t i = 0; i < Product(a.shape); ++i) {
-    int64_t rem = i, bi = 0;
+  for (int64_t i = 0; i < Product(ys); ++i) {
+    int64_t rem = i, ai = 0, bi = 0;
     for (size_t dd = r; dd-- > 0;) {
-      idx[dd] = rem % a.shape[dd];
-      rem /= a.shape[dd];
+      idx[dd] = rem % ys[dd];
+      rem /= ys[dd];
     }
-    for (size_t dd = 0; dd < r; ++dd) bi = bi * bs[dd] + (bs[dd] == 1 ? 0 : idx[dd]);
-    y.data[i] += b.data[bi];
+    for (size_t dd = 0; dd < r; ++dd) {
+      ai = ai * as[dd] + (as[dd] == 1 ? 0 : idx[dd]);
+      bi = bi * bs[dd] + (bs[dd] == 1 ? 0 : idx[dd]);
+    }
+    y.data[i] = f(a.data[ai], b.data[bi]);
   }
+  return y;
+}
+
+inline Tensor Add(const Tensor& a, const Tensor& b) {
+  return Binary(a, b, [](float x, float y) { return x + y; });
+}
+
+inline float Activation(const std::string& op, float v, float alpha, float beta) {
+  if (op == "Relu") return std::max(v, 0.0f);
+  if (op == "LeakyRelu") return v < 0.0f ? alpha * v : v;
+  if (op == "Sigmoid") return float(1.0 / (1.0 + std::exp(-double(v))));
+  if (op == "Tanh") return std::tanh(v);
+  if (op == "HardSigmoid") return std::max(0.0f, std::min(1.0f, alpha * v + beta));
+  if (op == "HardSwish") return v * std::max(0.0f, std::min(1.0f, v / 6.0f + 0.5f));
+  return v;
+}
+
+// Row-major index helpers for the data-movement ops.
+inline std::vector<int64_t> Unravel(int64_t i, const std::vector<int64_t>& dims) {
+  std::vector<int64_t> idx(dims.size());
+  for (size_t d = dims.size(); d-- > 0;) {
+    idx[d] = i % dims[d];
+    i /= dims[d];
+  }
+  return idx;
+}
+inline int64_t Ravel(const std::vector<int64_t>& idx, const std::vector<int64_t>& dims) {
+  int64_t i = 0;
+  for (size_t d = 0; d < dims.size(); ++d) i = i * dims[d] + idx[d];
+  return i;
+}
+
+inline Tensor Concat(const std::vector<Tensor>& xs, int64_t axis) {
+  if (axis < 0) axis += static_cast<int64_t>(xs[0].shape.size());
+  std::vector<int64_t> out = xs[0].shape;
+  out[axis] = 0;
+  for (const Tensor& x : xs) out[axis] += x.shape[axis];
+  Tensor y{"", out, std::vector<float>(Product(out))};
+  int64_t offset = 0;
+  for (const Tensor& x : xs) {
+    for (int64_t i = 0; i < Product(x.shape); ++i) {
+      std::vector<int64_t> idx = Unravel(i, x.shape);
+      idx[axis] += offset;
+      y.data[Ravel(idx, out)] = x.data[i];
+    }
+    offset += x.shape[axis];
+  }
+  return y;
+}
+
+// opset < 13: normalize over all of dims[axis:] per index of dims[:axis];
+// opset >= 13: over the single dimension `axis`.
+inline Tensor Softmax(const Tensor& x, int64_t axis, bool coerce_2d, bool log = false) {
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  if (axis < 0) axis += rank;
+  int64_t outer = 1, n = 1, inner = 1;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (d < axis) outer *= x.shape[d];
+    if (d == axis || (coerce_2d && d > axis)) n *= x.shape[d];
+    if (!coerce_2d && d > axis) inner *= x.shape[d];
+  }
+  Tensor y = x;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t in = 0; in < inner; ++in) {
+      double max = -INFINITY, sum = 0.0;
+      for (int64_t k = 0; k < n; ++k) max = std::max<double>(max, x.data[(o * n + k) * inner + in]);
+      for (int64_t k = 0; k < n; ++k) sum += std::exp(x.data[(o * n + k) * inner + in] - max);
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t i = (o * n + k) * inner + in;
+        y.data[i] =
+            log ? float(x.data[i] - max - std::log(sum)) : float(std::exp(x.data[i] - max) / sum);
+      }
+    }
+  return y;
+}
+
+inline Tensor Transpose(const Tensor& x, std::vector<int64_t> perm) {
+  const size_t r = x.shape.size();
+  if (perm.empty())
+    for (size_t d = r; d-- > 0;) perm.push_back(static_cast<int64_t>(d));
+  std::vector<int64_t> out(r);
+  for (size_t d = 0; d < r; ++d) out[d] = x.shape[perm[d]];
+  Tensor y{"", out, std::vector<float>(x.data.size())};
+  for (int64_t i = 0; i < Product(out); ++i) {
+    const std::vector<int64_t> oi = Unravel(i, out);
+    std::vector<int64_t> xi(r);
+    for (size_t d = 0; d < r; ++d) xi[perm[d]] = oi[d];
+    y.data[i] = x.data[Ravel(xi, x.shape)];
+  }
+  return y;
+}
+
+inline Tensor Pad(const Tensor& x, const std::vector<int64_t>& pads, float value) {
+  const size_t r = x.shape.size();
+  std::vector<int64_t> out(r);
+  for (size_t d = 0; d < r; ++d) out[d] = x.shape[d] + pads[d] + pads[d + r];
+  Tensor y{"", out, std::vector<float>(Product(out), value)};
+  for (int64_t i = 0; i < Product(x.shape); ++i) {
+    std::vector<int64_t> idx = Unravel(i, x.shape);
+    for (size_t d = 0; d < r; ++d) idx[d] += pads[d];
+    y.data[Ravel(idx, out)] = x.data[i];
+  }
+  return y;
+}
+
+// ONNX Resize on the two spatial axes (nearest or linear), straight from the
+// spec's coordinate transformation formulas.
+inline Tensor Resize(const Tensor& x, const std::vector<int64_t>& out_hw, const std::string& mode,
+                     const std::string& transform, const std::string& nearest_mode) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t OH = out_hw[0], OW = out_hw[1];
+  auto source = [&](int64_t o, int64_t in, int64_t out) {
+    const double scale = double(out) / in;
+    if (transform == "asymmetric") return o / scale;
+    if (transform == "align_corners") return out == 1 ? 0.0 : o * double(in - 1) / (out - 1);
+    if (transform == "pytorch_half_pixel" && out == 1) return 0.0;
+    return (o + 0.5) / scale - 0.5;  // half_pixel
+  };
+  auto nearest = [&](double v, int64_t in) {
+    int64_t i = 0;
+    if (nearest_mode == "floor")
+      i = int64_t(std::floor(v));
+    else if (nearest_mode == "ceil")
+      i = int64_t(std::ceil(v));
+    else if (nearest_mode == "round_prefer_ceil")
+      i = int64_t(std::floor(v + 0.5));
+    else
+      i = int64_t(std::ceil(v - 0.5));  // round_prefer_floor
+    return std::min(std::max<int64_t>(i, 0), in - 1);
+  };
+  Tensor y{"", {N, C, OH, OW}, std::vector<float>(N * C * OH * OW)};
+  for (int64_t nc = 0; nc < N * C; ++nc)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const double sh = source(oh, H, OH), sw = source(ow, W, OW);
+        const float* plane = &x.data[nc * H * W];
+        float v = 0.0f;
+        if (mode == "nearest") {
+          v = plane[nearest(sh, H) * W + nearest(sw, W)];
+        } else {
+          const double ch = std::min(std::max(sh, 0.0), double(H - 1));
+          const double cw = std::min(std::max(sw, 0.0), double(W - 1));
+          const int64_t h0 = int64_t(ch), w0 = int64_t(cw);
+          const int64_t h1 = std::min(h0 + 1, H - 1), w1 = std::min(w0 + 1, W - 1);
+          const double fh = ch - h0, fw = cw - w0;
+          v = float((1 - fh) * ((1 - fw) * plane[h0 * W + w0] + fw * plane[h0 * W + w1]) +
+                    fh * ((1 - fw) * plane[h1 * W + w0] + fw * plane[h1 * W + w1]));
+        }
+        y.data[(nc * OH + oh) * OW + ow] = v;
+      }
   return y;
 }
 
@@ -285,7 +492,20 @@ inline void ApplyPostOps(const Node& n, Tensor& y, const std::map<std::string, T
         case PostOp::Kind::kSum:
           v += env.at(op.sum_input).data[i];
           break;
-        default:
+        case PostOp::Kind::kLeakyRelu:
+          v = Activation("LeakyRelu", v, op.alpha, 0.0f);
+          break;
+        case PostOp::Kind::kSigmoid:
+          v = Activation("Sigmoid", v, 0.0f, 0.0f);
+          break;
+        case PostOp::Kind::kTanh:
+          v = Activation("Tanh", v, 0.0f, 0.0f);
+          break;
+        case PostOp::Kind::kHardSigmoid:
+          v = Activation("HardSigmoid", v, op.alpha, op.beta);
+          break;
+        case PostOp::Kind::kHardSwish:
+          v = Activation("HardSwish", v, 0.0f, 0.0f);
           break;
       }
     }
@@ -311,6 +531,8 @@ inline Tensor Run(const Graph& g, const Tensor& input) {
     const Tensor x = get(n.inputs[0]);
     if (n.op_type == "Conv") {
       y = Conv(n, x, *constant(n, 1), constant(n, 2));
+    } else if (n.op_type == "ConvTranspose") {
+      y = ConvTranspose(n, x, *constant(n, 1), constant(n, 2));
     } else if (n.op_type == "Gemm") {
       y = Gemm(x, *constant(n, 1), RefInt(n, "transB", 0) != 0, RefFloat(n, "alpha", 1.0f),
                constant(n, 2), RefFloat(n, "beta", 1.0f));
@@ -320,14 +542,64 @@ inline Tensor Run(const Graph& g, const Tensor& input) {
       y = Pool(n, x);
     } else if (n.op_type == "Add") {
       y = Add(x, get(n.inputs[1]));
-    } else if (n.op_type == "Relu") {
+    } else if (n.op_type == "Sub") {
+      y = Binary(x, get(n.inputs[1]), [](float p, float q) { return p - q; });
+    } else if (n.op_type == "Mul") {
+      y = Binary(x, get(n.inputs[1]), [](float p, float q) { return p * q; });
+    } else if (n.op_type == "Div") {
+      y = Binary(x, get(n.inputs[1]), [](float p, float q) { return p / q; });
+    } else if (n.op_type == "PRelu") {
+      Tensor slope = get(n.inputs[1]);
+      if (g.opset_version < 7 && slope.shape.size() == 1) {  // per channel
+        slope.shape = std::vector<int64_t>(x.shape.size() - 1, 1);
+        slope.shape[0] = x.shape[1];
+      }
+      y = Binary(x, slope, [](float p, float q) { return p < 0.0f ? p * q : p; });
+    } else if (n.op_type == "Relu" || n.op_type == "LeakyRelu" || n.op_type == "Sigmoid" ||
+               n.op_type == "Tanh" || n.op_type == "HardSigmoid" || n.op_type == "HardSwish") {
       y = x;
-      for (float& v : y.data) v = std::max(v, 0.0f);
+      const float alpha = RefFloat(n, "alpha", n.op_type == "LeakyRelu" ? 0.01f : 0.2f);
+      const float beta = RefFloat(n, "beta", 0.5f);
+      for (float& v : y.data) v = Activation(n.op_type, v, alpha, beta);
     } else if (n.op_type == "Clip") {
       y = x;
-      const float lo = constant(n, 1) ? constant(n, 1)->floats[0] : -INFINITY;
-      const float hi = constant(n, 2) ? constant(n, 2)->floats[0] : INFINITY;
+      float lo = constant(n, 1) ? constant(n, 1)->floats[0] : -INFINITY;
+      float hi = constant(n, 2) ? constant(n, 2)->floats[0] : INFINITY;
+      if (g.opset_version < 11) {
+        lo = RefFloat(n, "min", -INFINITY);
+        hi = RefFloat(n, "max", INFINITY);
+      }
       for (float& v : y.data) v = std::min(std::max(v, lo), hi);
+    } else if (n.op_type == "Concat") {
+      std::vector<Tensor> xs;
+      for (const std::string& input : n.inputs) xs.push_back(get(input));
+      y = Concat(xs, RefInt(n, "axis", 0));
+    } else if (n.op_type == "Softmax" || n.op_type == "LogSoftmax") {
+      const bool coerce_2d = g.opset_version < 13;
+      y = Softmax(x, RefInt(n, "axis", coerce_2d ? 1 : -1), coerce_2d, n.op_type == "LogSoftmax");
+    } else if (n.op_type == "Resize" || n.op_type == "Upsample") {
+      const bool opset10 = g.opset_version < 11 || n.op_type == "Upsample";
+      const Constant* sizes = opset10 ? nullptr : constant(n, 3);
+      Constant scale_attribute;  // Upsample opset 7
+      scale_attribute.floats = n.attributes.count("scales")
+                                   ? std::get<std::vector<float>>(n.attributes.at("scales"))
+                                   : std::vector<float>{};
+      const Constant* scales =
+          scale_attribute.floats.empty() ? constant(n, opset10 ? 1 : 2) : &scale_attribute;
+      std::vector<int64_t> out_hw(2);
+      for (int i = 0; i < 2; ++i)
+        out_hw[i] = sizes ? sizes->ints[2 + i]
+                          : int64_t(std::floor(x.shape[2 + i] * double(scales->floats[2 + i])));
+      y = Resize(x, out_hw, RefStr(n, "mode", "nearest"),
+                 opset10 ? "asymmetric" : RefStr(n, "coordinate_transformation_mode", "half_pixel"),
+                 opset10 ? "floor" : RefStr(n, "nearest_mode", "round_prefer_floor"));
+    } else if (n.op_type == "Transpose") {
+      y = Transpose(x, RefInts(n, "perm", {}));
+    } else if (n.op_type == "Pad") {
+      const bool inputs_form = g.opset_version >= 11;
+      y = Pad(x, inputs_form ? g.constants.at(n.inputs[1]).ints : RefInts(n, "pads", {}),
+              inputs_form ? (constant(n, 2) ? constant(n, 2)->floats[0] : 0.0f)
+                          : RefFloat(n, "value", 0.0f));
     } else if (n.op_type == "BatchNormalization") {
       y = x;
       const int64_t C = x.shape[1], inner = Product(x.shape) / x.shape[0] / C;
@@ -363,6 +635,34 @@ inline Tensor Run(const Graph& g, const Tensor& input) {
 }
 
 }  // namespace reference
+
+// Compiles `graph` as an fp32 Plan and runs it on `input`.
+inline absl::StatusOr<std::vector<Tensor>> RunFp32Plan(const Graph& graph, const Tensor& input) {
+  absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(graph, input.shape, {});
+  if (!plan.ok()) return plan.status();
+  absl::StatusOr<std::unique_ptr<ExecutionContext>> context = ExecutionContext::Create(*plan);
+  if (!context.ok()) return context.status();
+  return (*context)->Run(input);
+}
+
+// The Plan's output on seeded random input in [lo, hi] matches the reference:
+// |actual - expected| <= 1e-4 * (1 + |expected|).
+inline void ExpectPlanMatchesReference(const Graph& graph, const std::vector<int64_t>& input_shape,
+                                       unsigned seed = 1, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  const Tensor input = RandomTensor(input_shape, rng, lo, hi);
+  const Tensor expected = reference::Run(graph, input);
+  absl::StatusOr<std::vector<Tensor>> actual = RunFp32Plan(graph, input);
+  ASSERT_TRUE(actual.ok()) << actual.status();
+  ASSERT_EQ(actual->size(), 1u);
+  const Tensor& y = (*actual)[0];
+  ASSERT_EQ(y.shape, expected.shape);
+  for (size_t i = 0; i < y.data.size(); ++i) {
+    ASSERT_NEAR(y.data[i], expected.data[i], 1e-4 * (1.0 + std::fabs(expected.data[i])))
+        << "element " << i;
+  }
+}
+
 }  // namespace quantd::engine::testing
 
 #endif  // QUANTD_TESTS_ENGINE_RUNTIME_REFERENCE_H_

@@ -1,0 +1,474 @@
+#include "engine/passes/constant_evaluation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+
+namespace quantd::engine::constant_evaluation {
+
+int64_t Product(const std::vector<int64_t>& dims, size_t begin, size_t end) {
+  int64_t p = 1;
+  for (size_t i = begin; i < end; ++i) p *= dims[i];
+  return p;
+}
+
+int64_t Product(const std::vector<int64_t>& dims, size_t begin) {
+  return Product(dims, begin, dims.size());
+}
+
+Value FromConstant(const Constant& c) {
+  Value v{.type = c.type, .dims = c.dims, .floats = c.floats, .ints = {}};
+  for (int64_t x : c.ints) v.ints.push_back(Known(x));
+  return v;
+}
+
+Constant ToConstant(const Value& v) {
+  Constant c{.type = v.type, .dims = v.dims, .floats = v.floats, .ints = {}};
+  for (const Dim& d : v.ints) c.ints.push_back(d.value);
+  return c;
+}
+
+Value IntVector(const std::vector<Dim>& elems, std::vector<int64_t> dims) {
+  return Value{
+      .type = Constant::Type::kInt64, .dims = std::move(dims), .floats = {}, .ints = elems};
+}
+
+std::optional<std::vector<int64_t>> KnownInts(const Value& v) {
+  if (v.is_float() || !v.known()) return std::nullopt;
+  std::vector<int64_t> out;
+  for (const Dim& d : v.ints) out.push_back(d.value);
+  return out;
+}
+
+int64_t IntAttr(const Node& node, const std::string& name, int64_t fallback) {
+  const auto it = node.attributes.find(name);
+  if (it == node.attributes.end()) return fallback;
+  const int64_t* v = std::get_if<int64_t>(&it->second);
+  return v != nullptr ? *v : fallback;
+}
+
+std::optional<std::vector<int64_t>> IntsAttr(const Node& node, const std::string& name) {
+  const auto it = node.attributes.find(name);
+  if (it == node.attributes.end()) return std::nullopt;
+  const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
+  if (v == nullptr) return std::nullopt;
+  return *v;
+}
+
+std::string StringAttr(const Node& node, const std::string& name) {
+  const auto it = node.attributes.find(name);
+  if (it == node.attributes.end()) return "";
+  const auto* v = std::get_if<std::string>(&it->second);
+  return v != nullptr ? *v : "";
+}
+
+std::optional<int64_t> NormalizeAxis(int64_t axis, int64_t rank) {
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return std::nullopt;
+  return axis;
+}
+
+namespace {
+
+// Copies elements of `src` at `indices` (flat) into a tensor shaped `dims`.
+Value Pick(const Value& src, const std::vector<int64_t>& indices, std::vector<int64_t> dims) {
+  Value out{.type = src.type, .dims = std::move(dims), .floats = {}, .ints = {}};
+  for (int64_t i : indices) {
+    if (src.is_float()) {
+      out.floats.push_back(src.floats[i]);
+    } else {
+      out.ints.push_back(src.ints[i]);
+    }
+  }
+  return out;
+}
+
+// Axes from the opset < 13 attribute or the opset >= 13 second input.
+std::optional<std::vector<int64_t>> AxesOf(const Node& node, const std::vector<const Value*>& in) {
+  if (std::optional<std::vector<int64_t>> attr = IntsAttr(node, "axes")) return attr;
+  if (in.size() > 1 && in[1] != nullptr) return KnownInts(*in[1]);
+  return std::nullopt;
+}
+
+absl::Status Invalid(const Node& node, const std::string& what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("node '", node.name, "' (", node.op_type, "): ", what));
+}
+
+}  // namespace
+
+absl::StatusOr<Folded> FoldGather(const Node& node, const Value& data, const Value& indices) {
+  const int64_t rank = static_cast<int64_t>(data.dims.size());
+  const std::optional<int64_t> axis = NormalizeAxis(IntAttr(node, "axis", 0), rank);
+  const std::optional<std::vector<int64_t>> idx = KnownInts(indices);
+  if (!axis || !idx) return Folded();
+  const int64_t n = data.dims[*axis];
+  const int64_t outer = Product(data.dims, 0, *axis);
+  const int64_t inner = Product(data.dims, *axis + 1);
+  std::vector<int64_t> picks;
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t k : *idx) {
+      if (k < -n || k >= n) {
+        return Invalid(node, absl::StrCat("index ", k, " out of range for dimension ", n));
+      }
+      if (k < 0) k += n;
+      for (int64_t i = 0; i < inner; ++i) picks.push_back((o * n + k) * inner + i);
+    }
+  }
+  std::vector<int64_t> dims(data.dims.begin(), data.dims.begin() + *axis);
+  dims.insert(dims.end(), indices.dims.begin(), indices.dims.end());
+  dims.insert(dims.end(), data.dims.begin() + *axis + 1, data.dims.end());
+  return Folded(Values{Pick(data, picks, std::move(dims))});
+}
+
+Folded FoldUnsqueeze(const Node& node, const std::vector<const Value*>& in) {
+  std::optional<std::vector<int64_t>> axes = AxesOf(node, in);
+  if (!axes) return std::nullopt;
+  const int64_t out_rank = static_cast<int64_t>(in[0]->dims.size() + axes->size());
+  std::vector<bool> inserted(out_rank, false);
+  for (int64_t a : *axes) {
+    const std::optional<int64_t> axis = NormalizeAxis(a, out_rank);
+    if (!axis || inserted[*axis]) return std::nullopt;
+    inserted[*axis] = true;
+  }
+  Value out = *in[0];
+  out.dims.clear();
+  size_t next = 0;
+  for (int64_t i = 0; i < out_rank; ++i) out.dims.push_back(inserted[i] ? 1 : in[0]->dims[next++]);
+  return Values{std::move(out)};
+}
+
+Folded FoldSqueeze(const Node& node, const std::vector<const Value*>& in) {
+  const int64_t rank = static_cast<int64_t>(in[0]->dims.size());
+  std::optional<std::vector<int64_t>> axes = AxesOf(node, in);
+  std::vector<bool> drop(rank, false);
+  if (!axes) {
+    if (IntsAttr(node, "axes") || (in.size() > 1 && in[1] != nullptr)) return std::nullopt;
+    for (int64_t i = 0; i < rank; ++i) drop[i] = in[0]->dims[i] == 1;
+  } else {
+    for (int64_t a : *axes) {
+      const std::optional<int64_t> axis = NormalizeAxis(a, rank);
+      if (!axis || in[0]->dims[*axis] != 1) return std::nullopt;
+      drop[*axis] = true;
+    }
+  }
+  Value out = *in[0];
+  out.dims.clear();
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!drop[i]) out.dims.push_back(in[0]->dims[i]);
+  }
+  return Values{std::move(out)};
+}
+
+Folded FoldConcat(const Node& node, const std::vector<const Value*>& in) {
+  const int64_t rank = static_cast<int64_t>(in[0]->dims.size());
+  const std::optional<int64_t> axis = NormalizeAxis(IntAttr(node, "axis", 0), rank);
+  if (!axis) return std::nullopt;
+  Value out{.type = in[0]->type, .dims = in[0]->dims, .floats = {}, .ints = {}};
+  out.dims[*axis] = 0;
+  for (const Value* v : in) {
+    if (v->type != out.type || static_cast<int64_t>(v->dims.size()) != rank) return std::nullopt;
+    for (int64_t a = 0; a < rank; ++a) {
+      if (a != *axis && v->dims[a] != in[0]->dims[a]) return std::nullopt;
+    }
+    out.dims[*axis] += v->dims[*axis];
+  }
+  const int64_t outer = Product(in[0]->dims, 0, *axis);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (const Value* v : in) {
+      const int64_t chunk = Product(v->dims, *axis);
+      for (int64_t i = o * chunk; i < (o + 1) * chunk; ++i) {
+        if (v->is_float()) {
+          out.floats.push_back(v->floats[i]);
+        } else {
+          out.ints.push_back(v->ints[i]);
+        }
+      }
+    }
+  }
+  return Values{std::move(out)};
+}
+
+Folded FoldSlice(const Node& node, const std::vector<const Value*>& in) {
+  const Value& data = *in[0];
+  const int64_t rank = static_cast<int64_t>(data.dims.size());
+  std::optional<std::vector<int64_t>> starts, ends, axes, steps;
+  if (in.size() == 1) {
+    starts = IntsAttr(node, "starts");
+    ends = IntsAttr(node, "ends");
+    axes = IntsAttr(node, "axes");
+  } else {
+    if (in.size() < 3 || in[1] == nullptr || in[2] == nullptr) return std::nullopt;
+    starts = KnownInts(*in[1]);
+    ends = KnownInts(*in[2]);
+    if (in.size() > 3 && in[3] != nullptr) axes = KnownInts(*in[3]);
+    if (in.size() > 4 && in[4] != nullptr) steps = KnownInts(*in[4]);
+    if ((in.size() > 3 && in[3] != nullptr && !axes) ||
+        (in.size() > 4 && in[4] != nullptr && !steps)) {
+      return std::nullopt;
+    }
+  }
+  if (!starts || !ends || starts->size() != ends->size()) return std::nullopt;
+  if (!axes) {
+    axes.emplace();
+    for (size_t i = 0; i < starts->size(); ++i) axes->push_back(static_cast<int64_t>(i));
+  }
+  if (!steps) steps = std::vector<int64_t>(starts->size(), 1);
+  if (axes->size() != starts->size() || steps->size() != starts->size()) return std::nullopt;
+  std::vector<int64_t> begin(rank, 0), step(rank, 1), count = data.dims;
+  for (size_t i = 0; i < starts->size(); ++i) {
+    const std::optional<int64_t> axis = NormalizeAxis((*axes)[i], rank);
+    const int64_t s = (*steps)[i];
+    if (!axis || s == 0) return std::nullopt;
+    const int64_t dim = data.dims[*axis];
+    int64_t b = (*starts)[i], e = (*ends)[i];
+    if (b < 0) b += dim;
+    if (e < 0) e += dim;
+    if (s > 0) {
+      b = std::clamp<int64_t>(b, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+      count[*axis] = std::max<int64_t>(0, (e - b + s - 1) / s);
+    } else {
+      b = std::clamp<int64_t>(b, 0, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+      count[*axis] = std::max<int64_t>(0, (b - e - s - 1) / -s);
+    }
+    begin[*axis] = b;
+    step[*axis] = s;
+  }
+  std::vector<int64_t> picks;
+  const int64_t total = Product(count);
+  std::vector<int64_t> coord(rank, 0);
+  for (int64_t n = 0; n < total; ++n) {
+    int64_t flat = 0;
+    for (int64_t a = 0; a < rank; ++a) flat = flat * data.dims[a] + begin[a] + coord[a] * step[a];
+    picks.push_back(flat);
+    for (int64_t a = rank - 1; a >= 0 && ++coord[a] == count[a]; --a) coord[a] = 0;
+  }
+  return Values{Pick(data, picks, count)};
+}
+
+Folded FoldCast(const Node& node, const Value& x) {
+  using T = int64_t;
+  const T to = IntAttr(node, "to", 0);
+  // onnx::TensorProto::DataType: FLOAT=1, FLOAT16=10, DOUBLE=11, BFLOAT16=16;
+  // integers 2-7, 12, 13; BOOL=9.
+  const bool to_float = to == 1 || to == 10 || to == 11 || to == 16;
+  const bool to_int = (to >= 2 && to <= 7) || to == 12 || to == 13;
+  const bool to_bool = to == 9;
+  Value out{.type = to_float ? Constant::Type::kFloat32 : Constant::Type::kInt64,
+            .dims = x.dims,
+            .floats = {},
+            .ints = {}};
+  if (to_float) {
+    if (!x.known()) return std::nullopt;
+    if (x.is_float()) return Values{x};
+    for (const Dim& d : x.ints) out.floats.push_back(static_cast<float>(d.value));
+  } else if (to_int || to_bool) {
+    if (x.is_float()) {
+      for (float f : x.floats) {
+        out.ints.push_back(Known(to_bool ? f != 0.0f : static_cast<int64_t>(std::trunc(f))));
+      }
+    } else if (to_bool) {
+      if (!x.known()) return std::nullopt;
+      for (const Dim& d : x.ints) out.ints.push_back(Known(d.value != 0));
+    } else {
+      out.ints = x.ints;
+    }
+  } else {
+    return std::nullopt;
+  }
+  return Values{std::move(out)};
+}
+
+Folded FoldTranspose(const Node& node, const Value& x) {
+  const int64_t rank = static_cast<int64_t>(x.dims.size());
+  std::vector<int64_t> perm = IntsAttr(node, "perm").value_or(std::vector<int64_t>());
+  if (perm.empty()) {
+    for (int64_t i = rank - 1; i >= 0; --i) perm.push_back(i);
+  }
+  if (static_cast<int64_t>(perm.size()) != rank) return std::nullopt;
+  std::vector<int64_t> dims, strides(rank, 1);
+  for (int64_t a = rank - 2; a >= 0; --a) strides[a] = strides[a + 1] * x.dims[a + 1];
+  std::vector<int64_t> in_stride;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= rank) return std::nullopt;
+    dims.push_back(x.dims[p]);
+    in_stride.push_back(strides[p]);
+  }
+  std::vector<int64_t> picks;
+  std::vector<int64_t> coord(rank, 0);
+  const int64_t total = Product(dims);
+  for (int64_t n = 0; n < total; ++n) {
+    int64_t flat = 0;
+    for (int64_t a = 0; a < rank; ++a) flat += coord[a] * in_stride[a];
+    picks.push_back(flat);
+    for (int64_t a = rank - 1; a >= 0 && ++coord[a] == dims[a]; --a) coord[a] = 0;
+  }
+  return Values{Pick(x, picks, std::move(dims))};
+}
+
+namespace {
+
+// Reshape-5+ target semantics: 0 copies the input dimension (unless
+// allowzero), one -1 is inferred.
+std::optional<std::vector<int64_t>> ReshapeTarget(const Node& node, std::vector<int64_t> target,
+                                                  const std::vector<int64_t>& in) {
+  const bool allow_zero = IntAttr(node, "allowzero", 0) != 0;
+  int infer = -1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == 0 && !allow_zero) {
+      if (i >= in.size()) return std::nullopt;
+      target[i] = in[i];
+    } else if (target[i] == -1) {
+      if (infer >= 0) return std::nullopt;
+      infer = static_cast<int>(i);
+    } else if (target[i] < 0) {
+      return std::nullopt;
+    }
+  }
+  if (infer >= 0) {
+    target[infer] = 1;
+    const int64_t known = Product(target);
+    if (known == 0 || Product(in) % known != 0) return std::nullopt;
+    target[infer] = Product(in) / known;
+  }
+  if (Product(target) != Product(in)) return std::nullopt;
+  return target;
+}
+
+}  // namespace
+
+Folded FoldReshape(const Node& node, const Value& data, const Value& shape) {
+  const std::optional<std::vector<int64_t>> target = KnownInts(shape);
+  if (!target) return std::nullopt;
+  std::optional<std::vector<int64_t>> dims = ReshapeTarget(node, *target, data.dims);
+  if (!dims) return std::nullopt;
+  Value out = data;
+  out.dims = std::move(*dims);
+  return Values{std::move(out)};
+}
+
+Folded FoldConstantOfShape(const Node& node, const Value& shape) {
+  const std::optional<std::vector<int64_t>> dims = KnownInts(shape);
+  if (!dims) return std::nullopt;
+  for (int64_t d : *dims) {
+    if (d < 0) return std::nullopt;
+  }
+  Value out{.type = Constant::Type::kFloat32, .dims = *dims, .floats = {}, .ints = {}};
+  // The importer turns the one-element `value` tensor into a scalar attribute.
+  const auto it = node.attributes.find("value");
+  const int64_t n = Product(*dims);
+  if (it != node.attributes.end() && std::holds_alternative<int64_t>(it->second)) {
+    out.type = Constant::Type::kInt64;
+    out.ints.assign(n, Known(std::get<int64_t>(it->second)));
+  } else {
+    const float* f = it != node.attributes.end() ? std::get_if<float>(&it->second) : nullptr;
+    out.floats.assign(n, f != nullptr ? *f : 0.0f);
+  }
+  return Values{std::move(out)};
+}
+
+Folded FoldRange(const Value& start, const Value& limit, const Value& delta) {
+  if (start.size() != 1 || limit.size() != 1 || delta.size() != 1) return std::nullopt;
+  if (start.type != limit.type || start.type != delta.type) return std::nullopt;
+  Value out{.type = start.type, .dims = {0}, .floats = {}, .ints = {}};
+  if (start.is_float()) {
+    const float s = start.floats[0], l = limit.floats[0], d = delta.floats[0];
+    if (d == 0.0f) return std::nullopt;
+    const int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)));
+    for (int64_t i = 0; i < n; ++i) out.floats.push_back(s + static_cast<float>(i) * d);
+    out.dims = {n};
+  } else {
+    if (!start.known() || !limit.known() || !delta.known()) return std::nullopt;
+    const int64_t s = start.ints[0].value, l = limit.ints[0].value, d = delta.ints[0].value;
+    if (d == 0) return std::nullopt;
+    const int64_t n = std::max<int64_t>(
+        0, static_cast<int64_t>(std::ceil(static_cast<double>(l - s) / static_cast<double>(d))));
+    for (int64_t i = 0; i < n; ++i) out.ints.push_back(Known(s + i * d));
+    out.dims = {n};
+  }
+  return Values{std::move(out)};
+}
+
+namespace {
+
+// Numpy-style broadcast of two shapes; nullopt when they do not broadcast.
+std::optional<std::vector<int64_t>> BroadcastDims(std::vector<int64_t> a, std::vector<int64_t> b) {
+  const size_t rank = std::max(a.size(), b.size());
+  a.insert(a.begin(), rank - a.size(), 1);
+  b.insert(b.begin(), rank - b.size(), 1);
+  std::vector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    if (a[i] != b[i] && a[i] != 1 && b[i] != 1) return std::nullopt;
+    out[i] = a[i] == 1 ? b[i] : a[i];
+  }
+  return out;
+}
+
+// Flat index into `dims` (right-aligned against `out`) for output coordinate `coord`.
+int64_t BroadcastIndex(const std::vector<int64_t>& dims, const std::vector<int64_t>& out,
+                       const std::vector<int64_t>& coord) {
+  int64_t flat = 0;
+  const size_t offset = out.size() - dims.size();
+  for (size_t i = 0; i < dims.size(); ++i) {
+    flat = flat * dims[i] + (dims[i] == 1 ? 0 : coord[offset + i]);
+  }
+  return flat;
+}
+
+}  // namespace
+
+Folded FoldArithmetic(const Node& node, const Value& a, const Value& b, SymbolSource& symbols) {
+  if (a.type != b.type) return std::nullopt;
+  const std::optional<std::vector<int64_t>> dims = BroadcastDims(a.dims, b.dims);
+  if (!dims) return std::nullopt;
+  const std::string& op = node.op_type;
+  Value out{.type = a.type, .dims = *dims, .floats = {}, .ints = {}};
+  std::vector<int64_t> coord(dims->size(), 0);
+  const int64_t total = Product(*dims);
+  for (int64_t n = 0; n < total; ++n) {
+    const int64_t i = BroadcastIndex(a.dims, *dims, coord);
+    const int64_t j = BroadcastIndex(b.dims, *dims, coord);
+    if (a.is_float()) {
+      const float x = a.floats[i], y = b.floats[j];
+      out.floats.push_back(op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : x / y);
+    } else {
+      const Dim x = a.ints[i], y = b.ints[j];
+      if (x.known() && y.known()) {
+        if (op == "Div" && y.value == 0) return std::nullopt;
+        out.ints.push_back(Known(op == "Add"   ? x.value + y.value
+                                 : op == "Sub" ? x.value - y.value
+                                 : op == "Mul" ? x.value * y.value
+                                               : x.value / y.value));
+      } else if ((op == "Add" || op == "Sub") && y.known() && y.value == 0) {
+        out.ints.push_back(x);
+      } else if ((op == "Mul" || op == "Div") && y.known() && y.value == 1) {
+        out.ints.push_back(x);
+      } else if (op == "Add" && x.known() && x.value == 0) {
+        out.ints.push_back(y);
+      } else if (op == "Mul" && x.known() && x.value == 1) {
+        out.ints.push_back(y);
+      } else {
+        out.ints.push_back(symbols.Fresh());
+      }
+    }
+    for (int64_t k = static_cast<int64_t>(coord.size()) - 1; k >= 0 && ++coord[k] == (*dims)[k];
+         --k) {
+      coord[k] = 0;
+    }
+  }
+  return Values{std::move(out)};
+}
+
+}  // namespace quantd::engine::constant_evaluation

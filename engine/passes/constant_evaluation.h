@@ -1,0 +1,110 @@
+#ifndef QUANTD_ENGINE_PASSES_CONSTANT_EVALUATION_H_
+#define QUANTD_ENGINE_PASSES_CONSTANT_EVALUATION_H_
+
+// Evaluation of single ONNX ops on tensors known at load time, for the
+// FoldConstants pass (fold_constants.h). Integer tensors may be partly
+// symbolic, so the shape arithmetic exporters emit around a dynamic batch
+// still evaluates.
+//
+// Internal to engine/passes. The names live in their own namespace because
+// they are generic (Value, Dim, Product) and engine/runtime declares
+// attribute readers with the same signatures but other semantics.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/graph/graph.h"
+
+namespace quantd::engine::constant_evaluation {
+
+// An integer element or dimension: a known value, or a symbol standing for a
+// size only known at run time (the batch). Equal symbols are equal sizes.
+struct Dim {
+  int64_t value = 0;
+  int64_t symbol = 0;  // 0 when the value is known
+  bool known() const { return symbol == 0; }
+  bool operator==(const Dim&) const = default;
+};
+using SymShape = std::vector<Dim>;
+
+inline Dim Known(int64_t v) { return Dim{.value = v, .symbol = 0}; }
+
+// Hands out symbols for sizes only known at run time, each one distinct from
+// every symbol handed out before. One per FoldConstants run.
+class SymbolSource {
+ public:
+  Dim Fresh() { return Dim{.value = 0, .symbol = next_symbol_++}; }
+
+ private:
+  int64_t next_symbol_ = 1;
+};
+
+// A tensor computed at load time. Float tensors are always fully known;
+// integer ones may hold symbols (the output of Shape on a dynamic tensor).
+struct Value {
+  Constant::Type type = Constant::Type::kInt64;
+  std::vector<int64_t> dims;
+  std::vector<float> floats;
+  std::vector<Dim> ints;
+
+  bool is_float() const { return type == Constant::Type::kFloat32; }
+  int64_t size() const { return static_cast<int64_t>(is_float() ? floats.size() : ints.size()); }
+  bool known() const {
+    return std::all_of(ints.begin(), ints.end(), [](const Dim& d) { return d.known(); });
+  }
+};
+
+using Values = std::vector<Value>;
+// nullopt: the folder does not handle this node (op, attributes or types).
+using Folded = std::optional<Values>;
+
+// Product of dims[begin, end).
+int64_t Product(const std::vector<int64_t>& dims, size_t begin, size_t end);
+int64_t Product(const std::vector<int64_t>& dims, size_t begin = 0);
+
+Value FromConstant(const Constant& c);
+Constant ToConstant(const Value& v);
+Value IntVector(const std::vector<Dim>& elems, std::vector<int64_t> dims);
+// The integer elements, when every one is known.
+std::optional<std::vector<int64_t>> KnownInts(const Value& v);
+
+// Attribute readers: absent, or present with another type, gives the fallback
+// (nullopt, "").
+int64_t IntAttr(const Node& node, const std::string& name, int64_t fallback);
+std::optional<std::vector<int64_t>> IntsAttr(const Node& node, const std::string& name);
+std::string StringAttr(const Node& node, const std::string& name);
+
+// Normalizes a possibly negative axis against `rank`; nullopt when invalid.
+std::optional<int64_t> NormalizeAxis(int64_t axis, int64_t rank);
+
+// One function per op: `node` supplies the attributes, the Value arguments
+// its inputs (a null entry in `in` is an omitted optional input). Each
+// returns the node's outputs, or nullopt when it does not handle the node.
+
+// Errors: INVALID_ARGUMENT for an index out of range.
+absl::StatusOr<Folded> FoldGather(const Node& node, const Value& data, const Value& indices);
+Folded FoldUnsqueeze(const Node& node, const std::vector<const Value*>& in);
+Folded FoldSqueeze(const Node& node, const std::vector<const Value*>& in);
+Folded FoldConcat(const Node& node, const std::vector<const Value*>& in);
+// Slice-1 takes starts/ends/axes as attributes, Slice-10+ as inputs 1..4.
+Folded FoldSlice(const Node& node, const std::vector<const Value*>& in);
+Folded FoldCast(const Node& node, const Value& x);
+// Transpose of a constant: torch exports Linear without bias as
+// Transpose(weight) -> MatMul.
+Folded FoldTranspose(const Node& node, const Value& x);
+Folded FoldReshape(const Node& node, const Value& data, const Value& shape);
+Folded FoldConstantOfShape(const Node& node, const Value& shape);
+Folded FoldRange(const Value& start, const Value& limit, const Value& delta);
+// Element-wise Add/Sub/Mul/Div with numpy broadcasting. An integer result
+// involving a symbol takes the symbol through identities (x + 0, x * 1, ...)
+// and is otherwise a fresh symbol from `symbols`.
+Folded FoldArithmetic(const Node& node, const Value& a, const Value& b, SymbolSource& symbols);
+
+}  // namespace quantd::engine::constant_evaluation
+
+#endif  // QUANTD_ENGINE_PASSES_CONSTANT_EVALUATION_H_

@@ -1,0 +1,87 @@
+// Concat (opset 4-13) as a oneDNN concat in f32. Every input is read in plain
+// layout: blocked layouts of channel counts that are not a multiple of the
+// block cannot be concatenated along channels.
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/runtime/plan_compiler.h"
+#include "engine/status_macros.h"
+
+namespace quantd::engine {
+
+using dnnl::memory;
+
+absl::Status CompileConcat(PlanCompiler& c, const Node& node) {
+  if (node.inputs.empty() || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs inputs"));
+  }
+  if (node.attributes.count("axis") == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": axis is required"));
+  }
+  std::vector<std::vector<int64_t>> shapes;
+  for (const std::string& input : node.inputs) {
+    if (c.HasValue(input)) {
+      shapes.push_back(c.Dims(input));
+    } else if (const Constant* constant = c.FindConstant(input);
+               constant != nullptr && constant->type == Constant::Type::kFloat32) {
+      shapes.push_back(constant->dims);
+    } else {
+      return absl::UnimplementedError(
+          absl::StrCat(NodeLabel(node), ": input '", input, "' is not a float tensor"));
+    }
+  }
+  const int64_t rank = static_cast<int64_t>(shapes[0].size());
+  int64_t axis = IntAttr(node, "axis", 0);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank || rank > 6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": axis ", IntAttr(node, "axis", 0), " for rank ", rank));
+  }
+  std::vector<int64_t> out = shapes[0];
+  out[axis] = 0;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    bool compatible = static_cast<int64_t>(shapes[i].size()) == rank;
+    for (int64_t d = 0; compatible && d < rank; ++d) {
+      compatible = d == axis || shapes[i][d] == shapes[0][d];
+    }
+    if (!compatible) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(NodeLabel(node), ": input '", node.inputs[i], "' has shape [",
+                       absl::StrJoin(shapes[i], ","), "], incompatible with [",
+                       absl::StrJoin(shapes[0], ","), "] along axis ", axis));
+    }
+    out[axis] += shapes[i][axis];
+  }
+
+  std::vector<memory::desc> src_descs;
+  std::unordered_map<int, int> args;
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const memory::desc plain(shapes[i], memory::data_type::f32, PlainTag(rank));
+    int buffer = -1;
+    if (c.HasValue(node.inputs[i])) {
+      ASSIGN_OR_RETURN(buffer, c.BufferFor(node.inputs[i], plain, 1.0f, node.name));
+    } else {
+      buffer = c.AddF32Constant(shapes[i], PlainTag(rank),
+                                c.FindConstant(node.inputs[i])->floats.data());
+    }
+    src_descs.push_back(plain);
+    args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = buffer;
+  }
+  try {
+    const memory::desc dst_desc(out, memory::data_type::f32, PlainTag(rank));
+    const dnnl::concat::primitive_desc pd(dst_desc, static_cast<int>(axis), src_descs, c.engine(),
+                                          StepAttr());
+    const int dst_buffer = c.AddBuffer(dst_desc);
+    args[DNNL_ARG_DST] = dst_buffer;
+    c.AddStep(node.name, dnnl::concat(pd), std::move(args));
+    c.DefineValue(node.outputs[0], out, dst_buffer, QuantParams{});
+  } catch (const dnnl::error& e) {
+    return DnnlError(node, e);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace quantd::engine

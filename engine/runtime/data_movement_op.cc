@@ -1,0 +1,136 @@
+// Transpose and Pad (constant mode): data movement in f32 as oneDNN reorders
+// between plain buffers viewed through strided or offset memory descriptors.
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/runtime/plan_compiler.h"
+#include "engine/status_macros.h"
+
+namespace quantd::engine {
+namespace {
+
+using dnnl::memory;
+
+std::vector<int64_t> RowMajorStrides(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> strides(dims.size(), 1);
+  for (size_t d = dims.size(); d-- > 1;) strides[d - 1] = strides[d] * dims[d];
+  return strides;
+}
+
+// Pad's pads and constant value: attributes before opset 11, inputs since.
+absl::Status ReadPadding(PlanCompiler& c, const Node& node, std::vector<int64_t>& pads,
+                         float& value) {
+  if (c.graph().opset_version < 11) {
+    pads = IntsAttr(node, "pads", {});
+    value = FloatAttr(node, "value", 0.0f);
+    return absl::OkStatus();
+  }
+  const Constant* pads_constant = node.inputs.size() > 1 ? c.FindConstant(node.inputs[1]) : nullptr;
+  if (pads_constant == nullptr || pads_constant->type != Constant::Type::kInt64) {
+    return absl::UnimplementedError(
+        absl::StrCat(NodeLabel(node), ": pads must be an int64 constant"));
+  }
+  pads = pads_constant->ints;
+  if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
+    const Constant* v = c.FindConstant(node.inputs[2]);
+    if (v == nullptr || v->type != Constant::Type::kFloat32 || v->floats.size() != 1) {
+      return absl::UnimplementedError(
+          absl::StrCat(NodeLabel(node), ": constant_value must be a float scalar constant"));
+    }
+    value = v->floats[0];
+  }
+  if (node.inputs.size() > 3 && !node.inputs[3].empty()) {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": the axes input (opset 18)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CompileTranspose(PlanCompiler& c, const Node& node) {
+  RETURN_IF_ERROR(RequireRuntimeInput(c, node));
+  const std::string& x = node.inputs[0];
+  const std::vector<int64_t> dims = c.Dims(x);
+  const size_t rank = dims.size();
+  std::vector<int64_t> default_perm(rank);
+  for (size_t d = 0; d < rank; ++d) default_perm[d] = static_cast<int64_t>(rank - 1 - d);
+  const std::vector<int64_t> perm = IntsAttr(node, "perm", default_perm);
+  std::vector<int64_t> sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<int64_t> identity(rank);
+  for (size_t d = 0; d < rank; ++d) identity[d] = static_cast<int64_t>(d);
+  if (sorted != identity || rank > 6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": perm [", absl::StrJoin(perm, ","), "] for rank ", rank));
+  }
+  const memory::desc plain(dims, memory::data_type::f32, PlainTag(rank));
+  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, 1.0f, node.name));
+  // The input's bytes seen with the output's dims: output dim i walks input
+  // dim perm[i].
+  const std::vector<int64_t> in_strides = RowMajorStrides(dims);
+  std::vector<int64_t> out(rank), strides(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    out[i] = dims[perm[i]];
+    strides[i] = in_strides[perm[i]];
+  }
+  try {
+    const int permuted = c.AddAlias(memory::desc(out, memory::data_type::f32, strides), src_buffer);
+    const int dst_buffer = c.AddBuffer(memory::desc(out, memory::data_type::f32, PlainTag(rank)));
+    RETURN_IF_ERROR(c.AddReorderStep(node.name, permuted, dst_buffer, 1.0f));
+    c.DefineValue(node.outputs[0], out, dst_buffer, QuantParams{});
+  } catch (const dnnl::error& e) {
+    return DnnlError(node, e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CompilePad(PlanCompiler& c, const Node& node) {
+  RETURN_IF_ERROR(RequireRuntimeInput(c, node));
+  const std::string mode = StringAttr(node, "mode", "constant");
+  if (mode != "constant") {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": mode '", mode, "'"));
+  }
+  std::vector<int64_t> pads;
+  float value = 0.0f;
+  RETURN_IF_ERROR(ReadPadding(c, node, pads, value));
+  const std::string& x = node.inputs[0];
+  const std::vector<int64_t> dims = c.Dims(x);
+  const size_t rank = dims.size();
+  if (pads.size() != 2 * rank || rank > 6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": ", pads.size(), " pads for rank ", rank));
+  }
+  std::vector<int64_t> out(rank), begin(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    if (pads[d] < 0 || pads[d + rank] < 0) {
+      return absl::UnimplementedError(
+          absl::StrCat(NodeLabel(node), ": negative pads [", absl::StrJoin(pads, ","), "]"));
+    }
+    begin[d] = pads[d];
+    out[d] = dims[d] + pads[d] + pads[d + rank];
+  }
+  const memory::desc plain(dims, memory::data_type::f32, PlainTag(rank));
+  const memory::desc out_desc(out, memory::data_type::f32, PlainTag(rank));
+  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, 1.0f, node.name));
+  try {
+    // Every run: fill dst with `value`, then copy x into its interior.
+    int64_t total = 1;
+    for (int64_t d : out) total *= d;
+    const std::vector<float> filled(total, value);
+    const int fill = c.AddF32Constant(out, PlainTag(rank), filled.data());
+    const int dst_buffer = c.AddBuffer(out_desc);
+    RETURN_IF_ERROR(c.AddReorderStep(node.name, fill, dst_buffer, 1.0f));
+    const int interior = c.AddAlias(out_desc.submemory_desc(dims, begin), dst_buffer);
+    RETURN_IF_ERROR(c.AddReorderStep(node.name, src_buffer, interior, 1.0f));
+    c.DefineValue(node.outputs[0], out, dst_buffer, QuantParams{});
+  } catch (const dnnl::error& e) {
+    return DnnlError(node, e);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace quantd::engine

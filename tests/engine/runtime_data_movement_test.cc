@@ -1,0 +1,257 @@
+// Differential tests of Concat, Softmax, LogSoftmax, Transpose, Pad, PRelu and
+// GlobalMaxPool against runtime_reference.h, fp32, on seeded random data;
+// tolerance 1e-4 * (1 + |expected|). Also: one of these f32-only ops inside
+// an int8 Plan.
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "engine/runtime/execution_context.h"
+#include "engine/runtime/plan_compiler.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime_reference.h"
+
+namespace quantd::engine {
+namespace {
+
+using testing::ExpectPlanMatchesReference;
+using testing::GraphBuilder;
+using ::testing::HasSubstr;
+using Attrs = std::map<std::string, AttributeValue>;
+using Ints = std::vector<int64_t>;
+
+absl::Status CompileStatus(const Graph& g, const Ints& shape) {
+  return CompilePlan(g, shape, {}).status();
+}
+
+TEST(RuntimeConcatTest, ChannelsOfBlockedConvOutputsInputAndConstant) {
+  std::mt19937 rng(30);
+  const Graph g = GraphBuilder({2, 3, 5, 5})
+                      .Const("w1", {5, 3, 3, 3}, rng)
+                      .Const("w2", {16, 3, 1, 1}, rng)
+                      .Const("k", {2, 2, 5, 5}, rng)
+                      .Op("Conv", "c1", {"x", "w1"}, "a", {{"pads", Ints{1, 1, 1, 1}}})
+                      .Op("Conv", "c2", {"x", "w2"}, "b")
+                      .Op("Concat", "cat", {"a", "x", "b", "k"}, "y", {{"axis", int64_t{1}}})
+                      .Output("y")
+                      .Build();
+  ExpectPlanMatchesReference(g, {2, 3, 5, 5});
+}
+
+TEST(RuntimeConcatTest, NegativeAndLastAxis) {
+  for (int64_t axis : {-1, 0, 2}) {
+    SCOPED_TRACE(axis);
+    const Graph g = GraphBuilder({2, 3, 4})
+                        .Op("Relu", "r", {"x"}, "a")
+                        .Op("Concat", "cat", {"x", "a", "x"}, "y", {{"axis", axis}})
+                        .Output("y")
+                        .Build();
+    ExpectPlanMatchesReference(g, {2, 3, 4});
+  }
+}
+
+TEST(RuntimeConcatTest, MismatchedShapesNameTheInput) {
+  std::mt19937 rng(31);
+  const Graph g = GraphBuilder({2, 3, 4})
+                      .Const("k", {2, 5, 4}, rng)
+                      .Op("Concat", "cat", {"x", "k"}, "y", {{"axis", int64_t{2}}})
+                      .Output("y")
+                      .Build();
+  const absl::Status status = CompileStatus(g, {2, 3, 4});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("node 'cat' (Concat): input 'k'"));
+}
+
+TEST(RuntimeSoftmaxTest, OpsetsBefore13CoerceTo2D) {
+  for (int64_t opset : {9, 11, 13}) {
+    for (int64_t axis : {-1, 1, 2, 0}) {
+      SCOPED_TRACE(std::to_string(opset) + " axis " + std::to_string(axis));
+      for (const char* op : {"Softmax", "LogSoftmax"}) {
+        SCOPED_TRACE(op);
+        Graph g = GraphBuilder({2, 3, 4, 5})
+                      .Op(op, "sm", {"x"}, "y", {{"axis", axis}})
+                      .Output("y")
+                      .Build();
+        g.opset_version = opset;
+        ExpectPlanMatchesReference(g, {2, 3, 4, 5}, 32, -4.0f, 4.0f);
+      }
+    }
+    // Default axis: 1 before opset 13, -1 since; after a Gemm as in classifiers.
+    std::mt19937 rng(33);
+    Graph classifier = GraphBuilder({3, 8})
+                           .Const("B", {8, 10}, rng)
+                           .Op("Gemm", "fc", {"x", "B"}, "logits")
+                           .Op("Softmax", "sm", {"logits"}, "y")
+                           .Output("y")
+                           .Build();
+    classifier.opset_version = opset;
+    ExpectPlanMatchesReference(classifier, {3, 8});
+    Graph default_axis =
+        GraphBuilder({2, 3, 4}).Op("Softmax", "sm", {"x"}, "y").Output("y").Build();
+    default_axis.opset_version = opset;
+    ExpectPlanMatchesReference(default_axis, {2, 3, 4});
+  }
+}
+
+TEST(RuntimeTransposeTest, PermutationsAndDefaultReverse) {
+  const std::vector<Ints> perms = {{0, 2, 3, 1}, {0, 3, 1, 2}, {3, 2, 1, 0}, {1, 0, 2, 3}, {}};
+  for (const Ints& perm : perms) {
+    SCOPED_TRACE(absl::StrJoin(perm, ","));
+    std::mt19937 rng(34);
+    Attrs attrs;
+    if (!perm.empty()) attrs["perm"] = perm;
+    // The conv output is blocked: Transpose reads it through a plain copy.
+    const Graph g = GraphBuilder({2, 3, 4, 5})
+                        .Const("w", {6, 3, 1, 1}, rng)
+                        .Op("Conv", "conv", {"x", "w"}, "a")
+                        .Op("Transpose", "t", {"a"}, "y", attrs)
+                        .Output("y")
+                        .Build();
+    ExpectPlanMatchesReference(g, {2, 3, 4, 5});
+  }
+  const Graph bad = GraphBuilder({2, 3})
+                        .Op("Transpose", "t", {"x"}, "y", {{"perm", Ints{0, 0}}})
+                        .Output("y")
+                        .Build();
+  EXPECT_EQ(CompileStatus(bad, {2, 3}).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RuntimePadTest, ConstantModeInputsAndAttributeForms) {
+  std::mt19937 rng(35);
+  const Graph inputs_form = GraphBuilder({2, 3, 4, 4})
+                                .Const("w", {8, 3, 3, 3}, rng)
+                                .Ints("pads", {0, 1, 2, 0, 0, 2, 1, 3})
+                                .Floats("value", {}, {0.5f})
+                                .Op("Conv", "conv", {"x", "w"}, "a", {{"pads", Ints{1, 1, 1, 1}}})
+                                .Op("Pad", "pad", {"a", "pads", "value"}, "y")
+                                .Output("y")
+                                .Build();
+  ExpectPlanMatchesReference(inputs_form, {2, 3, 4, 4});
+  const Graph zero_default = GraphBuilder({2, 3, 4, 4})
+                                 .Ints("pads", {0, 0, 1, 1, 0, 0, 1, 1})
+                                 .Op("Pad", "pad", {"x", "pads"}, "y")
+                                 .Output("y")
+                                 .Build();
+  ExpectPlanMatchesReference(zero_default, {2, 3, 4, 4});
+  Graph attributes_form =
+      GraphBuilder({2, 5})
+          .Op("Pad", "pad", {"x"}, "y", {{"pads", Ints{1, 0, 0, 3}}, {"value", -2.0f}})
+          .Output("y")
+          .Build();
+  attributes_form.opset_version = 9;
+  ExpectPlanMatchesReference(attributes_form, {2, 5});
+}
+
+TEST(RuntimePadTest, ReflectAndNegativePadsAreUnimplemented) {
+  const Graph reflect =
+      GraphBuilder({1, 2, 4, 4})
+          .Ints("pads", {0, 0, 1, 1, 0, 0, 1, 1})
+          .Op("Pad", "pad", {"x", "pads"}, "y", {{"mode", std::string("reflect")}})
+          .Output("y")
+          .Build();
+  absl::Status status = CompileStatus(reflect, {1, 2, 4, 4});
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(status.message(), HasSubstr("node 'pad' (Pad): mode 'reflect'"));
+  const Graph negative = GraphBuilder({1, 2, 4, 4})
+                             .Ints("pads", {0, 0, -1, 0, 0, 0, 0, 0})
+                             .Op("Pad", "crop", {"x", "pads"}, "y")
+                             .Output("y")
+                             .Build();
+  status = CompileStatus(negative, {1, 2, 4, 4});
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(status.message(), HasSubstr("negative pads"));
+}
+
+TEST(RuntimePReluTest, SlopeBroadcasts) {
+  const std::vector<Ints> slope_shapes = {{1}, {4, 1, 1}, {1, 4, 1, 1}, {5}, {4, 5, 5}};
+  for (const Ints& shape : slope_shapes) {
+    SCOPED_TRACE(absl::StrJoin(shape, ","));
+    std::mt19937 rng(36);
+    const Graph g = GraphBuilder({2, 4, 5, 5})
+                        .Const("w", {4, 4, 1, 1}, rng)
+                        .Const("slope", shape, rng, 0.0f, 0.5f)
+                        .Op("Conv", "conv", {"x", "w"}, "a")
+                        .Op("PRelu", "prelu", {"a", "slope"}, "y")
+                        .Output("y")
+                        .Build();
+    ExpectPlanMatchesReference(g, {2, 4, 5, 5});
+  }
+  std::mt19937 rng(37);
+  Graph per_channel_opset6 = GraphBuilder({2, 3, 4, 5})
+                                 .Const("slope", {3}, rng, 0.0f, 0.5f)
+                                 .Op("PRelu", "prelu", {"x", "slope"}, "y")
+                                 .Output("y")
+                                 .Build();
+  per_channel_opset6.opset_version = 6;
+  ExpectPlanMatchesReference(per_channel_opset6, {2, 3, 4, 5});
+  const Graph bad = GraphBuilder({2, 4, 5, 5})
+                        .Const("slope", {3}, rng)
+                        .Op("PRelu", "prelu", {"x", "slope"}, "y")
+                        .Output("y")
+                        .Build();
+  EXPECT_EQ(CompileStatus(bad, {2, 4, 5, 5}).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RuntimePoolTest, GlobalMaxPool) {
+  ExpectPlanMatchesReference(
+      GraphBuilder({2, 3, 7, 6}).Op("GlobalMaxPool", "gmp", {"x"}, "y").Output("y").Build(),
+      {2, 3, 7, 6});
+}
+
+// In an int8 Plan, ops without int8 kernels run in f32 between a dequantizing
+// and a quantizing reorder: Concat of two int8 convs feeding an int8 conv.
+TEST(RuntimeInt8Test, Fp32OnlyConcatBetweenInt8Convs) {
+  std::mt19937 rng(38);
+  PostOp relu;
+  const Graph g = GraphBuilder({1, 3, 8, 8})
+                      .Const("w1", {8, 3, 3, 3}, rng, -0.5f, 0.5f)
+                      .Const("w2", {8, 3, 1, 1}, rng, -0.5f, 0.5f)
+                      .Const("w3", {4, 16, 3, 3}, rng, -0.2f, 0.2f)
+                      .Op("Conv", "c1", {"x", "w1"}, "a", {{"pads", Ints{1, 1, 1, 1}}}, {relu})
+                      .Op("Conv", "c2", {"x", "w2"}, "b", {}, {relu})
+                      .Op("Concat", "cat", {"a", "b"}, "ab", {{"axis", int64_t{1}}})
+                      .Op("Conv", "c3", {"ab", "w3"}, "y")
+                      .Output("y")
+                      .Build();
+  std::mt19937 input_rng(39);
+  const Tensor input = testing::RandomTensor({1, 3, 8, 8}, input_rng, 0.0f, 1.0f);
+  // Calibrate every value on the input itself from the reference.
+  CalibrationTable table;
+  table.ranges["x"] = TensorRange{0.0f, 1.0f};
+  for (const char* name : {"a", "b", "ab", "y"}) {
+    Graph partial = g;
+    partial.outputs = {ValueInfo{name, {}}};
+    const Tensor value = testing::reference::Run(partial, input);
+    const auto [lo, hi] = std::minmax_element(value.data.begin(), value.data.end());
+    table.ranges[name] = TensorRange{*lo, *hi};
+  }
+  PlanOptions options;
+  options.int8 = true;
+  options.calibration = &table;
+  absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, input.shape, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  bool int8_conv = false;
+  for (const PlanBuffer& buffer : (*plan)->buffers) {
+    int8_conv = int8_conv || buffer.desc.data_type() == dnnl::memory::data_type::s8;
+  }
+  EXPECT_TRUE(int8_conv);
+  absl::StatusOr<std::unique_ptr<ExecutionContext>> context = ExecutionContext::Create(*plan);
+  ASSERT_TRUE(context.ok()) << context.status();
+  absl::StatusOr<std::vector<Tensor>> actual = (*context)->Run(input);
+  ASSERT_TRUE(actual.ok()) << actual.status();
+  const Tensor expected = testing::reference::Run(g, input);
+  float max_abs = 0.0f;
+  for (float v : expected.data) max_abs = std::max(max_abs, std::fabs(v));
+  for (size_t i = 0; i < expected.data.size(); ++i) {
+    // A few quantization steps of the output range.
+    ASSERT_NEAR((*actual)[0].data[i], expected.data[i], 0.05f * max_abs) << "element " << i;
+  }
+}
+
+}  // namespace
+}  // namespace quantd::engine
