@@ -21,8 +21,12 @@ struct ModelSummary {
 };
 
 // Parses `onnx_bytes`, checks the model is well formed and that the runtime
-// supports every operator. Errors: INVALID_ARGUMENT for a malformed model,
-// UNIMPLEMENTED naming each unsupported op type and its first node.
+// supports every operator that remains after load-time constant folding (so a
+// Shape->Gather->Concat->Reshape chain an exporter emitted does not count
+// against the model; `op_counts` still describes the model as uploaded).
+// Training-mode BatchNormalization and Dropout are refused. Errors:
+// INVALID_ARGUMENT for a malformed model, UNIMPLEMENTED naming each
+// unsupported op type and its first node.
 absl::StatusOr<ModelSummary> InspectModel(std::string_view onnx_bytes);
 
 }  // namespace quantd::engine
