@@ -16,70 +16,27 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_model_builder.h"
 
 namespace quantd::engine {
 namespace {
 
+using ::quantd::engine::testing::AddGraphInput;
+using ::quantd::engine::testing::AddGraphOutput;
+using ::quantd::engine::testing::AddIntAttr;
+using ::quantd::engine::testing::AddIntsAttr;
+using ::quantd::engine::testing::AddNode;
+using ::quantd::engine::testing::MakeOnnxModel;
+using ::quantd::engine::testing::Serialize;
 using ::testing::ElementsAre;
 using ::testing::Pair;
 
 // --- ONNX builders -------------------------------------------------------
 
-onnx::ModelProto MakeModel(int64_t opset) {
-  onnx::ModelProto model;
-  model.set_ir_version(7);
-  onnx::OperatorSetIdProto* import = model.add_opset_import();
-  import->set_domain("");
-  import->set_version(opset);
-  model.mutable_graph()->set_name("fold_test");
-  return model;
-}
-
-// -1 in `dims` becomes the symbolic batch dimension "N".
-void SetFloatTensor(onnx::ValueInfoProto* info, const std::string& name,
-                    const std::vector<int64_t>& dims) {
-  info->set_name(name);
-  onnx::TypeProto::Tensor* tensor = info->mutable_type()->mutable_tensor_type();
-  tensor->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) {
-    onnx::TensorShapeProto::Dimension* dim = tensor->mutable_shape()->add_dim();
-    if (d < 0) {
-      dim->set_dim_param("N");
-    } else {
-      dim->set_dim_value(d);
-    }
-  }
-}
-
-onnx::NodeProto* AddNode(onnx::ModelProto& model, const std::string& op,
-                         const std::vector<std::string>& inputs, const std::string& output) {
-  onnx::NodeProto* node = model.mutable_graph()->add_node();
-  node->set_op_type(op);
-  node->set_name(output);
-  for (const std::string& in : inputs) node->add_input(in);
-  node->add_output(output);
-  return node;
-}
-
-void AddIntAttr(onnx::NodeProto* node, const std::string& name, int64_t value) {
-  onnx::AttributeProto* attr = node->add_attribute();
-  attr->set_name(name);
-  attr->set_type(onnx::AttributeProto::INT);
-  attr->set_i(value);
-}
-
-void AddIntsAttr(onnx::NodeProto* node, const std::string& name,
-                 const std::vector<int64_t>& values) {
-  onnx::AttributeProto* attr = node->add_attribute();
-  attr->set_name(name);
-  attr->set_type(onnx::AttributeProto::INTS);
-  for (int64_t v : values) attr->add_ints(v);
-}
-
 // A Constant node holding an int64 tensor (scalar when `dims` is empty).
 void AddInt64Constant(onnx::ModelProto& model, const std::string& name,
                       const std::vector<int64_t>& dims, const std::vector<int64_t>& values) {
-  onnx::NodeProto* node = AddNode(model, "Constant", {}, name);
+  onnx::NodeProto* node = AddNode(model, "Constant", {}, {name}, name);
   onnx::AttributeProto* attr = node->add_attribute();
   attr->set_name("value");
   attr->set_type(onnx::AttributeProto::TENSOR);
@@ -95,30 +52,24 @@ void AddInt64Constant(onnx::ModelProto& model, const std::string& name,
 // takes `axes` as an attribute before opset 13 and as an input from 13 on.
 // The 1x1 pool keeps values, so the expected output is relu(x) flattened.
 onnx::ModelProto MakeTorchViewModel(int64_t opset, int64_t batch) {
-  onnx::ModelProto model = MakeModel(opset);
-  SetFloatTensor(model.mutable_graph()->add_input(), "x", {batch, 2, 3, 3});
-  AddNode(model, "Relu", {"x"}, "r");
-  AddIntsAttr(AddNode(model, "MaxPool", {"r"}, "p"), "kernel_shape", {1, 1});
-  AddNode(model, "Shape", {"p"}, "shape");
+  onnx::ModelProto model = MakeOnnxModel(opset);
+  AddGraphInput(model, "x", {batch, 2, 3, 3});
+  AddNode(model, "Relu", {"x"}, {"r"}, "r");
+  AddIntsAttr(AddNode(model, "MaxPool", {"r"}, {"p"}, "p"), "kernel_shape", {1, 1});
+  AddNode(model, "Shape", {"p"}, {"shape"}, "shape");
   AddInt64Constant(model, "zero", {}, {0});
-  AddIntAttr(AddNode(model, "Gather", {"shape", "zero"}, "batch"), "axis", 0);
+  AddIntAttr(AddNode(model, "Gather", {"shape", "zero"}, {"batch"}, "batch"), "axis", 0);
   if (opset >= 13) {
     AddInt64Constant(model, "axes", {1}, {0});
-    AddNode(model, "Unsqueeze", {"batch", "axes"}, "batch_1d");
+    AddNode(model, "Unsqueeze", {"batch", "axes"}, {"batch_1d"}, "batch_1d");
   } else {
-    AddIntsAttr(AddNode(model, "Unsqueeze", {"batch"}, "batch_1d"), "axes", {0});
+    AddIntsAttr(AddNode(model, "Unsqueeze", {"batch"}, {"batch_1d"}, "batch_1d"), "axes", {0});
   }
   AddInt64Constant(model, "minus_one", {1}, {-1});
-  AddIntAttr(AddNode(model, "Concat", {"batch_1d", "minus_one"}, "target"), "axis", 0);
-  AddNode(model, "Reshape", {"p", "target"}, "y");
-  SetFloatTensor(model.mutable_graph()->add_output(), "y", {batch, 18});
+  AddIntAttr(AddNode(model, "Concat", {"batch_1d", "minus_one"}, {"target"}, "target"), "axis", 0);
+  AddNode(model, "Reshape", {"p", "target"}, {"y"}, "y");
+  AddGraphOutput(model, "y", {batch, 18});
   return model;
-}
-
-std::string Serialize(const onnx::ModelProto& model) {
-  std::string bytes;
-  EXPECT_TRUE(model.SerializeToString(&bytes));
-  return bytes;
 }
 
 std::vector<std::string> OpTypes(const Graph& graph) {

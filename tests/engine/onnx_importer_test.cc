@@ -13,67 +13,24 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_model_builder.h"
 
 namespace quantd::engine {
 namespace {
 
+using ::quantd::engine::testing::AddGraphInput;
+using ::quantd::engine::testing::AddGraphOutput;
+using ::quantd::engine::testing::AddIntAttr;
+using ::quantd::engine::testing::AddIntsAttr;
+using ::quantd::engine::testing::AddNode;
+using ::quantd::engine::testing::kSymbolicBatchDim;
+using ::quantd::engine::testing::kUnknownDim;
+using ::quantd::engine::testing::MakeOnnxModel;
+using ::quantd::engine::testing::Serialize;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Small builders for hand-made ONNX models; each test reads as the graph it
-// builds.
-onnx::ModelProto MakeModel(int64_t opset = 13) {
-  onnx::ModelProto model;
-  model.set_ir_version(7);
-  model.set_producer_name("quantd-test");
-  onnx::OperatorSetIdProto* import = model.add_opset_import();
-  import->set_domain("");
-  import->set_version(opset);
-  model.mutable_graph()->set_name("test_graph");
-  return model;
-}
-
-// dims: -1 becomes a symbolic "N", -2 a dimension with neither value nor name.
-void SetTensorType(onnx::ValueInfoProto* info, const std::string& name,
-                   const std::vector<int64_t>& dims, int32_t elem_type) {
-  info->set_name(name);
-  onnx::TypeProto::Tensor* tensor = info->mutable_type()->mutable_tensor_type();
-  tensor->set_elem_type(elem_type);
-  onnx::TensorShapeProto* shape = tensor->mutable_shape();
-  for (int64_t d : dims) {
-    onnx::TensorShapeProto::Dimension* dim = shape->add_dim();
-    if (d >= 0) dim->set_dim_value(d);
-    if (d == -1) dim->set_dim_param("N");
-  }
-}
-
-void AddInput(onnx::ModelProto& model, const std::string& name, const std::vector<int64_t>& dims,
-              int32_t elem_type = onnx::TensorProto::FLOAT) {
-  SetTensorType(model.mutable_graph()->add_input(), name, dims, elem_type);
-}
-
-void AddOutput(onnx::ModelProto& model, const std::string& name, const std::vector<int64_t>& dims) {
-  SetTensorType(model.mutable_graph()->add_output(), name, dims, onnx::TensorProto::FLOAT);
-}
-
-onnx::NodeProto* AddNode(onnx::ModelProto& model, const std::string& op,
-                         const std::vector<std::string>& inputs,
-                         const std::vector<std::string>& outputs, const std::string& name = "") {
-  onnx::NodeProto* node = model.mutable_graph()->add_node();
-  node->set_op_type(op);
-  node->set_name(name);
-  for (const std::string& in : inputs) node->add_input(in);
-  for (const std::string& out : outputs) node->add_output(out);
-  return node;
-}
-
-void AddInts(onnx::NodeProto* node, const std::string& name, const std::vector<int64_t>& values) {
-  onnx::AttributeProto* attr = node->add_attribute();
-  attr->set_name(name);
-  attr->set_type(onnx::AttributeProto::INTS);
-  for (int64_t v : values) attr->add_ints(v);
-}
-
+// `raw` stores the values as raw_data bytes instead of float_data.
 onnx::TensorProto* AddFloatInitializer(onnx::ModelProto& model, const std::string& name,
                                        const std::vector<int64_t>& dims,
                                        const std::vector<float>& values, bool raw) {
@@ -91,27 +48,18 @@ onnx::TensorProto* AddFloatInitializer(onnx::ModelProto& model, const std::strin
   return t;
 }
 
-std::string Serialize(const onnx::ModelProto& model) {
-  std::string bytes;
-  EXPECT_TRUE(model.SerializeToString(&bytes));
-  return bytes;
-}
-
 // x[N,1,4,4] -> Conv(w, b) -> y
 onnx::ModelProto MakeConvModel() {
-  onnx::ModelProto model = MakeModel();
-  AddInput(model, "x", {-1, 1, 4, 4});
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "x", {-1, 1, 4, 4});
   AddFloatInitializer(model, "w", {2, 1, 3, 3}, std::vector<float>(18, 0.5f),
                       /*raw=*/true);
   AddFloatInitializer(model, "b", {2}, {1.0f, -1.0f}, /*raw=*/false);
   onnx::NodeProto* conv = AddNode(model, "Conv", {"x", "w", "b"}, {"y"}, "conv0");
-  AddInts(conv, "kernel_shape", {3, 3});
-  AddInts(conv, "pads", {1, 1, 1, 1});
-  onnx::AttributeProto* group = conv->add_attribute();
-  group->set_name("group");
-  group->set_type(onnx::AttributeProto::INT);
-  group->set_i(1);
-  AddOutput(model, "y", {-1, 2, 4, 4});
+  AddIntsAttr(conv, "kernel_shape", {3, 3});
+  AddIntsAttr(conv, "pads", {1, 1, 1, 1});
+  AddIntAttr(conv, "group", 1);
+  AddGraphOutput(model, "y", {-1, 2, 4, 4});
   return model;
 }
 
@@ -145,8 +93,8 @@ TEST(OnnxImporterTest, ImportsConvWithInitializersAndAttributes) {
 
 TEST(OnnxImporterTest, ImportsFloatStringAndFloatsAttributes) {
   // Opset 8 Upsample carries `scales` as FLOATS and `mode` as STRING.
-  onnx::ModelProto model = MakeModel(/*opset=*/8);
-  AddInput(model, "x", {1, 1, 2, 2});
+  onnx::ModelProto model = MakeOnnxModel(/*opset=*/8);
+  AddGraphInput(model, "x", {1, 1, 2, 2});
   onnx::NodeProto* up = AddNode(model, "Upsample", {"x"}, {"u"}, "up");
   onnx::AttributeProto* mode = up->add_attribute();
   mode->set_name("mode");
@@ -161,7 +109,7 @@ TEST(OnnxImporterTest, ImportsFloatStringAndFloatsAttributes) {
   alpha->set_name("alpha");
   alpha->set_type(onnx::AttributeProto::FLOAT);
   alpha->set_f(0.25f);
-  AddOutput(model, "y", {1, 1, 4, 4});
+  AddGraphOutput(model, "y", {1, 1, 4, 4});
 
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_TRUE(graph.ok()) << graph.status();
@@ -174,10 +122,10 @@ TEST(OnnxImporterTest, ImportsFloatStringAndFloatsAttributes) {
 }
 
 TEST(OnnxImporterTest, DynamicAndMissingDimsBecomeMinusOne) {
-  onnx::ModelProto model = MakeModel();
-  AddInput(model, "x", {-1, 3, -2, 8});
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "x", {kSymbolicBatchDim, 3, kUnknownDim, 8});
   AddNode(model, "Relu", {"x"}, {"y"});
-  AddOutput(model, "y", {-1, 3, -2, 8});
+  AddGraphOutput(model, "y", {kSymbolicBatchDim, 3, kUnknownDim, 8});
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_TRUE(graph.ok()) << graph.status();
   EXPECT_THAT(graph->inputs[0].shape, ElementsAre(-1, 3, -1, 8));
@@ -185,8 +133,8 @@ TEST(OnnxImporterTest, DynamicAndMissingDimsBecomeMinusOne) {
 }
 
 TEST(OnnxImporterTest, ConvertsIntegerInitializersAndConstantNodes) {
-  onnx::ModelProto model = MakeModel();
-  AddInput(model, "x", {1, 2, 3, 4});
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "x", {1, 2, 3, 4});
   onnx::TensorProto* shape = model.mutable_graph()->add_initializer();
   shape->set_name("shape_raw");
   shape->set_data_type(onnx::TensorProto::INT64);
@@ -222,7 +170,7 @@ TEST(OnnxImporterTest, ConvertsIntegerInitializersAndConstantNodes) {
 
   AddNode(model, "Reshape", {"x", "shape_raw"}, {"r"}, "flat");
   AddNode(model, "Add", {"r", "c"}, {"y"}, "add");
-  AddOutput(model, "y", {1, 24});
+  AddGraphOutput(model, "y", {1, 24});
 
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_TRUE(graph.ok()) << graph.status();
@@ -242,8 +190,8 @@ TEST(OnnxImporterTest, ConvertsIntegerInitializersAndConstantNodes) {
 }
 
 TEST(OnnxImporterTest, ConstantOfShapeValueBecomesScalarAttribute) {
-  onnx::ModelProto model = MakeModel();
-  AddInput(model, "x", {1, 4});
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "x", {1, 4});
   onnx::TensorProto* shape = model.mutable_graph()->add_initializer();
   shape->set_name("shape");
   shape->set_data_type(onnx::TensorProto::INT64);
@@ -258,7 +206,7 @@ TEST(OnnxImporterTest, ConstantOfShapeValueBecomesScalarAttribute) {
   value->mutable_t()->add_dims(1);
   value->mutable_t()->add_int32_data(7);
   AddNode(model, "Identity", {"x"}, {"y"});
-  AddOutput(model, "y", {1, 4});
+  AddGraphOutput(model, "y", {1, 4});
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_TRUE(graph.ok()) << graph.status();
   ASSERT_EQ(graph->nodes[0].op_type, "ConstantOfShape");
@@ -268,8 +216,8 @@ TEST(OnnxImporterTest, ConstantOfShapeValueBecomesScalarAttribute) {
 TEST(OnnxImporterTest, InitializersListedAsInputsAreNotRuntimeInputs) {
   onnx::ModelProto model = MakeConvModel();
   // IR version 3 style: weights appear among the graph inputs as well.
-  SetTensorType(model.mutable_graph()->add_input(), "w", {2, 1, 3, 3}, onnx::TensorProto::FLOAT);
-  SetTensorType(model.mutable_graph()->add_input(), "b", {2}, onnx::TensorProto::FLOAT);
+  AddGraphInput(model, "w", {2, 1, 3, 3});
+  AddGraphInput(model, "b", {2});
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_TRUE(graph.ok()) << graph.status();
   ASSERT_EQ(graph->inputs.size(), 1u);
@@ -277,12 +225,12 @@ TEST(OnnxImporterTest, InitializersListedAsInputsAreNotRuntimeInputs) {
 }
 
 TEST(OnnxImporterTest, NamesUnnamedNodesAndDeduplicatesNames) {
-  onnx::ModelProto model = MakeModel();
-  AddInput(model, "x", {1, 1, 2, 2});
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "x", {1, 1, 2, 2});
   AddNode(model, "Relu", {"x"}, {"a"}, "act");
   AddNode(model, "Relu", {"a"}, {"b"});
   AddNode(model, "Relu", {"b"}, {"c"}, "act");
-  AddOutput(model, "c", {1, 1, 2, 2});
+  AddGraphOutput(model, "c", {1, 1, 2, 2});
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_TRUE(graph.ok()) << graph.status();
   ASSERT_EQ(graph->nodes.size(), 3u);
@@ -292,12 +240,12 @@ TEST(OnnxImporterTest, NamesUnnamedNodesAndDeduplicatesNames) {
 }
 
 TEST(OnnxImporterTest, SortsNodesTopologically) {
-  onnx::ModelProto model = MakeModel();
-  AddInput(model, "x", {1, 1, 2, 2});
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "x", {1, 1, 2, 2});
   AddNode(model, "Relu", {"b"}, {"c"}, "third");
   AddNode(model, "Relu", {"x"}, {"a"}, "first");
   AddNode(model, "Relu", {"a"}, {"b"}, "second");
-  AddOutput(model, "c", {1, 1, 2, 2});
+  AddGraphOutput(model, "c", {1, 1, 2, 2});
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_TRUE(graph.ok()) << graph.status();
   ASSERT_EQ(graph->nodes.size(), 3u);
@@ -307,11 +255,11 @@ TEST(OnnxImporterTest, SortsNodesTopologically) {
 }
 
 TEST(OnnxImporterTest, RejectsCycles) {
-  onnx::ModelProto model = MakeModel();
-  AddInput(model, "x", {1, 1, 2, 2});
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "x", {1, 1, 2, 2});
   AddNode(model, "Add", {"x", "b"}, {"a"}, "loop_a");
   AddNode(model, "Relu", {"a"}, {"b"}, "loop_b");
-  AddOutput(model, "b", {1, 1, 2, 2});
+  AddGraphOutput(model, "b", {1, 1, 2, 2});
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_EQ(graph.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(graph.status().message(), HasSubstr("cycle"));
@@ -319,10 +267,10 @@ TEST(OnnxImporterTest, RejectsCycles) {
 }
 
 TEST(OnnxImporterTest, RejectsDanglingInputNamingNodeAndValue) {
-  onnx::ModelProto model = MakeModel();
-  AddInput(model, "x", {1, 1, 2, 2});
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "x", {1, 1, 2, 2});
   AddNode(model, "Add", {"x", "ghost"}, {"y"}, "add1");
-  AddOutput(model, "y", {1, 1, 2, 2});
+  AddGraphOutput(model, "y", {1, 1, 2, 2});
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_EQ(graph.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(graph.status().message(), HasSubstr("'add1' (Add)"));
@@ -346,23 +294,23 @@ TEST(OnnxImporterTest, RejectsModelWithoutGraph) {
 }
 
 TEST(OnnxImporterTest, RejectsModelWithoutRuntimeInputs) {
-  onnx::ModelProto model = MakeModel();
+  onnx::ModelProto model = MakeOnnxModel();
   AddFloatInitializer(model, "w", {2}, {1.0f, 2.0f}, /*raw=*/false);
   AddNode(model, "Relu", {"w"}, {"y"});
-  AddOutput(model, "y", {2});
+  AddGraphOutput(model, "y", {2});
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_EQ(graph.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(graph.status().message(), HasSubstr("no runtime inputs"));
 }
 
 TEST(OnnxImporterTest, RejectsCustomDomainNamingTheOp) {
-  onnx::ModelProto model = MakeModel();
+  onnx::ModelProto model = MakeOnnxModel();
   onnx::OperatorSetIdProto* ms = model.add_opset_import();
   ms->set_domain("com.microsoft");
   ms->set_version(1);
-  AddInput(model, "x", {1, 1, 2, 2});
+  AddGraphInput(model, "x", {1, 1, 2, 2});
   AddNode(model, "FusedConv", {"x"}, {"y"}, "fc")->set_domain("com.microsoft");
-  AddOutput(model, "y", {1, 1, 2, 2});
+  AddGraphOutput(model, "y", {1, 1, 2, 2});
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_EQ(graph.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(graph.status().message(), HasSubstr("'FusedConv'"));
@@ -370,10 +318,10 @@ TEST(OnnxImporterTest, RejectsCustomDomainNamingTheOp) {
 }
 
 TEST(OnnxImporterTest, CheckerFailureIsInvalidArgument) {
-  onnx::ModelProto model = MakeModel();
-  AddInput(model, "x", {1, 1, 2, 2});
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "x", {1, 1, 2, 2});
   AddNode(model, "Conv", {"x"}, {"y"}, "no_weight");  // Conv needs W
-  AddOutput(model, "y", {1, 1, 2, 2});
+  AddGraphOutput(model, "y", {1, 1, 2, 2});
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_EQ(graph.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(graph.status().message(), HasSubstr("checker"));
@@ -399,10 +347,10 @@ TEST(OnnxImporterTest, RejectsHugeDimsWithoutAllocating) {
 }
 
 TEST(OnnxImporterTest, RejectsNonFloatGraphInput) {
-  onnx::ModelProto model = MakeModel();
-  AddInput(model, "ids", {1, 4}, onnx::TensorProto::INT64);
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "ids", {1, 4}, onnx::TensorProto::INT64);
   AddNode(model, "Identity", {"ids"}, {"y"});
-  AddOutput(model, "y", {1, 4});
+  AddGraphOutput(model, "y", {1, 4});
   absl::StatusOr<Graph> graph = ImportOnnxModel(Serialize(model));
   ASSERT_EQ(graph.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(graph.status().message(), HasSubstr("graph input 'ids'"));
