@@ -1,0 +1,185 @@
+// quantd fp32 inference, timed the way bench/ort_bench.js times ONNX Runtime.
+//
+// One process measures one (model, batch) case, so its peak RSS belongs to
+// that case and to quantd alone; scripts/bench.sh runs this program and
+// ort_bench.js alternately on the same model and the same input file and
+// bench/report.js puts the results side by side.
+//
+// The scenario:
+//   1. Fix the OpenMP thread count, then create the session and run it from
+//      this same thread (oneDNN 2.6 takes the thread count of the thread that
+//      creates a primitive).
+//   2. Make a seeded random input [batch,3,224,224] and write it to a file, so
+//      ONNX Runtime sees exactly the same bytes.
+//   3. Warm up (the first Run compiles the Plan for the shape), then time
+//      `runs` calls of Run().
+//   4. Write the logits of the last run and one JSON line of results.
+//
+// Files are raw little-endian float32, row-major; their shapes are implied by
+// the model and the batch.
+//
+//   quantd_fp32_vs_ort --model=bench/out/models/resnet18.onnx --batch=1
+//       --warmup=10 --runs=50 --input_out=in.f32 --logits_out=quantd.f32
+//       --result_out=quantd.json
+
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/runtime/inference_session.h"
+#include "engine/status_macros.h"
+#include "engine/tensor.h"
+
+ABSL_FLAG(std::string, model, "", "ONNX model with input [N,3,224,224]");
+ABSL_FLAG(int32_t, batch, 1, "Images per Run()");
+ABSL_FLAG(int32_t, threads, 2, "OpenMP threads for oneDNN");
+ABSL_FLAG(int32_t, warmup, 3, "Untimed runs before timing (the first compiles the Plan)");
+ABSL_FLAG(int32_t, runs, 10, "Timed runs");
+ABSL_FLAG(uint32_t, seed, 20261123, "Seed of the random input");
+ABSL_FLAG(std::string, input_out, "", "Where to write the input (float32); empty: do not");
+ABSL_FLAG(std::string, logits_out, "", "Where to write the last run's output (float32)");
+ABSL_FLAG(std::string, result_out, "", "Where to write the JSON result line; empty: stdout only");
+
+namespace {
+
+using quantd::engine::InferenceSession;
+using quantd::engine::SessionOptions;
+using quantd::engine::Tensor;
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+absl::Status WriteFloats(const std::string& path, const std::vector<float>& values) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(values.data()),
+            static_cast<std::streamsize>(values.size() * sizeof(float)));
+  if (!out) return absl::InternalError(absl::StrCat("cannot write '", path, "'"));
+  return absl::OkStatus();
+}
+
+// Standard normal values: roughly what a mean/std-normalised image looks like.
+Tensor MakeRandomImages(int batch, uint32_t seed) {
+  Tensor input{.name = "input", .shape = {batch, 3, 224, 224}, .data = {}};
+  input.data.resize(input.NumElements());
+  std::mt19937 generator(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& x : input.data) x = normal(generator);
+  return input;
+}
+
+// Nearest-rank percentile, the definition ort_bench.js uses too.
+double Percentile(std::vector<double> sorted_ms, double p) {
+  std::sort(sorted_ms.begin(), sorted_ms.end());
+  const auto rank = static_cast<size_t>(std::ceil(p / 100.0 * sorted_ms.size()));
+  return sorted_ms[std::clamp<size_t>(rank, 1, sorted_ms.size()) - 1];
+}
+
+// ru_maxrss is the process's high-water mark in KiB; node's
+// process.resourceUsage().maxRSS reports the same kernel field.
+double PeakRssMb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;
+}
+
+absl::Status Run() {
+  const std::string model_path = absl::GetFlag(FLAGS_model);
+  const int batch = absl::GetFlag(FLAGS_batch);
+  const int warmup = absl::GetFlag(FLAGS_warmup);
+  const int runs = absl::GetFlag(FLAGS_runs);
+  if (model_path.empty()) return absl::InvalidArgumentError("--model is required");
+  if (batch < 1 || runs < 1 || warmup < 0) {
+    return absl::InvalidArgumentError("--batch and --runs must be >= 1, --warmup >= 0");
+  }
+
+  // 1. Threads first: every primitive the session creates inherits this count.
+  omp_set_num_threads(absl::GetFlag(FLAGS_threads));
+
+  std::unique_ptr<InferenceSession> session;
+  {
+    // The ONNX bytes are only needed while importing; drop them afterwards.
+    ASSIGN_OR_RETURN(const std::string onnx_bytes, ReadFile(model_path));
+    ASSIGN_OR_RETURN(session, InferenceSession::Create(onnx_bytes, SessionOptions{}));
+  }
+
+  // 2. The shared input.
+  const Tensor input = MakeRandomImages(batch, absl::GetFlag(FLAGS_seed));
+  if (const std::string path = absl::GetFlag(FLAGS_input_out); !path.empty()) {
+    RETURN_IF_ERROR(WriteFloats(path, input.data));
+  }
+
+  // 3. Warm-up, then the timed runs.
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point first_start = Clock::now();
+  std::vector<Tensor> outputs;
+  for (int i = 0; i < warmup; ++i) {
+    ASSIGN_OR_RETURN(outputs, session->Run(input));
+  }
+  const double warmup_ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - first_start).count();
+
+  // On stdout, like ONEDNN_VERBOSE's lines, so a verbose log splits here into
+  // first-run work (Plan compilation, weight reorders) and steady-state runs.
+  std::printf("quantd_fp32_vs_ort: %d warm-up runs took %.1f ms; timing %d runs\n", warmup,
+              warmup_ms, runs);
+  std::fflush(stdout);
+  std::vector<double> latencies_ms;
+  latencies_ms.reserve(runs);
+  for (int i = 0; i < runs; ++i) {
+    const Clock::time_point start = Clock::now();
+    ASSIGN_OR_RETURN(outputs, session->Run(input));
+    latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+
+  // 4. Results.
+  if (outputs.empty()) return absl::InternalError("the model produced no output");
+  if (const std::string path = absl::GetFlag(FLAGS_logits_out); !path.empty()) {
+    RETURN_IF_ERROR(WriteFloats(path, outputs.front().data));
+  }
+  double total_ms = 0;
+  for (double ms : latencies_ms) total_ms += ms;
+  const std::string result = absl::StrFormat(
+      "{\"runtime\": \"quantd\", \"model\": \"%s\", \"batch\": %d, \"threads\": %d, "
+      "\"warmup\": %d, \"runs\": %d, \"warmup_ms\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
+      "\"images_per_s\": %.2f, \"peak_rss_mb\": %.1f}",
+      std::filesystem::path(model_path).stem().string(), batch, absl::GetFlag(FLAGS_threads),
+      warmup, runs, warmup_ms, Percentile(latencies_ms, 50), Percentile(latencies_ms, 99),
+      batch * runs * 1000.0 / total_ms, PeakRssMb());
+  std::printf("%s\n", result.c_str());
+  if (const std::string path = absl::GetFlag(FLAGS_result_out); !path.empty()) {
+    std::ofstream(path, std::ios::trunc) << result << "\n";
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  if (const absl::Status status = Run(); !status.ok()) {
+    std::fprintf(stderr, "quantd_fp32_vs_ort: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}

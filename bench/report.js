@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// Puts the results of quantd_fp32_vs_ort and ort_bench.js side by side.
+//
+//   node bench/report.js bench/out/run
+//
+// Reads <run>/<case>/round<k>/ as written by scripts/bench.sh: quantd.json,
+// ort.json and the logits quantd.f32, ort.f32. Per case and runtime it keeps
+// the best round, and prints a Markdown table with the logits' max absolute
+// difference and that difference relative to the largest |logit| (random
+// weights give logits of arbitrary scale, so the absolute figure can mislead).
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+
+function readFloats(file) {
+  const bytes = fs.readFileSync(file);
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+}
+
+function compareLogits(a, b) {
+  if (a.length !== b.length) return {maxAbsDiff: NaN, maxAbs: NaN};
+  let maxAbsDiff = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < a.length; ++i) {
+    maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i] - b[i]));
+    maxAbs = Math.max(maxAbs, Math.abs(b[i]));
+  }
+  return {maxAbsDiff, maxAbs};
+}
+
+// The round with the highest images/s: on a shared machine, the one least
+// disturbed by other load.
+function bestRound(roundDirs, file) {
+  let best = null;
+  for (const dir of roundDirs) {
+    const result = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+    if (!best || result.images_per_s > best.images_per_s) best = result;
+  }
+  return best;
+}
+
+function subdirectories(dir) {
+  return fs.readdirSync(dir, {withFileTypes: true})
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => path.join(dir, entry.name))
+      .sort();  // bench.sh numbers cases (and rounds) in run order
+}
+
+function main() {
+  const runDir = process.argv[2];
+  if (!runDir) throw new Error('usage: report.js <run directory>');
+
+  const ms = (x) => x.toFixed(1);
+  console.log('| model | batch | quantd img/s | ORT img/s | quantd/ORT | quantd p50/p99 ms | ' +
+              'ORT p50/p99 ms | peak RSS quantd/ORT MB | max abs diff (rel.) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const caseDir of subdirectories(runDir)) {
+    const rounds = subdirectories(caseDir).filter(
+        (dir) => fs.existsSync(path.join(dir, 'quantd.json')) &&
+                 fs.existsSync(path.join(dir, 'ort.json')));
+    if (rounds.length === 0) continue;
+    const q = bestRound(rounds, 'quantd.json');
+    const o = bestRound(rounds, 'ort.json');
+    // Same seed, same input every round: one round's logits stand for all.
+    const {maxAbsDiff, maxAbs} = compareLogits(readFloats(path.join(rounds[0], 'quantd.f32')),
+                                               readFloats(path.join(rounds[0], 'ort.f32')));
+    console.log(`| ${q.model} | ${q.batch} | ${q.images_per_s.toFixed(1)} | ` +
+                `${o.images_per_s.toFixed(1)} | ${(q.images_per_s / o.images_per_s).toFixed(2)} | ` +
+                `${ms(q.p50_ms)} / ${ms(q.p99_ms)} | ${ms(o.p50_ms)} / ${ms(o.p99_ms)} | ` +
+                `${q.peak_rss_mb.toFixed(0)} / ${o.peak_rss_mb.toFixed(0)} | ` +
+                `${maxAbsDiff.toExponential(1)} (${(maxAbsDiff / maxAbs).toExponential(1)}) |`);
+  }
+}
+
+main();

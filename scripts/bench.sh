@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# quantd fp32 against ONNX Runtime (CPU, 2 threads) on torchvision ResNet-50,
+# ResNet-18 and MobileNetV2 at batch 1 and 32. Not part of ctest.
+#
+#   scripts/bench.sh                  # full run: 3 rounds (~5-10 min on 2 cores)
+#   scripts/bench.sh --quick          # 1 round of few runs, a fast check that it works
+#   scripts/bench.sh --onednn-verbose # one batch-1 ResNet-18 inference under
+#                                     # ONEDNN_VERBOSE=1, summarised per primitive
+#                                     # (VERBOSE_MODEL=mobilenet_v2 for another model)
+#
+# Installs what is missing (Debian packages incl. torch, onnxruntime-node from
+# npm), builds bench/quantd_fp32_vs_ort into ${BUILD_DIR:-build-bench}, exports
+# the models to bench/out/models/ (once), then for every model and batch runs
+# quantd and ONNX Runtime one after the other, each in its own process (so peak
+# RSS is per runtime), on the same input file. The whole suite repeats for
+# ROUNDS rounds, spreading each case over time; bench/report.js keeps each
+# runtime's best round (the least disturbed by other load on the machine).
+# Results: bench/out/run/ (overwritten each time), table in bench/out/results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=full
+case "${1:-}" in
+  "") ;;
+  --quick) MODE=quick ;;
+  --onednn-verbose) MODE=verbose ;;
+  *) echo "usage: $0 [--quick | --onednn-verbose]" >&2; exit 2 ;;
+esac
+
+BUILD_DIR=${BUILD_DIR:-build-bench}
+JOBS=${JOBS:-2}
+THREADS=2
+MODELS=(resnet50 resnet18 mobilenet_v2)
+BATCHES=(1 32)
+OUT=bench/out
+MODEL_DIR=$OUT/models
+RUN_DIR=$OUT/run
+
+# --- Dependencies: Debian packages (torch for the export), ONNX Runtime from npm.
+scripts/install_deps.sh --with-training
+if [[ ! -d node_modules/onnxruntime-node ]]; then
+  # The package's install script fetches CUDA files from an unreachable host;
+  # the CPU library ships inside the package and needs no script.
+  npm install --ignore-scripts --no-audit --no-fund
+fi
+
+# --- Build only the benchmark program.
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DQUANTD_BUILD_TESTS=OFF >/dev/null
+cmake --build "$BUILD_DIR" -j"$JOBS" --target quantd_fp32_vs_ort
+QUANTD_BENCH=$BUILD_DIR/bench/quantd_fp32_vs_ort
+
+# --- Models: random-weight torchvision architectures, exported once.
+missing_models=()
+for model in "${MODELS[@]}"; do
+  [[ -f $MODEL_DIR/$model.onnx ]] || missing_models+=("$model")
+done
+if ((${#missing_models[@]} > 0)); then
+  /usr/bin/python3 tools/export_torchvision.py --out "$MODEL_DIR" --models "${missing_models[@]}"
+fi
+
+if [[ $MODE == verbose ]]; then
+  model=${VERBOSE_MODEL:-resnet18}
+  log=$OUT/onednn_verbose_${model}_b1.log
+  ONEDNN_VERBOSE=1 "$QUANTD_BENCH" --model="$MODEL_DIR/$model.onnx" --batch=1 \
+    --threads=$THREADS --warmup=1 --runs=1 >"$log"
+  echo "Full log: $log"
+  # Lines before the marker are the first (Plan-compiling) run, after it one
+  # steady-state inference. Field 4 is the primitive kind, 5 the implementation.
+  echo "phase | primitive | implementation [| formats] : count, total ms"
+  awk -F, '
+    /^quantd_fp32_vs_ort: .*timing/ { steady = 1; next }
+    /^onednn_verbose,exec,/ {
+      phase = steady ? "steady-state run" : "first run"
+      key = phase " | " $4 " | " $5
+      if ($4 == "reorder") key = key " | " $7
+      count[key]++; ms[key] += $NF
+    }
+    END {
+      for (k in count) printf "%s : %d, %.2f ms\n", k, count[k], ms[k]
+    }' "$log" | sort
+  exit 0
+fi
+
+if [[ $MODE == quick ]]; then
+  ROUNDS=1; WARMUP_B1=3; RUNS_B1=10; WARMUP_B32=1; RUNS_B32=3
+else
+  ROUNDS=${ROUNDS:-3}; WARMUP_B1=10; RUNS_B1=50; WARMUP_B32=3; RUNS_B32=10
+fi
+
+# Idle worker threads: with OMP_WAIT_POLICY=PASSIVE quantd's OpenMP workers
+# sleep instead of spinning; ORT's intra-op pool then gets the same treatment.
+ORT_SPINNING=()
+ORT_SPINNING_LABEL=default
+if [[ ${OMP_WAIT_POLICY:-} =~ ^[Pp][Aa][Ss][Ss][Ii][Vv][Ee]$ ]]; then
+  ORT_SPINNING=(--allow_spinning=0)
+  ORT_SPINNING_LABEL=0
+fi
+
+# One case in one round: quantd first (it writes the shared input), then ORT.
+run_case() {
+  local model=$1 batch=$2 case_dir=$3 warmup runs
+  if ((batch == 1)); then warmup=$WARMUP_B1; runs=$RUNS_B1; else warmup=$WARMUP_B32; runs=$RUNS_B32; fi
+  echo "== $case_dir: $warmup warm-up + $runs timed runs each" >&2
+  mkdir -p "$case_dir"
+  "$QUANTD_BENCH" --model="$MODEL_DIR/$model.onnx" --batch="$batch" --threads=$THREADS \
+    --warmup="$warmup" --runs="$runs" --input_out="$case_dir/input.f32" \
+    --logits_out="$case_dir/quantd.f32" --result_out="$case_dir/quantd.json" >&2
+  node bench/ort_bench.js --model="$MODEL_DIR/$model.onnx" --batch="$batch" --threads=$THREADS \
+    --warmup="$warmup" --runs="$runs" --input="$case_dir/input.f32" \
+    --logits_out="$case_dir/ort.f32" --result_out="$case_dir/ort.json" "${ORT_SPINNING[@]}" >&2
+  rm -f "$case_dir/input.f32"  # 19 MB per batch-32 case; reproducible from the seed
+}
+
+rm -rf "$RUN_DIR"
+for round in $(seq "$ROUNDS"); do
+  index=0
+  for model in "${MODELS[@]}"; do
+    for batch in "${BATCHES[@]}"; do
+      index=$((index + 1))
+      run_case "$model" "$batch" "$RUN_DIR/$(printf '%02d' $index)_${model}_b${batch}/round$round"
+    done
+  done
+done
+
+{
+  echo "quantd fp32 vs ONNX Runtime $(node -p "require('onnxruntime-node/package.json').version")," \
+    "$THREADS threads, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}" \
+    "(ORT allow_spinning=$ORT_SPINNING_LABEL), mode $MODE," \
+    "best of $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'), load:$(uptime | sed 's/.*load average://')"
+  echo
+  node bench/report.js "$RUN_DIR"
+} | tee "$OUT/results.md"
