@@ -226,7 +226,7 @@ TEST(DatasetTest, ReadsFashionMnistTestSet) {
   const std::string images = dir + "t10k-images-idx3-ubyte.gz";
   const std::string labels = dir + "t10k-labels-idx1-ubyte.gz";
   if (!std::filesystem::exists(images) || !std::filesystem::exists(labels)) {
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+    FAIL() << "dataset-fashion-mnist is missing (scripts/install_deps.sh installs it)";
   }
   absl::StatusOr<Dataset> data = ReadIdxDataset(images, labels, 1.0f / 255);
   ASSERT_TRUE(data.ok()) << data.status();

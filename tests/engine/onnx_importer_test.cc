@@ -362,7 +362,7 @@ TEST(OnnxImporterTest, RejectsNonFloatGraphInput) {
 TEST(OnnxImporterTest, ImportsOnnxConformanceModels) {
   const std::filesystem::path root = "/usr/share/libonnx-testdata/data";
   if (!std::filesystem::is_directory(root / "node")) {
-    GTEST_SKIP() << "libonnx-testdata is not installed";
+    FAIL() << "libonnx-testdata is missing (scripts/install_deps.sh installs it)";
   }
   const std::set<std::string> must_import = {"test_basic_conv_with_padding",
                                              "test_conv_with_strides_padding",

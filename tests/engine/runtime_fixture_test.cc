@@ -62,7 +62,7 @@ class RuntimeFixtureTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (!ReadFile(Fixture(GetParam() + "_fmnist.onnx"), &model_)) {
-      GTEST_SKIP() << "fixture " << GetParam() << "_fmnist.onnx not present";
+      FAIL() << "fixture " << GetParam() << "_fmnist.onnx is missing from fixtures/";
     }
     ASSERT_GT(TestSet().num_samples, 0);
   }

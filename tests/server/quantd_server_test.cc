@@ -38,7 +38,7 @@ class QuantdServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(kModelPath) || !fs::exists(kImagesPath) || !fs::exists(kLabelsPath)) {
-      GTEST_SKIP() << "needs " << kModelPath << " and Fashion-MNIST in "
+      FAIL() << "needs " << kModelPath << " and Fashion-MNIST in "
                    << kImagesPath.parent_path();
     }
     StartServer();
