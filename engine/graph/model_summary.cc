@@ -11,6 +11,7 @@
 #include "engine/graph/onnx_importer.h"
 #include "engine/graph/supported_ops.h"
 #include "engine/passes/fold_constants.h"
+#include "engine/passes/check_inference_mode.h"
 #include "engine/passes/graph_rewrite.h"
 #include "engine/passes/remove_identity_nodes.h"
 #include "engine/status_macros.h"
@@ -35,33 +36,6 @@ absl::Status CheckOperatorSupport(const Graph& graph) {
   }
   return absl::UnimplementedError(
       absl::StrCat("unsupported operators: ", absl::StrJoin(parts, ", ")));
-}
-
-// Training-mode nodes compute something else than inference (batch
-// statistics, random masks).
-absl::Status CheckInferenceMode(const Graph& graph) {
-  for (const Node& node : graph.nodes) {
-    bool training = node.op_type == "Dropout" && !IsInferenceDropout(graph, node);
-    if (node.op_type == "BatchNormalization") {
-      const auto it = node.attributes.find("training_mode");
-      const int64_t* mode =
-          it == node.attributes.end() ? nullptr : std::get_if<int64_t>(&it->second);
-      training = mode != nullptr && *mode != 0;
-      // Opset < 9 lists the running statistics as optional outputs; only
-      // reading them makes the node a training one.
-      for (size_t i = 1; i < node.outputs.size(); ++i) {
-        const std::string& out = node.outputs[i];
-        training |= !out.empty() && (CountValueUses(graph, out) > 0 || IsGraphOutput(graph, out));
-      }
-    }
-    if (training) {
-      return absl::UnimplementedError(absl::StrCat(
-          "node '", node.name, "' (", node.op_type,
-          ") runs in training mode (training_mode set, or a mask/statistics output used); "
-          "quantd serves inference graphs (export with model.eval())"));
-    }
-  }
-  return absl::OkStatus();
 }
 
 // The runtime builds its primitives for one NCHW image batch whose batch size

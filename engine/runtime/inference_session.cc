@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/graph/onnx_importer.h"
+#include "engine/passes/check_inference_mode.h"
 #include "engine/passes/standard_passes.h"
 #include "engine/runtime/execution_context.h"
 #include "engine/runtime/plan_compiler.h"
@@ -122,6 +123,7 @@ class CompiledSession final : public InferenceSession {
     PlanOptions plan_options;
     plan_options.int8 = options_.precision == Precision::kInt8;
     plan_options.calibration = &calibration_;
+    plan_options.fp32_winograd = options_.fp32_winograd;
     ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, CompilePlan(graph_, shape, plan_options));
     plans_.push_front(CachedPlan{shape, std::make_shared<ContextPool>(std::move(plan))});
     while (plans_.size() > static_cast<size_t>(options_.max_cached_plans)) {
@@ -168,6 +170,7 @@ absl::StatusOr<std::unique_ptr<InferenceSession>> CreateSessionFromGraph(
   if (options.precision == Precision::kInt8 && options.calibration == nullptr) {
     return absl::InvalidArgumentError("an int8 session needs a calibration table");
   }
+  RETURN_IF_ERROR(CheckInferenceMode(graph));
   auto session = std::make_unique<CompiledSession>(std::move(graph), std::move(summary), options);
   RETURN_IF_ERROR(session->Warm());
   return session;

@@ -25,6 +25,9 @@ struct SessionOptions {
   const CalibrationTable* calibration = nullptr;
   // Plans are compiled per input shape on first use; at most this many are kept.
   int max_cached_plans = 8;
+  // fp32 only: run 3x3 stride-1 convolutions as Winograd where oneDNN can
+  // (faster; outputs differ from direct convolution by ~1e-6 relative).
+  bool fp32_winograd = true;
 };
 
 // A loaded model, ready to run. Thread-safe: Run() may be called concurrently;

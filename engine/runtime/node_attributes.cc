@@ -24,9 +24,10 @@ std::string NodeLabel(const Node& node) {
 
 absl::Status DnnlError(const Node& node, const dnnl::error& e) {
   const std::string message = absl::StrCat(NodeLabel(node), ": oneDNN: ", e.what());
-  if (e.status == dnnl_invalid_arguments || e.status == dnnl_unimplemented) {
-    return absl::InvalidArgumentError(message);
-  }
+  // oneDNN says "unimplemented" when it has no kernel for this combination of
+  // shapes, types and attributes: the model is valid, quantd cannot run it.
+  if (e.status == dnnl_unimplemented) return absl::UnimplementedError(message);
+  if (e.status == dnnl_invalid_arguments) return absl::InvalidArgumentError(message);
   return absl::InternalError(message);
 }
 

@@ -26,6 +26,8 @@ namespace quantd::engine {
 struct PlanOptions {
   bool int8 = false;
   const CalibrationTable* calibration = nullptr;  // required when int8
+  // fp32 3x3 convolutions may use Winograd where oneDNN has a kernel for them.
+  bool fp32_winograd = true;
 };
 
 // Compiles `graph` (after RunStandardPasses) for `input_shape`.
@@ -53,6 +55,7 @@ class PlanCompiler {
   const Graph& graph() const { return graph_; }
   const dnnl::engine& engine() const { return plan_->engine; }
   bool int8() const { return options_.int8; }
+  bool fp32_winograd() const { return options_.fp32_winograd; }
 
   bool HasValue(const std::string& name) const;
   const std::vector<int64_t>& Dims(const std::string& name) const;

@@ -142,6 +142,83 @@ TEST(RuntimeSessionTest, UnsupportedOpFailsAtCreate) {
   EXPECT_THAT(session.status().message(), HasSubstr("op 'Einsum' (node 'up1')"));
 }
 
+// 3x3 stride-1 convolutions with 32 channels: shapes oneDNN has Winograd
+// kernels for on AVX-512 (smaller channel counts fall back to direct), with
+// the fused sum and ReLU a ResNet block needs.
+Graph WinogradEligibleBlock(unsigned seed) {
+  std::mt19937 rng(seed);
+  PostOp relu;
+  PostOp sum;
+  sum.kind = PostOp::Kind::kSum;
+  sum.sum_input = "a1";
+  const std::map<std::string, AttributeValue> pad1 = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  return testing::GraphBuilder({-1, 32, 14, 14})
+      .Const("w1", {32, 32, 3, 3}, rng, -0.1f, 0.1f)
+      .Const("b1", {32}, rng, -0.2f, 0.2f)
+      .Const("w2", {32, 32, 3, 3}, rng, -0.1f, 0.1f)
+      .Const("b2", {32}, rng, -0.2f, 0.2f)
+      .Op("Conv", "c1", {"x", "w1", "b1"}, "a1", pad1, {relu})
+      .Op("Conv", "c2", {"a1", "w2", "b2"}, "y", pad1, {sum, relu})
+      .Output("y")
+      .Build();
+}
+
+TEST(RuntimeSessionTest, WinogradAndDirectConvolutionBothMatchReference) {
+  const Graph graph = WinogradEligibleBlock(5);
+  std::mt19937 rng(6);
+  const Tensor input = RandomTensor({2, 32, 14, 14}, rng);
+  const Tensor expected = testing::reference::Run(graph, input);
+  for (const bool winograd : {true, false}) {
+    SCOPED_TRACE(winograd ? "winograd" : "direct");
+    SessionOptions options;
+    options.fp32_winograd = winograd;
+    absl::StatusOr<std::unique_ptr<InferenceSession>> session =
+        CreateSessionFromGraph(graph, options);
+    ASSERT_TRUE(session.ok()) << session.status();
+    absl::StatusOr<std::vector<Tensor>> out = (*session)->Run(input);
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ((*out)[0].shape, expected.shape);
+    for (size_t i = 0; i < expected.data.size(); ++i) {
+      ASSERT_NEAR((*out)[0].data[i], expected.data[i], 1e-4 * (1 + std::fabs(expected.data[i])))
+          << "element " << i;
+    }
+  }
+}
+
+// Training-mode nodes compute batch statistics or random masks; a graph built
+// in code (not through the upload check) must be refused just the same.
+TEST(RuntimeSessionTest, TrainingModeNodesAreUnimplemented) {
+  std::mt19937 rng(3);
+  const Graph batch_norm =
+      testing::GraphBuilder({-1, 4, 5, 5})
+          .Const("scale", {4}, rng)
+          .Const("bias", {4}, rng)
+          .Const("mean", {4}, rng)
+          .Const("var", {4}, rng, 0.5f, 1.0f)
+          .Op("BatchNormalization", "bn", {"x", "scale", "bias", "mean", "var"}, "y",
+              {{"training_mode", int64_t{1}}})
+          .Output("y")
+          .Build();
+  absl::StatusOr<std::unique_ptr<InferenceSession>> session =
+      CreateSessionFromGraph(batch_norm, SessionOptions{});
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(session.status().message(),
+              HasSubstr("node 'bn' (BatchNormalization) runs in training mode"));
+
+  // The importer stores ONNX bools as int64.
+  const Graph dropout = testing::GraphBuilder({-1, 4, 5, 5})
+                            .Floats("ratio", {}, {0.5f})
+                            .Ints("train", {1})
+                            .Op("Dropout", "drop", {"x", "ratio", "train"}, "y")
+                            .Output("y")
+                            .Build();
+  session = CreateSessionFromGraph(dropout, SessionOptions{});
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(session.status().message(), HasSubstr("node 'drop' (Dropout) runs in training mode"));
+}
+
 TEST(RuntimeSessionTest, Int8NeedsCalibrationAndCannotObserve) {
   SessionOptions options;
   options.precision = Precision::kInt8;
