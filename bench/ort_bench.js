@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // ONNX Runtime (CPU, onnxruntime-node) fp32 inference, timed the way
-// bench/quantd_fp32_vs_ort.cc times quantd: one (model, batch) case per
+// bench/quantd_bench.cc times quantd: one (model, batch) case per
 // process, warm-up runs, then timed runs; p50/p99 by nearest rank, images/s
 // over the timed runs, peak RSS of this process.
 //
@@ -96,7 +96,7 @@ async function main() {
     p50_ms: Number(percentile(latenciesMs, 50).toFixed(3)),
     p99_ms: Number(percentile(latenciesMs, 99).toFixed(3)),
     images_per_s: Number(((batch * runs * 1000) / totalMs).toFixed(2)),
-    // maxRSS is ru_maxrss in KiB, the field quantd_fp32_vs_ort reads with getrusage().
+    // maxRSS is ru_maxrss in KiB, the field quantd_bench reads with getrusage().
     peak_rss_mb: Number((process.resourceUsage().maxRSS / 1024).toFixed(1)),
   };
   const line = JSON.stringify(result);

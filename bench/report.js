@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Puts the results of quantd_fp32_vs_ort and ort_bench.js side by side.
+// Puts the results of quantd_bench (fp32, int8) and ort_bench.js side by side.
 //
 //   node bench/report.js bench/out/run
 //
 // Reads <run>/<case>/round<k>/ as written by scripts/bench.sh: quantd.json,
-// ort.json and the logits quantd.f32, ort.f32. Per case and runtime it keeps
+// quantd_int8.json (optional), ort.json and the logits quantd.f32,
+// quantd_int8.f32, ort.f32. Per case and runtime it keeps
 // the best round, and prints a Markdown table with the logits' max absolute
 // difference and that difference relative to the largest |logit| (random
 // weights give logits of arbitrary scale, so the absolute figure can mislead).
@@ -71,6 +72,47 @@ function main() {
                 `${q.peak_rss_mb.toFixed(0)} / ${o.peak_rss_mb.toFixed(0)} | ` +
                 `${maxAbsDiff.toExponential(1)} (${(maxAbsDiff / maxAbs).toExponential(1)}) |`);
   }
+  printInt8Table(runDir);
+}
+
+// quantd int8 against quantd fp32 and ORT fp32, case by case. Random weights
+// and inputs make top-1 meaningless; the logits' cosine similarity to fp32
+// shows the int8 Plan computes the same function.
+function printInt8Table(runDir) {
+  const rows = [];
+  for (const caseDir of subdirectories(runDir)) {
+    const rounds = subdirectories(caseDir).filter(
+        (dir) => ['quantd.json', 'quantd_int8.json', 'ort.json'].every(
+            (file) => fs.existsSync(path.join(dir, file))));
+    if (rounds.length === 0) continue;
+    const q = bestRound(rounds, 'quantd.json');
+    const i8 = bestRound(rounds, 'quantd_int8.json');
+    const o = bestRound(rounds, 'ort.json');
+    const cos = cosine(readFloats(path.join(rounds[0], 'quantd_int8.f32')),
+                       readFloats(path.join(rounds[0], 'quantd.f32')));
+    rows.push(`| ${q.model} | ${q.batch} | ${i8.images_per_s.toFixed(1)} | ` +
+              `${(i8.images_per_s / q.images_per_s).toFixed(2)} | ` +
+              `${(i8.images_per_s / o.images_per_s).toFixed(2)} | ` +
+              `${i8.p50_ms.toFixed(1)} / ${i8.p99_ms.toFixed(1)} | ` +
+              `${i8.peak_rss_mb.toFixed(0)} | ${cos.toFixed(4)} |`);
+  }
+  if (rows.length === 0) return;
+  console.log('');
+  console.log('| model | batch | quantd int8 img/s | int8/fp32 (quantd) | quantd int8/ORT fp32 | ' +
+              'int8 p50/p99 ms | int8 peak RSS MB | cosine(int8, fp32 logits) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows) console.log(row);
+}
+
+function cosine(a, b) {
+  if (a.length !== b.length) return NaN;
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; ++i) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return dot / Math.sqrt(na * nb);
 }
 
 main();

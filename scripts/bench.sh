@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# quantd fp32 against ONNX Runtime (CPU, 2 threads) on torchvision ResNet-50,
-# ResNet-18 and MobileNetV2 at batch 1 and 32. Not part of ctest.
+# quantd fp32 and int8 against ONNX Runtime fp32 (CPU, 2 threads) on
+# torchvision ResNet-50, ResNet-18 and MobileNetV2 at batch 1 and 32. Not part
+# of ctest.
 #
 #   scripts/bench.sh                  # full run: 3 rounds (~5-10 min on 2 cores)
 #   scripts/bench.sh --quick          # 1 round of few runs, a fast check that it works
@@ -9,7 +10,7 @@
 #                                     # (VERBOSE_MODEL=mobilenet_v2 for another model)
 #
 # Installs what is missing (Debian packages incl. torch, onnxruntime-node from
-# npm), builds bench/quantd_fp32_vs_ort into ${BUILD_DIR:-build-bench}, exports
+# npm), builds bench/quantd_bench into ${BUILD_DIR:-build-bench}, exports
 # the models to bench/out/models/ (once), then for every model and batch runs
 # quantd and ONNX Runtime one after the other, each in its own process (so peak
 # RSS is per runtime), on the same input file. The whole suite repeats for
@@ -27,6 +28,8 @@ case "${1:-}" in
   *) echo "usage: $0 [--quick | --onednn-verbose]" >&2; exit 2 ;;
 esac
 
+# INT8=0 skips the quantd int8 runs (fp32 comparison only).
+INT8=${INT8:-1}
 BUILD_DIR=${BUILD_DIR:-build-bench}
 JOBS=${JOBS:-2}
 THREADS=2
@@ -46,8 +49,8 @@ fi
 
 # --- Build only the benchmark program.
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DQUANTD_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD_DIR" -j"$JOBS" --target quantd_fp32_vs_ort
-QUANTD_BENCH=$BUILD_DIR/bench/quantd_fp32_vs_ort
+cmake --build "$BUILD_DIR" -j"$JOBS" --target quantd_bench
+QUANTD_BENCH=$BUILD_DIR/bench/quantd_bench
 
 # --- Models: random-weight torchvision architectures, exported once.
 missing_models=()
@@ -68,7 +71,7 @@ if [[ $MODE == verbose ]]; then
   # steady-state inference. Field 4 is the primitive kind, 5 the implementation.
   echo "phase | primitive | implementation [| formats] : count, total ms"
   awk -F, '
-    /^quantd_fp32_vs_ort: .*timing/ { steady = 1; next }
+    /^quantd_bench: .*timing/ { steady = 1; next }
     /^onednn_verbose,exec,/ {
       phase = steady ? "steady-state run" : "first run"
       key = phase " | " $4 " | " $5
@@ -96,7 +99,8 @@ if [[ ${OMP_WAIT_POLICY:-} =~ ^[Pp][Aa][Ss][Ss][Ii][Vv][Ee]$ ]]; then
   ORT_SPINNING_LABEL=0
 fi
 
-# One case in one round: quantd first (it writes the shared input), then ORT.
+# One case in one round: quantd fp32 first (it writes the shared input), quantd
+# int8 (min/max calibrated on random images), then ORT fp32.
 run_case() {
   local model=$1 batch=$2 case_dir=$3 warmup runs
   if ((batch == 1)); then warmup=$WARMUP_B1; runs=$RUNS_B1; else warmup=$WARMUP_B32; runs=$RUNS_B32; fi
@@ -105,6 +109,11 @@ run_case() {
   "$QUANTD_BENCH" --model="$MODEL_DIR/$model.onnx" --batch="$batch" --threads=$THREADS \
     --warmup="$warmup" --runs="$runs" --input_out="$case_dir/input.f32" \
     --logits_out="$case_dir/quantd.f32" --result_out="$case_dir/quantd.json" >&2
+  if [[ $INT8 == 1 ]]; then
+    "$QUANTD_BENCH" --model="$MODEL_DIR/$model.onnx" --batch="$batch" --threads=$THREADS \
+      --warmup="$warmup" --runs="$runs" --precision=int8 \
+      --logits_out="$case_dir/quantd_int8.f32" --result_out="$case_dir/quantd_int8.json" >&2
+  fi
   node bench/ort_bench.js --model="$MODEL_DIR/$model.onnx" --batch="$batch" --threads=$THREADS \
     --warmup="$warmup" --runs="$runs" --input="$case_dir/input.f32" \
     --logits_out="$case_dir/ort.f32" --result_out="$case_dir/ort.json" "${ORT_SPINNING[@]}" >&2
@@ -123,7 +132,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 {
-  echo "quantd fp32 vs ONNX Runtime $(node -p "require('onnxruntime-node/package.json').version")," \
+  echo "quantd fp32/int8 vs ONNX Runtime fp32 $(node -p "require('onnxruntime-node/package.json').version")," \
     "$THREADS threads, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}" \
     "(ORT allow_spinning=$ORT_SPINNING_LABEL), mode $MODE," \
     "best of $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'), load:$(uptime | sed 's/.*load average://')"

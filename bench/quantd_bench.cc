@@ -1,14 +1,19 @@
-// quantd fp32 inference, timed the way bench/ort_bench.js times ONNX Runtime.
+// quantd inference (fp32 or int8), timed the way bench/ort_bench.js times
+// ONNX Runtime.
 //
-// One process measures one (model, batch) case, so its peak RSS belongs to
-// that case and to quantd alone; scripts/bench.sh runs this program and
-// ort_bench.js alternately on the same model and the same input file and
-// bench/report.js puts the results side by side.
+// One process measures one (model, batch, precision) case, so its peak RSS
+// belongs to that case and to quantd alone; scripts/bench.sh runs this program
+// (fp32, then int8) and ort_bench.js alternately on the same model and the
+// same input file and bench/report.js puts the results side by side.
 //
 // The scenario:
 //   1. Fix the OpenMP thread count, then create the session and run it from
 //      this same thread (oneDNN 2.6 takes the thread count of the thread that
-//      creates a primitive).
+//      creates a primitive). For int8: calibrate min/max ranges through an fp32
+//      session on `calibration_samples` random images (another seed than the
+//      timed input), then create the int8 session from them. Random weights
+//      and inputs make accuracy meaningless here; the ranges only have to be
+//      realistic enough for the kernels to do representative work.
 //   2. Make a seeded random input [batch,3,224,224] and write it to a file, so
 //      ONNX Runtime sees exactly the same bytes.
 //   3. Warm up (the first Run compiles the Plan for the shape), then time
@@ -18,9 +23,10 @@
 // Files are raw little-endian float32, row-major; their shapes are implied by
 // the model and the batch.
 //
-//   quantd_fp32_vs_ort --model=bench/out/models/resnet18.onnx --batch=1
+//   quantd_bench --model=bench/out/models/resnet18.onnx --batch=1
 //       --warmup=10 --runs=50 --input_out=in.f32 --logits_out=quantd.f32
 //       --result_out=quantd.json
+//   quantd_bench --model=... --batch=32 --precision=int8 --calibration_samples=32
 
 #include <omp.h>
 #include <sys/resource.h>
@@ -44,6 +50,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/data/dataset.h"
+#include "engine/quant/minmax_calibrator.h"
 #include "engine/runtime/inference_session.h"
 #include "engine/status_macros.h"
 #include "engine/tensor.h"
@@ -57,10 +65,16 @@ ABSL_FLAG(uint32_t, seed, 20261123, "Seed of the random input");
 ABSL_FLAG(std::string, input_out, "", "Where to write the input (float32); empty: do not");
 ABSL_FLAG(std::string, logits_out, "", "Where to write the last run's output (float32)");
 ABSL_FLAG(std::string, result_out, "", "Where to write the JSON result line; empty: stdout only");
+ABSL_FLAG(std::string, precision, "fp32", "fp32 or int8");
+ABSL_FLAG(int32_t, calibration_samples, 32, "int8: random images to calibrate ranges on");
 
 namespace {
 
+using quantd::engine::CalibrationOptions;
+using quantd::engine::CalibrationTable;
+using quantd::engine::Dataset;
 using quantd::engine::InferenceSession;
+using quantd::engine::Precision;
 using quantd::engine::SessionOptions;
 using quantd::engine::Tensor;
 
@@ -88,6 +102,22 @@ Tensor MakeRandomImages(int batch, uint32_t seed) {
   return input;
 }
 
+// Min/max ranges of every activation over `samples` random images.
+absl::StatusOr<CalibrationTable> CalibrateOnRandomImages(std::string_view onnx_bytes, int samples,
+                                                         uint32_t seed) {
+  ASSIGN_OR_RETURN(std::unique_ptr<InferenceSession> fp32,
+                   InferenceSession::Create(onnx_bytes, SessionOptions{}));
+  const Tensor images = MakeRandomImages(samples, seed);
+  Dataset data;
+  data.sample_shape = {3, 224, 224};
+  data.num_samples = samples;
+  data.samples = images.data;
+  CalibrationOptions options;
+  options.max_samples = samples;
+  options.batch_size = 8;
+  return quantd::engine::CalibrateMinMax(*fp32, data, options, nullptr);
+}
+
 // Nearest-rank percentile, the definition ort_bench.js uses too.
 double Percentile(std::vector<double> sorted_ms, double p) {
   std::sort(sorted_ms.begin(), sorted_ms.end());
@@ -112,15 +142,37 @@ absl::Status Run() {
   if (batch < 1 || runs < 1 || warmup < 0) {
     return absl::InvalidArgumentError("--batch and --runs must be >= 1, --warmup >= 0");
   }
+  const std::string precision = absl::GetFlag(FLAGS_precision);
+  if (precision != "fp32" && precision != "int8") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--precision must be fp32 or int8, got '", precision, "'"));
+  }
+  const int calibration_samples = absl::GetFlag(FLAGS_calibration_samples);
+  if (precision == "int8" && calibration_samples < 1) {
+    return absl::InvalidArgumentError("--calibration_samples must be >= 1");
+  }
 
   // 1. Threads first: every primitive the session creates inherits this count.
   omp_set_num_threads(absl::GetFlag(FLAGS_threads));
 
   std::unique_ptr<InferenceSession> session;
+  CalibrationTable calibration;
+  double calibration_ms = 0;
   {
     // The ONNX bytes are only needed while importing; drop them afterwards.
     ASSIGN_OR_RETURN(const std::string onnx_bytes, ReadFile(model_path));
-    ASSIGN_OR_RETURN(session, InferenceSession::Create(onnx_bytes, SessionOptions{}));
+    SessionOptions options;
+    if (precision == "int8") {
+      const auto start = std::chrono::steady_clock::now();
+      ASSIGN_OR_RETURN(calibration, CalibrateOnRandomImages(onnx_bytes, calibration_samples,
+                                                            absl::GetFlag(FLAGS_seed) + 1));
+      calibration_ms = std::chrono::duration<double, std::milli>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+      options.precision = Precision::kInt8;
+      options.calibration = &calibration;
+    }
+    ASSIGN_OR_RETURN(session, InferenceSession::Create(onnx_bytes, options));
   }
 
   // 2. The shared input.
@@ -141,7 +193,7 @@ absl::Status Run() {
 
   // On stdout, like ONEDNN_VERBOSE's lines, so a verbose log splits here into
   // first-run work (Plan compilation, weight reorders) and steady-state runs.
-  std::printf("quantd_fp32_vs_ort: %d warm-up runs took %.1f ms; timing %d runs\n", warmup,
+  std::printf("quantd_bench: %d warm-up runs took %.1f ms; timing %d runs\n", warmup,
               warmup_ms, runs);
   std::fflush(stdout);
   std::vector<double> latencies_ms;
@@ -160,11 +212,12 @@ absl::Status Run() {
   double total_ms = 0;
   for (double ms : latencies_ms) total_ms += ms;
   const std::string result = absl::StrFormat(
-      "{\"runtime\": \"quantd\", \"model\": \"%s\", \"batch\": %d, \"threads\": %d, "
-      "\"warmup\": %d, \"runs\": %d, \"warmup_ms\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
+      "{\"runtime\": \"quantd\", \"precision\": \"%s\", \"model\": \"%s\", \"batch\": %d, "
+      "\"threads\": %d, \"warmup\": %d, \"runs\": %d, \"calibration_ms\": %.1f, "
+      "\"warmup_ms\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
       "\"images_per_s\": %.2f, \"peak_rss_mb\": %.1f}",
-      std::filesystem::path(model_path).stem().string(), batch, absl::GetFlag(FLAGS_threads),
-      warmup, runs, warmup_ms, Percentile(latencies_ms, 50), Percentile(latencies_ms, 99),
+      precision, std::filesystem::path(model_path).stem().string(), batch,
+      absl::GetFlag(FLAGS_threads), warmup, runs, calibration_ms, warmup_ms, Percentile(latencies_ms, 50), Percentile(latencies_ms, 99),
       batch * runs * 1000.0 / total_ms, PeakRssMb());
   std::printf("%s\n", result.c_str());
   if (const std::string path = absl::GetFlag(FLAGS_result_out); !path.empty()) {
@@ -178,7 +231,7 @@ absl::Status Run() {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   if (const absl::Status status = Run(); !status.ok()) {
-    std::fprintf(stderr, "quantd_fp32_vs_ort: %s\n", status.ToString().c_str());
+    std::fprintf(stderr, "quantd_bench: %s\n", status.ToString().c_str());
     return 1;
   }
   return 0;
