@@ -38,8 +38,9 @@ absl::Status CheckOperatorSupport(const Graph& graph) {
       absl::StrCat("unsupported operators: ", absl::StrJoin(parts, ", ")));
 }
 
-// The runtime builds its primitives for one NCHW image batch whose batch size
-// may vary per request; channels and spatial size must be known up front.
+// The runtime compiles a Plan per input shape, so batch, height and width may
+// be dynamic; the channel count must be fixed, because the weights of the
+// first layer are built for it.
 absl::Status CheckInput(const Graph& graph) {
   if (graph.inputs.size() != 1) {
     std::vector<std::string> names;
@@ -55,12 +56,10 @@ absl::Status CheckInput(const Graph& graph) {
                                                    shape,
                                                    "; quantd expects a rank-4 NCHW float tensor"));
   }
-  for (size_t i = 1; i < 4; ++i) {
-    if (input.shape[i] <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("graph input '", input.name, "' has shape ", shape,
-                       "; only the batch dimension (N) may be dynamic"));
-    }
+  if (input.shape[1] <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("graph input '", input.name, "' has shape ", shape,
+                     "; the channel dimension (C) must be fixed (N, H and W may be dynamic)"));
   }
   return absl::OkStatus();
 }

@@ -10,12 +10,14 @@
 
 namespace quantd::engine {
 
-absl::Status RunStandardPasses(Graph& graph) {
+absl::Status RunStandardPasses(Graph& graph, const PassOptions& options) {
   RETURN_IF_ERROR(FoldConstants(graph));
   RETURN_IF_ERROR(RemoveIdentityNodes(graph));
-  RETURN_IF_ERROR(FoldBatchNormIntoConv(graph));
-  RETURN_IF_ERROR(FuseResidualAdd(graph));
-  RETURN_IF_ERROR(FuseActivations(graph));
+  if (options.fold_batch_norm) RETURN_IF_ERROR(FoldBatchNormIntoConv(graph));
+  if (options.fuse_operators) {
+    RETURN_IF_ERROR(FuseResidualAdd(graph));
+    RETURN_IF_ERROR(FuseActivations(graph));
+  }
   return RemoveUnusedConstants(graph);
 }
 

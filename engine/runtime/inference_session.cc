@@ -61,11 +61,16 @@ class CompiledSession final : public InferenceSession {
     if (options_.max_cached_plans < 1) options_.max_cached_plans = 1;
   }
 
+  // Compiles the batch-1 Plan up front, so bad attributes surface when the
+  // model is loaded rather than at its first request. A model whose height or
+  // width is dynamic has no size worth guessing (too small a guess fails its
+  // kernels); its Plans compile at first use of each input size.
   absl::Status Warm() {
     std::vector<int64_t> shape = graph_.inputs[0].shape;
-    for (int64_t& d : shape) {
-      if (d <= 0) d = 1;
+    for (size_t i = 1; i < shape.size(); ++i) {
+      if (shape[i] <= 0) return absl::OkStatus();
     }
+    if (!shape.empty() && shape[0] <= 0) shape[0] = 1;
     return PlanFor(shape).status();
   }
 

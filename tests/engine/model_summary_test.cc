@@ -110,6 +110,27 @@ TEST(InspectModelTest, RequiresRank4Input) {
   EXPECT_THAT(summary.status().message(), HasSubstr("rank-4"));
 }
 
+// Detectors take any image size: the runtime compiles a Plan per input shape.
+TEST(InspectModelTest, AcceptsDynamicHeightAndWidth) {
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "image", {-1, 3, -1, -1});
+  AddNode(model, "Relu", {"image"}, {"y"});
+  AddGraphOutput(model, "y", {-1, 3, -1, -1});
+  absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_THAT(summary->inputs[0].shape, ElementsAre(-1, 3, -1, -1));
+}
+
+TEST(InspectModelTest, RequiresFixedChannelCount) {
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "image", {-1, -1, 8, 8});
+  AddNode(model, "Relu", {"image"}, {"y"});
+  AddGraphOutput(model, "y", {-1, -1, 8, 8});
+  absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
+  ASSERT_EQ(summary.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(summary.status().message(), HasSubstr("channel dimension (C) must be fixed"));
+}
+
 TEST(InspectModelTest, GarbageIsInvalidArgument) {
   EXPECT_EQ(InspectModel("definitely not protobuf").status().code(),
             absl::StatusCode::kInvalidArgument);

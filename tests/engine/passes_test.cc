@@ -317,6 +317,45 @@ TEST(StandardPassesTest, ResidualBlockBecomesThreeConvsWithSumThenRelu) {
   }
 }
 
+// The quantization knob fold_batchnorm=false keeps BatchNormalization nodes.
+TEST(StandardPassesTest, OptionsCanKeepBatchNorm) {
+  Graph graph = MakeResidualBlock();
+  PassOptions options;
+  options.fold_batch_norm = false;
+  ASSERT_TRUE(RunStandardPasses(graph, options).ok());
+  // Only conv0's Relu still fuses: the others follow a BatchNormalization or
+  // an Add whose addends are not convolutions any more.
+  EXPECT_THAT(OpTypes(graph),
+              ElementsAre("Conv", "Conv", "BatchNormalization", "Relu", "Conv",
+                          "BatchNormalization", "Add", "Relu"));
+  ExpectTopologicallySorted(graph);
+}
+
+// Without fusion every value of the imported graph is still produced, and
+// the fused graph's values are a subset of them: calibration observed on the
+// unfused graph covers both.
+TEST(StandardPassesTest, UnfusedGraphKeepsEveryValueOfTheFusedOne) {
+  Graph fused = MakeResidualBlock();
+  Graph unfused = MakeResidualBlock();
+  PassOptions no_fusion;
+  no_fusion.fuse_operators = false;
+  ASSERT_TRUE(RunStandardPasses(fused).ok());
+  ASSERT_TRUE(RunStandardPasses(unfused, no_fusion).ok());
+  EXPECT_THAT(OpTypes(unfused), ElementsAre("Conv", "Relu", "Conv", "Relu", "Conv", "Add", "Relu"));
+  std::set<std::string> unfused_values;
+  for (const Node& node : unfused.nodes) {
+    unfused_values.insert(node.outputs.begin(), node.outputs.end());
+  }
+  // conv2 with bn2 folded in writes bn2's output: the value the residual Add
+  // reads, which the fused graph never materializes.
+  EXPECT_TRUE(unfused_values.count("n2")) << "the pre-residual conv output is observable";
+  for (const Node& node : fused.nodes) {
+    for (const std::string& output : node.outputs) {
+      EXPECT_TRUE(unfused_values.count(output)) << output;
+    }
+  }
+}
+
 TEST(FuseResidualAddTest, FusesTheLaterConvWhenBothAddendsAreConvs) {
   Graph graph = MakeGraph("x", {"s"});
   graph.constants["w"] = FloatConstant({2, 2, 1, 1}, {1, 0, 0, 1});

@@ -185,6 +185,44 @@ TEST(RuntimeSessionTest, WinogradAndDirectConvolutionBothMatchReference) {
   }
 }
 
+// A classifier with dynamic height and width: one session serves several
+// image sizes, each through its own Plan, and each matches the reference.
+TEST(RuntimeSessionTest, DynamicHeightAndWidthRunAtAnySize) {
+  std::mt19937 rng(11);
+  PostOp relu;
+  const Graph graph =
+      testing::GraphBuilder({-1, 3, -1, -1})
+          .Const("w", {8, 3, 3, 3}, rng, -0.4f, 0.4f)
+          .Const("b", {8}, rng, -0.2f, 0.2f)
+          .Const("fc_w", {5, 8}, rng, -0.5f, 0.5f)
+          .Const("fc_b", {5}, rng, -0.1f, 0.1f)
+          .Op("Conv", "conv", {"x", "w", "b"}, "a",
+              {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 2}}},
+              {relu})
+          .Op("GlobalAveragePool", "gap", {"a"}, "p")
+          .Op("Flatten", "flat", {"p"}, "f")
+          .Op("Gemm", "fc", {"f", "fc_w", "fc_b"}, "logits", {{"transB", int64_t{1}}})
+          .Output("logits", {-1, 5})
+          .Build();
+  auto session = Fp32Session(graph);
+  ASSERT_NE(session, nullptr);
+  for (const std::vector<int64_t>& shape : std::vector<std::vector<int64_t>>{
+           {1, 3, 16, 16}, {2, 3, 23, 37}, {1, 3, 64, 48}, {1, 3, 16, 16}}) {
+    SCOPED_TRACE(::testing::PrintToString(shape));
+    const Tensor input = RandomTensor(shape, rng);
+    absl::StatusOr<std::vector<Tensor>> out = session->Run(input);
+    ASSERT_TRUE(out.ok()) << out.status();
+    const Tensor expected = testing::reference::Run(graph, input);
+    ASSERT_EQ((*out)[0].shape, expected.shape);
+    for (size_t i = 0; i < expected.data.size(); ++i) {
+      EXPECT_NEAR((*out)[0].data[i], expected.data[i], 1e-4 * (1 + std::fabs(expected.data[i])));
+    }
+  }
+  // The channel count stays fixed.
+  EXPECT_EQ(session->Run(RandomTensor({1, 4, 16, 16}, rng)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 // Training-mode nodes compute batch statistics or random masks; a graph built
 // in code (not through the upload check) must be refused just the same.
 TEST(RuntimeSessionTest, TrainingModeNodesAreUnimplemented) {
