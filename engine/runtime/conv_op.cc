@@ -1,5 +1,7 @@
 // Conv (ONNX opset 1-11 semantics; 2-D only) as a oneDNN convolution with
-// fused post-ops; int8 with s8 per-output-channel weights when calibrated.
+// fused post-ops; int8 with s8 weights (scales per QuantizationOptions) when
+// calibrated, or fp32 with fake-quantized weights and activations when
+// simulated.
 
 #include <algorithm>
 #include <cmath>
@@ -67,20 +69,6 @@ absl::StatusOr<ConvGeometry> ComputeGeometry(const Node& node, const std::vector
   return g;
 }
 
-// Symmetric s8 multipliers, one per output channel (rows of `weights`).
-std::vector<float> PerChannelWeightScales(const std::vector<float>& weights, int64_t channels) {
-  const int64_t per_channel = static_cast<int64_t>(weights.size()) / channels;
-  std::vector<float> scales(channels);
-  for (int64_t oc = 0; oc < channels; ++oc) {
-    float max_abs = 0.0f;
-    for (int64_t i = 0; i < per_channel; ++i) {
-      max_abs = std::max(max_abs, std::fabs(weights[oc * per_channel + i]));
-    }
-    scales[oc] = max_abs > 0.0f ? 127.0f / max_abs : 1.0f;
-  }
-  return scales;
-}
-
 }  // namespace
 
 absl::Status CompileConv(PlanCompiler& c, const Node& node) {
@@ -117,13 +105,20 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
   }
   ASSIGN_OR_RETURN(const ConvGeometry geometry, ComputeGeometry(node, xd, w->dims));
 
-  // int8 when the source is (or can be) quantized.
-  QuantParams src_q = c.Quant(x);
-  if (c.int8() && !src_q.quantized()) {
-    if (std::optional<QuantParams> q = c.CalibratedQuant(x)) src_q = *q;
+  // int8 when the source is (or can be) quantized; excluded nodes read f32.
+  const bool quantize = (c.int8() || c.simulated()) && !c.Excluded(node);
+  QuantParams src_q;
+  if (c.int8() && quantize) {
+    src_q = c.Quant(x);
+    if (!src_q.quantized()) {
+      if (std::optional<QuantParams> q = c.CalibratedQuant(x)) src_q = *q;
+    }
   }
-  const bool int8 = c.int8() && src_q.quantized();
+  const bool int8 = src_q.quantized();
+  const bool simulated = c.simulated() && quantize && (c.Grid(x) || c.CalibratedGrid(x));
   const QuantParams dst_q = int8 ? ChooseDstQuant(c, node) : QuantParams{};
+  const std::optional<ActivationGrid> dst_grid =
+      simulated ? ChooseDstGrid(c, node) : std::nullopt;
 
   const memory::dims weight_dims =
       groups > 1 ? memory::dims{groups, oc / groups, w->dims[1], w->dims[2], w->dims[3]}
@@ -133,8 +128,16 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
   std::vector<float> weight_scales, output_scales;
   std::vector<float> bias(oc, 0.0f);
   if (b != nullptr) std::copy(b->floats.begin(), b->floats.end(), bias.begin());
+  const float* weight_data = w->floats.data();
+  std::vector<float> fake_weights;
+  if (simulated) {
+    fake_weights = w->floats;
+    FakeQuantizeWeights(fake_weights, WeightScales(fake_weights, oc, c.quantization()),
+                        c.quantization().weight_bits);
+    weight_data = fake_weights.data();
+  }
   if (int8) {
-    weight_scales = PerChannelWeightScales(w->floats, oc);
+    weight_scales = WeightScales(w->floats, oc, c.quantization());
     output_scales.resize(oc);
     for (int64_t i = 0; i < oc; ++i) {
       output_scales[i] = dst_q.scale / (src_q.scale * weight_scales[i]);
@@ -153,8 +156,9 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
     const memory::desc bias_md({oc}, memory::data_type::f32, memory::format_tag::a);
     const memory::desc dst_md(geometry.dst_dims, dst_q.type, memory::format_tag::any);
     dnnl::primitive_attr attr = StepAttr();
-    ASSIGN_OR_RETURN(const dnnl::post_ops post_ops,
+    ASSIGN_OR_RETURN(dnnl::post_ops post_ops,
                      MakePostOps(node, dst_q.scale, SumParams(c, node, dst_q)));
+    if (dst_grid) AppendFakeQuant(post_ops, *dst_grid);
     attr.set_post_ops(post_ops);
     if (int8) attr.set_output_scales(1 << 1, output_scales);
     // fp32 3x3 stride-1 convolutions run about 1.2-1.5x faster as Winograd
@@ -183,10 +187,12 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
 
   const int weight_mask = groups > 1 ? (1 << 0) | (1 << 1) : (1 << 0);
   ASSIGN_OR_RETURN(const int weight_buffer,
-                   c.AddReorderedConstant(weight_dims, weight_tag, w->floats.data(),
+                   c.AddReorderedConstant(weight_dims, weight_tag, weight_data,
                                           pd->weights_desc(), weight_mask, weight_scales));
   const int bias_buffer = c.AddF32Constant({oc}, memory::format_tag::a, bias.data());
-  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, pd->src_desc(), src_q.scale, node.name));
+  ASSIGN_OR_RETURN(const int src_buffer,
+                   simulated ? c.FakeQuantizedBufferFor(x, pd->src_desc(), node.name)
+                             : c.BufferFor(x, pd->src_desc(), src_q.scale, node.name));
   ASSIGN_OR_RETURN(const int dst_buffer, SumDestination(c, node, pd->dst_desc(), dst_q));
   dnnl::primitive primitive;
   try {
@@ -200,6 +206,7 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
              {DNNL_ARG_BIAS, bias_buffer},
              {DNNL_ARG_DST, dst_buffer}});
   c.DefineValue(node.outputs[0], geometry.dst_dims, dst_buffer, dst_q);
+  if (dst_grid) c.SetGrid(node.outputs[0], *dst_grid);
   return absl::OkStatus();
 }
 

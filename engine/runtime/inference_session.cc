@@ -12,6 +12,7 @@
 #include "engine/passes/standard_passes.h"
 #include "engine/runtime/execution_context.h"
 #include "engine/runtime/plan_compiler.h"
+#include "engine/runtime/quantization_scheme.h"
 #include "engine/runtime/session_factory.h"
 #include "engine/status_macros.h"
 
@@ -88,6 +89,9 @@ class CompiledSession final : public InferenceSession {
 
   const ModelSummary& summary() const override { return summary_; }
   Precision precision() const override { return options_.precision; }
+  bool simulated() const override {
+    return options_.precision == Precision::kInt8 && options_.quantization.simulated();
+  }
 
  private:
   struct CachedPlan {
@@ -126,8 +130,10 @@ class CompiledSession final : public InferenceSession {
       }
     }
     PlanOptions plan_options;
-    plan_options.int8 = options_.precision == Precision::kInt8;
+    plan_options.int8 = options_.precision == Precision::kInt8 && !simulated();
+    plan_options.simulated = simulated();
     plan_options.calibration = &calibration_;
+    plan_options.quantization = options_.quantization;
     plan_options.fp32_winograd = options_.fp32_winograd;
     ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, CompilePlan(graph_, shape, plan_options));
     plans_.push_front(CachedPlan{shape, std::make_shared<ContextPool>(std::move(plan))});
@@ -176,6 +182,9 @@ absl::StatusOr<std::unique_ptr<InferenceSession>> CreateSessionFromGraph(
     return absl::InvalidArgumentError("an int8 session needs a calibration table");
   }
   RETURN_IF_ERROR(CheckInferenceMode(graph));
+  if (options.precision == Precision::kInt8) {
+    RETURN_IF_ERROR(ValidateQuantizationOptions(options.quantization, graph));
+  }
   auto session = std::make_unique<CompiledSession>(std::move(graph), std::move(summary), options);
   RETURN_IF_ERROR(session->Warm());
   return session;

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "engine/graph/model_summary.h"
 #include "engine/quant/calibration_table.h"
+#include "engine/quant/quantization_options.h"
 #include "engine/tensor.h"
 
 namespace quantd::engine {
@@ -23,6 +24,9 @@ struct SessionOptions {
   Precision precision = Precision::kFp32;
   // Required for kInt8: activation ranges from calibration.
   const CalibrationTable* calibration = nullptr;
+  // kInt8 only: how weights and activations are quantized and which nodes
+  // stay fp32. Fewer than 8 bits (or `simulate`) makes a simulated session.
+  QuantizationOptions quantization = {};
   // Plans are compiled per input shape on first use; at most this many are kept.
   int max_cached_plans = 8;
   // fp32 only: run 3x3 stride-1 convolutions as Winograd where oneDNN can
@@ -40,9 +44,10 @@ using ActivationObserver =
 class InferenceSession {
  public:
   // Imports `onnx_bytes`, runs the standard passes (BN folding, activation and
-  // residual fusion) and prepares to compile Plans. For kInt8, weights are
-  // quantized per output channel (symmetric s8) and activations use the
-  // calibration ranges (u8 when the range is non-negative, else s8).
+  // residual fusion) and prepares to compile Plans. For kInt8, weights and
+  // activations are quantized as `options.quantization` says (by default s8
+  // symmetric per output channel, activations u8 when the calibrated range
+  // is non-negative, else s8); INVALID_ARGUMENT names a bad option field.
   static absl::StatusOr<std::unique_ptr<InferenceSession>> Create(
       std::string_view onnx_bytes, const SessionOptions& options);
 
@@ -61,6 +66,10 @@ class InferenceSession {
 
   virtual const ModelSummary& summary() const = 0;
   virtual Precision precision() const = 0;
+  // kInt8 sessions with fewer than 8 bits (or QuantizationOptions::simulate)
+  // run fp32 kernels on fake-quantized weights and activations: accuracy as
+  // quantized, speed as fp32.
+  virtual bool simulated() const { return false; }
 };
 
 }  // namespace quantd::engine

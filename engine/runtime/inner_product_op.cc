@@ -1,10 +1,9 @@
 // Gemm (transA = 0) and MatMul with a constant 2-D B as a oneDNN inner
 // product. A Flatten/Reshape view of a 4-D activation feeds the inner product
 // directly (weights viewed as [OC, C, H, W]), so the activation never has to
-// be reordered to plain layout.
+// be reordered to plain layout. Quantization as in conv_op.cc.
 
 #include <algorithm>
-#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -47,20 +46,30 @@ absl::Status CompileInnerProduct(PlanCompiler& c, const Node& node, const std::s
   const memory::format_tag weight_tag =
       src_dims.size() == 4 ? memory::format_tag::oihw : memory::format_tag::oi;
 
-  QuantParams src_q = c.Quant(src);
-  if (c.int8() && !src_q.quantized()) {
-    if (std::optional<QuantParams> q = c.CalibratedQuant(src)) src_q = *q;
+  // Excluded nodes read f32; simulated Plans fake-quantize weights here and
+  // activations on the way in and out.
+  const bool quantize = (c.int8() || c.simulated()) && !c.Excluded(node);
+  QuantParams src_q;
+  if (c.int8() && quantize) {
+    src_q = c.Quant(src);
+    if (!src_q.quantized()) {
+      if (std::optional<QuantParams> q = c.CalibratedQuant(src)) src_q = *q;
+    }
   }
-  const bool int8 = c.int8() && src_q.quantized();
+  const bool int8 = src_q.quantized();
+  const bool simulated = c.simulated() && quantize && (c.Grid(src) || c.CalibratedGrid(src));
   const QuantParams dst_q = int8 ? ChooseDstQuant(c, node) : QuantParams{};
+  const std::optional<ActivationGrid> dst_grid =
+      simulated ? ChooseDstGrid(c, node) : std::nullopt;
   std::vector<float> weight_scales, output_scales;
+  if (simulated) {
+    FakeQuantizeWeights(weights, WeightScales(weights, oc, c.quantization()),
+                        c.quantization().weight_bits);
+  }
   if (int8) {
-    weight_scales.resize(oc);
+    weight_scales = WeightScales(weights, oc, c.quantization());
     output_scales.resize(oc);
     for (int64_t o = 0; o < oc; ++o) {
-      float max_abs = 0.0f;
-      for (int64_t i = 0; i < k; ++i) max_abs = std::max(max_abs, std::fabs(weights[o * k + i]));
-      weight_scales[o] = max_abs > 0.0f ? 127.0f / max_abs : 1.0f;
       output_scales[o] = dst_q.scale / (src_q.scale * weight_scales[o]);
       bias[o] *= src_q.scale * weight_scales[o];  // accumulator domain, as in conv
     }
@@ -70,8 +79,9 @@ absl::Status CompileInnerProduct(PlanCompiler& c, const Node& node, const std::s
   std::optional<dnnl::inner_product_forward::primitive_desc> pd;
   try {
     dnnl::primitive_attr attr = StepAttr();
-    ASSIGN_OR_RETURN(const dnnl::post_ops post_ops,
+    ASSIGN_OR_RETURN(dnnl::post_ops post_ops,
                      MakePostOps(node, dst_q.scale, SumParams(c, node, dst_q)));
+    if (dst_grid) AppendFakeQuant(post_ops, *dst_grid);
     attr.set_post_ops(post_ops);
     if (int8) attr.set_output_scales(1 << 1, output_scales);
     const memory::desc weight_md(weight_dims, int8 ? memory::data_type::s8 : memory::data_type::f32,
@@ -100,7 +110,9 @@ absl::Status CompileInnerProduct(PlanCompiler& c, const Node& node, const std::s
                    c.AddReorderedConstant(weight_dims, weight_tag, weights.data(),
                                           pd->weights_desc(), 1 << 0, weight_scales));
   const int bias_buffer = c.AddF32Constant({oc}, memory::format_tag::a, bias.data());
-  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(src, pd->src_desc(), src_q.scale, node.name));
+  ASSIGN_OR_RETURN(const int src_buffer,
+                   simulated ? c.FakeQuantizedBufferFor(src, pd->src_desc(), node.name)
+                             : c.BufferFor(src, pd->src_desc(), src_q.scale, node.name));
   ASSIGN_OR_RETURN(const int dst_buffer, SumDestination(c, node, pd->dst_desc(), dst_q));
   dnnl::primitive primitive;
   try {
@@ -114,6 +126,7 @@ absl::Status CompileInnerProduct(PlanCompiler& c, const Node& node, const std::s
              {DNNL_ARG_BIAS, bias_buffer},
              {DNNL_ARG_DST, dst_buffer}});
   c.DefineValue(node.outputs[0], {src_dims[0], oc}, dst_buffer, dst_q);
+  if (dst_grid) c.SetGrid(node.outputs[0], *dst_grid);
   return absl::OkStatus();
 }
 

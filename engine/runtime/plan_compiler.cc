@@ -29,15 +29,13 @@ bool IsViewOp(const std::string& op_type) {
 }  // namespace
 
 QuantParams QuantParamsForRange(const TensorRange& range) {
+  return QuantParamsForGrid(ActivationGridForRange(range, QuantizationOptions{}));
+}
+
+QuantParams QuantParamsForGrid(const ActivationGrid& grid) {
   QuantParams q;
-  if (range.min >= 0.0f) {
-    q.type = memory::data_type::u8;
-    q.scale = range.max > 0.0f ? 255.0f / range.max : 1.0f;
-  } else {
-    q.type = memory::data_type::s8;
-    const float m = std::max(std::fabs(range.min), std::fabs(range.max));
-    q.scale = m > 0.0f ? 127.0f / m : 1.0f;
-  }
+  q.type = grid.is_signed() ? memory::data_type::s8 : memory::data_type::u8;
+  q.scale = grid.scale;
   return q;
 }
 
@@ -52,6 +50,7 @@ PlanCompiler::PlanCompiler(const Graph& graph, const PlanOptions& options)
     }
   }
   for (const ValueInfo& output : graph_.outputs) is_graph_output_[output.name] = true;
+  if (options_.int8 || options_.simulated) excluded_ = ExcludedNodes(graph_, options_.quantization);
 }
 
 absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
@@ -60,8 +59,20 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
     return absl::UnimplementedError(absl::StrCat(
         "the runtime supports models with exactly one input; this one has ", graph_.inputs.size()));
   }
-  if (options_.int8 && options_.calibration == nullptr) {
-    return absl::InvalidArgumentError("int8 plans need a calibration table");
+  if (options_.int8 && options_.simulated) {
+    return absl::InvalidArgumentError("a plan is either int8 or simulated, not both");
+  }
+  if (options_.int8 || options_.simulated) {
+    if (options_.calibration == nullptr) {
+      return absl::InvalidArgumentError("int8 and simulated plans need a calibration table");
+    }
+    QuantizationOptions quantization = options_.quantization;
+    quantization.simulate = quantization.simulate || options_.simulated;
+    if (options_.int8 && quantization.simulated()) {
+      return absl::InvalidArgumentError(
+          "quantization: fewer than 8 bits (or simulate) need a simulated plan");
+    }
+    RETURN_IF_ERROR(ValidateQuantizationOptions(quantization, graph_));
   }
   try {
     plan_->engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
@@ -161,17 +172,35 @@ const Constant* PlanCompiler::FindConstant(const std::string& name) const {
 }
 
 std::optional<QuantParams> PlanCompiler::CalibratedQuant(const std::string& name) const {
-  if (!options_.int8 || options_.calibration == nullptr) return std::nullopt;
+  if (!options_.int8) return std::nullopt;
+  const std::optional<ActivationGrid> grid = CalibratedGrid(name);
+  if (!grid) return std::nullopt;
+  return QuantParamsForGrid(*grid);
+}
+
+std::optional<ActivationGrid> PlanCompiler::CalibratedGrid(const std::string& name) const {
+  if (!(options_.int8 || options_.simulated) || options_.calibration == nullptr) {
+    return std::nullopt;
+  }
   const auto it = options_.calibration->ranges.find(name);
   if (it == options_.calibration->ranges.end()) return std::nullopt;
-  return QuantParamsForRange(it->second);
+  return ActivationGridForRange(it->second, options_.quantization);
+}
+
+std::optional<ActivationGrid> PlanCompiler::Grid(const std::string& name) const {
+  return values_.at(name).grid;
+}
+
+void PlanCompiler::SetGrid(const std::string& name, const ActivationGrid& grid) {
+  State(name).grid = grid;
 }
 
 bool PlanCompiler::ConsumersTakeInt8(const std::string& name) const {
-  if (!options_.int8 || is_graph_output_.count(name) > 0) return false;
+  if (!(options_.int8 || options_.simulated) || is_graph_output_.count(name) > 0) return false;
   const auto it = consumers_.find(name);
   if (it == consumers_.end() || it->second.empty()) return false;
   for (const Node* consumer : it->second) {
+    if (Excluded(*consumer)) return false;
     if (IsViewOp(consumer->op_type)) {
       if (!ConsumersTakeInt8(consumer->outputs[0])) return false;
     } else if (!IsInt8CapableConsumer(consumer->op_type)) {
@@ -287,6 +316,42 @@ absl::StatusOr<int> PlanCompiler::F32BufferFor(const std::string& name, const st
   // the data type.
   desc.data.data_type = dnnl_f32;
   return BufferFor(name, desc, 1.0f, node);
+}
+
+absl::StatusOr<int> PlanCompiler::FakeQuantizedBufferFor(const std::string& name,
+                                                         const memory::desc& desc,
+                                                         const std::string& node) {
+  ASSIGN_OR_RETURN(const int buffer, BufferFor(name, desc, 1.0f, node));
+  const std::optional<ActivationGrid> grid = CalibratedGrid(name);
+  if (State(name).grid || !grid) return buffer;
+  for (const ValueState::Copy& copy : State(name).fake_quantized_copies) {
+    if (copy.desc == desc) return copy.buffer;
+  }
+  ASSIGN_OR_RETURN(const int fake, AddFakeQuantSteps(node, buffer, *grid));
+  State(name).fake_quantized_copies.push_back(ValueState::Copy{desc, 1.0f, fake});
+  return fake;
+}
+
+absl::StatusOr<int> PlanCompiler::AddFakeQuantSteps(const std::string& node, int from,
+                                                    const ActivationGrid& grid) {
+  // Four eltwise steps rather than one with post-ops: oneDNN 2.6 runs an
+  // eltwise primitive with post-ops only in its reference kernel.
+  const memory::desc desc = plan_->buffers[from].desc;
+  const int to = AddBuffer(desc);
+  int src = from;
+  try {
+    for (const EltwiseStage& stage : FakeQuantStages(grid)) {
+      const dnnl::eltwise_forward::desc op_desc(dnnl::prop_kind::forward_inference,
+                                                stage.algorithm, desc, stage.alpha, stage.beta);
+      const dnnl::eltwise_forward::primitive_desc pd(op_desc, StepAttr(), plan_->engine);
+      AddStep(node, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, to}});
+      src = to;
+    }
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(
+        absl::StrCat("node '", node, "': could not create fake quantization: ", e.what()));
+  }
+  return to;
 }
 
 void PlanCompiler::DefineValue(const std::string& name, std::vector<int64_t> dims, int buffer,

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,14 +19,22 @@
 #include "absl/status/statusor.h"
 #include "engine/graph/graph.h"
 #include "engine/quant/calibration_table.h"
+#include "engine/quant/quantization_options.h"
 #include "engine/runtime/plan.h"
+#include "engine/runtime/quantization_scheme.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace quantd::engine {
 
 struct PlanOptions {
+  // Real int8: quantized weights and activations run int8 oneDNN kernels.
   bool int8 = false;
-  const CalibrationTable* calibration = nullptr;  // required when int8
+  // Simulated: an fp32 Plan whose weights and quantized activations are
+  // rounded to `quantization`'s bit widths (fake quantization). Exclusive
+  // with int8.
+  bool simulated = false;
+  const CalibrationTable* calibration = nullptr;  // required when int8 or simulated
+  QuantizationOptions quantization = {};
   // fp32 3x3 convolutions may use Winograd where oneDNN has a kernel for them.
   bool fp32_winograd = true;
 };
@@ -42,8 +51,11 @@ struct QuantParams {
   bool quantized() const { return type != dnnl::memory::data_type::f32; }
 };
 
-// Symmetric u8 (min >= 0) or s8 parameters for a calibrated range.
+// Symmetric u8 (min >= 0) or s8 parameters for a calibrated range (the
+// default QuantizationOptions).
 QuantParams QuantParamsForRange(const TensorRange& range);
+// Storage of a real int8 activation on `grid` (which has no zero point).
+QuantParams QuantParamsForGrid(const ActivationGrid& grid);
 
 class PlanCompiler {
  public:
@@ -55,6 +67,10 @@ class PlanCompiler {
   const Graph& graph() const { return graph_; }
   const dnnl::engine& engine() const { return plan_->engine; }
   bool int8() const { return options_.int8; }
+  bool simulated() const { return options_.simulated; }
+  const QuantizationOptions& quantization() const { return options_.quantization; }
+  // Whether `node` runs fp32 in an int8 or simulated Plan.
+  bool Excluded(const Node& node) const { return excluded_.count(node.name) > 0; }
   bool fp32_winograd() const { return options_.fp32_winograd; }
 
   bool HasValue(const std::string& name) const;
@@ -68,8 +84,16 @@ class PlanCompiler {
   const Constant* FindConstant(const std::string& name) const;
   // Calibrated parameters for `name` (nullopt when not int8 or uncalibrated).
   std::optional<QuantParams> CalibratedQuant(const std::string& name) const;
+  // The calibrated grid of `name` (nullopt when neither int8 nor simulated,
+  // or uncalibrated).
+  std::optional<ActivationGrid> CalibratedGrid(const std::string& name) const;
+  // Simulated Plans: the grid `name`'s f32 values already lie on (set by a
+  // producer that fake-quantized them), if any.
+  std::optional<ActivationGrid> Grid(const std::string& name) const;
+  void SetGrid(const std::string& name, const ActivationGrid& grid);
   // Whether every consumer of `name` reads it as int8 (and it is no graph
-  // output): then producers may store it quantized.
+  // output, and no consumer is excluded): then producers may store it
+  // quantized (or, simulated, fake-quantize it).
   bool ConsumersTakeInt8(const std::string& name) const;
   // Whether `node` is the last reader of `name` and reads it only as its kSum
   // input, so the node may accumulate into the value's buffer in place.
@@ -103,6 +127,16 @@ class PlanCompiler {
                                 float scale, const std::string& node);
   // Buffer holding `name` as f32 in its current layout.
   absl::StatusOr<int> F32BufferFor(const std::string& name, const std::string& node);
+  // Simulated Plans: buffer holding `name` in f32 `desc`, on its grid: as
+  // stored when a producer fake-quantized it, else fake-quantized here with
+  // its calibrated grid (unchanged when uncalibrated).
+  absl::StatusOr<int> FakeQuantizedBufferFor(const std::string& name,
+                                             const dnnl::memory::desc& desc,
+                                             const std::string& node);
+  // Adds steps fake-quantizing f32 buffer `from` onto `grid` into a new
+  // buffer of the same desc; returns it.
+  absl::StatusOr<int> AddFakeQuantSteps(const std::string& node, int from,
+                                        const ActivationGrid& grid);
 
   // Records `name` as produced into `buffer`.
   void DefineValue(const std::string& name, std::vector<int64_t> dims, int buffer,
@@ -123,6 +157,8 @@ class PlanCompiler {
       int buffer;
     };
     std::vector<Copy> copies;
+    std::optional<ActivationGrid> grid;  // simulated: values already on this grid
+    std::vector<Copy> fake_quantized_copies;
   };
 
   absl::Status CompileNode(const Node& node);
@@ -136,6 +172,7 @@ class PlanCompiler {
   std::map<std::string, ValueState> values_;
   std::map<std::string, std::vector<const Node*>> consumers_;
   std::map<std::string, bool> is_graph_output_;
+  std::set<std::string> excluded_;
 };
 
 // Operator families (one file each). Each adds steps and defines the node's
@@ -199,8 +236,15 @@ absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, float dst_scale, Re
 // otherwise a step first copies the residual into dst as SumParams() expects.
 absl::StatusOr<int> SumDestination(PlanCompiler& c, const Node& node,
                                    const dnnl::memory::desc& dst_desc, QuantParams dst_quant);
-// The output quantization of a conv/inner-product node.
+// The output grid of a quantized conv/inner-product node (nullopt: f32).
+std::optional<ActivationGrid> ChooseDstGrid(PlanCompiler& c, const Node& node);
+// The output quantization of an int8 conv/inner-product node.
 QuantParams ChooseDstQuant(PlanCompiler& c, const Node& node);
+// Eltwise stages rounding f32 values onto `grid` (simulated Plans): scale,
+// round, clip, scale back.
+std::vector<EltwiseStage> FakeQuantStages(const ActivationGrid& grid);
+// The same stages appended as post-ops.
+void AppendFakeQuant(dnnl::post_ops& ops, const ActivationGrid& grid);
 
 }  // namespace quantd::engine
 

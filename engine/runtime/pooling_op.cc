@@ -1,6 +1,6 @@
 // MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool (2-D) as oneDNN
 // pooling on the activation's own layout and data type: int8 values stay
-// int8 with the same scale.
+// int8 with the same scale (f32 when the node is excluded from quantization).
 
 #include <algorithm>
 #include <utility>
@@ -81,8 +81,13 @@ absl::Status CompilePooling(PlanCompiler& c, const Node& node) {
                : (count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                     : dnnl::algorithm::pooling_avg_exclude_padding);
 
-  ASSIGN_OR_RETURN(const memory::desc src_desc, c.CurrentDesc(x));
-  const QuantParams quant = c.Quant(x);
+  ASSIGN_OR_RETURN(memory::desc src_desc, c.CurrentDesc(x));
+  QuantParams quant = c.Quant(x);
+  const bool excluded = c.Excluded(node);
+  if (excluded && quant.quantized()) {
+    src_desc.data.data_type = dnnl_f32;
+    quant = QuantParams{};
+  }
   std::optional<dnnl::pooling_forward::primitive_desc> pd;
   try {
     const memory::desc dst_md(dst_dims, src_desc.data_type(), memory::format_tag::any);
@@ -103,7 +108,14 @@ absl::Status CompilePooling(PlanCompiler& c, const Node& node) {
   }
   c.AddStep(node.name, std::move(primitive),
             {{DNNL_ARG_SRC, src_buffer}, {DNNL_ARG_DST, dst_buffer}});
+  // Simulated Plans: a max stays on its input's grid. An average is left
+  // unrounded; its consumer quantizes it with the average's own calibrated
+  // range (rounding a mean back onto the input's coarse low-bit grid would
+  // leave it only a few levels).
+  const std::optional<ActivationGrid> grid =
+      c.simulated() && !excluded && !average ? c.Grid(x) : std::nullopt;
   c.DefineValue(node.outputs[0], dst_dims, dst_buffer, quant);
+  if (grid) c.SetGrid(node.outputs[0], *grid);
   return absl::OkStatus();
 }
 

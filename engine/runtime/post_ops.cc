@@ -134,15 +134,41 @@ absl::StatusOr<int> SumDestination(PlanCompiler& c, const Node& node, const memo
   return dst_buffer;
 }
 
-QuantParams ChooseDstQuant(PlanCompiler& c, const Node& node) {
+std::optional<ActivationGrid> ChooseDstGrid(PlanCompiler& c, const Node& node) {
   const std::string& output = node.outputs[0];
-  if (!c.ConsumersTakeInt8(output)) return QuantParams{};
+  if (!c.ConsumersTakeInt8(output)) return std::nullopt;
   // Sigmoid, Tanh, HardSigmoid, HardSwish would see x_real * scale: keep the
   // destination f32 and let the consumer quantize it.
   for (const PostOp& op : node.post_ops) {
-    if (!IsScaleInvariant(op)) return QuantParams{};
+    if (!IsScaleInvariant(op)) return std::nullopt;
   }
-  return c.CalibratedQuant(output).value_or(QuantParams{});
+  return c.CalibratedGrid(output);
+}
+
+QuantParams ChooseDstQuant(PlanCompiler& c, const Node& node) {
+  if (!c.int8()) return QuantParams{};
+  const std::optional<ActivationGrid> grid = ChooseDstGrid(c, node);
+  return grid ? QuantParamsForGrid(*grid) : QuantParams{};
+}
+
+std::vector<EltwiseStage> FakeQuantStages(const ActivationGrid& grid) {
+  // (clip(round(x * s) + zp, qmin, qmax) - zp) / s, with the zero point
+  // folded into the clip bounds. Every algorithm appears once, and none that
+  // a fusable activation uses (relu, clip): oneDNN 2.6's brgconv applies a
+  // repeated eltwise algorithm with its first occurrence's alpha and beta
+  // (linear, round, clip, linear returns levels * s instead of levels / s).
+  const float zero_point = static_cast<float>(grid.zero_point);
+  return {{dnnl::algorithm::eltwise_linear, grid.scale, 0.0f},
+          {dnnl::algorithm::eltwise_round, 0.0f, 0.0f},
+          {dnnl::algorithm::eltwise_clip_v2, static_cast<float>(grid.qmin) - zero_point,
+           static_cast<float>(grid.qmax) - zero_point},
+          {dnnl::algorithm::eltwise_pow, 1.0f / grid.scale, 1.0f}};
+}
+
+void AppendFakeQuant(dnnl::post_ops& ops, const ActivationGrid& grid) {
+  for (const EltwiseStage& stage : FakeQuantStages(grid)) {
+    ops.append_eltwise(1.0f, stage.algorithm, stage.alpha, stage.beta);
+  }
 }
 
 }  // namespace quantd::engine

@@ -7,12 +7,14 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <set>
 
 #include "engine/runtime/execution_context.h"
 #include "engine/runtime/inference_session.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/runtime/session_factory.h"
 #include "gtest/gtest.h"
+#include "plan_test_helpers.h"
 #include "runtime_reference.h"
 
 namespace quantd::engine {
@@ -21,47 +23,12 @@ namespace {
 using testing::GraphBuilder;
 using testing::RandomTensor;
 using Ints = std::vector<int64_t>;
-using Values = std::map<std::string, Tensor>;
+using testing::Values;
 
-// Runs `graph` and returns every observed value (dequantized for int8).
-Values RunAndObserve(const Graph& graph, const Tensor& input, const PlanOptions& options) {
-  Values values;
-  absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(graph, input.shape, options);
-  EXPECT_TRUE(plan.ok()) << plan.status();
-  if (!plan.ok()) return values;
-  absl::StatusOr<std::unique_ptr<ExecutionContext>> context = ExecutionContext::Create(*plan);
-  EXPECT_TRUE(context.ok()) << context.status();
-  const ActivationObserver observer = [&](const std::string& name, const Tensor& value) {
-    values[name] = value;
-  };
-  absl::StatusOr<std::vector<Tensor>> out = (*context)->Run(input, &observer);
-  EXPECT_TRUE(out.ok()) << out.status();
-  return values;
-}
-
-CalibrationTable Calibrate(const Values& values) {
-  CalibrationTable table;
-  for (const auto& [name, value] : values) {
-    const auto [lo, hi] = std::minmax_element(value.data.begin(), value.data.end());
-    table.ranges[name] = TensorRange{*lo, *hi};
-  }
-  return table;
-}
-
-float MaxAbsDiff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape, b.shape);
-  float m = 0.0f;
-  for (size_t i = 0; i < a.data.size() && i < b.data.size(); ++i) {
-    m = std::max(m, std::fabs(a.data[i] - b.data[i]));
-  }
-  return m;
-}
-
-float MaxAbs(const Tensor& a) {
-  float m = 0.0f;
-  for (float v : a.data) m = std::max(m, std::fabs(v));
-  return m;
-}
+using testing::MaxAbs;
+using testing::MaxAbsDiff;
+using testing::RangesOf;
+using testing::RunAndObserve;
 
 // Worst-case error of a conv output from quantizing its input (step
 // `input_step`) and its weights per output channel.
@@ -89,7 +56,7 @@ struct Int8Run {
 Int8Run RunBoth(const Graph& graph, const Tensor& input) {
   Int8Run run;
   run.fp32 = RunAndObserve(graph, input, {});
-  run.table = Calibrate(run.fp32);
+  run.table = RangesOf(run.fp32);
   PlanOptions int8;
   int8.int8 = true;
   int8.calibration = &run.table;
@@ -244,7 +211,7 @@ TEST(RuntimeInt8Test, SessionRunMatchesPlanAndIsDeterministic) {
   std::mt19937 rng(35);
   const Graph g = testing::TinyResNet(21);
   const Tensor input = RandomTensor({2, 3, 16, 16}, rng, 0.0f, 1.0f);
-  const CalibrationTable table = Calibrate(RunAndObserve(g, input, {}));
+  const CalibrationTable table = RangesOf(RunAndObserve(g, input, {}));
   SessionOptions options;
   options.precision = Precision::kInt8;
   options.calibration = &table;
@@ -255,6 +222,194 @@ TEST(RuntimeInt8Test, SessionRunMatchesPlanAndIsDeterministic) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ((*a)[0].data, (*b)[0].data);
   EXPECT_EQ((*a)[0].shape, (std::vector<int64_t>{2, 10}));
+}
+
+// The output scales oneDNN received for the (single) conv step of `node`.
+std::vector<float> OutputScalesOf(const Plan& plan, const std::string& node) {
+  for (const PlanStep& step : plan.steps) {
+    if (step.node != node || step.primitive.get_kind() != dnnl::primitive::kind::convolution) {
+      continue;
+    }
+    const_dnnl_primitive_attr_t attr = nullptr;
+    EXPECT_EQ(dnnl_primitive_desc_get_attr(step.primitive.get_primitive_desc(), &attr),
+              dnnl_success);
+    dnnl_dim_t count = 0;
+    int mask = 0;
+    const float* scales = nullptr;
+    EXPECT_EQ(dnnl_primitive_attr_get_output_scales(attr, &count, &mask, &scales), dnnl_success);
+    return std::vector<float>(scales, scales + count);
+  }
+  ADD_FAILURE() << "no convolution step for " << node;
+  return {};
+}
+
+// Six output channels whose weights differ in magnitude by up to 50x.
+Graph UnevenChannelsConv(std::mt19937& rng) {
+  std::vector<float> w = testing::RandomFloats(6 * 8 * 3 * 3, rng);
+  const float magnitude[] = {0.02f, 0.1f, 0.3f, 0.5f, 0.8f, 1.0f};
+  for (int oc = 0; oc < 6; ++oc) {
+    for (int i = 0; i < 8 * 9; ++i) w[oc * 72 + i] *= magnitude[oc];
+  }
+  return GraphBuilder({2, 8, 6, 6})
+      .Floats("w", {6, 8, 3, 3}, w)
+      .Op("Conv", "conv", {"x", "w"}, "y", {{"pads", Ints{1, 1, 1, 1}}})
+      .Output("y")
+      .Build();
+}
+
+// Max error of output channel `oc` of an NCHW tensor.
+float ChannelError(const Tensor& a, const Tensor& b, int64_t oc) {
+  const int64_t channels = a.shape[1], plane = a.shape[2] * a.shape[3];
+  float m = 0.0f;
+  for (int64_t n = 0; n < a.shape[0]; ++n) {
+    for (int64_t i = 0; i < plane; ++i) {
+      const int64_t at = (n * channels + oc) * plane + i;
+      m = std::max(m, std::fabs(a.data[at] - b.data[at]));
+    }
+  }
+  return m;
+}
+
+TEST(RuntimeInt8Test, OutputScalesFollowWeightGranularity) {
+  std::mt19937 rng(40);
+  const Graph g = UnevenChannelsConv(rng);
+  const Tensor input = RandomTensor({2, 8, 6, 6}, rng);
+  const Values fp32 = RunAndObserve(g, input, {});
+  const CalibrationTable table = RangesOf(fp32);
+  std::map<WeightGranularity, Values> outputs;
+  for (const WeightGranularity granularity :
+       {WeightGranularity::kPerChannel, WeightGranularity::kPerTensor,
+        WeightGranularity::kPerGroup}) {
+    PlanOptions options;
+    options.int8 = true;
+    options.calibration = &table;
+    options.quantization.weight_granularity = granularity;
+    options.quantization.group_size = 2;
+    absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, input.shape, options);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    const std::vector<float> scales = OutputScalesOf(**plan, "conv");
+    ASSERT_EQ(scales.size(), 6u);
+    const std::set<float> distinct(scales.begin(), scales.end());
+    switch (granularity) {
+      case WeightGranularity::kPerChannel:
+        EXPECT_EQ(distinct.size(), 6u);
+        break;
+      case WeightGranularity::kPerTensor:
+        EXPECT_EQ(distinct.size(), 1u);
+        break;
+      case WeightGranularity::kPerGroup:
+        EXPECT_EQ(distinct.size(), 3u);
+        for (int oc = 0; oc < 6; oc += 2) EXPECT_EQ(scales[oc], scales[oc + 1]) << oc;
+        break;
+    }
+    outputs[granularity] = RunAndObserve(g, input, options);
+  }
+  // One scale for all channels leaves the 0.02-magnitude channel a few
+  // levels; per channel it keeps 127.
+  const float per_channel = ChannelError(outputs[WeightGranularity::kPerChannel].at("y"),
+                                         fp32.at("y"), 0);
+  const float per_tensor = ChannelError(outputs[WeightGranularity::kPerTensor].at("y"),
+                                        fp32.at("y"), 0);
+  EXPECT_GT(per_tensor, 4.0f * per_channel) << per_tensor << " vs " << per_channel;
+}
+
+// c1 feeds c2; c1's output is visibly quantized unless c1 is excluded.
+Graph TwoConvs(std::mt19937& rng) {
+  PostOp relu;
+  return GraphBuilder({2, 4, 8, 8})
+      .Const("w1", {8, 4, 3, 3}, rng, -0.5f, 0.5f)
+      .Const("b1", {8}, rng, -0.2f, 0.2f)
+      .Const("w2", {4, 8, 3, 3}, rng, -0.3f, 0.3f)
+      .Op("Conv", "c1", {"x", "w1", "b1"}, "a1", {{"pads", Ints{1, 1, 1, 1}}}, {relu})
+      .Op("Conv", "c2", {"a1", "w2"}, "y", {{"pads", Ints{1, 1, 1, 1}}})
+      .Output("y")
+      .Build();
+}
+
+TEST(RuntimeInt8Test, ExcludedConvRunsFp32AndItsConsumerInt8) {
+  std::mt19937 rng(41);
+  const Graph g = TwoConvs(rng);
+  const Tensor input = RandomTensor({2, 4, 8, 8}, rng);
+  const Values fp32 = RunAndObserve(g, input, {});
+  const CalibrationTable table = RangesOf(fp32);
+  PlanOptions options;
+  options.int8 = true;
+  options.calibration = &table;
+  const Values all_int8 = RunAndObserve(g, input, options);
+  options.quantization.exclude_nodes = {"c1"};
+  const Values excluded = RunAndObserve(g, input, options);
+
+  const float a1_max = MaxAbs(fp32.at("a1"));
+  EXPECT_GT(MaxAbsDiff(all_int8.at("a1"), fp32.at("a1")), 1e-3f * a1_max);
+  EXPECT_LE(MaxAbsDiff(excluded.at("a1"), fp32.at("a1")), 1e-5f * a1_max);
+  EXPECT_LE(MaxAbsDiff(excluded.at("y"), fp32.at("y")), 3.0f * MaxAbs(fp32.at("y")) / 127.0f);
+
+  absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, input.shape, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::map<std::string, std::set<dnnl::memory::data_type>> conv_src_types;
+  for (const PlanStep& step : (*plan)->steps) {
+    if (step.primitive.get_kind() != dnnl::primitive::kind::convolution) continue;
+    conv_src_types[step.node].insert((*plan)->buffers[step.args.at(DNNL_ARG_SRC)].desc.data_type());
+    conv_src_types[step.node].insert(
+        (*plan)->buffers[step.args.at(DNNL_ARG_WEIGHTS)].desc.data_type());
+  }
+  EXPECT_EQ(conv_src_types["c1"], (std::set{dnnl::memory::data_type::f32}));
+  EXPECT_EQ(conv_src_types["c2"],
+            (std::set{dnnl::memory::data_type::u8, dnnl::memory::data_type::s8}));
+}
+
+TEST(RuntimeInt8Test, ExcludedFirstConvMatchesFp32Session) {
+  std::mt19937 rng(42);
+  const Graph g = GraphBuilder({1, 4, 8, 8})
+                      .Const("w", {8, 4, 3, 3}, rng)
+                      .Op("Conv", "only", {"x", "w"}, "y")
+                      .Output("y")
+                      .Build();
+  const Tensor input = RandomTensor({1, 4, 8, 8}, rng);
+  const CalibrationTable table = RangesOf(RunAndObserve(g, input, {}));
+  auto fp32 = CreateSessionFromGraph(g, {});
+  ASSERT_TRUE(fp32.ok()) << fp32.status();
+  SessionOptions options;
+  options.precision = Precision::kInt8;
+  options.calibration = &table;
+  auto int8 = CreateSessionFromGraph(g, options);
+  options.quantization.exclude_first_conv = true;
+  auto excluded = CreateSessionFromGraph(g, options);
+  ASSERT_TRUE(int8.ok() && excluded.ok());
+  const Tensor want = (*(*fp32)->Run(input))[0];
+  const float scale = MaxAbs(want);
+  EXPECT_GT(MaxAbsDiff((*(*int8)->Run(input))[0], want), 1e-3f * scale);
+  EXPECT_LE(MaxAbsDiff((*(*excluded)->Run(input))[0], want), 1e-6f * scale);
+}
+
+TEST(RuntimeInt8Test, SignedActivationTypeKeepsEveryActivationS8) {
+  std::mt19937 rng(43);
+  const Graph g = testing::TinyResNet(21);
+  const Tensor input = RandomTensor({4, 3, 16, 16}, rng, 0.0f, 1.0f);
+  const Values fp32 = RunAndObserve(g, input, {});
+  const CalibrationTable table = RangesOf(fp32);
+  for (const ActivationType type : {ActivationType::kAuto, ActivationType::kInt8}) {
+    PlanOptions options;
+    options.int8 = true;
+    options.calibration = &table;
+    options.quantization.activation_type = type;
+    absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, input.shape, options);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    int u8 = 0, s8 = 0;
+    for (const PlanBuffer& buffer : (*plan)->buffers) {
+      u8 += buffer.desc.data_type() == dnnl::memory::data_type::u8;
+      s8 += buffer.desc.data_type() == dnnl::memory::data_type::s8 && !buffer.constant;
+    }
+    if (type == ActivationType::kInt8) {
+      EXPECT_EQ(u8, 0);
+      EXPECT_GT(s8, 0);
+      const Values int8 = RunAndObserve(g, input, options);
+      EXPECT_LE(MaxAbsDiff(int8.at("logits"), fp32.at("logits")),
+                6.0f * MaxAbs(fp32.at("logits")) / 127.0f);
+    } else {
+      EXPECT_GT(u8, 0);  // after ReLU
+    }
+  }
 }
 
 }  // namespace
