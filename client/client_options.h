@@ -11,6 +11,15 @@ namespace quantd::client {
 struct ClientOptions {
   std::string server;
   int64_t timeout_seconds = 60;  // deadline of unary RPCs
+  bool json = false;             // list-*/get-*: print the API message as JSON
+
+  // list-jobs filters
+  std::string model_filter;
+  std::string state_filter;  // "", or a JobState name in any case
+
+  // download
+  std::string out_dir;   // "": <model_id>-v<version> in the working directory
+  std::string artifact;  // "", "onnx" or "calibration"
 
   // upload-model / upload-dataset
   std::string name;

@@ -27,14 +27,24 @@ void SetUnaryDeadline(grpc::ClientContext& context, const ClientOptions& options
 int UploadModelCommand(const CommandContext& ctx);
 int ListModelsCommand(const CommandContext& ctx);
 int GetModelCommand(const CommandContext& ctx);
+int DeleteModelCommand(const CommandContext& ctx);
+int DeleteVersionCommand(const CommandContext& ctx);
+
+// download_command.cc
+int DownloadCommand(const CommandContext& ctx);
 
 // dataset_commands.cc
 int UploadDatasetCommand(const CommandContext& ctx);
+int ListDatasetsCommand(const CommandContext& ctx);
+int GetDatasetCommand(const CommandContext& ctx);
+int DeleteDatasetCommand(const CommandContext& ctx);
 
 // job_commands.cc
 int QuantizeCommand(const CommandContext& ctx);
 int GetJobCommand(const CommandContext& ctx);
 int WatchJobCommand(const CommandContext& ctx);
+int ListJobsCommand(const CommandContext& ctx);
+int CancelJobCommand(const CommandContext& ctx);
 
 // infer_commands.cc
 int InferCommand(const CommandContext& ctx);

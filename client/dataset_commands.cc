@@ -1,4 +1,5 @@
-// upload-dataset: streams IDX or raw float32 files, or a local subset of them.
+// upload-dataset (streams IDX or raw float32 files, or a local subset of
+// them), list-datasets, get-dataset, delete-dataset.
 #include <bit>
 #include <cstdio>
 #include <cstring>
@@ -149,6 +150,55 @@ int UploadDatasetCommand(const CommandContext& ctx) {
   if (!status.ok()) return ReportRpcError("upload-dataset", status, o.server);
   std::fprintf(stderr, "uploaded %s\n", FormatDataset(dataset).c_str());
   std::printf("%s\n", dataset.id().c_str());
+  return kExitOk;
+}
+
+int ListDatasetsCommand(const CommandContext& ctx) {
+  if (!ctx.args.empty()) return ReportUsageError("list-datasets takes no arguments");
+  grpc::ClientContext context;
+  SetUnaryDeadline(context, ctx.options);
+  v1::ListDatasetsResponse response;
+  const grpc::Status status = ctx.stub.ListDatasets(&context, {}, &response);
+  if (!status.ok()) return ReportRpcError("list-datasets", status, ctx.options.server);
+  if (ctx.options.json) {
+    std::printf("%s", FormatJson(response).c_str());
+    return kExitOk;
+  }
+  std::printf("%s\n", DatasetListHeader().c_str());
+  for (const auto& dataset : response.datasets()) {
+    std::printf("%s\n", FormatDatasetRow(dataset).c_str());
+  }
+  return kExitOk;
+}
+
+int GetDatasetCommand(const CommandContext& ctx) {
+  if (ctx.args.size() != 1) return ReportUsageError("get-dataset takes one DATASET_ID");
+  grpc::ClientContext context;
+  SetUnaryDeadline(context, ctx.options);
+  v1::GetDatasetRequest request;
+  request.set_dataset_id(ctx.args[0]);
+  v1::Dataset dataset;
+  const grpc::Status status = ctx.stub.GetDataset(&context, request, &dataset);
+  if (!status.ok()) return ReportRpcError("get-dataset", status, ctx.options.server);
+  if (ctx.options.json) {
+    std::printf("%s", FormatJson(dataset).c_str());
+  } else {
+    std::printf("%s\ncreated %s\n", FormatDataset(dataset).c_str(),
+                FormatUnixMs(dataset.created_unix_ms()).c_str());
+  }
+  return kExitOk;
+}
+
+int DeleteDatasetCommand(const CommandContext& ctx) {
+  if (ctx.args.size() != 1) return ReportUsageError("delete-dataset takes one DATASET_ID");
+  grpc::ClientContext context;
+  SetUnaryDeadline(context, ctx.options);
+  v1::DeleteDatasetRequest request;
+  request.set_dataset_id(ctx.args[0]);
+  v1::DeleteDatasetResponse response;
+  const grpc::Status status = ctx.stub.DeleteDataset(&context, request, &response);
+  if (!status.ok()) return ReportRpcError("delete-dataset", status, ctx.options.server);
+  std::printf("deleted dataset %s\n", ctx.args[0].c_str());
   return kExitOk;
 }
 

@@ -1,9 +1,10 @@
-// quantize, get-job, watch.
+// quantize, get-job, watch, list-jobs, cancel.
 #include <unistd.h>
 
 #include <cstdio>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
 #include "client/proto_printer.h"
@@ -12,7 +13,9 @@
 namespace quantd::client {
 namespace {
 
-bool IsTerminal(v1::JobState state) { return state == v1::SUCCEEDED || state == v1::FAILED; }
+bool IsTerminal(v1::JobState state) {
+  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
+}
 
 // Shows progress on stderr: rewritten in place on a terminal, one line per
 // phase or 10% step otherwise (logs, pipes).
@@ -29,7 +32,8 @@ class ProgressLine {
       return;
     }
     const std::string key =
-        absl::StrCat(job.state(), "/", job.phase(), "/", static_cast<int>(job.progress() * 10));
+        absl::StrCat(job.state(), "/", job.phase(), "/", static_cast<int>(job.progress() * 10), "/",
+                     job.cancel_requested());
     if (key != last_key_) std::fprintf(stderr, "%s\n", line.c_str());
     last_key_ = key;
   }
@@ -76,6 +80,12 @@ int WatchUntilDone(const CommandContext& ctx, const std::string& job_id,
     std::fprintf(stderr, "quantctl: job %s FAILED: %s\n", last.id().c_str(), last.error().c_str());
     return kExitFailure;
   }
+  if (last.state() == v1::CANCELLED) {
+    std::fprintf(stderr,
+                 "quantctl: job %s was CANCELLED; start a new one with `quantctl quantize`\n",
+                 last.id().c_str());
+    return kExitFailure;
+  }
   return kExitOk;
 }
 
@@ -118,7 +128,55 @@ int GetJobCommand(const CommandContext& ctx) {
   v1::Job job;
   const grpc::Status status = ctx.stub.GetJob(&context, request, &job);
   if (!status.ok()) return ReportRpcError("get-job", status, ctx.options.server);
-  std::printf("%s", FormatJob(job).c_str());
+  std::printf("%s", ctx.options.json ? FormatJson(job).c_str() : FormatJob(job).c_str());
+  return kExitOk;
+}
+
+int ListJobsCommand(const CommandContext& ctx) {
+  if (!ctx.args.empty())
+    return ReportUsageError("list-jobs takes no arguments; filter with --model / --state");
+  v1::ListJobsRequest request;
+  request.set_model_id(ctx.options.model_filter);
+  if (!ctx.options.state_filter.empty()) {
+    v1::JobState state;
+    if (!v1::JobState_Parse(absl::AsciiStrToUpper(ctx.options.state_filter), &state) ||
+        state == v1::JOB_STATE_UNSPECIFIED) {
+      return ReportUsageError(
+          "--state must be one of queued, running, succeeded, failed, cancelled");
+    }
+    request.set_state(state);
+  }
+  grpc::ClientContext context;
+  SetUnaryDeadline(context, ctx.options);
+  v1::ListJobsResponse response;
+  const grpc::Status status = ctx.stub.ListJobs(&context, request, &response);
+  if (!status.ok()) return ReportRpcError("list-jobs", status, ctx.options.server);
+  if (ctx.options.json) {
+    std::printf("%s", FormatJson(response).c_str());
+    return kExitOk;
+  }
+  std::printf("%s\n", JobListHeader().c_str());
+  for (const auto& job : response.jobs()) std::printf("%s\n", FormatJobRow(job).c_str());
+  return kExitOk;
+}
+
+int CancelJobCommand(const CommandContext& ctx) {
+  if (ctx.args.size() != 1) return ReportUsageError("cancel takes one JOB_ID");
+  grpc::ClientContext context;
+  SetUnaryDeadline(context, ctx.options);
+  v1::CancelJobRequest request;
+  request.set_job_id(ctx.args[0]);
+  v1::Job job;
+  const grpc::Status status = ctx.stub.CancelJob(&context, request, &job);
+  if (!status.ok()) return ReportRpcError("cancel", status, ctx.options.server);
+  if (job.state() == v1::CANCELLED) {
+    std::printf("job %s CANCELLED\n", job.id().c_str());
+  } else {
+    std::printf(
+        "job %s %s: cancellation requested; it stops within seconds (follow it with "
+        "`quantctl watch %s`)\n",
+        job.id().c_str(), JobStateName(job.state()).c_str(), job.id().c_str());
+  }
   return kExitOk;
 }
 

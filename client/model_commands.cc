@@ -1,14 +1,15 @@
-// upload-model, list-models, get-model, sha256.
+// upload-model, list-models, get-model, delete-model, delete-version, sha256.
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
 #include "client/local_file.h"
-#include "common/sha256.h"
 #include "client/proto_printer.h"
 #include "client/rpc_error.h"
+#include "common/sha256.h"
 
 namespace quantd::client {
 namespace {
@@ -61,6 +62,10 @@ int ListModelsCommand(const CommandContext& ctx) {
   v1::ListModelsResponse response;
   const grpc::Status status = ctx.stub.ListModels(&context, {}, &response);
   if (!status.ok()) return ReportRpcError("list-models", status, ctx.options.server);
+  if (ctx.options.json) {
+    std::printf("%s", FormatJson(response).c_str());
+    return kExitOk;
+  }
   std::printf("%s\n", ModelListHeader().c_str());
   for (const auto& model : response.models()) std::printf("%s\n", FormatModelRow(model).c_str());
   return kExitOk;
@@ -75,7 +80,41 @@ int GetModelCommand(const CommandContext& ctx) {
   v1::Model model;
   const grpc::Status status = ctx.stub.GetModel(&context, request, &model);
   if (!status.ok()) return ReportRpcError("get-model", status, ctx.options.server);
-  std::printf("%s", FormatModel(model).c_str());
+  std::printf("%s", ctx.options.json ? FormatJson(model).c_str() : FormatModel(model).c_str());
+  return kExitOk;
+}
+
+int DeleteModelCommand(const CommandContext& ctx) {
+  if (ctx.args.size() != 1) return ReportUsageError("delete-model takes one MODEL_ID");
+  grpc::ClientContext context;
+  SetUnaryDeadline(context, ctx.options);
+  v1::DeleteModelRequest request;
+  request.set_model_id(ctx.args[0]);
+  v1::DeleteModelResponse response;
+  const grpc::Status status = ctx.stub.DeleteModel(&context, request, &response);
+  if (!status.ok()) return ReportRpcError("delete-model", status, ctx.options.server);
+  std::printf("deleted model %s with every version\n", ctx.args[0].c_str());
+  return kExitOk;
+}
+
+int DeleteVersionCommand(const CommandContext& ctx) {
+  int32_t version = 0;
+  if (ctx.args.size() != 2 || !absl::SimpleAtoi(ctx.args[1], &version) || version < 1) {
+    return ReportUsageError("delete-version takes MODEL_ID VERSION (a number >= 2)");
+  }
+  if (version == 1) {
+    return ReportUsageError(
+        "version 1 is the fp32 original; delete the whole model with `quantctl delete-model`");
+  }
+  grpc::ClientContext context;
+  SetUnaryDeadline(context, ctx.options);
+  v1::DeleteVersionRequest request;
+  request.set_model_id(ctx.args[0]);
+  request.set_version(version);
+  v1::DeleteVersionResponse response;
+  const grpc::Status status = ctx.stub.DeleteVersion(&context, request, &response);
+  if (!status.ok()) return ReportRpcError("delete-version", status, ctx.options.server);
+  std::printf("deleted version %d of model %s\n", version, ctx.args[0].c_str());
   return kExitOk;
 }
 

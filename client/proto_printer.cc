@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace quantd::client {
 
@@ -49,6 +50,33 @@ std::string FormatAccuracy(const v1::AccuracyReport& report) {
   return absl::StrFormat("top-1 %.2f%% top-5 %.2f%% on %d samples of dataset %s",
                          100.0 * report.top1(), 100.0 * report.top5(), report.num_samples(),
                          report.dataset_id());
+}
+
+std::string FormatSpeedup(const v1::SpeedupReport& report) {
+  return absl::StrFormat(
+      "%.2fx throughput (batch %d: fp32 %.0f, int8 %.0f samples/s), %.2fx latency "
+      "(batch 1: fp32 %.3f ms, int8 %.3f ms), measured on dataset %s",
+      report.throughput_speedup(), report.throughput_batch_size(), report.fp32_samples_per_second(),
+      report.int8_samples_per_second(), report.latency_speedup(), report.fp32_latency_ms(),
+      report.int8_latency_ms(), report.dataset_id());
+}
+
+std::string FormatDuration(double seconds) {
+  const int64_t total = static_cast<int64_t>(seconds + 0.5);
+  if (total < 60) return absl::StrCat(total, "s");
+  if (total < 3600) return absl::StrFormat("%dm%02ds", total / 60, total % 60);
+  return absl::StrFormat("%dh%02dm", total / 3600, (total % 3600) / 60);
+}
+
+std::string FormatJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
+    return "{}\n";
+  }
+  return json + "\n";
 }
 
 std::string ModelListHeader() {
@@ -119,6 +147,9 @@ std::string FormatModel(const v1::Model& model) {
     if (v.has_accuracy() && v.accuracy().num_samples() > 0) {
       absl::StrAppend(&out, "  ", FormatAccuracy(v.accuracy()));
     }
+    if (v.has_speedup()) {
+      absl::StrAppend(&out, "\n      speed-up ", FormatSpeedup(v.speedup()));
+    }
     absl::StrAppend(&out, "\n");
   }
   return out;
@@ -130,11 +161,38 @@ std::string FormatDataset(const v1::Dataset& dataset) {
                       dataset.has_labels() ? ", labelled" : ", no labels");
 }
 
+std::string DatasetListHeader() {
+  return absl::StrFormat("%-24s %-28s %-10s %-12s %-8s %s", "ID", "NAME", "SAMPLES", "SHAPE",
+                         "LABELS", "CREATED");
+}
+
+std::string FormatDatasetRow(const v1::Dataset& dataset) {
+  return absl::StrFormat("%-24s %-28s %-10d %-12s %-8s %s", dataset.id(), dataset.name(),
+                         dataset.num_samples(), FormatShape(dataset.sample_shape()),
+                         dataset.has_labels() ? "yes" : "no",
+                         FormatUnixMs(dataset.created_unix_ms()));
+}
+
+std::string JobListHeader() {
+  return absl::StrFormat("%-24s %-24s %-10s %-13s %-9s %s", "ID", "MODEL", "STATE", "PHASE",
+                         "PROGRESS", "CREATED");
+}
+
+std::string FormatJobRow(const v1::Job& job) {
+  return absl::StrFormat("%-24s %-24s %-10s %-13s %-9s %s", job.id(), job.model_id(),
+                         JobStateName(job.state()), job.phase().empty() ? "-" : job.phase(),
+                         absl::StrFormat("%.0f%%", 100.0 * job.progress()),
+                         FormatUnixMs(job.created_unix_ms()));
+}
+
 std::string FormatJobProgress(const v1::Job& job) {
   std::string line = absl::StrCat("job ", job.id(), " ", JobStateName(job.state()));
   if (!job.phase().empty()) absl::StrAppend(&line, " ", job.phase());
   if (job.state() == v1::RUNNING) {
     absl::StrAppend(&line, absl::StrFormat(" %3.0f%%", 100.0 * job.progress()));
+    absl::StrAppend(&line, " ETA ",
+                    job.has_eta_seconds() ? FormatDuration(job.eta_seconds()) : "?");
+    if (job.cancel_requested()) absl::StrAppend(&line, " (cancelling)");
   }
   return line;
 }
@@ -145,6 +203,12 @@ std::string FormatJob(const v1::Job& job) {
                                  "state        ", JobStateName(job.state()), "\n");
   if (!job.phase().empty()) absl::StrAppend(&out, "phase        ", job.phase(), "\n");
   absl::StrAppend(&out, absl::StrFormat("progress     %.0f%%\n", 100.0 * job.progress()));
+  if (job.has_eta_seconds()) {
+    absl::StrAppend(&out, "eta          ", FormatDuration(job.eta_seconds()), "\n");
+  }
+  if (job.cancel_requested() && job.state() == v1::RUNNING) {
+    absl::StrAppend(&out, "cancel       requested; the job stops at its next check\n");
+  }
   if (!job.error().empty()) absl::StrAppend(&out, "error        ", job.error(), "\n");
   if (job.result_version() > 0) {
     absl::StrAppend(&out, "result       version ", job.result_version(), "\n");
@@ -171,6 +235,9 @@ std::string FormatJob(const v1::Job& job) {
   }
   if (job.has_int8_accuracy()) {
     absl::StrAppend(&out, "int8         ", FormatAccuracy(job.int8_accuracy()), "\n");
+  }
+  if (job.has_speedup()) {
+    absl::StrAppend(&out, "speed-up     ", FormatSpeedup(job.speedup()), "\n");
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "google/protobuf/message.h"
 #include "google/protobuf/repeated_field.h"
 #include "quantd/v1/quantd.pb.h"
 
@@ -16,6 +17,13 @@ std::string FormatUnixMs(int64_t unix_ms);
 std::string PrecisionName(v1::Precision precision);
 std::string JobStateName(v1::JobState state);
 std::string FormatAccuracy(const v1::AccuracyReport& report);
+// "3.41x throughput (batch 32: 812 vs 2770 samples/s), 2.10x latency (batch 1: ...)".
+std::string FormatSpeedup(const v1::SpeedupReport& report);
+// "42s", "3m05s": an ETA for humans.
+std::string FormatDuration(double seconds);
+// The message as JSON (proto field names, every field printed) and a newline:
+// what --json prints, stable for scripts.
+std::string FormatJson(const google::protobuf::Message& message);
 
 std::string ModelListHeader();
 std::string FormatModelRow(const v1::Model& model);
@@ -23,8 +31,12 @@ std::string FormatModel(const v1::Model& model);  // multi-line detail
 // One line: id, name, inputs -> outputs, node counts.
 std::string FormatModelSummary(const v1::Model& model);
 std::string FormatDataset(const v1::Dataset& dataset);
+std::string DatasetListHeader();
+std::string FormatDatasetRow(const v1::Dataset& dataset);
 std::string FormatJob(const v1::Job& job);  // multi-line detail
-// One line: "job J RUNNING calibrating 42%".
+std::string JobListHeader();
+std::string FormatJobRow(const v1::Job& job);
+// One line: "job J RUNNING calibrating  42% ETA 1m05s".
 std::string FormatJobProgress(const v1::Job& job);
 
 }  // namespace quantd::client

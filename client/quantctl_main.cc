@@ -42,6 +42,14 @@ ABSL_FLAG(std::string, dataset_samples, "", "evaluate, compare: IDX images file 
 ABSL_FLAG(std::string, dataset_labels, "", "evaluate, compare: IDX labels file (gzip or not)");
 ABSL_FLAG(int64_t, batch, 64, "evaluate, compare: images per Infer call");
 ABSL_FLAG(int64_t, concurrency, 1, "evaluate, compare: Infer calls in flight at once");
+ABSL_FLAG(bool, json, false,
+          "list-models, get-model, list-datasets, get-dataset, list-jobs, get-job: print JSON");
+ABSL_FLAG(std::string, model, "", "list-jobs: only jobs of this model id");
+ABSL_FLAG(std::string, state, "",
+          "list-jobs: only jobs in this state (queued|running|succeeded|failed|cancelled)");
+ABSL_FLAG(std::string, out_dir, "",
+          "download: directory to write into (default: MODEL_ID-vVERSION)");
+ABSL_FLAG(std::string, artifact, "", "download: onnx or calibration (default: every artifact)");
 
 namespace quantd::client {
 namespace {
@@ -52,19 +60,31 @@ usage: quantctl COMMAND [ARGS] [--server=HOST:PORT] [flags]
 
 models
   upload-model FILE [--name=NAME]            upload an ONNX model; prints its id
-  list-models                                one line per model
-  get-model MODEL_ID                         inputs, outputs, op counts, versions
+  list-models [--json]                       one line per model
+  get-model MODEL_ID [--json]                inputs, outputs, op counts, versions with
+                                             precision, accuracy and measured speed-up
+  delete-model MODEL_ID                      delete a model with every version
+  delete-version MODEL_ID VERSION            delete one int8 version (>= 2)
+  download MODEL_ID VERSION [--out_dir=DIR] [--artifact=onnx|calibration]
+                                             write the version's files (model.onnx,
+                                             calibration.tsv); prints their paths
 datasets
   upload-dataset --samples=FILE [--labels=FILE] [--format=idx|raw]
                  [--sample_shape=1,28,28] [--pixel_scale=S] [--limit=N] [--name=NAME]
                                              upload a dataset; prints its id
+  list-datasets [--json]                     one line per dataset
+  get-dataset DATASET_ID [--json]            samples, shape, labels
+  delete-dataset DATASET_ID                  delete a dataset no active job uses
 quantization
   quantize MODEL_ID --calibration=DATASET_ID [--calibration_samples=N]
            [--evaluation=DATASET_ID] [--wait]
                                              start a job; prints its id, or with
                                              --wait follows it and prints the result
-  get-job JOB_ID                             a job's state and results
-  watch JOB_ID                               follow a job until it ends
+  get-job JOB_ID [--json]                    a job's state, progress, ETA and results
+  watch JOB_ID                               follow a job until it ends (progress, ETA)
+  list-jobs [--model=MODEL_ID] [--state=S] [--json]
+                                             jobs, oldest first
+  cancel JOB_ID                              cancel a queued or running job
 inference
   infer MODEL_ID --input=FILE [--shape=1,1,28,28] [--precision=fp32|int8] [--version=V]
   infer MODEL_ID --image=FILE.png|jpg [--precision=fp32|int8] [--version=V]
@@ -156,6 +176,11 @@ int Run(int argc, char** argv) {
   ClientOptions options;
   options.server = absl::GetFlag(FLAGS_server);
   options.timeout_seconds = absl::GetFlag(FLAGS_timeout);
+  options.json = absl::GetFlag(FLAGS_json);
+  options.model_filter = absl::GetFlag(FLAGS_model);
+  options.state_filter = absl::GetFlag(FLAGS_state);
+  options.out_dir = absl::GetFlag(FLAGS_out_dir);
+  options.artifact = absl::GetFlag(FLAGS_artifact);
   options.name = absl::GetFlag(FLAGS_name);
   options.format = absl::GetFlag(FLAGS_format);
   options.samples_file = absl::GetFlag(FLAGS_samples);
@@ -188,6 +213,10 @@ int Run(int argc, char** argv) {
       {"quantize", QuantizeCommand},        {"get-job", GetJobCommand},
       {"watch", WatchJobCommand},           {"infer", InferCommand},
       {"evaluate", EvaluateCommand},        {"compare", CompareCommand},
+      {"delete-model", DeleteModelCommand}, {"delete-version", DeleteVersionCommand},
+      {"download", DownloadCommand},        {"list-datasets", ListDatasetsCommand},
+      {"get-dataset", GetDatasetCommand},   {"delete-dataset", DeleteDatasetCommand},
+      {"list-jobs", ListJobsCommand},       {"cancel", CancelJobCommand},
   };
   const auto it = commands.find(command);
   if (it == commands.end())

@@ -17,8 +17,8 @@ std::string Hint(grpc::StatusCode code, absl::string_view server) {
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return "the server did not answer in time; raise --timeout or check its load.";
     case grpc::StatusCode::NOT_FOUND:
-      return "check the id: `quantctl list-models` lists models, `quantctl get-job ID` "
-             "shows a job.";
+      return "check the id: `quantctl list-models`, `quantctl list-datasets` and "
+             "`quantctl list-jobs` list what exists.";
     case grpc::StatusCode::INVALID_ARGUMENT:
       return "the server rejected the request or the file; fix what the message names "
              "and retry.";
@@ -26,8 +26,9 @@ std::string Hint(grpc::StatusCode code, absl::string_view server) {
       return "the upload is over a server limit; use a smaller file or restart quantd "
              "with a higher limit (e.g. --max_model_bytes).";
     case grpc::StatusCode::FAILED_PRECONDITION:
-      return "the model is not in the needed state yet (e.g. no int8 version: run "
-             "`quantctl quantize` first).";
+      return "the object is not in the needed state; the message says why (a job still "
+             "uses it: `quantctl cancel JOB_ID` or wait for it; no int8 version yet: run "
+             "`quantctl quantize` first; a job already ended: nothing to cancel).";
     case grpc::StatusCode::UNIMPLEMENTED:
       return "the model uses something quantd does not support yet.";
     case grpc::StatusCode::ALREADY_EXISTS:

@@ -31,6 +31,18 @@ void JobQueue::PushUnbounded(const std::string& job_id) {
   NotifyDepth();
 }
 
+bool JobQueue::Remove(const std::string& job_id) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = ids_.begin(); it != ids_.end(); ++it) {
+    if (*it == job_id) {
+      ids_.erase(it);
+      NotifyDepth();
+      return true;
+    }
+  }
+  return false;
+}
+
 std::optional<std::string> JobQueue::Pop() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(

@@ -26,6 +26,9 @@ class JobQueue {
   // Ignores the capacity: used when re-queueing jobs found on restart, which
   // were admitted before and must not be dropped.
   void PushUnbounded(const std::string& job_id);
+  // Drops a waiting id (a job cancelled while QUEUED), so it no longer counts
+  // towards the capacity; false if it was not waiting.
+  bool Remove(const std::string& job_id);
   // Blocks until a job id is available; nullopt once the queue is closed.
   std::optional<std::string> Pop();
   // Wakes every Pop() and makes later ones return nullopt. Ids still queued

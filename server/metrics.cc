@@ -52,7 +52,7 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>& jobs =
       prometheus::BuildCounter()
           .Name("quantd_jobs_total")
-          .Help("Quantization jobs that finished, by outcome (succeeded|failed).")
+          .Help("Quantization jobs that finished, by outcome (succeeded|failed|cancelled).")
           .Register(*registry);
   prometheus::Family<prometheus::Histogram>& job_duration =
       prometheus::BuildHistogram()
@@ -76,6 +76,13 @@ struct Metrics::Impl {
               "Top-1 accuracy of the fp32 original on the same evaluation set as the "
               "int8 version named by the version label.")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& int8_speedup =
+      prometheus::BuildGauge()
+          .Name("quantd_model_int8_speedup")
+          .Help(
+              "Measured throughput of an int8 model version divided by that of its fp32 "
+              "original, timed on this server when the version was published.")
+          .Register(*registry);
   std::unique_ptr<prometheus::Exposer> exposer;
   std::string bound_address;
 };
@@ -89,6 +96,7 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
   // Pre-create the outcome series so dashboards see zeros rather than nothing.
   impl->jobs.Add({{"outcome", "succeeded"}});
   impl->jobs.Add({{"outcome", "failed"}});
+  impl->jobs.Add({{"outcome", "cancelled"}});
   if (!listen_address.empty() && listen_address != "none") {
     try {
       impl->exposer = std::make_unique<prometheus::Exposer>(listen_address, 1);
@@ -125,8 +133,11 @@ void Metrics::RecordInfer(const std::string& model, const std::string& precision
   }
 }
 
-void Metrics::RecordJobFinished(bool succeeded, absl::Duration run_time) {
-  impl_->jobs.Add({{"outcome", succeeded ? "succeeded" : "failed"}}).Increment();
+void Metrics::RecordJobFinished(JobOutcome outcome, absl::Duration run_time) {
+  const char* label = outcome == JobOutcome::kSucceeded ? "succeeded"
+                      : outcome == JobOutcome::kFailed  ? "failed"
+                                                        : "cancelled";
+  impl_->jobs.Add({{"outcome", label}}).Increment();
   impl_->job_duration.Add({}, JobDurationBuckets()).Observe(absl::ToDoubleSeconds(run_time));
 }
 
@@ -140,6 +151,21 @@ void Metrics::SetModelTop1(const std::string& model_id, int32_t version, double 
                                      {"version", absl::StrCat(version)}};
   impl_->fp32_top1.Add(labels).Set(fp32_top1);
   impl_->int8_top1.Add(labels).Set(int8_top1);
+}
+
+void Metrics::SetModelSpeedup(const std::string& model_id, int32_t version,
+                              double throughput_speedup) {
+  impl_->int8_speedup.Add({{"model", model_id}, {"version", absl::StrCat(version)}})
+      .Set(throughput_speedup);
+}
+
+void Metrics::RemoveModelVersion(const std::string& model_id, int32_t version) {
+  const prometheus::Labels labels = {{"model", model_id}, {"version", absl::StrCat(version)}};
+  // Has() first: Add() would create the series only to remove it again.
+  for (prometheus::Family<prometheus::Gauge>* family :
+       {&impl_->int8_top1, &impl_->fp32_top1, &impl_->int8_speedup}) {
+    if (family->Has(labels)) family->Remove(&family->Add(labels));
+  }
 }
 
 std::string Metrics::RenderText() const {

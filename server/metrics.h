@@ -13,6 +13,8 @@
 
 namespace quantd::server {
 
+enum class JobOutcome { kSucceeded, kFailed, kCancelled };
+
 // The server's Prometheus metrics (names and labels: docs/METRICS.md) and the
 // HTTP endpoint that serves them at /metrics. prometheus-cpp stays behind this
 // interface so that only metrics.cc depends on it.
@@ -33,12 +35,17 @@ class Metrics {
   // "unspecified"; latency is recorded for successful calls only.
   void RecordInfer(const std::string& model, const std::string& precision, absl::StatusCode code,
                    absl::Duration latency);
-  void RecordJobFinished(bool succeeded, absl::Duration run_time);
+  void RecordJobFinished(JobOutcome outcome, absl::Duration run_time);
   void SetJobQueueDepth(int64_t depth);
   // Accuracy of a published int8 version and of its fp32 original on the same
   // evaluation set; both gauges carry the int8 version's number.
   void SetModelTop1(const std::string& model_id, int32_t version, double fp32_top1,
                     double int8_top1);
+
+  // Measured int8/fp32 throughput ratio of a published int8 version.
+  void SetModelSpeedup(const std::string& model_id, int32_t version, double throughput_speedup);
+  // Drops every per-version gauge of a deleted version.
+  void RemoveModelVersion(const std::string& model_id, int32_t version);
 
   // The Prometheus text exposition of every metric, as /metrics serves it.
   std::string RenderText() const;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <limits>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -86,9 +87,23 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   for (const std::string& id : server->jobs_->recovered_queued_job_ids()) {
     server->queue_->PushUnbounded(id);
   }
-  // Accuracy gauges survive restarts: they are re-derived from finished jobs.
+  // Per-version gauges survive restarts: speed-ups are stored with the
+  // versions, accuracies with the jobs that made them. Deleted versions keep
+  // their jobs but get no gauges.
+  std::set<std::pair<std::string, int32_t>> int8_versions;
+  for (const v1::Model& model : server->repository_->ListModels()) {
+    for (const v1::ModelVersion& version : model.versions()) {
+      if (version.precision() != v1::INT8) continue;
+      int8_versions.emplace(model.id(), version.version());
+      if (version.has_speedup()) {
+        metrics->SetModelSpeedup(model.id(), version.version(),
+                                 version.speedup().throughput_speedup());
+      }
+    }
+  }
   for (const v1::Job& job : server->jobs_->List()) {
-    if (job.state() == v1::SUCCEEDED && job.has_fp32_accuracy() && job.has_int8_accuracy()) {
+    if (job.state() == v1::SUCCEEDED && job.has_fp32_accuracy() && job.has_int8_accuracy() &&
+        int8_versions.contains({job.model_id(), job.result_version()})) {
       metrics->SetModelTop1(job.model_id(), job.result_version(), job.fp32_accuracy().top1(),
                             job.int8_accuracy().top1());
     }

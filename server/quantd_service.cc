@@ -1,13 +1,16 @@
 #include "server/quantd_service.h"
 
 #include <exception>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/sha256.h"
 #include "engine/status_macros.h"
+#include "server/atomic_file.h"
 #include "server/dataset_upload.h"
 #include "server/grpc_status.h"
 #include "server/infer_request_validator.h"
@@ -22,6 +25,19 @@ namespace {
 
 // How often a WatchJob stream without news checks whether its client left.
 constexpr absl::Duration kWatchPollInterval = absl::Milliseconds(250);
+
+// DownloadVersion chunk size: well under gRPC's default 4 MiB message limit
+// of clients.
+constexpr size_t kDownloadChunkBytes = size_t{1} << 20;
+
+bool IsActive(const v1::Job& job) {
+  return job.state() == v1::QUEUED || job.state() == v1::RUNNING;
+}
+
+absl::Status RequireId(const std::string& value, const char* field) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  return absl::OkStatus();
+}
 
 // Runs an RPC body and converts its result for gRPC. Engine, protobuf and
 // allocation failures surface as exceptions; a client must get an error, not
@@ -101,6 +117,7 @@ grpc::Status QuantdService::QuantizeModel(grpc::ServerContext*,
 
 absl::Status QuantdService::DoQuantizeModel(const v1::QuantizeModelRequest& request,
                                             v1::Job* response) {
+  absl::MutexLock admission(&admission_mu_);
   RETURN_IF_ERROR(ValidateQuantizeRequest(request, *repository_));
   v1::Job job;
   job.set_id(NewResourceId(kJobIdPrefix));
@@ -154,6 +171,182 @@ absl::Status QuantdService::DoWatchJob(grpc::ServerContext* context, const std::
                                                  "' continues after restart, watch it again"));
     }
   }
+}
+
+grpc::Status QuantdService::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest* request,
+                                     v1::ListJobsResponse* response) {
+  return Guarded("ListJobs", [&] { return DoListJobs(*request, response); });
+}
+
+absl::Status QuantdService::DoListJobs(const v1::ListJobsRequest& request,
+                                       v1::ListJobsResponse* response) {
+  if (!v1::JobState_IsValid(request.state())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state ", static_cast<int>(request.state()), " is not a JobState"));
+  }
+  JobFilter filter;
+  filter.model_id = request.model_id();
+  filter.state = request.state();
+  for (v1::Job& job : jobs_->List(filter)) *response->add_jobs() = std::move(job);
+  return absl::OkStatus();
+}
+
+grpc::Status QuantdService::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* request,
+                                      v1::Job* response) {
+  return Guarded("CancelJob", [&] { return DoCancelJob(request->job_id(), response); });
+}
+
+absl::Status QuantdService::DoCancelJob(const std::string& job_id, v1::Job* response) {
+  RETURN_IF_ERROR(RequireId(job_id, "job_id"));
+  ASSIGN_OR_RETURN(*response, jobs_->RequestCancel(job_id));
+  // A job cancelled while QUEUED no longer holds a place in the queue.
+  if (response->state() == v1::CANCELLED) queue_->Remove(job_id);
+  return absl::OkStatus();
+}
+
+absl::Status QuantdService::CheckNoActiveJobUses(
+    const std::string& what, const std::function<bool(const v1::Job&)>& uses) const {
+  for (const v1::Job& job : jobs_->List()) {
+    if (IsActive(job) && uses(job)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " is used by ", v1::JobState_Name(job.state()), " job '", job.id(),
+                       "'; cancel it with CancelJob or wait for it to end"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status QuantdService::DeleteModel(grpc::ServerContext*, const v1::DeleteModelRequest* request,
+                                        v1::DeleteModelResponse*) {
+  return Guarded("DeleteModel", [&] { return DoDeleteModel(request->model_id()); });
+}
+
+absl::Status QuantdService::DoDeleteModel(const std::string& model_id) {
+  RETURN_IF_ERROR(RequireId(model_id, "model_id"));
+  absl::MutexLock admission(&admission_mu_);
+  ASSIGN_OR_RETURN(const v1::Model model, repository_->GetModel(model_id));
+  RETURN_IF_ERROR(
+      CheckNoActiveJobUses(absl::StrCat("model '", model_id, "'"),
+                           [&](const v1::Job& job) { return job.model_id() == model_id; }));
+  RETURN_IF_ERROR(repository_->DeleteModel(model_id));
+  // An Infer that loaded a session just before the delete may cache it again;
+  // harmless: Infer checks the repository first, and ids and version
+  // numbers are never reused, so that entry is unreachable until evicted.
+  sessions_->Erase(model_id);
+  for (const v1::ModelVersion& version : model.versions()) {
+    metrics_->RemoveModelVersion(model_id, version.version());
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status QuantdService::DeleteVersion(grpc::ServerContext*,
+                                          const v1::DeleteVersionRequest* request,
+                                          v1::DeleteVersionResponse*) {
+  return Guarded("DeleteVersion",
+                 [&] { return DoDeleteVersion(request->model_id(), request->version()); });
+}
+
+absl::Status QuantdService::DoDeleteVersion(const std::string& model_id, int32_t version) {
+  RETURN_IF_ERROR(RequireId(model_id, "model_id"));
+  if (version < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("version must be >= 2 (an INT8 version), got ", version));
+  }
+  // Jobs read only version 1, which cannot be deleted here, so running jobs
+  // do not block this.
+  RETURN_IF_ERROR(repository_->DeleteVersion(model_id, version));
+  sessions_->Erase(model_id, version);
+  metrics_->RemoveModelVersion(model_id, version);
+  return absl::OkStatus();
+}
+
+grpc::Status QuantdService::DownloadVersion(
+    grpc::ServerContext*, const v1::DownloadVersionRequest* request,
+    grpc::ServerWriter<v1::DownloadVersionResponse>* writer) {
+  return Guarded("DownloadVersion", [&] { return DoDownloadVersion(*request, writer); });
+}
+
+absl::Status QuantdService::DoDownloadVersion(
+    const v1::DownloadVersionRequest& request,
+    grpc::ServerWriter<v1::DownloadVersionResponse>* writer) {
+  RETURN_IF_ERROR(RequireId(request.model_id(), "model_id"));
+  if (!v1::ArtifactKind_IsValid(request.artifact())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("artifact ", static_cast<int>(request.artifact()), " is not an ArtifactKind"));
+  }
+  if (request.version() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("version must be >= 1, got ", request.version()));
+  }
+  ASSIGN_OR_RETURN(std::vector<Repository::Artifact> artifacts,
+                   repository_->ListArtifacts(request.model_id(), request.version()));
+  if (request.artifact() != v1::ARTIFACT_KIND_UNSPECIFIED) {
+    std::erase_if(artifacts,
+                  [&](const Repository::Artifact& a) { return a.kind != request.artifact(); });
+    if (artifacts.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "model '", request.model_id(), "' version ", request.version(), " has no ",
+          v1::ArtifactKind_Name(request.artifact()), " (only INT8 versions have calibration)"));
+    }
+  }
+  // Each file is read whole before streaming, so its digest can lead, and a
+  // version deleted mid-download cannot cut an artifact short.
+  for (const Repository::Artifact& artifact : artifacts) {
+    ASSIGN_OR_RETURN(const std::string bytes, ReadFileToString(artifact.path));
+    v1::DownloadVersionResponse chunk;
+    chunk.set_artifact(artifact.kind);
+    chunk.set_file_name(artifact.file_name);
+    chunk.set_size_bytes(static_cast<int64_t>(bytes.size()));
+    chunk.set_sha256(Sha256Hex(bytes));
+    size_t offset = 0;
+    do {
+      chunk.set_data(bytes.substr(offset, kDownloadChunkBytes));
+      offset += kDownloadChunkBytes;
+      if (!writer->Write(chunk)) {
+        return absl::CancelledError("DownloadVersion: client went away");
+      }
+      chunk.Clear();
+      chunk.set_artifact(artifact.kind);
+    } while (offset < bytes.size());
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status QuantdService::ListDatasets(grpc::ServerContext*, const v1::ListDatasetsRequest*,
+                                         v1::ListDatasetsResponse* response) {
+  return Guarded("ListDatasets", [&] {
+    for (v1::Dataset& dataset : repository_->ListDatasets()) {
+      *response->add_datasets() = std::move(dataset);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status QuantdService::GetDataset(grpc::ServerContext*, const v1::GetDatasetRequest* request,
+                                       v1::Dataset* response) {
+  return Guarded("GetDataset", [&]() -> absl::Status {
+    RETURN_IF_ERROR(RequireId(request->dataset_id(), "dataset_id"));
+    ASSIGN_OR_RETURN(*response, repository_->GetDataset(request->dataset_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status QuantdService::DeleteDataset(grpc::ServerContext*,
+                                          const v1::DeleteDatasetRequest* request,
+                                          v1::DeleteDatasetResponse*) {
+  return Guarded("DeleteDataset", [&] { return DoDeleteDataset(request->dataset_id()); });
+}
+
+absl::Status QuantdService::DoDeleteDataset(const std::string& dataset_id) {
+  RETURN_IF_ERROR(RequireId(dataset_id, "dataset_id"));
+  absl::MutexLock admission(&admission_mu_);
+  RETURN_IF_ERROR(repository_->GetDataset(dataset_id).status());
+  RETURN_IF_ERROR(
+      CheckNoActiveJobUses(absl::StrCat("dataset '", dataset_id, "'"), [&](const v1::Job& job) {
+        return job.request().calibration_dataset_id() == dataset_id ||
+               job.request().evaluation_dataset_id() == dataset_id;
+      }));
+  return repository_->DeleteDataset(dataset_id);
 }
 
 grpc::Status QuantdService::Infer(grpc::ServerContext*, const v1::InferRequest* request,

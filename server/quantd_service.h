@@ -1,7 +1,12 @@
 #ifndef QUANTD_SERVER_QUANTD_SERVICE_H_
 #define QUANTD_SERVER_QUANTD_SERVICE_H_
 
+#include <cstdint>
+#include <functional>
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "quantd/v1/quantd.grpc.pb.h"
 #include "server/job_queue.h"
 #include "server/job_tracker.h"
@@ -42,6 +47,23 @@ class QuantdService final : public v1::Quantd::Service {
                       v1::Job* response) override;
   grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                         grpc::ServerWriter<v1::Job>* writer) override;
+  grpc::Status ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
+                        v1::ListJobsResponse* response) override;
+  grpc::Status CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
+                         v1::Job* response) override;
+  grpc::Status DeleteModel(grpc::ServerContext* context, const v1::DeleteModelRequest* request,
+                           v1::DeleteModelResponse* response) override;
+  grpc::Status DeleteVersion(grpc::ServerContext* context, const v1::DeleteVersionRequest* request,
+                             v1::DeleteVersionResponse* response) override;
+  grpc::Status DownloadVersion(grpc::ServerContext* context,
+                               const v1::DownloadVersionRequest* request,
+                               grpc::ServerWriter<v1::DownloadVersionResponse>* writer) override;
+  grpc::Status ListDatasets(grpc::ServerContext* context, const v1::ListDatasetsRequest* request,
+                            v1::ListDatasetsResponse* response) override;
+  grpc::Status GetDataset(grpc::ServerContext* context, const v1::GetDatasetRequest* request,
+                          v1::Dataset* response) override;
+  grpc::Status DeleteDataset(grpc::ServerContext* context, const v1::DeleteDatasetRequest* request,
+                             v1::DeleteDatasetResponse* response) override;
   grpc::Status Infer(grpc::ServerContext* context, const v1::InferRequest* request,
                      v1::InferResponse* response) override;
 
@@ -61,6 +83,22 @@ class QuantdService final : public v1::Quantd::Service {
                           grpc::ServerWriter<v1::Job>* writer);
   absl::Status DoInfer(const v1::InferRequest& request, v1::InferResponse* response,
                        InferLabels& labels);
+  absl::Status DoListJobs(const v1::ListJobsRequest& request, v1::ListJobsResponse* response);
+  absl::Status DoCancelJob(const std::string& job_id, v1::Job* response);
+  absl::Status DoDeleteModel(const std::string& model_id);
+  absl::Status DoDeleteVersion(const std::string& model_id, int32_t version);
+  absl::Status DoDownloadVersion(const v1::DownloadVersionRequest& request,
+                                 grpc::ServerWriter<v1::DownloadVersionResponse>* writer);
+  absl::Status DoDeleteDataset(const std::string& dataset_id);
+  // FAILED_PRECONDITION naming the first QUEUED or RUNNING job for which
+  // `uses` is true; `what` names the resource ("model 'x'").
+  absl::Status CheckNoActiveJobUses(const std::string& what,
+                                    const std::function<bool(const v1::Job&)>& uses) const;
+
+  // Held while QuantizeModel admits a job and while a delete checks for
+  // active jobs and deletes, so a job is never admitted for a model or
+  // dataset that is being deleted.
+  absl::Mutex admission_mu_;
 
   const ServerConfig config_;
   Repository* const repository_;

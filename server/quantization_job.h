@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "quantd/v1/quantd.pb.h"
+#include "server/eta_estimator.h"
 #include "server/job_tracker.h"
 #include "server/metrics.h"
 #include "server/repository.h"
@@ -16,18 +17,21 @@
 namespace quantd::server {
 
 // Runs one QuantizeModel job: calibrate on the fp32 model, build the int8
-// session, optionally evaluate both, publish the next model version. Job
-// progress is one fraction across all phases, so clients can draw a single
-// bar: calibrating fills most of it, evaluating (when requested) a quarter.
+// session, optionally evaluate both, time both (the measured speed-up),
+// publish the next model version. Job progress is one fraction across all
+// phases, so clients can draw a single bar; each update carries an ETA.
+// Cancellation (CancelJob, or server shutdown) is checked during
+// calibration, evaluation and benchmarking and between every phase.
 class QuantizationJobRunner {
  public:
   QuantizationJobRunner(Repository* repository, JobTracker* tracker, SessionCache* sessions,
                         Metrics* metrics)
       : repository_(repository), tracker_(tracker), sessions_(sessions), metrics_(metrics) {}
 
-  // Takes a QUEUED job to SUCCEEDED or FAILED. If `stopping` becomes true the
-  // job is abandoned at the next cancellation point and put back to QUEUED so
-  // the next server start runs it again. Never throws.
+  // Takes a QUEUED job to SUCCEEDED, FAILED or (after CancelJob) CANCELLED.
+  // If `stopping` becomes true the job is abandoned at the next cancellation
+  // point and put back to QUEUED so the next server start runs it again.
+  // Never throws.
   void Run(const std::string& job_id, const std::atomic<bool>& stopping);
 
  private:
@@ -35,15 +39,19 @@ class QuantizationJobRunner {
     int32_t version = 0;
     std::optional<v1::AccuracyReport> fp32_accuracy;
     std::optional<v1::AccuracyReport> int8_accuracy;
+    v1::SpeedupReport speedup;
   };
 
-  absl::StatusOr<Outcome> Execute(const v1::Job& job, const std::atomic<bool>& stopping);
+  absl::StatusOr<Outcome> Execute(const v1::Job& job, const std::atomic<bool>& stopping,
+                                  EtaEstimator& eta);
   // Terminal (or, on shutdown, initial) states; saved before watchers see them.
   void Requeue(const std::string& job_id);
   void MarkFailed(const std::string& job_id, const absl::Status& error);
   void MarkSucceeded(const std::string& job_id, const Outcome& outcome);
-  // Publishes phase and progress to watchers (memory only).
-  void ReportProgress(const std::string& job_id, const std::string& phase, double progress);
+  void MarkCancelled(const std::string& job_id);
+  // Publishes phase, progress and ETA to watchers (memory only).
+  void ReportProgress(const std::string& job_id, const std::string& phase, double progress,
+                      EtaEstimator& eta);
 
   Repository* const repository_;
   JobTracker* const tracker_;

@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS model_versions (
   created_by_job_id TEXT NOT NULL,
   created_unix_ms INTEGER NOT NULL,
   accuracy BLOB,                   -- quantd.v1.AccuracyReport, NULL if not evaluated
+  speedup BLOB,                    -- quantd.v1.SpeedupReport, NULL for FP32 versions
+  PRIMARY KEY (model_id, version)
+);
+-- Numbers of deleted versions, so that a number is never given to a second
+-- version of the same model (clients may have pinned it).
+CREATE TABLE IF NOT EXISTS deleted_versions (
+  model_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
   PRIMARY KEY (model_id, version)
 );
 CREATE TABLE IF NOT EXISTS datasets (
@@ -73,6 +81,29 @@ void RemoveDirectoryQuietly(const fs::path& dir) {
   fs::remove_all(dir, ec);
 }
 
+// Databases created before the speedup column existed get it added.
+absl::Status AddSpeedupColumnIfMissing(SqliteDatabase& db) {
+  ASSIGN_OR_RETURN(SqliteStatement * columns,
+                   db.Prepare("SELECT COUNT(*) FROM pragma_table_info('model_versions') "
+                              "WHERE name = 'speedup'"));
+  ASSIGN_OR_RETURN(const bool row, columns->Step());
+  const bool present = row && columns->ColumnInt64(0) > 0;
+  columns->Reset();
+  if (present) return absl::OkStatus();
+  return db.Exec("ALTER TABLE model_versions ADD COLUMN speedup BLOB");
+}
+
+// Removes every entry of `dir` whose name `keep` rejects.
+template <typename Keep>
+void RemoveEntriesExcept(const fs::path& dir, Keep&& keep) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!keep(it->path().filename().string())) stale.push_back(it->path());
+  }
+  for (const fs::path& path : stale) RemoveDirectoryQuietly(path);
+}
+
 }  // namespace
 
 int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
@@ -89,12 +120,33 @@ absl::StatusOr<std::unique_ptr<Repository>> Repository::Open(const fs::path& dat
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> db,
                    SqliteDatabase::Open((data_dir / "quantd.db").string()));
   RETURN_IF_ERROR(db->Exec(kSchema));
+  RETURN_IF_ERROR(AddSpeedupColumnIfMissing(*db));
   std::unique_ptr<Repository> repository(new Repository(data_dir, std::move(db)));
   {
     absl::MutexLock lock(&repository->mu_);
     RETURN_IF_ERROR(repository->LoadModelsAndDatasets());
+    repository->RemoveUnreferencedFiles();
   }
   return repository;
+}
+
+void Repository::RemoveUnreferencedFiles() {
+  // Nothing is in flight while the repository opens: every upload scratch
+  // file is debris, and so is every directory without a database row (files
+  // are written before their row commits, and deleted after it is removed).
+  RemoveEntriesExcept(scratch_dir(), [](const std::string&) { return false; });
+  RemoveEntriesExcept(data_dir_ / "datasets",
+                      [&](const std::string& id) { return datasets_.contains(id); });
+  RemoveEntriesExcept(data_dir_ / "models",
+                      [&](const std::string& id) { return models_.contains(id); });
+  for (const auto& [id, model] : models_) {
+    RemoveEntriesExcept(data_dir_ / "models" / id, [&](const std::string& name) {
+      for (const v1::ModelVersion& v : model.versions()) {
+        if (name == absl::StrCat("v", v.version())) return true;
+      }
+      return false;
+    });
+  }
 }
 
 absl::Status Repository::LoadModelsAndDatasets() {
@@ -107,7 +159,7 @@ absl::Status Repository::LoadModelsAndDatasets() {
   }
   ASSIGN_OR_RETURN(SqliteStatement * versions,
                    db_->Prepare("SELECT model_id, version, precision, created_by_job_id, "
-                                "created_unix_ms, accuracy FROM model_versions "
+                                "created_unix_ms, accuracy, speedup FROM model_versions "
                                 "ORDER BY model_id, version"));
   while (true) {
     ASSIGN_OR_RETURN(const bool row, versions->Step());
@@ -124,6 +176,20 @@ absl::Status Repository::LoadModelsAndDatasets() {
       ASSIGN_OR_RETURN(*version->mutable_accuracy(),
                        ParseRow<v1::AccuracyReport>(accuracy, "model_versions"));
     }
+    const std::string speedup = versions->ColumnBlob(6);
+    if (!speedup.empty()) {
+      ASSIGN_OR_RETURN(*version->mutable_speedup(),
+                       ParseRow<v1::SpeedupReport>(speedup, "model_versions"));
+    }
+  }
+  ASSIGN_OR_RETURN(SqliteStatement * deleted,
+                   db_->Prepare("SELECT model_id, MAX(version) FROM deleted_versions "
+                                "GROUP BY model_id"));
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, deleted->Step());
+    if (!row) break;
+    highest_deleted_version_[deleted->ColumnText(0)] =
+        static_cast<int32_t>(deleted->ColumnInt64(1));
   }
   ASSIGN_OR_RETURN(SqliteStatement * datasets, db_->Prepare("SELECT id, dataset FROM datasets"));
   while (true) {
@@ -148,8 +214,8 @@ absl::Status Repository::InsertVersion(const std::string& model_id,
                                        const v1::ModelVersion& version) {
   ASSIGN_OR_RETURN(SqliteStatement * insert,
                    db_->Prepare("INSERT INTO model_versions (model_id, version, precision, "
-                                "created_by_job_id, created_unix_ms, accuracy) "
-                                "VALUES (?, ?, ?, ?, ?, ?)"));
+                                "created_by_job_id, created_unix_ms, accuracy, speedup) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?)"));
   RETURN_IF_ERROR(insert->BindText(1, model_id));
   RETURN_IF_ERROR(insert->BindInt64(2, version.version()));
   RETURN_IF_ERROR(insert->BindInt64(3, version.precision()));
@@ -157,6 +223,9 @@ absl::Status Repository::InsertVersion(const std::string& model_id,
   RETURN_IF_ERROR(insert->BindInt64(5, version.created_unix_ms()));
   if (version.has_accuracy()) {
     RETURN_IF_ERROR(insert->BindBlob(6, version.accuracy().SerializeAsString()));
+  }
+  if (version.has_speedup()) {
+    RETURN_IF_ERROR(insert->BindBlob(7, version.speedup().SerializeAsString()));
   }
   return insert->Execute();
 }
@@ -264,7 +333,8 @@ absl::StatusOr<std::string> Repository::ReadCalibrationTable(const std::string& 
 
 absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
     const std::string& model_id, const std::string& job_id, std::string_view calibration_table,
-    const std::optional<v1::AccuracyReport>& accuracy) {
+    const std::optional<v1::AccuracyReport>& accuracy,
+    const std::optional<v1::SpeedupReport>& speedup) {
   // Holding the lock across the file writes keeps version numbers unique when
   // two jobs for one model finish together; the files are small next to the
   // ONNX model, which is hard-linked rather than copied.
@@ -275,6 +345,10 @@ absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
   }
   int32_t next = 1;
   for (const v1::ModelVersion& v : it->second.versions()) next = std::max(next, v.version() + 1);
+  if (auto deleted = highest_deleted_version_.find(model_id);
+      deleted != highest_deleted_version_.end()) {
+    next = std::max(next, deleted->second + 1);
+  }
 
   v1::ModelVersion version;
   version.set_version(next);
@@ -282,6 +356,7 @@ absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
   version.set_created_by_job_id(std::string(job_id));
   version.set_created_unix_ms(NowUnixMs());
   if (accuracy.has_value()) *version.mutable_accuracy() = *accuracy;
+  if (speedup.has_value()) *version.mutable_speedup() = *speedup;
 
   const fs::path dir = VersionDir(model_id, next);
   // A directory without a database row is debris of an earlier crash.
@@ -349,6 +424,107 @@ absl::StatusOr<v1::Dataset> Repository::GetDataset(const std::string& dataset_id
     return absl::NotFoundError(absl::StrCat("dataset '", dataset_id, "' not found"));
   }
   return it->second;
+}
+
+std::vector<v1::Dataset> Repository::ListDatasets() const {
+  std::vector<v1::Dataset> datasets;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, dataset] : datasets_) datasets.push_back(dataset);
+  }
+  std::stable_sort(datasets.begin(), datasets.end(),
+                   [](const v1::Dataset& a, const v1::Dataset& b) {
+                     return a.created_unix_ms() < b.created_unix_ms();
+                   });
+  return datasets;
+}
+
+absl::Status Repository::DeleteModel(const std::string& model_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!models_.contains(model_id)) {
+      return absl::NotFoundError(absl::StrCat("model '", model_id, "' not found"));
+    }
+    ASSIGN_OR_RETURN(SqliteTransaction transaction, SqliteTransaction::Begin(db_.get()));
+    for (const char* sql :
+         {"DELETE FROM model_versions WHERE model_id = ?",
+          "DELETE FROM deleted_versions WHERE model_id = ?", "DELETE FROM models WHERE id = ?"}) {
+      ASSIGN_OR_RETURN(SqliteStatement * remove, db_->Prepare(sql));
+      RETURN_IF_ERROR(remove->BindText(1, model_id));
+      RETURN_IF_ERROR(remove->Execute());
+    }
+    RETURN_IF_ERROR(transaction.Commit());
+    models_.erase(models_.find(model_id));
+    highest_deleted_version_.erase(model_id);
+  }
+  // Rows first, files after: a crash in between leaves unreferenced files,
+  // which the next Open() removes, never a row whose files are gone.
+  RemoveDirectoryQuietly(data_dir_ / "models" / model_id);
+  return absl::OkStatus();
+}
+
+absl::Status Repository::DeleteVersion(const std::string& model_id, int32_t version) {
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(const v1::ModelVersion found, FindVersion(model_id, version));
+    if (found.version() == 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("version 1 of model '", model_id,
+                       "' is the fp32 original the other versions derive from; "
+                       "delete the whole model with DeleteModel"));
+    }
+    ASSIGN_OR_RETURN(SqliteTransaction transaction, SqliteTransaction::Begin(db_.get()));
+    ASSIGN_OR_RETURN(SqliteStatement * remove,
+                     db_->Prepare("DELETE FROM model_versions WHERE model_id = ? AND version = ?"));
+    RETURN_IF_ERROR(remove->BindText(1, model_id));
+    RETURN_IF_ERROR(remove->BindInt64(2, version));
+    RETURN_IF_ERROR(remove->Execute());
+    ASSIGN_OR_RETURN(SqliteStatement * retire,
+                     db_->Prepare("INSERT OR IGNORE INTO deleted_versions (model_id, version) "
+                                  "VALUES (?, ?)"));
+    RETURN_IF_ERROR(retire->BindText(1, model_id));
+    RETURN_IF_ERROR(retire->BindInt64(2, version));
+    RETURN_IF_ERROR(retire->Execute());
+    RETURN_IF_ERROR(transaction.Commit());
+    auto* versions = models_.find(model_id)->second.mutable_versions();
+    for (auto it = versions->begin(); it != versions->end(); ++it) {
+      if (it->version() == version) {
+        versions->erase(it);
+        break;
+      }
+    }
+    int32_t& highest = highest_deleted_version_[model_id];
+    highest = std::max(highest, version);
+  }
+  RemoveDirectoryQuietly(VersionDir(model_id, version));
+  return absl::OkStatus();
+}
+
+absl::Status Repository::DeleteDataset(const std::string& dataset_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!datasets_.contains(dataset_id)) {
+      return absl::NotFoundError(absl::StrCat("dataset '", dataset_id, "' not found"));
+    }
+    ASSIGN_OR_RETURN(SqliteStatement * remove, db_->Prepare("DELETE FROM datasets WHERE id = ?"));
+    RETURN_IF_ERROR(remove->BindText(1, dataset_id));
+    RETURN_IF_ERROR(remove->Execute());
+    datasets_.erase(datasets_.find(dataset_id));
+  }
+  RemoveDirectoryQuietly(DatasetDir(dataset_id));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Repository::Artifact>> Repository::ListArtifacts(
+    const std::string& model_id, int32_t version) const {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const v1::ModelVersion found, FindVersion(model_id, version));
+  const fs::path dir = VersionDir(model_id, version);
+  std::vector<Artifact> artifacts = {{v1::ONNX_MODEL, kModelFile, dir / kModelFile}};
+  if (found.precision() == v1::INT8) {
+    artifacts.push_back({v1::CALIBRATION_TABLE, kCalibrationFile, dir / kCalibrationFile});
+  }
+  return artifacts;
 }
 
 absl::StatusOr<engine::Dataset> Repository::LoadDataset(const std::string& dataset_id) const {

@@ -31,8 +31,9 @@ namespace quantd::server {
 //   uploads/                           scratch files while an upload is decoded
 //
 // Files are written atomically before the database row that makes them
-// visible is committed, so a crash leaves at worst an unreferenced directory,
-// never a visible half-written artifact. Thread-safe: one mutex serializes
+// visible is committed, and deleted only after their row is removed, so a
+// crash leaves at worst an unreferenced directory (removed by the next
+// Open()), never a visible half-written or missing artifact. Thread-safe: one mutex serializes
 // every database access.
 class Repository {
  public:
@@ -60,13 +61,37 @@ class Repository {
                                                    int32_t version) const;
   // Publishes the next version of a model as INT8: the fp32 ONNX of version 1
   // plus `calibration_table`. Atomic: either the whole version appears or none.
+  // Version numbers are never reused, not even those of deleted versions.
   absl::StatusOr<v1::ModelVersion> AddInt8Version(
       const std::string& model_id, const std::string& job_id, std::string_view calibration_table,
-      const std::optional<v1::AccuracyReport>& accuracy);
+      const std::optional<v1::AccuracyReport>& accuracy,
+      const std::optional<v1::SpeedupReport>& speedup = std::nullopt);
+
+  // Deletes a model with every version: rows, then files. NOT_FOUND for an
+  // unknown id. Callers check that no job still needs the model.
+  absl::Status DeleteModel(const std::string& model_id);
+  // Deletes one version (>= 2); FAILED_PRECONDITION for version 1, the
+  // original every other version is built from.
+  absl::Status DeleteVersion(const std::string& model_id, int32_t version);
+
+  // A stored file of a model version, for download.
+  struct Artifact {
+    v1::ArtifactKind kind;
+    std::string file_name;
+    std::filesystem::path path;
+  };
+  // The version's artifacts in ArtifactKind order. Published files never
+  // change; a reader that opened one keeps it even if the version is deleted.
+  absl::StatusOr<std::vector<Artifact>> ListArtifacts(const std::string& model_id,
+                                                      int32_t version) const;
 
   absl::StatusOr<v1::Dataset> AddDataset(const std::string& name, const engine::Dataset& data);
   // NOT_FOUND `dataset 'x' not found` for an unknown id.
   absl::StatusOr<v1::Dataset> GetDataset(const std::string& dataset_id) const;
+  // Oldest first.
+  std::vector<v1::Dataset> ListDatasets() const;
+  // Deletes the row, then the files. Callers check that no job still needs it.
+  absl::Status DeleteDataset(const std::string& dataset_id);
   absl::StatusOr<engine::Dataset> LoadDataset(const std::string& dataset_id) const;
 
   // Inserts or replaces the stored job.
@@ -79,6 +104,9 @@ class Repository {
   Repository(std::filesystem::path data_dir, std::unique_ptr<SqliteDatabase> db);
 
   absl::Status LoadModelsAndDatasets() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Leftovers of a crash: upload scratch files, and model, version and
+  // dataset directories that no database row references.
+  void RemoveUnreferencedFiles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::filesystem::path VersionDir(const std::string& model_id, int32_t version) const;
   std::filesystem::path DatasetDir(const std::string& dataset_id) const;
   absl::StatusOr<v1::ModelVersion> FindVersion(const std::string& model_id, int32_t version) const
@@ -92,6 +120,8 @@ class Repository {
   // Mirrors of the database rows, so reads never touch SQLite.
   std::map<std::string, v1::Model, std::less<>> models_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, v1::Dataset, std::less<>> datasets_ ABSL_GUARDED_BY(mu_);
+  // Per model, the highest version number ever deleted (deleted_versions).
+  std::map<std::string, int32_t, std::less<>> highest_deleted_version_ ABSL_GUARDED_BY(mu_);
 };
 
 // The current time as the proto's *_unix_ms fields store it.

@@ -40,6 +40,16 @@ void SessionCache::Insert(const std::string& model_id, int32_t version,
   InsertLocked(Key(model_id, version), std::move(session));
 }
 
+void SessionCache::Erase(const std::string& model_id) {
+  absl::MutexLock lock(&mu_);
+  entries_.remove_if([&](const Entry& e) { return e.first.first == model_id; });
+}
+
+void SessionCache::Erase(const std::string& model_id, int32_t version) {
+  absl::MutexLock lock(&mu_);
+  entries_.remove_if([&](const Entry& e) { return e.first == Key(model_id, version); });
+}
+
 size_t SessionCache::size() const {
   absl::MutexLock lock(&mu_);
   return entries_.size();

@@ -35,6 +35,11 @@ class SessionCache {
   void Insert(const std::string& model_id, int32_t version,
               std::shared_ptr<engine::InferenceSession> session);
 
+  // Drops the cached sessions of a deleted model (every version) or version.
+  // Requests already running on one finish with it.
+  void Erase(const std::string& model_id);
+  void Erase(const std::string& model_id, int32_t version);
+
   size_t size() const;
 
  private:

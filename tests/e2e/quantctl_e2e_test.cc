@@ -175,6 +175,111 @@ TEST_F(QuantctlE2eTest, QuantizesWithWaitAndCompares) {
   EXPECT_THAT(compared.out, HasSubstr("speed-up"));
 }
 
+// The management commands a user runs around a quantization: list and
+// inspect (also as JSON), cancel, download, delete.
+TEST_F(QuantctlE2eTest, ManagesJobsDatasetsVersionsAndDownloads) {
+  const ProgramResult upload =
+      Quantctl({"upload-model", FixtureFile("resnet_fmnist.onnx"), "--name=resnet-cli-manage"});
+  ASSERT_EQ(upload.exit_code, 0) << upload.err;
+  const std::string model_id(absl::StripAsciiWhitespace(upload.out));
+  const ProgramResult dataset =
+      Quantctl({"upload-dataset", "--samples=" + FashionMnistFile("train-images-idx3-ubyte.gz"),
+                "--labels=" + FashionMnistFile("train-labels-idx1-ubyte.gz"), "--limit=100",
+                "--name=train-100"});
+  ASSERT_EQ(dataset.exit_code, 0) << dataset.err;
+  const std::string dataset_id(absl::StripAsciiWhitespace(dataset.out));
+
+  const ProgramResult quantized =
+      Quantctl({"quantize", model_id, "--calibration=" + dataset_id, "--wait"});
+  ASSERT_EQ(quantized.exit_code, 0) << quantized.out << quantized.err;
+  EXPECT_THAT(quantized.out, HasSubstr("speed-up"));
+  EXPECT_THAT(quantized.err, HasSubstr("ETA"));  // the progress lines
+  const size_t id_at = quantized.out.find("job_");
+  ASSERT_NE(id_at, std::string::npos) << quantized.out;
+  const std::string job_id = quantized.out.substr(id_at, quantized.out.find('\n', id_at) - id_at);
+
+  ProgramResult result = Quantctl({"get-model", model_id});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("speed-up"));
+  result = Quantctl({"get-model", model_id, "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("\"throughput_speedup\""));
+  EXPECT_THAT(result.out, HasSubstr("\"precision\":\"INT8\""));
+
+  result = Quantctl({"list-jobs", "--model=" + model_id});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr(job_id));
+  EXPECT_THAT(result.out, HasSubstr("SUCCEEDED"));
+  result = Quantctl({"list-jobs", "--state=succeeded", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr(job_id));
+  EXPECT_EQ(Quantctl({"list-jobs", "--state=bogus"}).exit_code, 2);
+  result = Quantctl({"get-job", job_id, "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("\"state\":\"SUCCEEDED\""));
+
+  // Cancelling a finished job fails and says why.
+  result = Quantctl({"cancel", job_id});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_THAT(result.err, HasSubstr("nothing to cancel"));
+
+  // A long job, cancelled whether it is still queued or already running.
+  const ProgramResult big =
+      Quantctl({"upload-dataset", "--samples=" + FashionMnistFile("train-images-idx3-ubyte.gz"),
+                "--limit=20000", "--name=train-20000"});
+  ASSERT_EQ(big.exit_code, 0) << big.err;
+  const std::string big_id(absl::StripAsciiWhitespace(big.out));
+  const ProgramResult started = Quantctl({"quantize", model_id, "--calibration=" + big_id});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  const std::string long_job(absl::StripAsciiWhitespace(started.out));
+  result = Quantctl({"delete-dataset", big_id});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr(long_job));
+  EXPECT_THAT(result.err, HasSubstr("quantctl cancel"));
+  result = Quantctl({"cancel", long_job});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  result = Quantctl({"watch", long_job});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.out, HasSubstr("CANCELLED"));
+
+  // Download writes the files of version 2, byte for byte.
+  const std::string out_dir = TempPath("download");
+  result = Quantctl({"download", model_id, "2", "--out_dir=" + out_dir});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadWholeFile(out_dir + "/model.onnx"),
+            ReadWholeFile(FixtureFile("resnet_fmnist.onnx")));
+  EXPECT_FALSE(ReadWholeFile(out_dir + "/calibration.tsv").empty());
+  std::filesystem::remove_all(out_dir);
+  result = Quantctl({"download", model_id, "1", "--artifact=calibration", "--out_dir=" + out_dir});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("NOT_FOUND"));
+  EXPECT_FALSE(std::filesystem::exists(out_dir + "/calibration.tsv"));
+
+  result = Quantctl({"list-datasets"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr(dataset_id));
+  EXPECT_THAT(result.out, HasSubstr("train-100"));
+  result = Quantctl({"get-dataset", dataset_id, "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("\"num_samples\":\"100\""));
+
+  // Deletions: version 1 only with its model; afterwards the ids are gone.
+  result = Quantctl({"delete-version", model_id, "1"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("delete-model"));
+  EXPECT_EQ(Quantctl({"delete-version", model_id, "2"}).exit_code, 0);
+  EXPECT_EQ(Quantctl({"delete-dataset", dataset_id}).exit_code, 0);
+  EXPECT_EQ(Quantctl({"delete-dataset", big_id}).exit_code, 0);
+  result = Quantctl({"get-dataset", dataset_id});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("NOT_FOUND"));
+  EXPECT_EQ(Quantctl({"delete-model", model_id}).exit_code, 0);
+  result = Quantctl({"get-model", model_id});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("list-models"));
+}
+
 TEST_F(QuantctlE2eTest, FailuresNameTheStatusCode) {
   ProgramResult result = Quantctl({"get-model", "no-such-model"});
   EXPECT_EQ(result.exit_code, 1);

@@ -126,6 +126,41 @@ inline grpc::Status Infer(v1::Quantd::Stub& stub, const std::string& model_id,
   return stub.Infer(&context, request, &response);
 }
 
+inline grpc::Status GetJob(v1::Quantd::Stub& stub, const std::string& job_id, v1::Job& job) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::GetJobRequest request;
+  request.set_job_id(job_id);
+  return stub.GetJob(&context, request, &job);
+}
+
+inline grpc::Status CancelJob(v1::Quantd::Stub& stub, const std::string& job_id, v1::Job& job) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::CancelJobRequest request;
+  request.set_job_id(job_id);
+  return stub.CancelJob(&context, request, &job);
+}
+
+// Follows a job until `until` holds for an update or the job ends (or the
+// deadline passes); returns the last update seen.
+template <typename Until>
+v1::Job WatchJobUntil(v1::Quantd::Stub& stub, const std::string& job_id, Until until,
+                      int deadline_seconds = 180) {
+  grpc::ClientContext context;
+  SetDeadline(context, deadline_seconds);
+  v1::WatchJobRequest request;
+  request.set_job_id(job_id);
+  auto reader = stub.WatchJob(&context, request);
+  v1::Job update;
+  while (reader->Read(&update)) {
+    if (until(update)) break;
+  }
+  context.TryCancel();
+  reader->Finish().IgnoreError();
+  return update;
+}
+
 // Row-wise argmax of a [rows, classes] output; empty if it is not 2-D.
 inline std::vector<int> ArgmaxRows(const v1::Tensor& scores) {
   std::vector<int> classes;

@@ -105,6 +105,20 @@ class ServerProcess {
   int metrics_port() const { return metrics_port_; }
   const std::string& data_dir() const { return data_dir_; }
 
+  // SIGKILL at once, as a crash or the OOM killer would: no shutdown code
+  // runs. Returns the wait status (-1 if the server was already stopped).
+  int Kill() {
+    if (pid_ <= 0) return -1;
+    kill(pid_, SIGKILL);
+    int status = -1;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    if (drain_.joinable()) drain_.join();
+    if (stdout_fd_ >= 0) close(stdout_fd_);
+    stdout_fd_ = -1;
+    return status;
+  }
+
   // SIGTERM, up to `grace` for a clean exit, then SIGKILL. Returns the exit
   // status as waitpid reports it (-1 if the server was already stopped).
   int Stop(std::chrono::seconds grace = std::chrono::seconds(15)) {

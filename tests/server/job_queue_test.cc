@@ -45,5 +45,18 @@ TEST(JobQueueTest, CloseWakesABlockedPop) {
   EXPECT_EQ(queue.Push("job_late").code(), absl::StatusCode::kUnavailable);
 }
 
+TEST(JobQueueTest, RemovedIdIsNotPoppedAndFreesItsPlace) {
+  int64_t last_depth = -1;
+  JobQueue queue(2, [&](int64_t depth) { last_depth = depth; });
+  ASSERT_TRUE(queue.Push("job_a").ok());
+  ASSERT_TRUE(queue.Push("job_b").ok());
+  EXPECT_TRUE(queue.Remove("job_a"));
+  EXPECT_FALSE(queue.Remove("job_a"));
+  EXPECT_EQ(last_depth, 1);
+  EXPECT_TRUE(queue.Push("job_c").ok());
+  EXPECT_EQ(queue.Pop(), "job_b");
+  EXPECT_EQ(queue.Pop(), "job_c");
+}
+
 }  // namespace
 }  // namespace quantd::server

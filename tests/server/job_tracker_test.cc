@@ -117,5 +117,91 @@ TEST(JobTrackerTest, WaitForChangeWakesOnUpdateAndTimesOutOtherwise) {
   EXPECT_TRUE(after_shutdown->shutting_down);
 }
 
+TEST(JobTrackerTest, CancelEndsQueuedJobsAtOnceAndFlagsRunningOnes) {
+  testing::TempDir dir;
+  auto repository = Repository::Open(dir.path());
+  ASSERT_TRUE(repository.ok());
+  auto tracker = JobTracker::Load(repository->get());
+  ASSERT_TRUE(tracker.ok());
+  ASSERT_TRUE((*tracker)->Add(MakeJob("job_queued", v1::QUEUED, 1)).ok());
+  ASSERT_TRUE((*tracker)->Add(MakeJob("job_running", v1::RUNNING, 2)).ok());
+  ASSERT_TRUE((*tracker)->Add(MakeJob("job_done", v1::SUCCEEDED, 3)).ok());
+
+  auto queued = (*tracker)->RequestCancel("job_queued");
+  ASSERT_TRUE(queued.ok()) << queued.status();
+  EXPECT_EQ(queued->state(), v1::CANCELLED);
+  EXPECT_EQ(queued->error(), kCancelledJobError);
+  EXPECT_GT(queued->finished_unix_ms(), 0);
+  // A worker that took the id off the queue must not start it any more.
+  EXPECT_EQ((*tracker)
+                ->UpdateIf(
+                    "job_queued", v1::QUEUED, [](v1::Job& j) { j.set_state(v1::RUNNING); }, true)
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  EXPECT_FALSE((*tracker)->IsCancelRequested("job_running"));
+  auto running = (*tracker)->RequestCancel("job_running");
+  ASSERT_TRUE(running.ok()) << running.status();
+  EXPECT_EQ(running->state(), v1::RUNNING);
+  EXPECT_TRUE(running->cancel_requested());
+  EXPECT_TRUE((*tracker)->IsCancelRequested("job_running"));
+
+  auto done = (*tracker)->RequestCancel("job_done");
+  EXPECT_EQ(done.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(done.status().message(), ::testing::HasSubstr("SUCCEEDED"));
+  EXPECT_EQ((*tracker)->RequestCancel("job_nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*tracker)->RequestCancel("job_queued").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(JobTrackerTest, CancelledAndCancelRequestedJobsEndCancelledAfterRestart) {
+  testing::TempDir dir;
+  {
+    auto repository = Repository::Open(dir.path());
+    ASSERT_TRUE(repository.ok());
+    auto tracker = JobTracker::Load(repository->get());
+    ASSERT_TRUE(tracker.ok());
+    ASSERT_TRUE((*tracker)->Add(MakeJob("job_queued", v1::QUEUED, 1)).ok());
+    ASSERT_TRUE((*tracker)->Add(MakeJob("job_running", v1::RUNNING, 2)).ok());
+    ASSERT_TRUE((*tracker)->RequestCancel("job_queued").ok());
+    ASSERT_TRUE((*tracker)->RequestCancel("job_running").ok());
+    // The process dies before the worker notices the request.
+  }
+  auto repository = Repository::Open(dir.path());
+  ASSERT_TRUE(repository.ok());
+  auto tracker = JobTracker::Load(repository->get());
+  ASSERT_TRUE(tracker.ok());
+  EXPECT_TRUE((*tracker)->recovered_queued_job_ids().empty());
+  EXPECT_EQ((*tracker)->Get("job_queued")->state(), v1::CANCELLED);
+  EXPECT_EQ((*tracker)->Get("job_running")->state(), v1::CANCELLED);
+  EXPECT_EQ((*tracker)->Get("job_running")->error(), kCancelledJobError);
+}
+
+TEST(JobTrackerTest, ListFiltersByModelAndState) {
+  testing::TempDir dir;
+  auto repository = Repository::Open(dir.path());
+  ASSERT_TRUE(repository.ok());
+  auto tracker = JobTracker::Load(repository->get());
+  ASSERT_TRUE(tracker.ok());
+  v1::Job other = MakeJob("job_other_model", v1::SUCCEEDED, 1);
+  other.set_model_id("mdl_2");
+  ASSERT_TRUE((*tracker)->Add(other).ok());
+  ASSERT_TRUE((*tracker)->Add(MakeJob("job_b", v1::SUCCEEDED, 3)).ok());
+  ASSERT_TRUE((*tracker)->Add(MakeJob("job_a", v1::QUEUED, 2)).ok());
+
+  auto ids = [](const std::vector<v1::Job>& jobs) {
+    std::vector<std::string> out;
+    for (const v1::Job& job : jobs) out.push_back(job.id());
+    return out;
+  };
+  EXPECT_THAT(ids((*tracker)->List()), ElementsAre("job_other_model", "job_a", "job_b"));
+  EXPECT_THAT(ids((*tracker)->List({.model_id = "mdl_1"})), ElementsAre("job_a", "job_b"));
+  EXPECT_THAT(ids((*tracker)->List({.model_id = "", .state = v1::SUCCEEDED})),
+              ElementsAre("job_other_model", "job_b"));
+  EXPECT_THAT(ids((*tracker)->List({.model_id = "mdl_1", .state = v1::SUCCEEDED})),
+              ElementsAre("job_b"));
+  EXPECT_TRUE((*tracker)->List({.model_id = "mdl_none"}).empty());
+}
+
 }  // namespace
 }  // namespace quantd::server

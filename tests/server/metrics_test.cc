@@ -15,6 +15,7 @@ namespace quantd::server {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(MetricsTest, RendersEveryDocumentedFamily) {
   auto metrics = Metrics::Create("none");
@@ -23,7 +24,7 @@ TEST(MetricsTest, RendersEveryDocumentedFamily) {
   (*metrics)->RecordInfer("mdl_1", "int8", absl::StatusCode::kOk, absl::Microseconds(300));
   (*metrics)->RecordInfer("mdl_1", "int8", absl::StatusCode::kInvalidArgument,
                           absl::Microseconds(10));
-  (*metrics)->RecordJobFinished(true, absl::Seconds(12));
+  (*metrics)->RecordJobFinished(JobOutcome::kSucceeded, absl::Seconds(12));
   (*metrics)->SetJobQueueDepth(3);
   (*metrics)->SetModelTop1("mdl_1", 2, 0.91, 0.905);
 
@@ -48,12 +49,15 @@ TEST(MetricsTest, RendersEveryDocumentedFamily) {
 
 TEST(MetricsTest, ExpositionPassesPromtool) {
   const char* promtool = "/usr/bin/promtool";
-  if (!std::filesystem::exists(promtool)) FAIL() << "promtool is missing: Debian package prometheus (scripts/install_deps.sh installs it)";
+  if (!std::filesystem::exists(promtool))
+    FAIL()
+        << "promtool is missing: Debian package prometheus (scripts/install_deps.sh installs it)";
   auto metrics = Metrics::Create("none");
   ASSERT_TRUE(metrics.ok());
   (*metrics)->RecordInfer("mdl_1", "fp32", absl::StatusCode::kOk, absl::Milliseconds(2));
-  (*metrics)->RecordJobFinished(false, absl::Seconds(3));
+  (*metrics)->RecordJobFinished(JobOutcome::kFailed, absl::Seconds(3));
   (*metrics)->SetModelTop1("mdl_1", 2, 0.9, 0.89);
+  (*metrics)->SetModelSpeedup("mdl_1", 2, 3.1);
   testing::TempDir dir;
   const std::filesystem::path file = dir.path() / "metrics.txt";
   std::ofstream(file) << (*metrics)->RenderText();
@@ -76,6 +80,26 @@ TEST(MetricsTest, ServesOnAnEphemeralPort) {
 TEST(MetricsTest, UnusableAddressIsAnError) {
   auto metrics = Metrics::Create("256.1.1.1:99999");
   EXPECT_FALSE(metrics.ok());
+}
+
+TEST(MetricsTest, SpeedupGaugeAndCancelledJobsAreExportedAndDeletedVersionsDropped) {
+  auto metrics = Metrics::Create("none");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  (*metrics)->RecordJobFinished(JobOutcome::kCancelled, absl::Seconds(2));
+  (*metrics)->SetModelSpeedup("mdl_1", 2, 2.5);
+  (*metrics)->SetModelSpeedup("mdl_1", 3, 3.25);
+  (*metrics)->SetModelTop1("mdl_1", 2, 0.9, 0.89);
+  std::string text = (*metrics)->RenderText();
+  EXPECT_THAT(text, HasSubstr("# TYPE quantd_model_int8_speedup gauge"));
+  EXPECT_THAT(text, HasSubstr("quantd_model_int8_speedup{model=\"mdl_1\",version=\"2\"} 2.5"));
+  EXPECT_THAT(text, HasSubstr("quantd_model_int8_speedup{model=\"mdl_1\",version=\"3\"} 3.25"));
+  EXPECT_THAT(text, HasSubstr("quantd_jobs_total{outcome=\"cancelled\"} 1"));
+
+  (*metrics)->RemoveModelVersion("mdl_1", 2);
+  (*metrics)->RemoveModelVersion("mdl_9", 7);  // never set: a no-op
+  text = (*metrics)->RenderText();
+  EXPECT_THAT(text, Not(HasSubstr("version=\"2\"")));
+  EXPECT_THAT(text, HasSubstr("quantd_model_int8_speedup{model=\"mdl_1\",version=\"3\"} 3.25"));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/sha256.h"
 #include "engine/data/dataset.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
@@ -21,8 +22,7 @@
 #include "quantd/v1/quantd.grpc.pb.h"
 #include "server/atomic_file.h"
 #include "server/repository.h"
-#include "common/sha256.h"
-#include "tests/server/temp_dir.h"
+#include "tests/server/in_process_server.h"
 
 namespace quantd::server {
 namespace {
@@ -30,94 +30,11 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-const fs::path kModelPath = fs::path(QUANTD_SOURCE_DIR) / "fixtures" / "resnet_fmnist.onnx";
-const fs::path kImagesPath = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-const fs::path kLabelsPath = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+using QuantdServerTest = InProcessServerTest;
 
-class QuantdServerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!fs::exists(kModelPath) || !fs::exists(kImagesPath) || !fs::exists(kLabelsPath)) {
-      FAIL() << "needs " << kModelPath << " and Fashion-MNIST in "
-                   << kImagesPath.parent_path();
-    }
-    StartServer();
-  }
-
-  void StartServer() {
-    ServerConfig config;
-    config.listen_address = "127.0.0.1:0";
-    config.metrics_listen_address = "none";
-    config.data_dir = dir_.path().string();
-    config.job_queue_capacity = 4;
-    auto server = QuantdServer::Start(config);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    EXPECT_THAT(server_->StartupLine(),
-                ::testing::MatchesRegex("quantd listening on 127\\.0\\.0\\.1:[0-9]+, metrics on "
-                                        "disabled, data in .+"));
-    stub_ = v1::Quantd::NewStub(
-        grpc::CreateChannel(server_->listen_address(), grpc::InsecureChannelCredentials()));
-  }
-
-  void RestartServer() {
-    stub_.reset();
-    server_.reset();
-    StartServer();
-  }
-
-  grpc::Status UploadModelBytes(const std::string& bytes, const std::string& sha,
-                                v1::Model* model) {
-    grpc::ClientContext context;
-    auto writer = stub_->UploadModel(&context, model);
-    v1::UploadModelRequest request;
-    request.mutable_header()->set_name("resnet");
-    request.mutable_header()->set_size_bytes(static_cast<int64_t>(bytes.size()));
-    request.mutable_header()->set_sha256(sha);
-    writer->Write(request);
-    for (size_t pos = 0; pos < bytes.size(); pos += 64 * 1024) {
-      request.set_chunk(bytes.substr(pos, 64 * 1024));
-      if (!writer->Write(request)) break;
-    }
-    writer->WritesDone();
-    return writer->Finish();
-  }
-
-  grpc::Status UploadDataset(const v1::DatasetUploadHeader& header, const std::string& samples,
-                             const std::string& labels, v1::Dataset* dataset) {
-    grpc::ClientContext context;
-    auto writer = stub_->UploadDataset(&context, dataset);
-    v1::UploadDatasetRequest request;
-    *request.mutable_header() = header;
-    writer->Write(request);
-    for (const auto& [part, bytes] :
-         {std::pair{v1::SAMPLES, &samples}, std::pair{v1::LABELS, &labels}}) {
-      for (size_t pos = 0; pos < bytes->size(); pos += 1 << 20) {
-        request.mutable_chunk()->set_part(part);
-        request.mutable_chunk()->set_data(bytes->substr(pos, 1 << 20));
-        if (!writer->Write(request)) break;
-      }
-    }
-    writer->WritesDone();
-    return writer->Finish();
-  }
-
-  grpc::Status Infer(const std::string& model_id, v1::Precision precision, const v1::Tensor& input,
-                     v1::InferResponse* response) {
-    grpc::ClientContext context;
-    v1::InferRequest request;
-    request.set_model_id(model_id);
-    request.set_precision(precision);
-    *request.mutable_input() = input;
-    return stub_->Infer(&context, request, response);
-  }
-
-  testing::TempDir dir_;
-  std::unique_ptr<QuantdServer> server_;
-  std::unique_ptr<v1::Quantd::Stub> stub_;
-};
-
-bool IsTerminalState(v1::JobState state) { return state == v1::SUCCEEDED || state == v1::FAILED; }
+bool IsTerminalState(v1::JobState state) {
+  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
+}
 
 int ArgMax(const v1::Tensor& logits, int row) {
   const int classes = static_cast<int>(logits.shape(1));
@@ -212,6 +129,14 @@ TEST_F(QuantdServerTest, UploadQuantizeWatchInferAndRestart) {
   }
   EXPECT_TRUE(std::any_of(updates.begin(), updates.end(),
                           [](const v1::Job& j) { return j.phase() == "calibrating"; }));
+  EXPECT_TRUE(std::any_of(updates.begin(), updates.end(),
+                          [](const v1::Job& j) { return j.phase() == "benchmarking"; }));
+  // The speed-up was measured on the evaluation set and is published with the version.
+  ASSERT_TRUE(done.has_speedup());
+  EXPECT_EQ(done.speedup().dataset_id(), done.request().evaluation_dataset_id());
+  EXPECT_GT(done.speedup().throughput_speedup(), 0);
+  EXPECT_GT(done.speedup().latency_speedup(), 0);
+  EXPECT_FALSE(done.has_eta_seconds());
 
   v1::InferResponse int8;
   status = Infer(model.id(), v1::INT8, batch, &int8);
@@ -234,6 +159,9 @@ TEST_F(QuantdServerTest, UploadQuantizeWatchInferAndRestart) {
     ASSERT_EQ(reloaded.versions_size(), 2);
     EXPECT_EQ(reloaded.versions(1).precision(), v1::INT8);
     EXPECT_NEAR(reloaded.versions(1).accuracy().top1(), done.int8_accuracy().top1(), 1e-12);
+    ASSERT_TRUE(reloaded.versions(1).has_speedup());
+    EXPECT_DOUBLE_EQ(reloaded.versions(1).speedup().throughput_speedup(),
+                     done.speedup().throughput_speedup());
   }
   v1::InferResponse reloaded_int8;
   status = Infer(model.id(), v1::INT8, batch, &reloaded_int8);

@@ -5,9 +5,11 @@
 #include <memory>
 #include <string>
 
+#include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/sha256.h"
+#include "server/atomic_file.h"
+#include "server/sqlite_database.h"
 #include "tests/server/temp_dir.h"
 
 namespace quantd::server {
@@ -186,6 +188,148 @@ TEST(RepositoryTest, LeftoverTempFilesAreRemovedOnOpen) {
   { std::ofstream(stale) << "partial"; }
   ASSERT_NE(OpenOrDie(dir.path()), nullptr);
   EXPECT_FALSE(fs::exists(stale));
+}
+
+TEST(RepositoryTest, DeletedVersionsAndModelsLoseRowsAndFilesAndNumbersAreNotReused) {
+  testing::TempDir dir;
+  const std::string onnx = "onnx bytes";
+  std::string model_id;
+  {
+    auto repository = OpenOrDie(dir.path());
+    ASSERT_NE(repository, nullptr);
+    model_id = repository->AddModel("m", onnx, Sha256Hex(onnx), TinySummary())->id();
+    ASSERT_TRUE(repository->AddInt8Version(model_id, "job_a", "t2", std::nullopt).ok());
+    ASSERT_TRUE(repository->AddInt8Version(model_id, "job_b", "t3", std::nullopt).ok());
+    EXPECT_EQ(repository->DeleteVersion(model_id, 1).code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(repository->DeleteVersion(model_id, 7).code(), absl::StatusCode::kNotFound);
+    ASSERT_TRUE(repository->DeleteVersion(model_id, 3).ok());
+    EXPECT_FALSE(fs::exists(dir.path() / "models" / model_id / "v3"));
+    EXPECT_TRUE(fs::exists(dir.path() / "models" / model_id / "v2" / "model.onnx"));
+    EXPECT_EQ(repository->ReadModelFile(model_id, 3).status().code(), absl::StatusCode::kNotFound);
+  }
+  auto repository = OpenOrDie(dir.path());
+  ASSERT_NE(repository, nullptr);
+  auto model = repository->GetModel(model_id);
+  ASSERT_TRUE(model.ok());
+  ASSERT_EQ(model->versions_size(), 2);
+  EXPECT_EQ(model->versions(1).version(), 2);
+  // A client that pinned version 3 must never get a different model under it.
+  auto next = repository->AddInt8Version(model_id, "job_c", "t4", std::nullopt);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->version(), 4);
+
+  ASSERT_TRUE(repository->DeleteModel(model_id).ok());
+  EXPECT_EQ(repository->GetModel(model_id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(fs::exists(dir.path() / "models" / model_id));
+  EXPECT_EQ(repository->DeleteModel(model_id).code(), absl::StatusCode::kNotFound);
+  repository.reset();
+  repository = OpenOrDie(dir.path());
+  EXPECT_TRUE(repository->ListModels().empty());
+}
+
+TEST(RepositoryTest, DatasetsAreListedOldestFirstAndDeleted) {
+  testing::TempDir dir;
+  auto repository = OpenOrDie(dir.path());
+  ASSERT_NE(repository, nullptr);
+  const std::string first = repository->AddDataset("first", TinyDataset(true))->id();
+  const std::string second = repository->AddDataset("second", TinyDataset(false))->id();
+  std::vector<std::string> names;
+  for (const v1::Dataset& d : repository->ListDatasets()) names.push_back(d.name());
+  EXPECT_THAT(names, ElementsAre("first", "second"));
+
+  ASSERT_TRUE(repository->DeleteDataset(first).ok());
+  EXPECT_FALSE(fs::exists(dir.path() / "datasets" / first));
+  EXPECT_EQ(repository->GetDataset(first).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(repository->DeleteDataset(first).code(), absl::StatusCode::kNotFound);
+  repository.reset();
+  repository = OpenOrDie(dir.path());
+  ASSERT_EQ(repository->ListDatasets().size(), 1u);
+  EXPECT_EQ(repository->ListDatasets()[0].id(), second);
+}
+
+TEST(RepositoryTest, SpeedupIsStoredWithTheVersionAndArtifactsAreListed) {
+  testing::TempDir dir;
+  const std::string onnx = "onnx bytes";
+  std::string model_id;
+  {
+    auto repository = OpenOrDie(dir.path());
+    ASSERT_NE(repository, nullptr);
+    model_id = repository->AddModel("m", onnx, Sha256Hex(onnx), TinySummary())->id();
+    v1::SpeedupReport speedup;
+    speedup.set_dataset_id("ds_x");
+    speedup.set_throughput_speedup(3.5);
+    speedup.set_latency_speedup(2.0);
+    ASSERT_TRUE(repository->AddInt8Version(model_id, "job_a", "t2", std::nullopt, speedup).ok());
+  }
+  auto repository = OpenOrDie(dir.path());
+  auto model = repository->GetModel(model_id);
+  ASSERT_TRUE(model.ok());
+  EXPECT_FALSE(model->versions(0).has_speedup());
+  ASSERT_TRUE(model->versions(1).has_speedup());
+  EXPECT_DOUBLE_EQ(model->versions(1).speedup().throughput_speedup(), 3.5);
+  EXPECT_EQ(model->versions(1).speedup().dataset_id(), "ds_x");
+
+  auto fp32 = repository->ListArtifacts(model_id, 1);
+  ASSERT_TRUE(fp32.ok());
+  ASSERT_EQ(fp32->size(), 1u);
+  EXPECT_EQ((*fp32)[0].kind, v1::ONNX_MODEL);
+  auto int8 = repository->ListArtifacts(model_id, 2);
+  ASSERT_TRUE(int8.ok());
+  ASSERT_EQ(int8->size(), 2u);
+  EXPECT_EQ((*int8)[1].kind, v1::CALIBRATION_TABLE);
+  EXPECT_EQ(*ReadFileToString((*int8)[1].path), "t2");
+  EXPECT_EQ(repository->ListArtifacts(model_id, 5).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(RepositoryTest, OpenRemovesUnreferencedDirectoriesAndUploadScratch) {
+  testing::TempDir dir;
+  const std::string onnx = "onnx bytes";
+  std::string model_id;
+  {
+    auto repository = OpenOrDie(dir.path());
+    ASSERT_NE(repository, nullptr);
+    model_id = repository->AddModel("m", onnx, Sha256Hex(onnx), TinySummary())->id();
+  }
+  // What a crash can leave: files written before their row was committed.
+  fs::create_directories(dir.path() / "models" / "mdl_orphan" / "v1");
+  fs::create_directories(dir.path() / "models" / model_id / "v2");
+  fs::create_directories(dir.path() / "datasets" / "ds_orphan");
+  std::ofstream(dir.path() / "uploads" / "samples-123") << "partial";
+  auto repository = OpenOrDie(dir.path());
+  ASSERT_NE(repository, nullptr);
+  EXPECT_FALSE(fs::exists(dir.path() / "models" / "mdl_orphan"));
+  EXPECT_FALSE(fs::exists(dir.path() / "models" / model_id / "v2"));
+  EXPECT_TRUE(fs::exists(dir.path() / "models" / model_id / "v1" / "model.onnx"));
+  EXPECT_FALSE(fs::exists(dir.path() / "datasets" / "ds_orphan"));
+  EXPECT_TRUE(fs::is_empty(dir.path() / "uploads"));
+}
+
+TEST(RepositoryTest, DatabaseFromBeforeSpeedupsGetsTheColumnAdded) {
+  testing::TempDir dir;
+  {
+    // model_versions as the first release created it.
+    auto db = SqliteDatabase::Open((dir.path() / "quantd.db").string());
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE model_versions (model_id TEXT NOT NULL, "
+                           "version INTEGER NOT NULL, precision INTEGER NOT NULL, "
+                           "created_by_job_id TEXT NOT NULL, created_unix_ms INTEGER NOT NULL, "
+                           "accuracy BLOB, PRIMARY KEY (model_id, version))")
+                    .ok());
+  }
+  const std::string onnx = "onnx bytes";
+  std::string model_id;
+  {
+    auto repository = OpenOrDie(dir.path());
+    ASSERT_NE(repository, nullptr);
+    model_id = repository->AddModel("m", onnx, Sha256Hex(onnx), TinySummary())->id();
+    v1::SpeedupReport speedup;
+    speedup.set_throughput_speedup(2.5);
+    ASSERT_TRUE(repository->AddInt8Version(model_id, "job_a", "t", std::nullopt, speedup).ok());
+  }
+  auto repository = OpenOrDie(dir.path());
+  ASSERT_NE(repository, nullptr);
+  EXPECT_DOUBLE_EQ(repository->GetModel(model_id)->versions(1).speedup().throughput_speedup(), 2.5);
 }
 
 }  // namespace

@@ -91,5 +91,25 @@ TEST(SessionCacheTest, ConcurrentFirstRequestsLoadOnce) {
   EXPECT_EQ(loads.load(), 1);
 }
 
+TEST(SessionCacheTest, EraseDropsOneVersionOrEveryVersionOfAModel) {
+  SessionCache cache(8);
+  int loads = 0;
+  for (const auto& [model, version] :
+       {std::pair{"mdl_a", 1}, std::pair{"mdl_a", 2}, std::pair{"mdl_b", 1}}) {
+    ASSERT_TRUE(cache.GetOrLoad(model, version, CountingLoader(&loads)).ok());
+  }
+  ASSERT_EQ(loads, 3);
+  cache.Erase("mdl_a", 2);
+  EXPECT_EQ(cache.size(), 2u);
+  ASSERT_TRUE(cache.GetOrLoad("mdl_a", 1, CountingLoader(&loads)).ok());
+  EXPECT_EQ(loads, 3);  // still cached
+  ASSERT_TRUE(cache.GetOrLoad("mdl_a", 2, CountingLoader(&loads)).ok());
+  EXPECT_EQ(loads, 4);  // loaded again after Erase
+  cache.Erase("mdl_a");
+  EXPECT_EQ(cache.size(), 1u);
+  ASSERT_TRUE(cache.GetOrLoad("mdl_b", 1, CountingLoader(&loads)).ok());
+  EXPECT_EQ(loads, 4);
+}
+
 }  // namespace
 }  // namespace quantd::server

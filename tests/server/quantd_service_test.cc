@@ -1,0 +1,355 @@
+// The job, deletion and download RPCs of the assembled server, in-process
+// over loopback gRPC: CancelJob/ListJobs, DeleteModel/DeleteVersion/
+// DeleteDataset against active jobs, DownloadVersion.
+
+#include "server/quantd_service.h"
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/sha256.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/atomic_file.h"
+#include "server/job_tracker.h"
+#include "tests/server/in_process_server.h"
+
+namespace quantd::server {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class QuantdServiceTest : public InProcessServerTest {
+ protected:
+  void SetUp() override {
+    InProcessServerTest::SetUp();
+    if (HasFatalFailure()) return;
+    onnx_ = *ReadFileToString(kModelPath);
+    ASSERT_TRUE(UploadModelBytes(onnx_, Sha256Hex(onnx_), &model_).ok());
+    v1::DatasetUploadHeader idx;
+    idx.set_name("fmnist-t10k");
+    idx.set_format(v1::IDX);
+    ASSERT_TRUE(
+        UploadDataset(idx, *ReadFileToString(kImagesPath), *ReadFileToString(kLabelsPath), &images_)
+            .ok());
+  }
+
+  absl::StatusOr<v1::Job> Quantize(int64_t samples, const std::string& evaluation = "") {
+    grpc::ClientContext context;
+    v1::QuantizeModelRequest request;
+    request.set_model_id(model_.id());
+    request.set_calibration_dataset_id(images_.id());
+    request.set_num_calibration_samples(samples);
+    request.set_evaluation_dataset_id(evaluation);
+    v1::Job job;
+    const grpc::Status status = stub_->QuantizeModel(&context, request, &job);
+    if (!status.ok()) return absl::InternalError(status.error_message());
+    return job;
+  }
+
+  // Watches until `until` holds for an update or the job ends; returns the last update.
+  v1::Job WatchUntil(const std::string& job_id, const std::function<bool(const v1::Job&)>& until) {
+    grpc::ClientContext context;
+    v1::WatchJobRequest watch;
+    watch.set_job_id(job_id);
+    auto reader = stub_->WatchJob(&context, watch);
+    v1::Job update;
+    while (reader->Read(&update)) {
+      if (until(update)) break;
+    }
+    context.TryCancel();
+    reader->Finish().IgnoreError();
+    return update;
+  }
+
+  v1::Job WatchToEnd(const std::string& job_id) {
+    return WatchUntil(job_id, [](const v1::Job&) { return false; });
+  }
+
+  grpc::Status CancelJob(const std::string& job_id, v1::Job* job) {
+    grpc::ClientContext context;
+    v1::CancelJobRequest request;
+    request.set_job_id(job_id);
+    return stub_->CancelJob(&context, request, job);
+  }
+
+  std::vector<std::string> ListJobIds(const std::string& model_id, v1::JobState state) {
+    grpc::ClientContext context;
+    v1::ListJobsRequest request;
+    request.set_model_id(model_id);
+    request.set_state(state);
+    v1::ListJobsResponse response;
+    EXPECT_TRUE(stub_->ListJobs(&context, request, &response).ok());
+    std::vector<std::string> ids;
+    for (const v1::Job& job : response.jobs()) ids.push_back(job.id());
+    return ids;
+  }
+
+  grpc::Status DeleteModel(const std::string& model_id) {
+    grpc::ClientContext context;
+    v1::DeleteModelRequest request;
+    request.set_model_id(model_id);
+    v1::DeleteModelResponse response;
+    return stub_->DeleteModel(&context, request, &response);
+  }
+
+  grpc::Status DeleteVersion(const std::string& model_id, int32_t version) {
+    grpc::ClientContext context;
+    v1::DeleteVersionRequest request;
+    request.set_model_id(model_id);
+    request.set_version(version);
+    v1::DeleteVersionResponse response;
+    return stub_->DeleteVersion(&context, request, &response);
+  }
+
+  grpc::Status DeleteDataset(const std::string& dataset_id) {
+    grpc::ClientContext context;
+    v1::DeleteDatasetRequest request;
+    request.set_dataset_id(dataset_id);
+    v1::DeleteDatasetResponse response;
+    return stub_->DeleteDataset(&context, request, &response);
+  }
+
+  grpc::Status Download(int32_t version, v1::ArtifactKind kind,
+                        std::vector<v1::DownloadVersionResponse>& chunks) {
+    grpc::ClientContext context;
+    v1::DownloadVersionRequest request;
+    request.set_model_id(model_.id());
+    request.set_version(version);
+    request.set_artifact(kind);
+    auto reader = stub_->DownloadVersion(&context, request);
+    v1::DownloadVersionResponse chunk;
+    while (reader->Read(&chunk)) chunks.push_back(chunk);
+    return reader->Finish();
+  }
+
+  v1::Tensor OneImage() {
+    v1::Tensor input;
+    for (int64_t d : {1, 1, 28, 28}) input.add_shape(d);
+    input.mutable_data()->Resize(784, 0.5f);
+    return input;
+  }
+
+  std::string onnx_;
+  v1::Model model_;
+  v1::Dataset images_;
+};
+
+TEST_F(QuantdServiceTest, CancelEndsQueuedJobsAtOnceAndRunningJobsSoon) {
+  // One worker: the long job runs, the second waits behind it.
+  auto running = Quantize(10000);
+  ASSERT_TRUE(running.ok()) << running.status();
+  auto queued = Quantize(64);
+  ASSERT_TRUE(queued.ok()) << queued.status();
+
+  v1::Job cancelled;
+  ASSERT_TRUE(CancelJob(queued->id(), &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), v1::CANCELLED);
+  EXPECT_GT(cancelled.finished_unix_ms(), 0);
+
+  const v1::Job calibrating =
+      WatchUntil(running->id(), [](const v1::Job& j) { return j.phase() == "calibrating"; });
+  ASSERT_EQ(calibrating.state(), v1::RUNNING);
+  ASSERT_EQ(calibrating.phase(), "calibrating");
+  v1::Job requested;
+  ASSERT_TRUE(CancelJob(running->id(), &requested).ok());
+  ASSERT_EQ(requested.state(), v1::RUNNING) << "calibration of 10000 samples ended too soon";
+  EXPECT_TRUE(requested.cancel_requested());
+  const v1::Job ended = WatchToEnd(running->id());
+  EXPECT_EQ(ended.state(), v1::CANCELLED);
+  EXPECT_EQ(ended.phase(), "calibrating");
+  EXPECT_EQ(ended.error(), kCancelledJobError);
+  EXPECT_FALSE(ended.has_eta_seconds());
+
+  // Nothing was published, and a finished job cannot be cancelled again.
+  v1::Job again;
+  const grpc::Status status = CancelJob(running->id(), &again);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("CANCELLED"));
+  EXPECT_EQ(CancelJob("job_missing", &again).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(CancelJob("", &again).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  EXPECT_THAT(ListJobIds("", v1::CANCELLED), ElementsAre(running->id(), queued->id()));
+  EXPECT_THAT(ListJobIds(model_.id(), v1::JOB_STATE_UNSPECIFIED),
+              ElementsAre(running->id(), queued->id()));
+  EXPECT_TRUE(ListJobIds("mdl_other", v1::JOB_STATE_UNSPECIFIED).empty());
+  EXPECT_TRUE(ListJobIds("", v1::SUCCEEDED).empty());
+  {
+    grpc::ClientContext context;
+    v1::ListJobsRequest request;
+    request.set_state(static_cast<v1::JobState>(42));
+    v1::ListJobsResponse response;
+    const grpc::Status bad = stub_->ListJobs(&context, request, &response);
+    EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(bad.error_message(), HasSubstr("state"));
+  }
+
+  RestartServer();
+  EXPECT_THAT(ListJobIds("", v1::CANCELLED), ElementsAre(running->id(), queued->id()));
+  grpc::ClientContext context;
+  v1::GetModelRequest get;
+  get.set_model_id(model_.id());
+  v1::Model model;
+  ASSERT_TRUE(stub_->GetModel(&context, get, &model).ok());
+  EXPECT_EQ(model.versions_size(), 1);
+}
+
+TEST_F(QuantdServiceTest, RunningJobShowsProgressAndEta) {
+  auto job = Quantize(10000);
+  ASSERT_TRUE(job.ok()) << job.status();
+  const v1::Job with_eta = WatchUntil(job->id(), [](const v1::Job& j) {
+    return j.phase() == "calibrating" && j.has_eta_seconds();
+  });
+  ASSERT_EQ(with_eta.state(), v1::RUNNING);
+  EXPECT_GT(with_eta.progress(), 0);
+  EXPECT_GT(with_eta.eta_seconds(), 0);
+  grpc::ClientContext context;
+  v1::GetJobRequest get;
+  get.set_job_id(job->id());
+  v1::Job fetched;
+  ASSERT_TRUE(stub_->GetJob(&context, get, &fetched).ok());
+  EXPECT_EQ(fetched.phase(), "calibrating");
+  v1::Job cancelled;
+  ASSERT_TRUE(CancelJob(job->id(), &cancelled).ok());
+  EXPECT_EQ(WatchToEnd(job->id()).state(), v1::CANCELLED);
+}
+
+TEST_F(QuantdServiceTest, DeletionWaitsForActiveJobsThenRemovesEverything) {
+  auto long_job = Quantize(10000);
+  ASSERT_TRUE(long_job.ok()) << long_job.status();
+  grpc::Status status = DeleteModel(model_.id());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr(long_job->id()));
+  status = DeleteDataset(images_.id());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr(long_job->id()));
+  v1::Job cancelled;
+  ASSERT_TRUE(CancelJob(long_job->id(), &cancelled).ok());
+  ASSERT_TRUE(IsTerminal(WatchToEnd(long_job->id()).state()));
+
+  auto job = Quantize(64);
+  ASSERT_TRUE(job.ok()) << job.status();
+  const v1::Job done = WatchToEnd(job->id());
+  ASSERT_EQ(done.state(), v1::SUCCEEDED) << done.error();
+  ASSERT_EQ(done.result_version(), 2);
+  // No evaluation set: the speed-up is timed on the calibration set.
+  EXPECT_EQ(done.speedup().dataset_id(), images_.id());
+
+  // Every version shows its precision and (int8) its measured speed-up.
+  {
+    grpc::ClientContext context;
+    v1::GetModelRequest get;
+    get.set_model_id(model_.id());
+    v1::Model model;
+    ASSERT_TRUE(stub_->GetModel(&context, get, &model).ok());
+    ASSERT_EQ(model.versions_size(), 2);
+    EXPECT_EQ(model.versions(0).precision(), v1::FP32);
+    EXPECT_FALSE(model.versions(0).has_speedup());
+    EXPECT_EQ(model.versions(1).precision(), v1::INT8);
+    EXPECT_DOUBLE_EQ(model.versions(1).speedup().throughput_speedup(),
+                     done.speedup().throughput_speedup());
+  }
+
+  // Downloads: every artifact of version 2, in order, with digests that match.
+  std::vector<v1::DownloadVersionResponse> chunks;
+  ASSERT_TRUE(Download(2, v1::ARTIFACT_KIND_UNSPECIFIED, chunks).ok());
+  std::map<v1::ArtifactKind, std::string> files;
+  std::map<v1::ArtifactKind, v1::DownloadVersionResponse> headers;
+  for (const auto& chunk : chunks) {
+    if (!chunk.file_name().empty()) headers[chunk.artifact()] = chunk;
+    files[chunk.artifact()] += chunk.data();
+  }
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[v1::ONNX_MODEL], onnx_);
+  EXPECT_EQ(headers[v1::ONNX_MODEL].file_name(), "model.onnx");
+  EXPECT_EQ(headers[v1::ONNX_MODEL].size_bytes(), static_cast<int64_t>(onnx_.size()));
+  EXPECT_EQ(headers[v1::ONNX_MODEL].sha256(), Sha256Hex(onnx_));
+  EXPECT_FALSE(files[v1::CALIBRATION_TABLE].empty());
+  EXPECT_EQ(headers[v1::CALIBRATION_TABLE].sha256(), Sha256Hex(files[v1::CALIBRATION_TABLE]));
+  chunks.clear();
+  ASSERT_TRUE(Download(1, v1::ONNX_MODEL, chunks).ok());
+  ASSERT_FALSE(chunks.empty());
+  EXPECT_EQ(chunks[0].artifact(), v1::ONNX_MODEL);
+  chunks.clear();
+  status = Download(1, v1::CALIBRATION_TABLE, chunks);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("CALIBRATION_TABLE"));
+  EXPECT_EQ(Download(9, v1::ARTIFACT_KIND_UNSPECIFIED, chunks).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Download(0, v1::ARTIFACT_KIND_UNSPECIFIED, chunks).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Version 1 goes only with its model; an int8 version on its own.
+  status = DeleteVersion(model_.id(), 1);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("DeleteModel"));
+  EXPECT_EQ(DeleteVersion(model_.id(), 0).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::InferResponse response;
+  {
+    grpc::ClientContext context;
+    v1::InferRequest request;
+    request.set_model_id(model_.id());
+    request.set_version(2);
+    *request.mutable_input() = OneImage();
+    ASSERT_TRUE(stub_->Infer(&context, request, &response).ok());  // now cached
+  }
+  ASSERT_TRUE(DeleteVersion(model_.id(), 2).ok());
+  EXPECT_FALSE(fs::exists(dir_.path() / "models" / model_.id() / "v2"));
+  {
+    grpc::ClientContext context;
+    v1::InferRequest request;
+    request.set_model_id(model_.id());
+    request.set_version(2);
+    *request.mutable_input() = OneImage();
+    EXPECT_EQ(stub_->Infer(&context, request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  EXPECT_EQ(DeleteVersion(model_.id(), 2).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // Datasets: listed, fetched, deleted.
+  {
+    grpc::ClientContext context;
+    v1::ListDatasetsResponse list;
+    ASSERT_TRUE(stub_->ListDatasets(&context, {}, &list).ok());
+    ASSERT_EQ(list.datasets_size(), 1);
+    EXPECT_EQ(list.datasets(0).id(), images_.id());
+  }
+  ASSERT_TRUE(DeleteDataset(images_.id()).ok());
+  EXPECT_FALSE(fs::exists(dir_.path() / "datasets" / images_.id()));
+  {
+    grpc::ClientContext context;
+    v1::GetDatasetRequest get;
+    get.set_dataset_id(images_.id());
+    v1::Dataset dataset;
+    status = stub_->GetDataset(&context, get, &dataset);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_THAT(status.error_message(), HasSubstr(images_.id()));
+  }
+
+  ASSERT_TRUE(DeleteModel(model_.id()).ok());
+  EXPECT_FALSE(fs::exists(dir_.path() / "models" / model_.id()));
+  {
+    grpc::ClientContext context;
+    v1::InferRequest request;
+    request.set_model_id(model_.id());
+    *request.mutable_input() = OneImage();
+    EXPECT_EQ(stub_->Infer(&context, request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  EXPECT_EQ(DeleteModel(model_.id()).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(DeleteModel("").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The jobs stay as history; the deletions survive a restart.
+  RestartServer();
+  grpc::ClientContext context;
+  v1::ListModelsResponse models;
+  ASSERT_TRUE(stub_->ListModels(&context, {}, &models).ok());
+  EXPECT_EQ(models.models_size(), 0);
+  EXPECT_EQ(ListJobIds("", v1::JOB_STATE_UNSPECIFIED).size(), 2u);
+}
+
+}  // namespace
+}  // namespace quantd::server
