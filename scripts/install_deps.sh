@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs every Debian package quantd needs to build, test and run its tools.
 # Idempotent: packages already present are skipped without touching apt's lists.
+#
+#   scripts/install_deps.sh                  # build + test packages
+#   scripts/install_deps.sh --with-training  # also PyTorch (fixtures, benchmarks)
+#   scripts/install_deps.sh --build-only     # only what compiling needs (Dockerfile)
 set -euo pipefail
 
 BUILD_PACKAGES=(
@@ -11,14 +15,16 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   dataset-fashion-mnist prometheus libonnx-testdata
-  python3-grpcio python3-onnx python3-numpy curl
+  python3-grpcio python3-onnx python3-numpy python3-yaml curl
 )
 TOOL_PACKAGES=(python3-torch python3-torchvision)
 
-wanted=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
-if [[ "${1:-}" == "--with-training" ]]; then
-  wanted+=("${TOOL_PACKAGES[@]}")
-fi
+case "${1:-}" in
+  "") wanted=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  --with-training) wanted=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${TOOL_PACKAGES[@]}") ;;
+  --build-only) wanted=("${BUILD_PACKAGES[@]}") ;;
+  *) echo "usage: $0 [--with-training | --build-only]" >&2; exit 2 ;;
+esac
 
 missing=()
 for pkg in "${wanted[@]}"; do
