@@ -1,5 +1,7 @@
 #include "engine/runtime/inference_session.h"
 
+#include <chrono>
+#include <cstddef>
 #include <list>
 #include <optional>
 #include <utility>
@@ -10,6 +12,7 @@
 #include "engine/graph/onnx_importer.h"
 #include "engine/passes/check_inference_mode.h"
 #include "engine/passes/standard_passes.h"
+#include "engine/runtime/batch_split_tuner.h"
 #include "engine/runtime/execution_context.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/runtime/quantization_scheme.h"
@@ -76,7 +79,26 @@ class CompiledSession final : public InferenceSession {
   }
 
   absl::StatusOr<std::vector<Tensor>> Run(const Tensor& input) override {
-    return RunWith(input, nullptr);
+    const int64_t batch = input.shape.empty() ? 0 : input.shape[0];
+    if (!options_.tune_batch_split || !OutputsFollowBatch() ||
+        batch < BatchSplitTuner::kMinSplitBatch) {
+      return RunWith(input, nullptr);
+    }
+    RETURN_IF_ERROR(ValidateInput(input));
+    const int64_t chunk = batch_split_.ChunkFor(batch);
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<std::vector<Tensor>> outputs =
+        chunk == batch ? RunWith(input, nullptr) : RunInChunks(input, chunk);
+    if (outputs.ok()) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (batch_split_.Report(batch, chunk, seconds)) {
+        std::vector<int64_t> measured_shape = input.shape;
+        measured_shape[0] = chunk;
+        DropPlan(measured_shape);
+      }
+    }
+    return outputs;
   }
 
   absl::StatusOr<std::vector<Tensor>> RunObserved(const Tensor& input,
@@ -94,6 +116,57 @@ class CompiledSession final : public InferenceSession {
   }
 
  private:
+  // Whether dimension 0 of the input and of every output is the (dynamic)
+  // batch, so a batch can be run in parts and the outputs stacked.
+  bool OutputsFollowBatch() const {
+    if (graph_.inputs[0].shape.empty() || graph_.inputs[0].shape[0] > 0) return false;
+    for (const ValueInfo& output : graph_.outputs) {
+      if (output.shape.empty() || output.shape[0] > 0) return false;
+    }
+    return true;
+  }
+
+  // Runs the images of `input` in consecutive sub-batches of `chunk` (which
+  // divides the batch) and stacks each output along dimension 0.
+  absl::StatusOr<std::vector<Tensor>> RunInChunks(const Tensor& input, int64_t chunk) {
+    const int64_t batch = input.shape[0];
+    const size_t image_size = input.data.size() / static_cast<size_t>(batch);
+    Tensor part{input.name, input.shape, {}};
+    part.shape[0] = chunk;
+    std::vector<Tensor> stacked;
+    for (int64_t begin = 0; begin < batch; begin += chunk) {
+      const auto first = input.data.begin() + static_cast<std::ptrdiff_t>(begin * image_size);
+      part.data.assign(first, first + static_cast<std::ptrdiff_t>(chunk * image_size));
+      ASSIGN_OR_RETURN(std::vector<Tensor> outputs, RunWith(part, nullptr));
+      for (const Tensor& output : outputs) {
+        if (output.shape.empty() || output.shape[0] != chunk) {
+          // Not batch-major after all (a Reshape folded the batch away):
+          // only the whole batch gives the right answer.
+          return RunWith(input, nullptr);
+        }
+      }
+      if (stacked.empty()) {
+        stacked = std::move(outputs);
+        for (Tensor& output : stacked) {
+          output.shape[0] = batch;
+          output.data.reserve(output.data.size() * static_cast<size_t>(batch / chunk));
+        }
+        continue;
+      }
+      for (size_t i = 0; i < stacked.size(); ++i) {
+        stacked[i].data.insert(stacked[i].data.end(), outputs[i].data.begin(),
+                               outputs[i].data.end());
+      }
+    }
+    return stacked;
+  }
+
+  // Forgets the Plan for `shape` (in-flight runs keep theirs alive).
+  void DropPlan(const std::vector<int64_t>& shape) {
+    absl::MutexLock lock(&mu_);
+    plans_.remove_if([&shape](const CachedPlan& plan) { return plan.shape == shape; });
+  }
+
   struct CachedPlan {
     std::vector<int64_t> shape;
     std::shared_ptr<ContextPool> contexts;
@@ -159,6 +232,7 @@ class CompiledSession final : public InferenceSession {
   CalibrationTable calibration_;
   absl::Mutex mu_;
   std::list<CachedPlan> plans_ ABSL_GUARDED_BY(mu_);
+  BatchSplitTuner batch_split_;
 };
 
 ModelSummary SummarizeGraph(const Graph& graph) {

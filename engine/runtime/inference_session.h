@@ -32,6 +32,10 @@ struct SessionOptions {
   // fp32 only: run 3x3 stride-1 convolutions as Winograd where oneDNN can
   // (faster; outputs differ from direct convolution by ~1e-6 relative).
   bool fp32_winograd = true;
+  // Run() may split a batch of 8 or more images into sub-batches when that
+  // measures faster for this model (see BatchSplitTuner). Outputs are the
+  // same up to float rounding (~1e-6 relative).
+  bool tune_batch_split = true;
 };
 
 // A loaded model, ready to run. Thread-safe: Run() may be called concurrently;

@@ -223,6 +223,35 @@ TEST(RuntimeSessionTest, DynamicHeightAndWidthRunAtAnySize) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Large batches may run as measured-faster sub-batches while the session
+// tunes itself and afterwards; the outputs must not change (beyond float
+// rounding) whichever split is in use.
+TEST(RuntimeSessionTest, BatchSplittingKeepsOutputs) {
+  const Graph graph = TinyResNet(21);
+  SessionOptions whole;
+  whole.tune_batch_split = false;
+  absl::StatusOr<std::unique_ptr<InferenceSession>> reference =
+      CreateSessionFromGraph(graph, whole);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  auto tuned = Fp32Session(graph);
+  ASSERT_NE(tuned, nullptr);
+  std::mt19937 rng(17);
+  const Tensor input = RandomTensor({16, 3, 16, 16}, rng);
+  absl::StatusOr<std::vector<Tensor>> expected = (*reference)->Run(input);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  // 3 candidates (16, 8, 4) x 2 runs to tune, then the chosen split.
+  for (int run = 0; run < 9; ++run) {
+    SCOPED_TRACE(run);
+    absl::StatusOr<std::vector<Tensor>> out = tuned->Run(input);
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ((*out)[0].shape, (*expected)[0].shape);
+    for (size_t i = 0; i < (*expected)[0].data.size(); ++i) {
+      ASSERT_NEAR((*out)[0].data[i], (*expected)[0].data[i],
+                  1e-5 * (1 + std::fabs((*expected)[0].data[i])));
+    }
+  }
+}
+
 // Training-mode nodes compute batch statistics or random masks; a graph built
 // in code (not through the upload check) must be refused just the same.
 TEST(RuntimeSessionTest, TrainingModeNodesAreUnimplemented) {
