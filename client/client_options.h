@@ -35,6 +35,25 @@ struct ClientOptions {
   int64_t calibration_samples = 0;
   std::string evaluation_dataset;
   bool wait = false;
+  // Quantization knobs as typed; QuantizeCommand parses them into the request.
+  // Empty strings (and 0 for the integers) leave the server's defaults.
+  std::string calibration_method;  // naive|entropy|percentile|ema|mse
+  std::string calibration_seed;
+  std::string percentile;
+  std::string ema_decay;
+  int32_t ema_passes = 0;
+  std::string granularity;  // per-channel|per-tensor|per-group
+  int32_t group_size = 0;
+  int32_t weight_bits = 0;
+  int32_t activation_bits = 0;
+  std::string activation_type;  // auto|uint8|int8
+  bool asymmetric_activations = false;
+  std::string weight_clipping;  // max-abs|mse
+  std::vector<std::string> exclude_nodes;
+  std::vector<std::string> exclude_op_types;
+  bool exclude_first_conv = false;
+  bool exclude_last_fc = false;
+  bool keep_batchnorm = false;
 
   // infer / evaluate / compare
   std::string precision;  // "fp32" or "int8"

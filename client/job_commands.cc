@@ -3,8 +3,10 @@
 
 #include <cstdio>
 #include <string>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
 #include "client/proto_printer.h"
@@ -89,6 +91,76 @@ int WatchUntilDone(const CommandContext& ctx, const std::string& job_id,
   return kExitOk;
 }
 
+// Parses the quantization flags into `request`; false (after reporting a
+// usage error) if one does not parse. The server validates the values.
+bool ParseKnobs(const ClientOptions& o, v1::QuantizeModelRequest& request) {
+  const auto bad = [](const std::string& flag, const std::string& value, const char* allowed) {
+    ReportUsageError(absl::StrCat("--", flag, "=", value, ": expected ", allowed));
+    return false;
+  };
+  if (!o.calibration_method.empty()) {
+    v1::CalibrationMethod method;
+    if (!v1::CalibrationMethod_Parse(absl::AsciiStrToUpper(o.calibration_method), &method) ||
+        method == v1::CALIBRATION_METHOD_UNSPECIFIED) {
+      return bad("calibration_method", o.calibration_method, "naive|entropy|percentile|ema|mse");
+    }
+    request.set_calibration(method);
+  }
+  if (!o.calibration_seed.empty()) {
+    uint64_t seed = 0;
+    if (!absl::SimpleAtoi(o.calibration_seed, &seed)) {
+      return bad("calibration_seed", o.calibration_seed, "a non-negative integer");
+    }
+    request.set_calibration_seed(seed);
+  }
+  for (const auto& [flag, text, setter] :
+       {std::tuple{"percentile", &o.percentile, &v1::QuantizeModelRequest::set_percentile},
+        std::tuple{"ema_decay", &o.ema_decay, &v1::QuantizeModelRequest::set_ema_decay}}) {
+    if (text->empty()) continue;
+    double value = 0;
+    if (!absl::SimpleAtod(*text, &value)) return bad(flag, *text, "a number");
+    (request.*setter)(value);
+  }
+  request.set_ema_passes(o.ema_passes);
+
+  v1::QuantizationSettings& q = *request.mutable_quantization();
+  if (o.granularity == "per-channel") {
+    q.set_weight_granularity(v1::PER_CHANNEL);
+  } else if (o.granularity == "per-tensor") {
+    q.set_weight_granularity(v1::PER_TENSOR);
+  } else if (o.granularity == "per-group") {
+    q.set_weight_granularity(v1::PER_GROUP);
+  } else if (!o.granularity.empty()) {
+    return bad("granularity", o.granularity, "per-channel|per-tensor|per-group");
+  }
+  q.set_weight_group_size(o.group_size);
+  q.set_weight_bits(o.weight_bits);
+  q.set_activation_bits(o.activation_bits);
+  if (o.activation_type == "auto") {
+    q.set_activation_type(v1::ACTIVATION_TYPE_AUTO);
+  } else if (o.activation_type == "uint8") {
+    q.set_activation_type(v1::ACTIVATION_TYPE_UINT8);
+  } else if (o.activation_type == "int8") {
+    q.set_activation_type(v1::ACTIVATION_TYPE_INT8);
+  } else if (!o.activation_type.empty()) {
+    return bad("activation_type", o.activation_type, "auto|uint8|int8");
+  }
+  q.set_asymmetric_activations(o.asymmetric_activations);
+  if (o.weight_clipping == "max-abs") {
+    q.set_weight_clipping(v1::WEIGHT_CLIPPING_MAX_ABS);
+  } else if (o.weight_clipping == "mse") {
+    q.set_weight_clipping(v1::WEIGHT_CLIPPING_MSE);
+  } else if (!o.weight_clipping.empty()) {
+    return bad("weight_clipping", o.weight_clipping, "max-abs|mse");
+  }
+  for (const std::string& name : o.exclude_nodes) q.add_exclude_nodes(name);
+  for (const std::string& op_type : o.exclude_op_types) q.add_exclude_op_types(op_type);
+  q.set_exclude_first_conv(o.exclude_first_conv);
+  q.set_exclude_last_fc(o.exclude_last_fc);
+  q.set_keep_batchnorm(o.keep_batchnorm);
+  return true;
+}
+
 }  // namespace
 
 int QuantizeCommand(const CommandContext& ctx) {
@@ -104,6 +176,7 @@ int QuantizeCommand(const CommandContext& ctx) {
   request.set_calibration(v1::NAIVE);
   request.set_num_calibration_samples(o.calibration_samples);
   request.set_evaluation_dataset_id(o.evaluation_dataset);
+  if (!ParseKnobs(o, request)) return kExitUsage;
 
   grpc::ClientContext context;
   SetUnaryDeadline(context, o);

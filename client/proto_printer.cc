@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <ctime>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -147,11 +149,48 @@ std::string FormatModel(const v1::Model& model) {
     if (v.has_accuracy() && v.accuracy().num_samples() > 0) {
       absl::StrAppend(&out, "  ", FormatAccuracy(v.accuracy()));
     }
+    if (v.simulated()) absl::StrAppend(&out, "  simulated (no speed-up measured)");
     if (v.has_speedup()) {
       absl::StrAppend(&out, "\n      speed-up ", FormatSpeedup(v.speedup()));
     }
+    if (v.has_options()) {
+      absl::StrAppend(&out, "\n      options  ", FormatQuantizeOptions(v.options()));
+    }
     absl::StrAppend(&out, "\n");
   }
+  return out;
+}
+
+std::string FormatQuantizeOptions(const v1::QuantizeModelRequest& request) {
+  const v1::CalibrationMethod method = request.calibration() == v1::CALIBRATION_METHOD_UNSPECIFIED
+                                           ? v1::NAIVE
+                                           : request.calibration();
+  std::string out =
+      absl::StrCat("calibration ", absl::AsciiStrToLower(v1::CalibrationMethod_Name(method)));
+  if (request.has_percentile()) absl::StrAppend(&out, " percentile ", request.percentile());
+  if (request.has_ema_decay()) absl::StrAppend(&out, " decay ", request.ema_decay());
+  if (request.ema_passes() > 0) absl::StrAppend(&out, " passes ", request.ema_passes());
+  if (request.has_calibration_seed()) absl::StrAppend(&out, " seed ", request.calibration_seed());
+  const v1::QuantizationSettings& q = request.quantization();
+  const auto bits = [](int32_t b) { return b == 0 ? 8 : b; };
+  std::string granularity = "per-channel";
+  if (q.weight_granularity() == v1::PER_TENSOR) granularity = "per-tensor";
+  if (q.weight_granularity() == v1::PER_GROUP) {
+    granularity = absl::StrCat("per-group of ", q.weight_group_size());
+  }
+  std::string activation_type = "auto";
+  if (q.activation_type() == v1::ACTIVATION_TYPE_UINT8) activation_type = "uint8";
+  if (q.activation_type() == v1::ACTIVATION_TYPE_INT8) activation_type = "int8";
+  absl::StrAppend(&out, "; weights ", bits(q.weight_bits()), "-bit ", granularity,
+                  q.weight_clipping() == v1::WEIGHT_CLIPPING_MSE ? " mse-clipped" : "",
+                  "; activations ", bits(q.activation_bits()), "-bit ", activation_type,
+                  q.asymmetric_activations() ? " asymmetric" : " symmetric");
+  std::vector<std::string> excluded(q.exclude_nodes().begin(), q.exclude_nodes().end());
+  for (const std::string& op_type : q.exclude_op_types()) excluded.push_back(op_type + " ops");
+  if (q.exclude_first_conv()) excluded.push_back("first conv");
+  if (q.exclude_last_fc()) excluded.push_back("last fc");
+  if (!excluded.empty()) absl::StrAppend(&out, "; fp32: ", absl::StrJoin(excluded, ", "));
+  if (q.keep_batchnorm()) absl::StrAppend(&out, "; BatchNorm kept");
   return out;
 }
 
@@ -222,6 +261,7 @@ std::string FormatJob(const v1::Job& job) {
   if (!request.evaluation_dataset_id().empty()) {
     absl::StrAppend(&out, "evaluation   dataset ", request.evaluation_dataset_id(), "\n");
   }
+  absl::StrAppend(&out, "options      ", FormatQuantizeOptions(request), "\n");
   absl::StrAppend(&out, "created      ", FormatUnixMs(job.created_unix_ms()), "\n");
   absl::StrAppend(&out, "started      ", FormatUnixMs(job.started_unix_ms()), "\n");
   absl::StrAppend(&out, "finished     ", FormatUnixMs(job.finished_unix_ms()), "\n");

@@ -30,6 +30,9 @@ std::string FormatModelRow(const v1::Model& model);
 std::string FormatModel(const v1::Model& model);  // multi-line detail
 // One line: id, name, inputs -> outputs, node counts.
 std::string FormatModelSummary(const v1::Model& model);
+// One line: calibration method and its settings, weight and activation
+// quantization, the nodes kept fp32 (defaults spelled out).
+std::string FormatQuantizeOptions(const v1::QuantizeModelRequest& request);
 std::string FormatDataset(const v1::Dataset& dataset);
 std::string DatasetListHeader();
 std::string FormatDatasetRow(const v1::Dataset& dataset);

@@ -32,6 +32,29 @@ ABSL_FLAG(int64_t, calibration_samples, 0, "quantize: calibration samples to use
 ABSL_FLAG(std::string, evaluation, "",
           "quantize: labelled dataset to report fp32/int8 accuracy on");
 ABSL_FLAG(bool, wait, false, "quantize: watch the job until it ends");
+ABSL_FLAG(std::string, calibration_method, "",
+          "quantize: naive|entropy|percentile|ema|mse (default naive)");
+ABSL_FLAG(std::string, calibration_seed, "",
+          "quantize: draw the calibration samples with this seed (default: the first N)");
+ABSL_FLAG(std::string, percentile, "", "quantize --calibration_method=percentile: (0, 100]");
+ABSL_FLAG(std::string, ema_decay, "", "quantize --calibration_method=ema: [0, 1)");
+ABSL_FLAG(int32_t, ema_passes, 0, "quantize --calibration_method=ema: passes (0: 1)");
+ABSL_FLAG(std::string, granularity, "",
+          "quantize: weight scales per-channel|per-tensor|per-group (default per-channel)");
+ABSL_FLAG(int32_t, group_size, 0, "quantize --granularity=per-group: channels per scale");
+ABSL_FLAG(int32_t, weight_bits, 0, "quantize: 2..8 (0: 8); below 8 the version is simulated");
+ABSL_FLAG(int32_t, activation_bits, 0, "quantize: 2..8 (0: 8); below 8 the version is simulated");
+ABSL_FLAG(std::string, activation_type, "", "quantize: auto|uint8|int8 (default auto)");
+ABSL_FLAG(bool, asymmetric_activations, false,
+          "quantize: activations with a zero point (simulated versions only)");
+ABSL_FLAG(std::string, weight_clipping, "", "quantize: max-abs|mse (default max-abs)");
+ABSL_FLAG(std::string, exclude_nodes, "", "quantize: node names kept fp32, comma-separated");
+ABSL_FLAG(std::string, exclude_op_types, "",
+          "quantize: op types kept fp32, comma-separated (e.g. Gemm)");
+ABSL_FLAG(bool, exclude_first_conv, false, "quantize: keep the first Conv fp32");
+ABSL_FLAG(bool, exclude_last_fc, false, "quantize: keep the last Gemm/MatMul fp32");
+ABSL_FLAG(bool, keep_batchnorm, false,
+          "quantize: do not fold BatchNormalization into Conv before quantizing");
 ABSL_FLAG(std::string, precision, "fp32", "infer, evaluate: fp32 or int8");
 ABSL_FLAG(int32_t, version, 0, "infer, evaluate: model version (0: newest of --precision)");
 ABSL_FLAG(std::string, input, "", "infer: little-endian float32 input file");
@@ -78,6 +101,13 @@ datasets
 quantization
   quantize MODEL_ID --calibration=DATASET_ID [--calibration_samples=N]
            [--evaluation=DATASET_ID] [--wait]
+           [--calibration_method=naive|entropy|percentile|ema|mse] [--calibration_seed=S]
+           [--percentile=P] [--ema_decay=D] [--ema_passes=N]
+           [--granularity=per-channel|per-tensor|per-group] [--group_size=G]
+           [--weight_bits=2..8] [--activation_bits=2..8] [--activation_type=auto|uint8|int8]
+           [--asymmetric_activations] [--weight_clipping=max-abs|mse]
+           [--exclude_nodes=A,B] [--exclude_op_types=Gemm,...]
+           [--exclude_first_conv] [--exclude_last_fc] [--keep_batchnorm]
                                              start a job; prints its id, or with
                                              --wait follows it and prints the result
   get-job JOB_ID [--json]                    a job's state, progress, ETA and results
@@ -191,6 +221,25 @@ int Run(int argc, char** argv) {
   options.calibration_samples = absl::GetFlag(FLAGS_calibration_samples);
   options.evaluation_dataset = absl::GetFlag(FLAGS_evaluation);
   options.wait = absl::GetFlag(FLAGS_wait);
+  options.calibration_method = absl::GetFlag(FLAGS_calibration_method);
+  options.calibration_seed = absl::GetFlag(FLAGS_calibration_seed);
+  options.percentile = absl::GetFlag(FLAGS_percentile);
+  options.ema_decay = absl::GetFlag(FLAGS_ema_decay);
+  options.ema_passes = absl::GetFlag(FLAGS_ema_passes);
+  options.granularity = absl::GetFlag(FLAGS_granularity);
+  options.group_size = absl::GetFlag(FLAGS_group_size);
+  options.weight_bits = absl::GetFlag(FLAGS_weight_bits);
+  options.activation_bits = absl::GetFlag(FLAGS_activation_bits);
+  options.activation_type = absl::GetFlag(FLAGS_activation_type);
+  options.asymmetric_activations = absl::GetFlag(FLAGS_asymmetric_activations);
+  options.weight_clipping = absl::GetFlag(FLAGS_weight_clipping);
+  options.exclude_nodes =
+      absl::StrSplit(absl::GetFlag(FLAGS_exclude_nodes), ',', absl::SkipEmpty());
+  options.exclude_op_types =
+      absl::StrSplit(absl::GetFlag(FLAGS_exclude_op_types), ',', absl::SkipEmpty());
+  options.exclude_first_conv = absl::GetFlag(FLAGS_exclude_first_conv);
+  options.exclude_last_fc = absl::GetFlag(FLAGS_exclude_last_fc);
+  options.keep_batchnorm = absl::GetFlag(FLAGS_keep_batchnorm);
   options.precision = absl::GetFlag(FLAGS_precision);
   options.version = absl::GetFlag(FLAGS_version);
   options.input_file = absl::GetFlag(FLAGS_input);

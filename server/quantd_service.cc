@@ -371,7 +371,7 @@ absl::Status QuantdService::DoInfer(const v1::InferRequest& request, v1::InferRe
 
   ASSIGN_OR_RETURN(std::shared_ptr<engine::InferenceSession> session,
                    sessions_->GetOrLoad(model.id(), version.version(), [&] {
-                     return LoadModelVersion(*repository_, model.id(), version.version(), int8);
+                     return LoadModelVersion(*repository_, model.id(), version);
                    }));
   engine::Tensor input = ToEngineTensor(request.input());
   if (input.name.empty() && model.inputs_size() > 0) input.name = model.inputs(0).name();

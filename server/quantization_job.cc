@@ -10,9 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "engine/quant/minmax_calibrator.h"
+#include "engine/quant/calibrator.h"
 #include "engine/status_macros.h"
 #include "server/proto_conversion.h"
+#include "server/quantization_settings.h"
 #include "server/session_loader.h"
 #include "server/sliced_evaluation.h"
 #include "server/speedup_benchmark.h"
@@ -112,8 +113,10 @@ void QuantizationJobRunner::Run(const std::string& job_id, const std::atomic<boo
       metrics_->SetModelTop1(job->model_id(), outcome->version, outcome->fp32_accuracy->top1(),
                              outcome->int8_accuracy->top1());
     }
-    metrics_->SetModelSpeedup(job->model_id(), outcome->version,
-                              outcome->speedup.throughput_speedup());
+    if (outcome->speedup) {
+      metrics_->SetModelSpeedup(job->model_id(), outcome->version,
+                                outcome->speedup->throughput_speedup());
+    }
   }
 }
 
@@ -171,7 +174,7 @@ void QuantizationJobRunner::MarkSucceeded(const std::string& job_id, const Outco
                    j.set_finished_unix_ms(NowUnixMs());
                    if (outcome.fp32_accuracy) *j.mutable_fp32_accuracy() = *outcome.fp32_accuracy;
                    if (outcome.int8_accuracy) *j.mutable_int8_accuracy() = *outcome.int8_accuracy;
-                   *j.mutable_speedup() = outcome.speedup;
+                   if (outcome.speedup) *j.mutable_speedup() = *outcome.speedup;
                  },
                  /*persist=*/true),
              job_id);
@@ -196,23 +199,37 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
                    CreateSession(onnx, std::nullopt, absl::StrCat("model '", model_id, "'")));
   if (stop_requested()) return stopped();
 
+  // Unfolded BatchNorm leaves values the folded graph does not have (the
+  // Conv's own output): those need ranges too, so calibrate on a session
+  // with the same passes. fp32 evaluation and timing keep the folded graph.
+  const bool fold_batch_norm = !request.quantization().keep_batchnorm();
+  std::shared_ptr<engine::InferenceSession> calibration_session = fp32;
+  if (!fold_batch_norm) {
+    ASSIGN_OR_RETURN(calibration_session,
+                     CreateSession(onnx, std::nullopt,
+                                   absl::StrCat("model '", model_id, "' with BatchNorm kept"), {},
+                                   /*fold_batch_norm=*/false));
+  }
+
   report("calibrating", 0);
-  engine::CalibrationOptions options;
-  options.max_samples = request.num_calibration_samples();
   ASSIGN_OR_RETURN(
       engine::CalibrationTable table,
-      engine::CalibrateMinMax(*fp32, calibration_set, options, [&](int64_t done, int64_t total) {
-        const double fraction = total > 0 ? static_cast<double>(done) / total : 1.0;
-        report("calibrating", fraction * plan.calibrated);
-        return !stop_requested();
-      }));
+      engine::Calibrate(*calibration_session, calibration_set, ToCalibrationOptions(request),
+                        [&](int64_t done, int64_t total) {
+                          const double fraction =
+                              total > 0 ? static_cast<double>(done) / total : 1.0;
+                          report("calibrating", fraction * plan.calibrated);
+                          return !stop_requested();
+                        }));
   if (stop_requested()) return stopped();
 
   report("quantizing", plan.calibrated);
   const std::string calibration_text = table.Serialize();
   ASSIGN_OR_RETURN(
       std::shared_ptr<engine::InferenceSession> int8,
-      CreateSession(onnx, std::move(table), absl::StrCat("int8 model '", model_id, "'")));
+      CreateSession(onnx, std::move(table), absl::StrCat("int8 model '", model_id, "'"),
+                    ToQuantizationOptions(request.quantization()), fold_batch_norm));
+  calibration_session.reset();
   if (stop_requested()) return stopped();
 
   Outcome outcome;
@@ -239,24 +256,31 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
   }
   if (stop_requested()) return stopped();
 
-  // Timed on evaluation samples when there are some: those are what the
-  // client cares about; otherwise on the calibration samples.
-  report("benchmarking", plan.int8_evaluated);
-  const engine::Dataset& timing_set = evaluation_set ? *evaluation_set : calibration_set;
-  ASSIGN_OR_RETURN(outcome.speedup,
-                   MeasureSpeedup(*fp32, *int8, timing_set, SpeedupOptions{}, [&](double done) {
-                     report("benchmarking",
-                            plan.int8_evaluated + (plan.benchmarked - plan.int8_evaluated) * done);
-                     return !stop_requested();
-                   }));
-  outcome.speedup.set_dataset_id(evaluate ? request.evaluation_dataset_id()
-                                          : request.calibration_dataset_id());
+  // A simulated session runs fp32 kernels on fake-quantized values: timing it
+  // against fp32 would report a speed-up that no int8 kernel ever gave.
+  outcome.simulated = int8->simulated();
+  if (!outcome.simulated) {
+    // Timed on evaluation samples when there are some: those are what the
+    // client cares about; otherwise on the calibration samples.
+    report("benchmarking", plan.int8_evaluated);
+    const engine::Dataset& timing_set = evaluation_set ? *evaluation_set : calibration_set;
+    ASSIGN_OR_RETURN(v1::SpeedupReport speedup,
+                     MeasureSpeedup(*fp32, *int8, timing_set, SpeedupOptions{}, [&](double done) {
+                       report("benchmarking", plan.int8_evaluated +
+                                                  (plan.benchmarked - plan.int8_evaluated) * done);
+                       return !stop_requested();
+                     }));
+    speedup.set_dataset_id(evaluate ? request.evaluation_dataset_id()
+                                    : request.calibration_dataset_id());
+    outcome.speedup = std::move(speedup);
+  }
   if (stop_requested()) return stopped();
 
   report("publishing", plan.benchmarked);
-  ASSIGN_OR_RETURN(const v1::ModelVersion version,
-                   repository_->AddInt8Version(model_id, job.id(), calibration_text,
-                                               outcome.int8_accuracy, outcome.speedup));
+  ASSIGN_OR_RETURN(
+      const v1::ModelVersion version,
+      repository_->AddInt8Version(model_id, job.id(), calibration_text, outcome.int8_accuracy,
+                                  outcome.speedup, WithDefaults(request), outcome.simulated));
   outcome.version = version.version();
   // The first Infer on the new version should not pay for loading it again.
   sessions_->Insert(model_id, version.version(), std::move(int8));

@@ -16,9 +16,10 @@
 
 namespace quantd::server {
 
-// Runs one QuantizeModel job: calibrate on the fp32 model, build the int8
-// session, optionally evaluate both, time both (the measured speed-up),
-// publish the next model version. Job progress is one fraction across all
+// Runs one QuantizeModel job: calibrate on the fp32 model with the request's
+// method, build the int8 session with its quantization settings, optionally
+// evaluate both, time both (the measured speed-up; skipped for simulated
+// sessions), publish the next model version with those settings. Job progress is one fraction across all
 // phases, so clients can draw a single bar; each update carries an ETA.
 // Cancellation (CancelJob, or server shutdown) is checked during
 // calibration, evaluation and benchmarking and between every phase.
@@ -39,7 +40,8 @@ class QuantizationJobRunner {
     int32_t version = 0;
     std::optional<v1::AccuracyReport> fp32_accuracy;
     std::optional<v1::AccuracyReport> int8_accuracy;
-    v1::SpeedupReport speedup;
+    std::optional<v1::SpeedupReport> speedup;  // unset for simulated versions
+    bool simulated = false;
   };
 
   absl::StatusOr<Outcome> Execute(const v1::Job& job, const std::atomic<bool>& stopping,

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
 #include "server/proto_conversion.h"
+#include "server/quantization_settings.h"
 
 namespace quantd::server {
 
@@ -33,17 +34,7 @@ absl::Status ValidateQuantizeRequest(const v1::QuantizeModelRequest& request,
   if (request.calibration_dataset_id().empty()) {
     return absl::InvalidArgumentError("calibration_dataset_id is required");
   }
-  if (request.calibration() != v1::CALIBRATION_METHOD_UNSPECIFIED &&
-      request.calibration() != v1::NAIVE) {
-    return absl::InvalidArgumentError(absl::StrCat("calibration method ",
-                                                   static_cast<int>(request.calibration()),
-                                                   " is not supported; use NAIVE"));
-  }
-  if (request.num_calibration_samples() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("num_calibration_samples must be >= 0 (0: the whole dataset), got ",
-                     request.num_calibration_samples()));
-  }
+  RETURN_IF_ERROR(ValidateKnobs(request));
   ASSIGN_OR_RETURN(const v1::Model model, repository.GetModel(request.model_id()));
   ASSIGN_OR_RETURN(const v1::Dataset calibration,
                    repository.GetDataset(request.calibration_dataset_id()));

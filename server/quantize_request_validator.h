@@ -10,7 +10,8 @@ namespace quantd::server {
 // Checks a QuantizeModel request before a job is queued, so a bad request
 // fails at once instead of minutes later in a worker: the model and datasets
 // exist (NOT_FOUND), the datasets' samples fit the model input and the
-// evaluation set has labels (INVALID_ARGUMENT).
+// evaluation set has labels, and the calibration and quantization knobs are
+// valid (INVALID_ARGUMENT naming the field, see ValidateKnobs).
 absl::Status ValidateQuantizeRequest(const v1::QuantizeModelRequest& request,
                                      const Repository& repository);
 

@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS model_versions (
   created_by_job_id TEXT NOT NULL,
   created_unix_ms INTEGER NOT NULL,
   accuracy BLOB,                   -- quantd.v1.AccuracyReport, NULL if not evaluated
-  speedup BLOB,                    -- quantd.v1.SpeedupReport, NULL for FP32 versions
+  speedup BLOB,                    -- quantd.v1.SpeedupReport, NULL for FP32 and simulated
+  options BLOB,                    -- quantd.v1.QuantizeModelRequest, NULL for FP32 versions
+  simulated INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (model_id, version)
 );
 -- Numbers of deleted versions, so that a number is never given to a second
@@ -81,16 +83,21 @@ void RemoveDirectoryQuietly(const fs::path& dir) {
   fs::remove_all(dir, ec);
 }
 
-// Databases created before the speedup column existed get it added.
-absl::Status AddSpeedupColumnIfMissing(SqliteDatabase& db) {
-  ASSIGN_OR_RETURN(SqliteStatement * columns,
-                   db.Prepare("SELECT COUNT(*) FROM pragma_table_info('model_versions') "
-                              "WHERE name = 'speedup'"));
+// Databases created before a model_versions column existed get it added.
+// Versions stored before the options column existed were quantized with the
+// defaults, which is what a NULL options column means.
+absl::Status AddVersionColumnIfMissing(SqliteDatabase& db, const std::string& name,
+                                       const std::string& definition) {
+  ASSIGN_OR_RETURN(
+      SqliteStatement * columns,
+      db.Prepare(absl::StrCat("SELECT COUNT(*) FROM pragma_table_info('model_versions') "
+                              "WHERE name = '",
+                              name, "'")));
   ASSIGN_OR_RETURN(const bool row, columns->Step());
   const bool present = row && columns->ColumnInt64(0) > 0;
   columns->Reset();
   if (present) return absl::OkStatus();
-  return db.Exec("ALTER TABLE model_versions ADD COLUMN speedup BLOB");
+  return db.Exec(absl::StrCat("ALTER TABLE model_versions ADD COLUMN ", name, " ", definition));
 }
 
 // Removes every entry of `dir` whose name `keep` rejects.
@@ -120,7 +127,9 @@ absl::StatusOr<std::unique_ptr<Repository>> Repository::Open(const fs::path& dat
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> db,
                    SqliteDatabase::Open((data_dir / "quantd.db").string()));
   RETURN_IF_ERROR(db->Exec(kSchema));
-  RETURN_IF_ERROR(AddSpeedupColumnIfMissing(*db));
+  RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "speedup", "BLOB"));
+  RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "options", "BLOB"));
+  RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "simulated", "INTEGER NOT NULL DEFAULT 0"));
   std::unique_ptr<Repository> repository(new Repository(data_dir, std::move(db)));
   {
     absl::MutexLock lock(&repository->mu_);
@@ -159,7 +168,8 @@ absl::Status Repository::LoadModelsAndDatasets() {
   }
   ASSIGN_OR_RETURN(SqliteStatement * versions,
                    db_->Prepare("SELECT model_id, version, precision, created_by_job_id, "
-                                "created_unix_ms, accuracy, speedup FROM model_versions "
+                                "created_unix_ms, accuracy, speedup, options, simulated "
+                                "FROM model_versions "
                                 "ORDER BY model_id, version"));
   while (true) {
     ASSIGN_OR_RETURN(const bool row, versions->Step());
@@ -181,6 +191,12 @@ absl::Status Repository::LoadModelsAndDatasets() {
       ASSIGN_OR_RETURN(*version->mutable_speedup(),
                        ParseRow<v1::SpeedupReport>(speedup, "model_versions"));
     }
+    const std::string options = versions->ColumnBlob(7);
+    if (!options.empty()) {
+      ASSIGN_OR_RETURN(*version->mutable_options(),
+                       ParseRow<v1::QuantizeModelRequest>(options, "model_versions"));
+    }
+    version->set_simulated(versions->ColumnInt64(8) != 0);
   }
   ASSIGN_OR_RETURN(SqliteStatement * deleted,
                    db_->Prepare("SELECT model_id, MAX(version) FROM deleted_versions "
@@ -214,8 +230,8 @@ absl::Status Repository::InsertVersion(const std::string& model_id,
                                        const v1::ModelVersion& version) {
   ASSIGN_OR_RETURN(SqliteStatement * insert,
                    db_->Prepare("INSERT INTO model_versions (model_id, version, precision, "
-                                "created_by_job_id, created_unix_ms, accuracy, speedup) "
-                                "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+                                "created_by_job_id, created_unix_ms, accuracy, speedup, options, "
+                                "simulated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   RETURN_IF_ERROR(insert->BindText(1, model_id));
   RETURN_IF_ERROR(insert->BindInt64(2, version.version()));
   RETURN_IF_ERROR(insert->BindInt64(3, version.precision()));
@@ -227,6 +243,10 @@ absl::Status Repository::InsertVersion(const std::string& model_id,
   if (version.has_speedup()) {
     RETURN_IF_ERROR(insert->BindBlob(7, version.speedup().SerializeAsString()));
   }
+  if (version.has_options()) {
+    RETURN_IF_ERROR(insert->BindBlob(8, version.options().SerializeAsString()));
+  }
+  RETURN_IF_ERROR(insert->BindInt64(9, version.simulated() ? 1 : 0));
   return insert->Execute();
 }
 
@@ -334,7 +354,8 @@ absl::StatusOr<std::string> Repository::ReadCalibrationTable(const std::string& 
 absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
     const std::string& model_id, const std::string& job_id, std::string_view calibration_table,
     const std::optional<v1::AccuracyReport>& accuracy,
-    const std::optional<v1::SpeedupReport>& speedup) {
+    const std::optional<v1::SpeedupReport>& speedup,
+    const std::optional<v1::QuantizeModelRequest>& options, bool simulated) {
   // Holding the lock across the file writes keeps version numbers unique when
   // two jobs for one model finish together; the files are small next to the
   // ONNX model, which is hard-linked rather than copied.
@@ -357,6 +378,8 @@ absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
   version.set_created_unix_ms(NowUnixMs());
   if (accuracy.has_value()) *version.mutable_accuracy() = *accuracy;
   if (speedup.has_value()) *version.mutable_speedup() = *speedup;
+  if (options.has_value()) *version.mutable_options() = *options;
+  version.set_simulated(simulated);
 
   const fs::path dir = VersionDir(model_id, next);
   // A directory without a database row is debris of an earlier crash.

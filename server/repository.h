@@ -23,7 +23,8 @@ namespace quantd::server {
 
 // Everything the server keeps under --data_dir:
 //
-//   quantd.db                          SQLite (WAL): models, versions, datasets, jobs
+//   quantd.db                          SQLite (WAL): models, versions (with their
+//                                      quantization options), datasets, jobs
 //   models/<model_id>/v<N>/model.onnx  the fp32 ONNX file (hard-linked into int8 versions)
 //   models/<model_id>/v<N>/calibration.tsv   int8 versions: CalibrationTable text
 //   datasets/<dataset_id>/samples.f32  decoded samples, little-endian float32
@@ -60,12 +61,15 @@ class Repository {
   absl::StatusOr<std::string> ReadCalibrationTable(const std::string& model_id,
                                                    int32_t version) const;
   // Publishes the next version of a model as INT8: the fp32 ONNX of version 1
-  // plus `calibration_table`. Atomic: either the whole version appears or none.
+  // plus `calibration_table`, quantized as `options` says (unset: the
+  // defaults). Atomic: either the whole version appears or none.
   // Version numbers are never reused, not even those of deleted versions.
   absl::StatusOr<v1::ModelVersion> AddInt8Version(
       const std::string& model_id, const std::string& job_id, std::string_view calibration_table,
       const std::optional<v1::AccuracyReport>& accuracy,
-      const std::optional<v1::SpeedupReport>& speedup = std::nullopt);
+      const std::optional<v1::SpeedupReport>& speedup = std::nullopt,
+      const std::optional<v1::QuantizeModelRequest>& options = std::nullopt,
+      bool simulated = false);
 
   // Deletes a model with every version: rows, then files. NOT_FOUND for an
   // unknown id. Callers check that no job still needs the model.

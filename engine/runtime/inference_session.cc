@@ -274,7 +274,9 @@ absl::StatusOr<std::unique_ptr<InferenceSession>> InferenceSession::Create(
     std::string_view onnx_bytes, const SessionOptions& options) {
   ASSIGN_OR_RETURN(ModelSummary summary, InspectModel(onnx_bytes));
   ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(onnx_bytes));
-  RETURN_IF_ERROR(RunStandardPasses(graph));
+  PassOptions passes;
+  passes.fold_batch_norm = options.fold_batch_norm;
+  RETURN_IF_ERROR(RunStandardPasses(graph, passes));
   return CreateSessionFromGraph(std::move(graph), std::move(summary), options);
 }
 

@@ -36,6 +36,10 @@ struct SessionOptions {
   // measures faster for this model (see BatchSplitTuner). Outputs are the
   // same up to float rounding (~1e-6 relative).
   bool tune_batch_split = true;
+  // false keeps BatchNormalization nodes as they are (a quantization knob:
+  // folding changes the weights that get quantized). Calibration ranges must
+  // come from a session with the same setting: value names differ.
+  bool fold_batch_norm = true;
 };
 
 // A loaded model, ready to run. Thread-safe: Run() may be called concurrently;

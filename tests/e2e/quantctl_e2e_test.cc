@@ -62,6 +62,13 @@ TEST(QuantctlUsageTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(RunProgram({QUANTCTL_BINARY, "no-such-command"}).exit_code, 2);
   EXPECT_EQ(RunProgram({QUANTCTL_BINARY, "list-models", "--no_such_flag=1"}).exit_code, 2);
   EXPECT_EQ(RunProgram({QUANTCTL_BINARY, "quantize", "m"}).exit_code, 2);  // no --calibration
+  EXPECT_EQ(RunProgram({QUANTCTL_BINARY, "quantize", "m", "--calibration=d", "--granularity=x"})
+                .exit_code,
+            2);
+  EXPECT_EQ(
+      RunProgram({QUANTCTL_BINARY, "quantize", "m", "--calibration=d", "--calibration_method=none"})
+          .exit_code,
+      2);
   EXPECT_EQ(RunProgram({QUANTCTL_BINARY, "evaluate", "m", "--batch=x"}).exit_code, 2);
   const ProgramResult help = RunProgram({QUANTCTL_BINARY, "help"});
   EXPECT_EQ(help.exit_code, 0);
@@ -173,6 +180,37 @@ TEST_F(QuantctlE2eTest, QuantizesWithWaitAndCompares) {
   ASSERT_EQ(compared.exit_code, 0) << compared.err;
   EXPECT_THAT(compared.out, HasSubstr("int8"));
   EXPECT_THAT(compared.out, HasSubstr("speed-up"));
+}
+
+// Quantization knobs on the command line reach the version, which get-model
+// shows with its options and whether it is simulated.
+TEST_F(QuantctlE2eTest, QuantizesWithKnobsAndShowsThem) {
+  const ProgramResult upload =
+      Quantctl({"upload-model", FixtureFile("resnet_fmnist.onnx"), "--name=resnet-cli-knobs"});
+  ASSERT_EQ(upload.exit_code, 0) << upload.err;
+  const std::string model_id(absl::StripAsciiWhitespace(upload.out));
+  const ProgramResult dataset =
+      Quantctl({"upload-dataset", "--samples=" + FashionMnistFile("train-images-idx3-ubyte.gz"),
+                "--limit=100", "--name=train-100-knobs"});
+  ASSERT_EQ(dataset.exit_code, 0) << dataset.err;
+  const std::string dataset_id(absl::StripAsciiWhitespace(dataset.out));
+
+  const ProgramResult job =
+      Quantctl({"quantize", model_id, "--calibration=" + dataset_id, "--calibration_method=entropy",
+                "--weight_bits=4", "--granularity=per-tensor", "--exclude_first_conv", "--wait"});
+  ASSERT_EQ(job.exit_code, 0) << job.out << job.err;
+  EXPECT_THAT(job.out, HasSubstr("calibration entropy; weights 4-bit per-tensor"));
+  EXPECT_THAT(job.out, HasSubstr("fp32: first conv"));
+
+  const ProgramResult model = Quantctl({"get-model", model_id});
+  ASSERT_EQ(model.exit_code, 0) << model.err;
+  EXPECT_THAT(model.out, HasSubstr("simulated"));
+  EXPECT_THAT(model.out, HasSubstr("options  calibration entropy; weights 4-bit per-tensor"));
+
+  const ProgramResult bad =
+      Quantctl({"quantize", model_id, "--calibration=" + dataset_id, "--weight_bits=9"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("weight_bits must be in 2..8"));
 }
 
 // The management commands a user runs around a quantization: list and

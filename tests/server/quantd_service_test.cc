@@ -4,6 +4,7 @@
 
 #include "server/quantd_service.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -349,6 +350,145 @@ TEST_F(QuantdServiceTest, DeletionWaitsForActiveJobsThenRemovesEverything) {
   ASSERT_TRUE(stub_->ListModels(&context, {}, &models).ok());
   EXPECT_EQ(models.models_size(), 0);
   EXPECT_EQ(ListJobIds("", v1::JOB_STATE_UNSPECIFIED).size(), 2u);
+}
+
+v1::Model GetModelOrDie(v1::Quantd::Stub& stub, const std::string& model_id) {
+  grpc::ClientContext context;
+  v1::GetModelRequest get;
+  get.set_model_id(model_id);
+  v1::Model model;
+  EXPECT_TRUE(stub.GetModel(&context, get, &model).ok());
+  return model;
+}
+
+// Knobs travel from the request to the version, which keeps them across a
+// restart: the int8 session is rebuilt from fp32 ONNX, table and options.
+TEST_F(QuantdServiceTest, QuantizationKnobsAreStoredWithTheVersionAndSurviveRestart) {
+  // A small labelled set, so the simulated version is evaluated quickly.
+  constexpr int kEvalSamples = 128;
+  v1::DatasetUploadHeader raw;
+  raw.set_name("small-eval");
+  raw.set_format(v1::RAW_FLOAT32);
+  for (int64_t d : {1, 28, 28}) raw.add_sample_shape(d);
+  std::vector<float> pixels(kEvalSamples * 784);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<float>((i * 37) % 256) / 255;
+  std::vector<int32_t> labels(kEvalSamples);
+  for (int i = 0; i < kEvalSamples; ++i) labels[i] = i % 10;
+  v1::Dataset eval;
+  ASSERT_TRUE(UploadDataset(raw,
+                            std::string(reinterpret_cast<const char*>(pixels.data()),
+                                        pixels.size() * sizeof(float)),
+                            std::string(reinterpret_cast<const char*>(labels.data()),
+                                        labels.size() * sizeof(int32_t)),
+                            &eval)
+                  .ok());
+
+  v1::QuantizeModelRequest entropy;
+  entropy.set_model_id(model_.id());
+  entropy.set_calibration_dataset_id(images_.id());
+  entropy.set_num_calibration_samples(128);
+  entropy.set_calibration(v1::ENTROPY);
+  entropy.set_calibration_seed(3);
+  entropy.mutable_quantization()->set_weight_granularity(v1::PER_TENSOR);
+  entropy.mutable_quantization()->set_keep_batchnorm(true);
+
+  v1::QuantizeModelRequest low_bit;
+  low_bit.set_model_id(model_.id());
+  low_bit.set_calibration_dataset_id(images_.id());
+  low_bit.set_num_calibration_samples(128);
+  low_bit.set_evaluation_dataset_id(eval.id());
+  low_bit.set_calibration(v1::PERCENTILE);
+  low_bit.set_percentile(99.9);
+  low_bit.mutable_quantization()->set_weight_bits(4);
+  low_bit.mutable_quantization()->set_activation_bits(4);
+  low_bit.mutable_quantization()->set_exclude_first_conv(true);
+
+  for (const v1::QuantizeModelRequest& request : {entropy, low_bit}) {
+    grpc::ClientContext context;
+    v1::Job job;
+    ASSERT_TRUE(stub_->QuantizeModel(&context, request, &job).ok());
+    const v1::Job done = WatchToEnd(job.id());
+    ASSERT_EQ(done.state(), v1::SUCCEEDED) << done.error();
+  }
+
+  auto check_versions = [&](const v1::Model& model) {
+    ASSERT_EQ(model.versions_size(), 3);
+    const v1::ModelVersion& v2 = model.versions(1);
+    EXPECT_FALSE(v2.simulated());
+    EXPECT_TRUE(v2.has_speedup());
+    EXPECT_EQ(v2.options().calibration(), v1::ENTROPY);
+    EXPECT_EQ(v2.options().calibration_seed(), 3u);
+    EXPECT_EQ(v2.options().quantization().weight_granularity(), v1::PER_TENSOR);
+    EXPECT_TRUE(v2.options().quantization().keep_batchnorm());
+    // Defaults are spelled out.
+    EXPECT_EQ(v2.options().quantization().weight_bits(), 8);
+    EXPECT_EQ(v2.options().quantization().activation_type(), v1::ACTIVATION_TYPE_AUTO);
+
+    const v1::ModelVersion& v3 = model.versions(2);
+    EXPECT_TRUE(v3.simulated());
+    EXPECT_FALSE(v3.has_speedup());  // no benchmark for fake quantization
+    EXPECT_EQ(v3.accuracy().num_samples(), kEvalSamples);
+    EXPECT_EQ(v3.options().calibration(), v1::PERCENTILE);
+    EXPECT_DOUBLE_EQ(v3.options().percentile(), 99.9);
+    EXPECT_EQ(v3.options().quantization().weight_bits(), 4);
+    EXPECT_EQ(v3.options().quantization().activation_bits(), 4);
+    EXPECT_TRUE(v3.options().quantization().exclude_first_conv());
+    EXPECT_EQ(v3.options().quantization().weight_granularity(), v1::PER_CHANNEL);
+    EXPECT_FALSE(v3.options().quantization().keep_batchnorm());
+  };
+  auto infer = [&](int32_t version, v1::InferResponse* response) {
+    grpc::ClientContext context;
+    v1::InferRequest request;
+    request.set_model_id(model_.id());
+    request.set_version(version);
+    request.set_precision(v1::INT8);
+    *request.mutable_input() = OneImage();
+    return stub_->Infer(&context, request, response);
+  };
+
+  check_versions(GetModelOrDie(*stub_, model_.id()));
+  // BatchNorm kept (v2): the Convs' own outputs are values of the graph too,
+  // so its table has ranges the folded graph's (v3) has not.
+  auto table_lines = [&](int32_t version) {
+    std::vector<v1::DownloadVersionResponse> chunks;
+    EXPECT_TRUE(Download(version, v1::CALIBRATION_TABLE, chunks).ok());
+    std::string table;
+    for (const auto& chunk : chunks) table += chunk.data();
+    return std::count(table.begin(), table.end(), '\n');
+  };
+  EXPECT_GT(table_lines(2), table_lines(3));
+  v1::InferResponse before2, before3;
+  ASSERT_TRUE(infer(2, &before2).ok());
+  ASSERT_TRUE(infer(3, &before3).ok());
+  ASSERT_EQ(before3.outputs_size(), 1);
+  EXPECT_EQ(before3.precision(), v1::INT8);
+
+  // After a restart the sessions are rebuilt from the stored options: the
+  // same outputs as the sessions the jobs built.
+  RestartServer();
+  check_versions(GetModelOrDie(*stub_, model_.id()));
+  for (const auto& [version, before] : {std::pair{2, &before2}, std::pair{3, &before3}}) {
+    v1::InferResponse after;
+    ASSERT_TRUE(infer(version, &after).ok());
+    ASSERT_EQ(after.outputs_size(), before->outputs_size());
+    ASSERT_EQ(after.outputs(0).data_size(), before->outputs(0).data_size());
+    for (int i = 0; i < after.outputs(0).data_size(); ++i) {
+      EXPECT_NEAR(after.outputs(0).data(i), before->outputs(0).data(i), 1e-3)
+          << "version " << version << " output " << i;
+    }
+  }
+}
+
+TEST_F(QuantdServiceTest, BadKnobIsInvalidArgumentNamingTheField) {
+  grpc::ClientContext context;
+  v1::QuantizeModelRequest request;
+  request.set_model_id(model_.id());
+  request.set_calibration_dataset_id(images_.id());
+  request.mutable_quantization()->set_weight_bits(9);
+  v1::Job job;
+  const grpc::Status status = stub_->QuantizeModel(&context, request, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("weight_bits must be in 2..8 (0: 8), got 9"));
 }
 
 }  // namespace
