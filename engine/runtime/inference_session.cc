@@ -63,6 +63,7 @@ class CompiledSession final : public InferenceSession {
     if (options.calibration != nullptr) calibration_ = *options.calibration;
     options_.calibration = nullptr;  // the caller's table need not outlive us
     if (options_.max_cached_plans < 1) options_.max_cached_plans = 1;
+    outputs_follow_batch_ = OutputsFollowBatch();
   }
 
   // Compiles the batch-1 Plan up front, so bad attributes surface when the
@@ -80,7 +81,7 @@ class CompiledSession final : public InferenceSession {
 
   absl::StatusOr<std::vector<Tensor>> Run(const Tensor& input) override {
     const int64_t batch = input.shape.empty() ? 0 : input.shape[0];
-    if (!options_.tune_batch_split || !OutputsFollowBatch() ||
+    if (!options_.tune_batch_split || !outputs_follow_batch_ ||
         batch < BatchSplitTuner::kMinSplitBatch) {
       return RunWith(input, nullptr);
     }
@@ -233,6 +234,7 @@ class CompiledSession final : public InferenceSession {
   absl::Mutex mu_;
   std::list<CachedPlan> plans_ ABSL_GUARDED_BY(mu_);
   BatchSplitTuner batch_split_;
+  bool outputs_follow_batch_ = false;  // OutputsFollowBatch(), fixed by the graph
 };
 
 ModelSummary SummarizeGraph(const Graph& graph) {

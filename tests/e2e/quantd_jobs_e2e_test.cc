@@ -10,10 +10,12 @@
 #include "tests/e2e/server_process.h"
 #include "tests/e2e/shared_server.h"
 #include "tests/e2e/subprocess.h"
-#include "tests/e2e/temp_dir.h"
+#include "tests/server/temp_dir.h"
 
 namespace quantd::e2e {
 namespace {
+
+using ::quantd::server::testing::TempDir;
 
 TEST(QuantdJobsE2eTest, CancelStopsARunningCalibrationWithinFiveSeconds) {
   TempDir data_dir;
@@ -21,7 +23,7 @@ TEST(QuantdJobsE2eTest, CancelStopsARunningCalibrationWithinFiveSeconds) {
   const std::string model_path = FixtureFile("resnet_fmnist.onnx");
   std::string job_id;
   {
-    auto server = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path());
+    auto server = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path().string());
     ASSERT_TRUE(server.ok()) << server.status();
     auto stub = ConnectTo((*server)->address());
     v1::Model model;
@@ -77,7 +79,7 @@ TEST(QuantdJobsE2eTest, CancelStopsARunningCalibrationWithinFiveSeconds) {
     (*server)->Stop();
   }
 
-  auto restarted = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path());
+  auto restarted = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path().string());
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   auto stub = ConnectTo((*restarted)->address());
   v1::Job stored;

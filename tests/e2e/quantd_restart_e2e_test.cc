@@ -16,10 +16,12 @@
 #include "tests/e2e/server_process.h"
 #include "tests/e2e/shared_server.h"
 #include "tests/e2e/subprocess.h"
-#include "tests/e2e/temp_dir.h"
+#include "tests/server/temp_dir.h"
 
 namespace quantd::e2e {
 namespace {
+
+using ::quantd::server::testing::TempDir;
 
 using ::testing::ElementsAre;
 using ::testing::FloatNear;
@@ -53,7 +55,7 @@ TEST(QuantdRestartE2eTest, RestartedServerServesStoredModelsAndVersions) {
   v1::Job job;
   v1::InferResponse int8_before;
   {
-    auto first = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path());
+    auto first = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path().string());
     ASSERT_TRUE(first.ok()) << first.status();
     auto stub = ConnectTo((*first)->address());
     grpc::Status status = UploadModel(*stub, "resnet-restart", ReadWholeFile(model_path),
@@ -80,7 +82,7 @@ TEST(QuantdRestartE2eTest, RestartedServerServesStoredModelsAndVersions) {
         << "quantd did not exit cleanly on SIGTERM (wait status " << exit_status << ")";
   }
 
-  auto second = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path());
+  auto second = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path().string());
   ASSERT_TRUE(second.ok()) << second.status();
   auto stub = ConnectTo((*second)->address());
   {
@@ -163,7 +165,7 @@ TEST(QuantdCrashE2eTest, KilledDuringAJobRestartsWithEverythingCommittedAndTheJo
   v1::Job finished;
   v1::Job interrupted;
   {
-    auto first = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path());
+    auto first = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path().string());
     ASSERT_TRUE(first.ok()) << first.status();
     auto stub = ConnectTo((*first)->address());
     grpc::Status status = UploadModel(*stub, "resnet-crash", ReadWholeFile(model_path),
@@ -197,7 +199,7 @@ TEST(QuantdCrashE2eTest, KilledDuringAJobRestartsWithEverythingCommittedAndTheJo
     ASSERT_TRUE(WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL);
   }
 
-  auto second = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path());
+  auto second = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path().string());
   ASSERT_TRUE(second.ok()) << second.status();
   auto stub = ConnectTo((*second)->address());
   {
@@ -218,7 +220,7 @@ TEST(QuantdCrashE2eTest, KilledDuringAJobRestartsWithEverythingCommittedAndTheJo
   ASSERT_TRUE(GetJob(*stub, interrupted.id(), job).ok());
   EXPECT_EQ(job.state(), v1::FAILED);
   EXPECT_THAT(job.error(), ::testing::HasSubstr("interrupted"));
-  ExpectConsistentDataDir(*stub, data_dir.path());
+  ExpectConsistentDataDir(*stub, data_dir.path().string());
 
   // The surviving int8 version still serves.
   auto images =
@@ -238,7 +240,7 @@ TEST(QuantdCrashE2eTest, KilledDuringUploadsLeavesNoTraceOfThem) {
   const std::string model_bytes = ReadWholeFile(model_path);
   v1::Model committed;
   {
-    auto first = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path());
+    auto first = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path().string());
     ASSERT_TRUE(first.ok()) << first.status();
     auto stub = ConnectTo((*first)->address());
     grpc::Status status =
@@ -280,7 +282,7 @@ TEST(QuantdCrashE2eTest, KilledDuringUploadsLeavesNoTraceOfThem) {
     dataset_writer->Finish().IgnoreError();
   }
 
-  auto second = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path());
+  auto second = ServerProcess::Start(QUANTD_SERVER_BINARY, {}, data_dir.path().string());
   ASSERT_TRUE(second.ok()) << second.status();
   auto stub = ConnectTo((*second)->address());
   grpc::ClientContext context;
@@ -290,7 +292,7 @@ TEST(QuantdCrashE2eTest, KilledDuringUploadsLeavesNoTraceOfThem) {
   ASSERT_EQ(models.models_size(), 1);
   EXPECT_EQ(models.models(0).id(), committed.id());
   EXPECT_TRUE(ListDatasetIds(*stub).empty());
-  ExpectConsistentDataDir(*stub, data_dir.path());
+  ExpectConsistentDataDir(*stub, data_dir.path().string());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine/fake_fp32_session.h"
 
 namespace quantd::engine {
 namespace {
@@ -16,44 +17,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
-
-// Stands in for an fp32 session of the model y = relu(2x - 1): reports the
-// input as "input", then "scaled" (2x - 1) and "relu". Records batch sizes.
-class FakeFp32Session : public InferenceSession {
- public:
-  absl::StatusOr<std::vector<Tensor>> Run(const Tensor& input) override {
-    return RunObserved(input, [](const std::string&, const Tensor&) {});
-  }
-
-  absl::StatusOr<std::vector<Tensor>> RunObserved(const Tensor& input,
-                                                  const ActivationObserver& observer) override {
-    if (fail_at_call_ == static_cast<int>(batch_sizes_.size())) {
-      return absl::InvalidArgumentError("input shape [2, 3] does not match [-1, 4]");
-    }
-    batch_sizes_.push_back(input.shape.at(0));
-    observer("input", input);
-    Tensor scaled = input;
-    scaled.name = "scaled";
-    for (float& v : scaled.data) v = 2 * v - 1;
-    observer("scaled", scaled);
-    Tensor relu = scaled;
-    relu.name = "relu";
-    for (float& v : relu.data) v = std::max(v, 0.0f);
-    observer("relu", relu);
-    return std::vector<Tensor>{relu};
-  }
-
-  const ModelSummary& summary() const override { return summary_; }
-  Precision precision() const override { return Precision::kFp32; }
-
-  const std::vector<int64_t>& batch_sizes() const { return batch_sizes_; }
-  void FailAtCall(int call) { fail_at_call_ = call; }
-
- private:
-  ModelSummary summary_;
-  std::vector<int64_t> batch_sizes_;
-  int fail_at_call_ = -1;
-};
+using testing::FakeFp32Session;
 
 // Ten samples of shape {2}: sample i holds {i / 10, -i / 10}.
 Dataset TenSamples() {
