@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// ONNX Runtime (CPU, onnxruntime-node) fp32 inference, timed the way
+// ONNX Runtime (CPU, onnxruntime-node) inference, timed the way
 // bench/quantd_bench.cc times quantd: one (model, batch) case per
 // process, warm-up runs, then timed runs; p50/p99 by nearest rank, images/s
 // over the timed runs, peak RSS of this process.
@@ -8,6 +8,8 @@
 //       --input=in.f32 --warmup=10 --runs=50 --logits_out=ort.f32 --result_out=ort.json
 //
 // --input is the raw float32 [batch,3,224,224] file the quantd program wrote.
+// --precision only labels the result: fp32 for the original model, int8 for
+// quantd's QDQ export (quantd_bench --qdq_out), which ORT runs as QLinearConv etc.
 // --allow_spinning=0 makes idle intra-op threads sleep instead of spin (ORT's
 // default is 1), the counterpart of OMP_WAIT_POLICY=PASSIVE for quantd.
 // Peak RSS includes node/V8 itself (~40-50 MB before ONNX Runtime loads).
@@ -18,7 +20,7 @@ const path = require('path');
 const ort = require('onnxruntime-node');
 
 function parseFlags(argv) {
-  const flags = {threads: '2', warmup: '3', runs: '10', batch: '1'};
+  const flags = {threads: '2', warmup: '3', runs: '10', batch: '1', precision: 'fp32'};
   for (const arg of argv) {
     const match = /^--([a-z_]+)=(.*)$/.exec(arg);
     if (!match) throw new Error(`unrecognised argument '${arg}' (expected --name=value)`);
@@ -86,6 +88,7 @@ async function main() {
   const totalMs = latenciesMs.reduce((a, b) => a + b, 0);
   const result = {
     runtime: 'ort',
+    precision: flags.precision,
     model: path.basename(flags.model, '.onnx'),
     batch,
     threads,

@@ -20,6 +20,14 @@
 //      `runs` calls of Run().
 //   4. Write the logits of the last run and one JSON line of results.
 //
+// With --qdq_out (int8 only) it also writes quantd's QDQ export of the model
+// made from the same calibration table, which scripts/bench.sh runs in ONNX
+// Runtime: both int8 runtimes then quantize with exactly the same scales
+// (signed activations written as uint8 + 128 unless --qdq_signed_as_uint8=false,
+// so ORT can fuse every Conv; the values are the same).
+// Calibration observes the unfused graph, as quantization jobs do, so the
+// table also holds the ranges the export needs (see docs/decisions/0007).
+//
 // Files are raw little-endian float32, row-major; their shapes are implied by
 // the model and the batch.
 //
@@ -27,6 +35,7 @@
 //       --warmup=10 --runs=50 --input_out=in.f32 --logits_out=quantd.f32
 //       --result_out=quantd.json
 //   quantd_bench --model=... --batch=32 --precision=int8 --calibration_samples=32
+//       --qdq_out=model.qdq.onnx
 
 #include <omp.h>
 #include <sys/resource.h>
@@ -51,6 +60,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/data/dataset.h"
+#include "engine/export/qdq_export.h"
 #include "engine/quant/minmax_calibrator.h"
 #include "engine/runtime/inference_session.h"
 #include "engine/status_macros.h"
@@ -67,6 +77,11 @@ ABSL_FLAG(std::string, logits_out, "", "Where to write the last run's output (fl
 ABSL_FLAG(std::string, result_out, "", "Where to write the JSON result line; empty: stdout only");
 ABSL_FLAG(std::string, precision, "fp32", "fp32 or int8");
 ABSL_FLAG(int32_t, calibration_samples, 32, "int8: random images to calibrate ranges on");
+ABSL_FLAG(std::string, qdq_out, "",
+          "int8: where to write the QDQ ONNX export made from the same calibration");
+ABSL_FLAG(bool, qdq_signed_as_uint8, true,
+          "--qdq_out: signed activations as uint8 with zero point 128 (same values; lets ONNX "
+          "Runtime fuse every Conv, see QdqExportOptions)");
 
 namespace {
 
@@ -102,11 +117,14 @@ Tensor MakeRandomImages(int batch, uint32_t seed) {
   return input;
 }
 
-// Min/max ranges of every activation over `samples` random images.
+// Min/max ranges of every activation of the unfused graph (a superset of
+// the fused graph's, with the same numbers) over `samples` random images.
 absl::StatusOr<CalibrationTable> CalibrateOnRandomImages(std::string_view onnx_bytes, int samples,
                                                          uint32_t seed) {
+  SessionOptions unfused;
+  unfused.fuse_operators = false;
   ASSIGN_OR_RETURN(std::unique_ptr<InferenceSession> fp32,
-                   InferenceSession::Create(onnx_bytes, SessionOptions{}));
+                   InferenceSession::Create(onnx_bytes, unfused));
   const Tensor images = MakeRandomImages(samples, seed);
   Dataset data;
   data.sample_shape = {3, 224, 224};
@@ -166,11 +184,22 @@ absl::Status Run() {
       const auto start = std::chrono::steady_clock::now();
       ASSIGN_OR_RETURN(calibration, CalibrateOnRandomImages(onnx_bytes, calibration_samples,
                                                             absl::GetFlag(FLAGS_seed) + 1));
-      calibration_ms = std::chrono::duration<double, std::milli>(
-                           std::chrono::steady_clock::now() - start)
-                           .count();
+      calibration_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
       options.precision = Precision::kInt8;
       options.calibration = &calibration;
+      if (const std::string path = absl::GetFlag(FLAGS_qdq_out); !path.empty()) {
+        quantd::engine::QdqExportOptions export_options;
+        export_options.signed_activations_as_uint8 = absl::GetFlag(FLAGS_qdq_signed_as_uint8);
+        ASSIGN_OR_RETURN(const std::string qdq, quantd::engine::ExportQdqModel(
+                                                    onnx_bytes, calibration, {}, export_options));
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out.write(qdq.data(), static_cast<std::streamsize>(qdq.size()));
+        if (!out) return absl::InternalError(absl::StrCat("cannot write '", path, "'"));
+      }
+    } else if (!absl::GetFlag(FLAGS_qdq_out).empty()) {
+      return absl::InvalidArgumentError("--qdq_out needs --precision=int8");
     }
     ASSIGN_OR_RETURN(session, InferenceSession::Create(onnx_bytes, options));
   }
@@ -193,8 +222,8 @@ absl::Status Run() {
 
   // On stdout, like ONEDNN_VERBOSE's lines, so a verbose log splits here into
   // first-run work (Plan compilation, weight reorders) and steady-state runs.
-  std::printf("quantd_bench: %d warm-up runs took %.1f ms; timing %d runs\n", warmup,
-              warmup_ms, runs);
+  std::printf("quantd_bench: %d warm-up runs took %.1f ms; timing %d runs\n", warmup, warmup_ms,
+              runs);
   std::fflush(stdout);
   std::vector<double> latencies_ms;
   latencies_ms.reserve(runs);
@@ -217,8 +246,9 @@ absl::Status Run() {
       "\"warmup_ms\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
       "\"images_per_s\": %.2f, \"peak_rss_mb\": %.1f}",
       precision, std::filesystem::path(model_path).stem().string(), batch,
-      absl::GetFlag(FLAGS_threads), warmup, runs, calibration_ms, warmup_ms, Percentile(latencies_ms, 50), Percentile(latencies_ms, 99),
-      batch * runs * 1000.0 / total_ms, PeakRssMb());
+      absl::GetFlag(FLAGS_threads), warmup, runs, calibration_ms, warmup_ms,
+      Percentile(latencies_ms, 50), Percentile(latencies_ms, 99), batch * runs * 1000.0 / total_ms,
+      PeakRssMb());
   std::printf("%s\n", result.c_str());
   if (const std::string path = absl::GetFlag(FLAGS_result_out); !path.empty()) {
     std::ofstream(path, std::ios::trunc) << result << "\n";

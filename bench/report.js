@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Puts the results of quantd_bench (fp32, int8) and ort_bench.js side by side.
+// Puts the results of quantd_bench (fp32, int8) and ort_bench.js (fp32, int8
+// on quantd's QDQ export) side by side.
 //
 //   node bench/report.js bench/out/run
 //
 // Reads <run>/<case>/round<k>/ as written by scripts/bench.sh: quantd.json,
-// quantd_int8.json (optional), ort.json and the logits quantd.f32,
-// quantd_int8.f32, ort.f32. Per case and runtime it keeps
+// quantd_int8.json and ort_int8.json (optional), ort.json and the logits
+// quantd.f32, quantd_int8.f32, ort.f32, ort_int8.f32. Per case and runtime it keeps
 // the best round, and prints a Markdown table with the logits' max absolute
 // difference and that difference relative to the largest |logit| (random
 // weights give logits of arbitrary scale, so the absolute figure can mislead).
@@ -73,6 +74,56 @@ function main() {
                 `${maxAbsDiff.toExponential(1)} (${(maxAbsDiff / maxAbs).toExponential(1)}) |`);
   }
   printInt8Table(runDir);
+  printOrtInt8Table(runDir);
+}
+
+// Index of the largest of `count` values from `begin`.
+function argmax(values, begin, count) {
+  let best = begin;
+  for (let i = begin + 1; i < begin + count; ++i) if (values[i] > values[best]) best = i;
+  return best - begin;
+}
+
+// Share of the batch's images whose top-1 class is the same in both logits.
+function top1Agreement(a, b, batch) {
+  if (a.length !== b.length || a.length % batch !== 0) return NaN;
+  const classes = a.length / batch;
+  let agree = 0;
+  for (let i = 0; i < batch; ++i) agree += argmax(a, i * classes, classes) === argmax(b, i * classes, classes);
+  return agree / batch;
+}
+
+// quantd int8 against ONNX Runtime int8 running quantd's QDQ export (same
+// calibration table, same scales), case by case, on the same input. With
+// random weights and inputs, top-1 agreement over a batch of 1 or 32 images
+// is coarse; tools/qdq_agreement.sh measures it on 10,000 real images.
+function printOrtInt8Table(runDir) {
+  const rows = [];
+  for (const caseDir of subdirectories(runDir)) {
+    const rounds = subdirectories(caseDir).filter(
+        (dir) => ['quantd_int8.json', 'ort_int8.json'].every(
+            (file) => fs.existsSync(path.join(dir, file))));
+    if (rounds.length === 0) continue;
+    const i8 = bestRound(rounds, 'quantd_int8.json');
+    const o8 = bestRound(rounds, 'ort_int8.json');
+    const quantdLogits = readFloats(path.join(rounds[0], 'quantd_int8.f32'));
+    const ortLogits = readFloats(path.join(rounds[0], 'ort_int8.f32'));
+    const {maxAbsDiff, maxAbs} = compareLogits(quantdLogits, ortLogits);
+    const agreement = top1Agreement(quantdLogits, ortLogits, i8.batch);
+    rows.push(`| ${i8.model} | ${i8.batch} | ${i8.images_per_s.toFixed(1)} | ` +
+              `${o8.images_per_s.toFixed(1)} | ${(i8.images_per_s / o8.images_per_s).toFixed(2)} | ` +
+              `${i8.p50_ms.toFixed(1)} / ${i8.p99_ms.toFixed(1)} | ` +
+              `${o8.p50_ms.toFixed(1)} / ${o8.p99_ms.toFixed(1)} | ` +
+              `${(100 * agreement).toFixed(1)}% | ` +
+              `${maxAbsDiff.toExponential(1)} (${(maxAbsDiff / maxAbs).toExponential(1)}) |`);
+  }
+  if (rows.length === 0) return;
+  console.log('');
+  console.log('| model | batch | quantd int8 img/s | ORT int8 img/s | quantd int8/ORT int8 | ' +
+              'quantd int8 p50/p99 ms | ORT int8 p50/p99 ms | top-1 agreement | ' +
+              'max abs diff (rel.) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows) console.log(row);
 }
 
 // quantd int8 against quantd fp32 and ORT fp32, case by case. Random weights

@@ -1,5 +1,6 @@
 // download: writes a model version's artifacts (ONNX model, calibration
-// table) into a local directory, checking each against its sha256.
+// table, QDQ ONNX model, calibration JSON) into a local directory, checking
+// each against its sha256.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -32,6 +33,10 @@ bool ParseArtifact(const std::string& text, v1::ArtifactKind& kind) {
     kind = v1::ONNX_MODEL;
   } else if (text == "calibration") {
     kind = v1::CALIBRATION_TABLE;
+  } else if (text == "qdq") {
+    kind = v1::QDQ_MODEL;
+  } else if (text == "calibration-json") {
+    kind = v1::CALIBRATION_JSON;
   } else {
     return false;
   }
@@ -65,7 +70,9 @@ int DownloadCommand(const CommandContext& ctx) {
   }
   v1::ArtifactKind kind;
   if (!ParseArtifact(ctx.options.artifact, kind)) {
-    return ReportUsageError("--artifact must be onnx or calibration (default: every artifact)");
+    return ReportUsageError(
+        "--artifact must be onnx, calibration, qdq or calibration-json (default: every artifact "
+        "the version has)");
   }
   const fs::path out_dir = ctx.options.out_dir.empty()
                                ? fs::path(absl::StrCat(ctx.args[0], "-v", version))

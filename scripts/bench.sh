@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# quantd fp32 and int8 against ONNX Runtime fp32 (CPU, 2 threads) on
-# torchvision ResNet-50, ResNet-18 and MobileNetV2 at batch 1 and 32. Not part
-# of ctest.
+# quantd fp32 and int8 against ONNX Runtime fp32 and int8 (CPU, 2 threads) on
+# torchvision ResNet-50, ResNet-18 and MobileNetV2 at batch 1 and 32. ORT int8
+# runs quantd's QDQ export made from the same calibration table quantd int8
+# uses. Not part of ctest.
 #
 #   scripts/bench.sh                  # full run: 3 rounds (~5-10 min on 2 cores)
 #   scripts/bench.sh --quick          # 1 round of few runs, a fast check that it works
+#   BENCH_MODELS=resnet18 scripts/bench.sh --quick   # a subset of the models
 #   scripts/bench.sh --onednn-verbose # one batch-1 ResNet-18 inference under
 #                                     # ONEDNN_VERBOSE=1, summarised per primitive
 #                                     # (VERBOSE_MODEL=mobilenet_v2 for another model)
@@ -16,7 +18,8 @@
 # RSS is per runtime), on the same input file. The whole suite repeats for
 # ROUNDS rounds, spreading each case over time; bench/report.js keeps each
 # runtime's best round (the least disturbed by other load on the machine).
-# Results: bench/out/run/ (overwritten each time), table in bench/out/results.md.
+# Results: bench/out/run/ (overwritten each time), table in bench/out/results.md
+# (RUN_DIR=... RESULTS=... put them elsewhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,16 +31,18 @@ case "${1:-}" in
   *) echo "usage: $0 [--quick | --onednn-verbose]" >&2; exit 2 ;;
 esac
 
-# INT8=0 skips the quantd int8 runs (fp32 comparison only).
+# INT8=0 skips the int8 runs, quantd's and ORT's (fp32 comparison only).
 INT8=${INT8:-1}
 BUILD_DIR=${BUILD_DIR:-build-bench}
 JOBS=${JOBS:-2}
 THREADS=2
-MODELS=(resnet50 resnet18 mobilenet_v2)
+read -ra MODELS <<<"${BENCH_MODELS:-resnet50 resnet18 mobilenet_v2}"
 BATCHES=(1 32)
 OUT=bench/out
 MODEL_DIR=$OUT/models
-RUN_DIR=$OUT/run
+# RUN_DIR and RESULTS move a trial run's files out of the way of the recorded ones.
+RUN_DIR=${RUN_DIR:-$OUT/run}
+RESULTS=${RESULTS:-$OUT/results.md}
 
 # --- Dependencies: Debian packages (torch for the export), ONNX Runtime from npm.
 scripts/install_deps.sh --with-training
@@ -88,9 +93,9 @@ fi
 # sub-batch size (32, 16, 8, 4) runs fastest (BatchSplitTuner). ORT gets the
 # same warm-up.
 if [[ $MODE == quick ]]; then
-  ROUNDS=1; WARMUP_B1=3; RUNS_B1=10; WARMUP_B32=10; RUNS_B32=3
+  ROUNDS=1; WARMUP_B1=3; RUNS_B1=10; WARMUP_B32=14; RUNS_B32=3
 else
-  ROUNDS=${ROUNDS:-3}; WARMUP_B1=10; RUNS_B1=50; WARMUP_B32=10; RUNS_B32=10
+  ROUNDS=${ROUNDS:-3}; WARMUP_B1=10; RUNS_B1=50; WARMUP_B32=14; RUNS_B32=10
 fi
 
 # Idle worker threads: with OMP_WAIT_POLICY=PASSIVE quantd's OpenMP workers
@@ -103,7 +108,8 @@ if [[ ${OMP_WAIT_POLICY:-} =~ ^[Pp][Aa][Ss][Ss][Ii][Vv][Ee]$ ]]; then
 fi
 
 # One case in one round: quantd fp32 first (it writes the shared input), quantd
-# int8 (min/max calibrated on random images), then ORT fp32.
+# int8 (min/max calibrated on random images; it also writes its QDQ export),
+# ORT fp32, then ORT int8 on that export.
 run_case() {
   local model=$1 batch=$2 case_dir=$3 warmup runs
   if ((batch == 1)); then warmup=$WARMUP_B1; runs=$RUNS_B1; else warmup=$WARMUP_B32; runs=$RUNS_B32; fi
@@ -114,13 +120,20 @@ run_case() {
     --logits_out="$case_dir/quantd.f32" --result_out="$case_dir/quantd.json" >&2
   if [[ $INT8 == 1 ]]; then
     "$QUANTD_BENCH" --model="$MODEL_DIR/$model.onnx" --batch="$batch" --threads=$THREADS \
-      --warmup="$warmup" --runs="$runs" --precision=int8 \
+      --warmup="$warmup" --runs="$runs" --precision=int8 --qdq_out="$case_dir/$model.qdq.onnx" \
       --logits_out="$case_dir/quantd_int8.f32" --result_out="$case_dir/quantd_int8.json" >&2
   fi
   node bench/ort_bench.js --model="$MODEL_DIR/$model.onnx" --batch="$batch" --threads=$THREADS \
     --warmup="$warmup" --runs="$runs" --input="$case_dir/input.f32" \
     --logits_out="$case_dir/ort.f32" --result_out="$case_dir/ort.json" "${ORT_SPINNING[@]}" >&2
-  rm -f "$case_dir/input.f32"  # 19 MB per batch-32 case; reproducible from the seed
+  if [[ $INT8 == 1 ]]; then
+    node bench/ort_bench.js --model="$case_dir/$model.qdq.onnx" --precision=int8 \
+      --batch="$batch" --threads=$THREADS --warmup="$warmup" --runs="$runs" \
+      --input="$case_dir/input.f32" --logits_out="$case_dir/ort_int8.f32" \
+      --result_out="$case_dir/ort_int8.json" "${ORT_SPINNING[@]}" >&2
+  fi
+  # 19 MB per batch-32 input, up to 25 MB per export; both reproducible from the seeds.
+  rm -f "$case_dir/input.f32" "$case_dir/$model.qdq.onnx"
 }
 
 rm -rf "$RUN_DIR"
@@ -135,10 +148,10 @@ for round in $(seq "$ROUNDS"); do
 done
 
 {
-  echo "quantd fp32/int8 vs ONNX Runtime fp32 $(node -p "require('onnxruntime-node/package.json').version")," \
+  echo "quantd fp32/int8 vs ONNX Runtime fp32/int8 $(node -p "require('onnxruntime-node/package.json').version")," \
     "$THREADS threads, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}" \
     "(ORT allow_spinning=$ORT_SPINNING_LABEL), mode $MODE," \
     "best of $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'), load:$(uptime | sed 's/.*load average://')"
   echo
   node bench/report.js "$RUN_DIR"
-} | tee "$OUT/results.md"
+} | tee "$RESULTS"

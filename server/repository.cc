@@ -24,6 +24,8 @@ static_assert(std::endian::native == std::endian::little,
 
 constexpr char kModelFile[] = "model.onnx";
 constexpr char kCalibrationFile[] = "calibration.tsv";
+constexpr char kCalibrationJsonFile[] = "calibration.json";
+constexpr char kQdqModelFile[] = "model.qdq.onnx";
 constexpr char kSamplesFile[] = "samples.f32";
 constexpr char kLabelsFile[] = "labels.i32";
 
@@ -252,7 +254,8 @@ absl::Status Repository::InsertVersion(const std::string& model_id,
 
 absl::StatusOr<v1::Model> Repository::AddModel(const std::string& name, std::string_view onnx_bytes,
                                                const std::string& sha256,
-                                               const engine::ModelSummary& summary) {
+                                               const engine::ModelSummary& summary,
+                                               const v1::ModelUploadHeader* image_interface) {
   v1::Model model;
   model.set_id(NewResourceId(kModelIdPrefix));
   model.set_name(std::string(name));
@@ -260,6 +263,12 @@ absl::StatusOr<v1::Model> Repository::AddModel(const std::string& name, std::str
   model.set_sha256(std::string(sha256));
   model.set_created_unix_ms(NowUnixMs());
   SetModelSummary(summary, model);
+  if (image_interface != nullptr) {
+    if (image_interface->has_preprocessing()) {
+      *model.mutable_preprocessing() = image_interface->preprocessing();
+    }
+    *model.mutable_labels() = image_interface->labels();
+  }
 
   const fs::path dir = VersionDir(model.id(), 1);
   RETURN_IF_ERROR(CreateDirectoriesDurably(dir));
@@ -355,7 +364,8 @@ absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
     const std::string& model_id, const std::string& job_id, std::string_view calibration_table,
     const std::optional<v1::AccuracyReport>& accuracy,
     const std::optional<v1::SpeedupReport>& speedup,
-    const std::optional<v1::QuantizeModelRequest>& options, bool simulated) {
+    const std::optional<v1::QuantizeModelRequest>& options, bool simulated,
+    const VersionExports& exports) {
   // Holding the lock across the file writes keeps version numbers unique when
   // two jobs for one model finish together; the files are small next to the
   // ONNX model, which is hard-linked rather than copied.
@@ -389,6 +399,12 @@ absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
     RETURN_IF_ERROR(
         LinkOrCopyFileAtomically(VersionDir(model_id, 1) / kModelFile, dir / kModelFile));
     RETURN_IF_ERROR(WriteFileAtomically(dir / kCalibrationFile, calibration_table));
+    if (!exports.calibration_json.empty()) {
+      RETURN_IF_ERROR(WriteFileAtomically(dir / kCalibrationJsonFile, exports.calibration_json));
+    }
+    if (exports.qdq_model.has_value()) {
+      RETURN_IF_ERROR(WriteFileAtomically(dir / kQdqModelFile, *exports.qdq_model));
+    }
     return InsertVersion(model_id, version);
   }();
   if (!status.ok()) {
@@ -400,7 +416,9 @@ absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
 }
 
 absl::StatusOr<v1::Dataset> Repository::AddDataset(const std::string& name,
-                                                   const engine::Dataset& data) {
+                                                   const engine::Dataset& data,
+                                                   v1::DatasetFormat format,
+                                                   const v1::PreprocessingSpec* preprocessing) {
   if (data.samples.size() != static_cast<size_t>(data.num_samples * data.SampleSize()) ||
       (data.has_labels() && data.labels.size() != static_cast<size_t>(data.num_samples))) {
     return absl::InternalError("dataset to store is inconsistent with its own sizes");
@@ -412,6 +430,8 @@ absl::StatusOr<v1::Dataset> Repository::AddDataset(const std::string& name,
   dataset.mutable_sample_shape()->Add(data.sample_shape.begin(), data.sample_shape.end());
   dataset.set_has_labels(data.has_labels());
   dataset.set_created_unix_ms(NowUnixMs());
+  dataset.set_format(format);
+  if (preprocessing != nullptr) *dataset.mutable_preprocessing() = *preprocessing;
 
   const fs::path dir = DatasetDir(dataset.id());
   absl::Status status = [&]() -> absl::Status {
@@ -546,6 +566,12 @@ absl::StatusOr<std::vector<Repository::Artifact>> Repository::ListArtifacts(
   std::vector<Artifact> artifacts = {{v1::ONNX_MODEL, kModelFile, dir / kModelFile}};
   if (found.precision() == v1::INT8) {
     artifacts.push_back({v1::CALIBRATION_TABLE, kCalibrationFile, dir / kCalibrationFile});
+    // Written at publish time or never: their presence is the record.
+    for (const auto& [kind, name] : {std::pair{v1::QDQ_MODEL, kQdqModelFile},
+                                     std::pair{v1::CALIBRATION_JSON, kCalibrationJsonFile}}) {
+      std::error_code ec;
+      if (fs::exists(dir / name, ec)) artifacts.push_back({kind, name, dir / name});
+    }
   }
   return artifacts;
 }

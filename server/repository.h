@@ -27,6 +27,9 @@ namespace quantd::server {
 //                                      quantization options), datasets, jobs
 //   models/<model_id>/v<N>/model.onnx  the fp32 ONNX file (hard-linked into int8 versions)
 //   models/<model_id>/v<N>/calibration.tsv   int8 versions: CalibrationTable text
+//   models/<model_id>/v<N>/calibration.json  int8 versions: ranges, scales, zero points
+//   models/<model_id>/v<N>/model.qdq.onnx    non-simulated int8 versions: QDQ ONNX
+//                                      (versions published before these exports have neither)
 //   datasets/<dataset_id>/samples.f32  decoded samples, little-endian float32
 //   datasets/<dataset_id>/labels.i32   labels, little-endian int32 (if any)
 //   uploads/                           scratch files while an upload is decoded
@@ -36,6 +39,12 @@ namespace quantd::server {
 // crash leaves at worst an unreferenced directory (removed by the next
 // Open()), never a visible half-written or missing artifact. Thread-safe: one mutex serializes
 // every database access.
+// Files an INT8 version carries for other runtimes (docs/decisions/0007).
+struct VersionExports {
+  std::optional<std::string> qdq_model;  // non-simulated versions only
+  std::string calibration_json;          // empty: none written
+};
+
 class Repository {
  public:
   static absl::StatusOr<std::unique_ptr<Repository>> Open(const std::filesystem::path& data_dir);
@@ -47,10 +56,13 @@ class Repository {
   // For short-lived files of uploads in progress (data_dir/uploads).
   std::filesystem::path scratch_dir() const { return data_dir_ / "uploads"; }
 
-  // Stores a validated upload as a new model with version 1 (FP32).
+  // Stores a validated upload as a new model with version 1 (FP32). The
+  // preprocessing spec and labels of `image_interface` (the upload header),
+  // when given, are kept with the model.
   absl::StatusOr<v1::Model> AddModel(const std::string& name, std::string_view onnx_bytes,
                                      const std::string& sha256,
-                                     const engine::ModelSummary& summary);
+                                     const engine::ModelSummary& summary,
+                                     const v1::ModelUploadHeader* image_interface = nullptr);
   // NOT_FOUND `model 'x' not found` for an unknown id.
   absl::StatusOr<v1::Model> GetModel(const std::string& model_id) const;
   // Oldest first.
@@ -68,8 +80,8 @@ class Repository {
       const std::string& model_id, const std::string& job_id, std::string_view calibration_table,
       const std::optional<v1::AccuracyReport>& accuracy,
       const std::optional<v1::SpeedupReport>& speedup = std::nullopt,
-      const std::optional<v1::QuantizeModelRequest>& options = std::nullopt,
-      bool simulated = false);
+      const std::optional<v1::QuantizeModelRequest>& options = std::nullopt, bool simulated = false,
+      const VersionExports& exports = {});
 
   // Deletes a model with every version: rows, then files. NOT_FOUND for an
   // unknown id. Callers check that no job still needs the model.
@@ -84,12 +96,18 @@ class Repository {
     std::string file_name;
     std::filesystem::path path;
   };
-  // The version's artifacts in ArtifactKind order. Published files never
+  // The version's artifacts in ArtifactKind order, those it has (QDQ_MODEL
+  // and CALIBRATION_JSON only if published with them). Published files never
   // change; a reader that opened one keeps it even if the version is deleted.
   absl::StatusOr<std::vector<Artifact>> ListArtifacts(const std::string& model_id,
                                                       int32_t version) const;
 
-  absl::StatusOr<v1::Dataset> AddDataset(const std::string& name, const engine::Dataset& data);
+  // `format` and `preprocessing` record how the samples were made (Dataset
+  // proto); the stored samples are always the canonical float32 ones.
+  absl::StatusOr<v1::Dataset> AddDataset(
+      const std::string& name, const engine::Dataset& data,
+      v1::DatasetFormat format = v1::DATASET_FORMAT_UNSPECIFIED,
+      const v1::PreprocessingSpec* preprocessing = nullptr);
   // NOT_FOUND `dataset 'x' not found` for an unknown id.
   absl::StatusOr<v1::Dataset> GetDataset(const std::string& dataset_id) const;
   // Oldest first.
