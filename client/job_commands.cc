@@ -50,6 +50,10 @@ class ProgressLine {
   std::string last_key_;
 };
 
+int SqnrLayersShown(const ClientOptions& options) {
+  return options.all_layers ? 0 : kDefaultSqnrLayersShown;
+}
+
 // Streams the job until it ends, prints it, and maps FAILED to exit code 1.
 // `initial`, when set, is the job as QuantizeModel returned it.
 int WatchUntilDone(const CommandContext& ctx, const std::string& job_id,
@@ -77,7 +81,7 @@ int WatchUntilDone(const CommandContext& ctx, const std::string& job_id,
                  job_id.c_str(), job_id.c_str());
     return kExitFailure;
   }
-  std::printf("%s", FormatJob(last).c_str());
+  std::printf("%s", FormatJob(last, SqnrLayersShown(ctx.options)).c_str());
   if (last.state() == v1::FAILED) {
     std::fprintf(stderr, "quantctl: job %s FAILED: %s\n", last.id().c_str(), last.error().c_str());
     return kExitFailure;
@@ -102,7 +106,7 @@ bool ParseKnobs(const ClientOptions& o, v1::QuantizeModelRequest& request) {
     v1::CalibrationMethod method;
     if (!v1::CalibrationMethod_Parse(absl::AsciiStrToUpper(o.calibration_method), &method) ||
         method == v1::CALIBRATION_METHOD_UNSPECIFIED) {
-      return bad("calibration_method", o.calibration_method, "naive|entropy|percentile|ema|mse");
+      return bad("calibration_method", o.calibration_method, "naive|entropy|percentile|ema|mse|auto");
     }
     request.set_calibration(method);
   }
@@ -201,7 +205,8 @@ int GetJobCommand(const CommandContext& ctx) {
   v1::Job job;
   const grpc::Status status = ctx.stub.GetJob(&context, request, &job);
   if (!status.ok()) return ReportRpcError("get-job", status, ctx.options.server);
-  std::printf("%s", ctx.options.json ? FormatJson(job).c_str() : FormatJob(job).c_str());
+  std::printf("%s", ctx.options.json ? FormatJson(job).c_str()
+                                     : FormatJob(job, SqnrLayersShown(ctx.options)).c_str());
   return kExitOk;
 }
 

@@ -54,6 +54,47 @@ std::string FormatAccuracy(const v1::AccuracyReport& report) {
                          report.dataset_id());
 }
 
+std::string FormatOutputAgreement(const v1::OutputAgreement& agreement) {
+  return absl::StrFormat(
+      "top-1 agreement %.2f%%, cosine similarity mean %.4f min %.4f on %d samples of dataset %s",
+      100.0 * agreement.top1_agreement(), agreement.mean_cosine_similarity(),
+      agreement.min_cosine_similarity(), agreement.num_samples(), agreement.dataset_id());
+}
+
+std::string FormatLayerSqnrTable(const google::protobuf::RepeatedPtrField<v1::LayerSqnr>& layers,
+                                 int max_layers) {
+  if (layers.empty()) return "";
+  std::vector<const v1::LayerSqnr*> worst_first;
+  for (const v1::LayerSqnr& layer : layers) worst_first.push_back(&layer);
+  // Stable: layers with equal SQNR keep graph order.
+  std::stable_sort(
+      worst_first.begin(), worst_first.end(),
+      [](const v1::LayerSqnr* a, const v1::LayerSqnr* b) { return a->sqnr_db() < b->sqnr_db(); });
+  const size_t shown = max_layers > 0
+                           ? std::min(worst_first.size(), static_cast<size_t>(max_layers))
+                           : worst_first.size();
+  std::string out =
+      shown < worst_first.size()
+          ? absl::StrFormat("layer SQNR, %d worst of %d layers (--all_layers for every one):\n",
+                            shown, worst_first.size())
+          : absl::StrFormat("layer SQNR, %d layers, worst first:\n", worst_first.size());
+  // Columns as wide as the longest name shown (node names are paths).
+  int op_width = 2, node_width = 4;
+  for (size_t i = 0; i < shown; ++i) {
+    op_width = std::max(op_width, static_cast<int>(worst_first[i]->op_type().size()));
+    node_width = std::max(node_width, static_cast<int>(worst_first[i]->node_name().size()));
+  }
+  absl::StrAppend(&out, absl::StrFormat("  %9s  %-*s  %-*s  %s\n", "SQNR dB", op_width, "OP",
+                                        node_width, "NODE", "OUTPUT"));
+  for (size_t i = 0; i < shown; ++i) {
+    const v1::LayerSqnr& layer = *worst_first[i];
+    absl::StrAppend(
+        &out, absl::StrFormat("  %9.2f  %-*s  %-*s  %s\n", layer.sqnr_db(), op_width,
+                              layer.op_type(), node_width, layer.node_name(), layer.output()));
+  }
+  return out;
+}
+
 std::string FormatSpeedup(const v1::SpeedupReport& report) {
   return absl::StrFormat(
       "%.2fx throughput (batch %d: fp32 %.0f, int8 %.0f samples/s), %.2fx latency "
@@ -236,7 +277,7 @@ std::string FormatJobProgress(const v1::Job& job) {
   return line;
 }
 
-std::string FormatJob(const v1::Job& job) {
+std::string FormatJob(const v1::Job& job, int max_sqnr_layers) {
   std::string out = absl::StrCat("job          ", job.id(), "\n",        //
                                  "model        ", job.model_id(), "\n",  //
                                  "state        ", JobStateName(job.state()), "\n");
@@ -279,6 +320,10 @@ std::string FormatJob(const v1::Job& job) {
   if (job.has_speedup()) {
     absl::StrAppend(&out, "speed-up     ", FormatSpeedup(job.speedup()), "\n");
   }
+  if (job.has_agreement()) {
+    absl::StrAppend(&out, "vs fp32      ", FormatOutputAgreement(job.agreement()), "\n");
+  }
+  absl::StrAppend(&out, FormatLayerSqnrTable(job.layer_sqnr(), max_sqnr_layers));
   return out;
 }
 

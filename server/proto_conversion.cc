@@ -54,4 +54,24 @@ v1::AccuracyReport ToProtoAccuracy(const engine::AccuracyReport& report,
   return proto;
 }
 
+v1::OutputAgreement ToProtoAgreement(const engine::OutputAgreement& agreement,
+                                     const std::string& dataset_id) {
+  v1::OutputAgreement proto;
+  proto.set_dataset_id(dataset_id);
+  proto.set_num_samples(agreement.num_samples);
+  proto.set_top1_agreement(agreement.top1_agreement);
+  proto.set_mean_cosine_similarity(agreement.mean_cosine_similarity);
+  proto.set_min_cosine_similarity(agreement.min_cosine_similarity);
+  return proto;
+}
+
+v1::LayerSqnr ToProtoLayerSqnr(const engine::LayerSqnr& layer) {
+  v1::LayerSqnr proto;
+  proto.set_node_name(layer.layer.node_name);
+  proto.set_op_type(layer.layer.op_type);
+  proto.set_output(layer.layer.output);
+  proto.set_sqnr_db(layer.sqnr_db);
+  return proto;
+}
+
 }  // namespace quantd::server

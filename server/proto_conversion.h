@@ -6,8 +6,11 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/eval/accuracy.h"
+#include "engine/eval/layer_sqnr.h"
+#include "engine/eval/output_agreement.h"
 #include "engine/graph/model_summary.h"
 #include "engine/runtime/inference_session.h"
 #include "engine/tensor.h"
@@ -28,6 +31,9 @@ void ToProtoTensor(const engine::Tensor& tensor, v1::Tensor& proto);
 
 v1::AccuracyReport ToProtoAccuracy(const engine::AccuracyReport& report,
                                    const std::string& dataset_id);
+v1::OutputAgreement ToProtoAgreement(const engine::OutputAgreement& agreement,
+                                     const std::string& dataset_id);
+v1::LayerSqnr ToProtoLayerSqnr(const engine::LayerSqnr& layer);
 
 // "[-1,1,28,28]": how shapes appear in error messages.
 template <typename Dims>
