@@ -1,14 +1,18 @@
-// upload-dataset (streams IDX or raw float32 files, or a local subset of
-// them), list-datasets, get-dataset, delete-dataset.
+// upload-dataset (streams IDX or raw float32 files, a local subset of them,
+// or a folder of encoded images), list-datasets, get-dataset, delete-dataset.
 #include <bit>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
+#include "client/image_folder.h"
+#include "client/local_file.h"
+#include "client/preprocessing_flags.h"
 #include "client/proto_printer.h"
 #include "client/rpc_error.h"
 #include "engine/data/dataset.h"
@@ -73,14 +77,94 @@ int64_t Product(const std::vector<int64_t>& dims) {
   return n;
 }
 
+// Uploads --images=DIR as ENCODED_IMAGES: one IMAGE chunk per file, sorted
+// by path, with labels from class folders. When the server names undecodable
+// images by index, says which files they are.
+int UploadImageFolder(const CommandContext& ctx) {
+  const ClientOptions& o = ctx.options;
+  absl::StatusOr<std::optional<v1::PreprocessingSpec>> spec = PreprocessingFromFlags(o);
+  if (!spec.ok()) return ReportUsageError(spec.status().message());
+  if (!spec->has_value()) {
+    return ReportUsageError(
+        "upload-dataset --images needs the preprocessing spec: at least --crop=HxW (the model "
+        "input's height and width), e.g. --crop=28x28 --color=gray");
+  }
+  absl::StatusOr<ImageFolder> folder = ScanImageFolder(o.images_dir);
+  if (!folder.ok()) return ReportLocalError("upload-dataset", folder.status());
+  std::fprintf(stderr, "%zu images from %s, %s\n", folder->files.size(), o.images_dir.c_str(),
+               folder->classes.empty()
+                   ? "no labels (flat folder)"
+                   : absl::StrCat(folder->classes.size(), " classes from subfolders").c_str());
+  for (size_t i = 0; i < folder->classes.size(); ++i) {
+    std::fprintf(stderr, "  label %zu = %s\n", i, folder->classes[i].c_str());
+  }
+
+  grpc::ClientContext context;
+  v1::Dataset dataset;
+  auto writer = ctx.stub.UploadDataset(&context, &dataset);
+  v1::UploadDatasetRequest request;
+  auto* header = request.mutable_header();
+  header->set_name(o.name.empty()
+                       ? std::filesystem::path(o.images_dir).lexically_normal().filename().string()
+                       : o.name);
+  header->set_format(v1::ENCODED_IMAGES);
+  *header->mutable_preprocessing() = **spec;
+  bool open = writer->Write(request);
+  absl::Status local_error;
+  for (size_t i = 0; open && i < folder->files.size(); ++i) {
+    absl::StatusOr<std::string> bytes = ReadFileBytes(folder->files[i]);
+    if (!bytes.ok()) {
+      local_error = bytes.status();
+      break;
+    }
+    open = WriteChunk(*writer, v1::IMAGE, *bytes);
+  }
+  if (open && local_error.ok() && !folder->labels.empty()) {
+    open = WriteBuffer(*writer, v1::LABELS,
+                       std::string_view(reinterpret_cast<const char*>(folder->labels.data()),
+                                        folder->labels.size() * sizeof(int32_t)));
+  }
+  if (!local_error.ok()) {
+    context.TryCancel();
+    writer->Finish();
+    return ReportLocalError("upload-dataset", local_error);
+  }
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  if (!status.ok()) {
+    const int exit_code = ReportRpcError("upload-dataset", status, o.server);
+    for (int64_t index : ImageIndicesInMessage(status.error_message())) {
+      if (index >= 0 && index < static_cast<int64_t>(folder->files.size())) {
+        std::fprintf(stderr, "  image %lld is %s\n", static_cast<long long>(index),
+                     folder->files[static_cast<size_t>(index)].c_str());
+      }
+    }
+    return exit_code;
+  }
+  std::fprintf(stderr, "uploaded %s\n", FormatDataset(dataset).c_str());
+  std::printf("%s\n", dataset.id().c_str());
+  return kExitOk;
+}
+
 }  // namespace
 
 int UploadDatasetCommand(const CommandContext& ctx) {
   const ClientOptions& o = ctx.options;
   if (!ctx.args.empty()) {
-    return ReportUsageError("upload-dataset takes no positional arguments; use --samples");
+    return ReportUsageError(
+        "upload-dataset takes no positional arguments; use --samples=FILE or --images=DIR");
   }
-  if (o.samples_file.empty()) return ReportUsageError("upload-dataset needs --samples=FILE");
+  if (!o.images_dir.empty()) {
+    if (!o.samples_file.empty() || !o.labels_file.empty()) {
+      return ReportUsageError(
+          "--images=DIR takes labels from class subfolders; do not combine it with --samples or "
+          "--labels");
+    }
+    return UploadImageFolder(ctx);
+  }
+  if (o.samples_file.empty()) {
+    return ReportUsageError("upload-dataset needs --samples=FILE or --images=DIR");
+  }
   if (o.format != "idx" && o.format != "raw") {
     return ReportUsageError(absl::StrCat("--format must be idx or raw, not '", o.format, "'"));
   }

@@ -1,11 +1,15 @@
 // upload-model, list-models, get-model, delete-model, delete-version, sha256.
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "client/commands.h"
+#include "client/preprocessing_flags.h"
 #include "client/local_file.h"
 #include "client/proto_printer.h"
 #include "client/rpc_error.h"
@@ -17,6 +21,23 @@ namespace {
 // gRPC's default receive limit is 4 MiB; 1 MiB chunks stay well below it.
 constexpr size_t kChunkBytes = size_t{1} << 20;
 
+// --labels=FILE: one class name per line, line i naming class i; a trailing
+// empty line (and Windows line ends) are ignored.
+absl::StatusOr<std::vector<std::string>> ReadLabels(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileBytes(path);
+  if (!text.ok()) return text.status();
+  std::vector<std::string> labels = absl::StrSplit(*text, '\n');
+  if (!labels.empty() && labels.back().empty()) labels.pop_back();
+  for (std::string& label : labels) {
+    if (!label.empty() && label.back() == '\r') label.pop_back();
+  }
+  if (labels.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--labels='", path, "' is empty; give one class name per line"));
+  }
+  return labels;
+}
+
 }  // namespace
 
 int UploadModelCommand(const CommandContext& ctx) {
@@ -27,6 +48,15 @@ int UploadModelCommand(const CommandContext& ctx) {
   const std::string name =
       ctx.options.name.empty() ? std::filesystem::path(path).stem().string() : ctx.options.name;
   const std::string digest = Sha256Hex(*bytes);
+  absl::StatusOr<std::optional<v1::PreprocessingSpec>> spec =
+      PreprocessingFromFlags(ctx.options);
+  if (!spec.ok()) return ReportUsageError(spec.status().message());
+  std::vector<std::string> labels;
+  if (!ctx.options.labels_file.empty()) {
+    absl::StatusOr<std::vector<std::string>> read = ReadLabels(ctx.options.labels_file);
+    if (!read.ok()) return ReportLocalError("upload-model", read.status());
+    labels = *std::move(read);
+  }
 
   grpc::ClientContext context;
   v1::Model model;
@@ -36,6 +66,8 @@ int UploadModelCommand(const CommandContext& ctx) {
   header->set_name(name);
   header->set_size_bytes(static_cast<int64_t>(bytes->size()));
   header->set_sha256(digest);
+  if (spec->has_value()) *header->mutable_preprocessing() = **spec;
+  for (const std::string& label : labels) header->add_labels(label);
   bool open = writer->Write(request);
   for (size_t offset = 0; open && offset < bytes->size(); offset += kChunkBytes) {
     request.Clear();
@@ -50,6 +82,10 @@ int UploadModelCommand(const CommandContext& ctx) {
   std::fprintf(stderr, "uploaded %s (%s, sha256 %s)\n%s\n", path.c_str(),
                FormatBytes(static_cast<int64_t>(bytes->size())).c_str(), digest.c_str(),
                FormatModelSummary(model).c_str());
+  if (model.has_preprocessing()) {
+    std::fprintf(stderr, "infer takes images: %s\n", FormatPreprocessing(model.preprocessing()).c_str());
+  }
+  if (model.labels_size() > 0) std::fprintf(stderr, "%d labels\n", model.labels_size());
   // stdout carries only the id so scripts can capture it.
   std::printf("%s\n", model.id().c_str());
   return kExitOk;

@@ -1,13 +1,18 @@
 #include "server/dataset_upload.h"
 
+#include <cstring>
 #include <exception>
 #include <fstream>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "engine/data/image_preprocessing.h"
+#include "engine/status_macros.h"
 #include "server/atomic_file.h"
+#include "server/preprocessing_spec.h"
 #include "server/proto_conversion.h"
 #include "server/resource_id.h"
 
@@ -40,9 +45,28 @@ absl::Status ValidateHeader(const v1::DatasetUploadHeader& header) {
         }
       }
       return absl::OkStatus();
+    case v1::ENCODED_IMAGES: {
+      if (!header.has_preprocessing()) {
+        return absl::InvalidArgumentError(
+            "dataset upload header: ENCODED_IMAGES needs preprocessing (at least crop_height and "
+            "crop_width, the model input's height and width)");
+      }
+      if (!header.sample_shape().empty()) {
+        return absl::InvalidArgumentError(
+            "dataset upload header: sample_shape is for RAW_FLOAT32; ENCODED_IMAGES samples take "
+            "their shape from preprocessing");
+      }
+      absl::StatusOr<engine::ImagePreprocessing> spec = ToImagePreprocessing(header.preprocessing());
+      if (!spec.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("dataset upload header: ", spec.status().message()));
+      }
+      return absl::OkStatus();
+    }
     default:
       return absl::InvalidArgumentError(
-          absl::StrCat("dataset upload header: format must be IDX or RAW_FLOAT32, got ",
+          absl::StrCat("dataset upload header: format must be IDX, RAW_FLOAT32 or ENCODED_IMAGES, "
+                       "got ",
                        v1::DatasetFormat_Name(header.format())));
   }
 }
@@ -91,6 +115,8 @@ absl::StatusOr<ReceivedDataset> ReceiveDatasetUpload(
   received.header = request.header();
   if (absl::Status s = ValidateHeader(received.header); !s.ok()) return s;
 
+  const bool encoded_images = received.header.format() == v1::ENCODED_IMAGES;
+  const v1::DatasetPart data_part = encoded_images ? v1::IMAGE : v1::SAMPLES;
   int64_t total = 0;
   while (read(request)) {
     if (request.has_header()) {
@@ -102,27 +128,76 @@ absl::StatusOr<ReceivedDataset> ReceiveDatasetUpload(
       return absl::ResourceExhaustedError(
           absl::StrCat("dataset upload exceeds --max_dataset_bytes (", max_bytes, " bytes)"));
     }
-    switch (chunk.part()) {
-      case v1::SAMPLES:
-        received.samples_file += chunk.data();
-        break;
-      case v1::LABELS:
-        received.labels_file += chunk.data();
-        break;
-      default:
-        return absl::InvalidArgumentError(absl::StrCat("dataset upload chunk has part ",
-                                                       v1::DatasetPart_Name(chunk.part()),
-                                                       "; expected SAMPLES or LABELS"));
+    if (chunk.part() == v1::LABELS) {
+      received.labels_file += chunk.data();
+    } else if (chunk.part() != data_part) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dataset upload chunk has part ", v1::DatasetPart_Name(chunk.part()), "; expected ",
+          v1::DatasetPart_Name(data_part), " or LABELS for a ",
+          v1::DatasetFormat_Name(received.header.format()), " dataset"));
+    } else if (encoded_images) {
+      if (static_cast<int64_t>(received.images.size()) >= kMaxDatasetImages) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "dataset upload exceeds ", kMaxDatasetImages, " images; upload fewer images"));
+      }
+      received.images.push_back(chunk.data());
+    } else {
+      received.samples_file += chunk.data();
     }
   }
-  if (received.samples_file.empty()) {
-    return absl::InvalidArgumentError("dataset upload sent no SAMPLES bytes");
+  if (encoded_images ? received.images.empty() : received.samples_file.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset upload sent no ", v1::DatasetPart_Name(data_part), " chunks"));
   }
   return received;
 }
 
+namespace {
+
+absl::StatusOr<engine::Dataset> DecodeEncodedImages(const ReceivedDataset& received) {
+  const std::string& name = received.header.name();
+  ASSIGN_OR_RETURN(const engine::ImagePreprocessing spec,
+                   ToImagePreprocessing(received.header.preprocessing()));
+  const int64_t num_images = static_cast<int64_t>(received.images.size());
+  const int64_t sample_bytes =
+      spec.channels() * spec.crop_height * spec.crop_width * static_cast<int64_t>(sizeof(float));
+  if (num_images * sample_bytes > kMaxDecodedDatasetBytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "dataset '", name, "': ", num_images, " images of ", sample_bytes,
+        " bytes each after preprocessing exceed ", kMaxDecodedDatasetBytes,
+        " bytes; upload fewer images or use a smaller crop"));
+  }
+
+  engine::Dataset data;
+  if (!received.labels_file.empty()) {
+    if (received.labels_file.size() != static_cast<size_t>(num_images) * sizeof(int32_t)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dataset '", name, "': LABELS part holds ", received.labels_file.size(),
+          " bytes, but ", num_images, " images need ", num_images, " little-endian int32 labels (",
+          num_images * 4, " bytes)"));
+    }
+    data.labels.resize(static_cast<size_t>(num_images));
+    // The wire is little-endian, as is every platform quantd builds for (PLATFORM.md).
+    std::memcpy(data.labels.data(), received.labels_file.data(), received.labels_file.size());
+  }
+
+  const std::vector<std::string_view> images(received.images.begin(), received.images.end());
+  absl::StatusOr<engine::Tensor> batch = engine::PreprocessImageBatch(images, spec);
+  if (!batch.ok()) {
+    return absl::Status(batch.status().code(),
+                        absl::StrCat("dataset '", name, "': ", batch.status().message()));
+  }
+  data.sample_shape = spec.SampleShape();
+  data.num_samples = num_images;
+  data.samples = std::move(batch->data);
+  return data;
+}
+
+}  // namespace
+
 absl::StatusOr<engine::Dataset> DecodeDataset(const ReceivedDataset& received,
                                               const std::filesystem::path& scratch_dir) {
+  if (received.header.format() == v1::ENCODED_IMAGES) return DecodeEncodedImages(received);
   ScratchFile samples(scratch_dir, "samples");
   ScratchFile labels(scratch_dir, "labels");
   if (absl::Status s = samples.Write(received.samples_file); !s.ok()) return s;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/data/dataset.h"
@@ -16,16 +17,28 @@ struct ReceivedDataset {
   v1::DatasetUploadHeader header;
   std::string samples_file;
   std::string labels_file;  // empty when no labels were sent
+  std::vector<std::string> images;  // ENCODED_IMAGES: one encoded image per IMAGE chunk
 };
 
-// Consumes an UploadDataset stream: the header first, then SAMPLES and
-// optional LABELS chunks in any interleaving. `max_bytes` bounds both parts
-// together and is enforced while the bytes arrive (RESOURCE_EXHAUSTED).
+// ENCODED_IMAGES uploads hold at most this many images; with small images the
+// byte limit alone would admit a per-image overhead larger than the data.
+inline constexpr int64_t kMaxDatasetImages = 200000;
+// ... and decode to at most this many bytes of float32 samples, since a tiny
+// compressed image can ask for a large crop.
+inline constexpr int64_t kMaxDecodedDatasetBytes = int64_t{2} << 30;
+
+// Consumes an UploadDataset stream: the header first, then SAMPLES (or, for
+// ENCODED_IMAGES, IMAGE) and optional LABELS chunks in any interleaving.
+// `max_bytes` bounds all parts together and is enforced while the bytes
+// arrive, as is kMaxDatasetImages (RESOURCE_EXHAUSTED). ENCODED_IMAGES needs a
+// valid preprocessing spec in the header (INVALID_ARGUMENT naming the field).
 absl::StatusOr<ReceivedDataset> ReceiveDatasetUpload(
     const StreamReader<v1::UploadDatasetRequest>& read, int64_t max_bytes);
 
 // Decodes the received files per the header's format into the canonical
-// float32 samples + int32 labels (IDX: pixel_scale 0 means 1/255). The
+// float32 samples + int32 labels (IDX: pixel_scale 0 means 1/255;
+// ENCODED_IMAGES: every image preprocessed by the header's spec, and if any
+// cannot be, INVALID_ARGUMENT naming all their indices). The
 // engine's readers take file paths, so the parts pass through short-lived
 // files in `scratch_dir`, named as temp files so a crash leaves no debris
 // that survives the next start.

@@ -41,6 +41,32 @@ absl::StatusOr<v1::ModelVersion> ResolveModelVersion(const v1::Model& model, int
       absl::StrCat("model '", model.id(), "' has no ", PrecisionName(precision), " version"));
 }
 
+absl::Status ValidateInferRequest(const v1::InferRequest& request, const v1::Model& model) {
+  const bool has_images = request.images_size() > 0;
+  if (request.has_input() == has_images) {
+    return absl::InvalidArgumentError(
+        "an Infer request carries exactly one of `input` (a tensor) and `images` (encoded "
+        "images)");
+  }
+  if (request.top_k() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("top_k must be >= 0 (0: no classifications), got ", request.top_k()));
+  }
+  if (!has_images) return ValidateInferInput(request.input(), model);
+  if (request.images_size() > kMaxInferImages) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("Infer takes at most ", kMaxInferImages, " images per request, got ",
+                     request.images_size(), "; split them over several requests"));
+  }
+  if (!model.has_preprocessing()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model '", model.id(), "' has no preprocessing spec, so it cannot take images; send a "
+        "tensor as `input`, or upload the model again with a preprocessing spec (quantctl "
+        "upload-model --crop=HxW ...)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateInferInput(const v1::Tensor& input, const v1::Model& model) {
   if (input.shape().empty()) {
     return absl::InvalidArgumentError("input tensor has no shape; expected e.g. [N,C,H,W]");

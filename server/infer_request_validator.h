@@ -17,6 +17,16 @@ namespace quantd::server {
 absl::StatusOr<v1::ModelVersion> ResolveModelVersion(const v1::Model& model, int32_t version,
                                                      v1::Precision precision);
 
+// Encoded images one Infer request may carry; each becomes a full sample.
+inline constexpr int kMaxInferImages = 256;
+
+// The request's form, before any tensor or image is looked at: exactly one of
+// `input` and `images` (INVALID_ARGUMENT), at most kMaxInferImages images
+// (RESOURCE_EXHAUSTED), images only for a model with a preprocessing spec
+// (FAILED_PRECONDITION), top_k >= 0 (INVALID_ARGUMENT); a tensor input is then
+// checked by ValidateInferInput.
+absl::Status ValidateInferRequest(const v1::InferRequest& request, const v1::Model& model);
+
 // The input tensor is well formed (every dimension positive, as many values
 // as the shape holds) and fits the model's first input where that is static.
 absl::Status ValidateInferInput(const v1::Tensor& input, const v1::Model& model);

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
+#include "server/preprocessing_spec.h"
 #include "common/sha256.h"
 
 namespace quantd::server {
@@ -84,6 +85,67 @@ absl::StatusOr<ReceivedModel> ReceiveModelUpload(const StreamReader<v1::UploadMo
   return received;
 }
 
+namespace {
+
+// Limits on the labels list, which is stored with the model and returned by
+// every GetModel/ListModels.
+constexpr int kMaxLabels = 100000;
+constexpr size_t kMaxLabelBytes = 1024;
+
+absl::Status ValidateImageInterface(const v1::ModelUploadHeader& header,
+                                    const engine::ModelSummary& summary) {
+  const std::string name = header.name();
+  if (header.has_preprocessing()) {
+    absl::StatusOr<engine::ImagePreprocessing> spec = ToImagePreprocessing(header.preprocessing());
+    if (!spec.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model '", name, "': ", spec.status().message()));
+    }
+    if (summary.inputs.size() != 1 || summary.inputs[0].shape.size() != 4) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model '", name, "': preprocessing needs a model with one NCHW input; it has ",
+          summary.inputs.size(), " input(s)",
+          summary.inputs.empty()
+              ? ""
+              : absl::StrCat(", the first of rank ", summary.inputs[0].shape.size())));
+    }
+    const std::vector<int64_t>& input = summary.inputs[0].shape;
+    const std::vector<int64_t> sample = spec->SampleShape();
+    for (size_t d = 0; d < sample.size(); ++d) {
+      if (input[d + 1] > 0 && input[d + 1] != sample[d]) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "model '", name, "': preprocessing makes samples [", sample[0], ", ", sample[1], ", ",
+            sample[2], "] (channels from color_order, crop_height, crop_width) but input '",
+            summary.inputs[0].name, "' is [", input[0], ", ", input[1], ", ", input[2], ", ",
+            input[3], "]"));
+      }
+    }
+  }
+  if (header.labels_size() > kMaxLabels) {
+    return absl::InvalidArgumentError(absl::StrCat("model '", name, "': ", header.labels_size(),
+                                                   " labels exceed the limit of ", kMaxLabels));
+  }
+  for (const std::string& label : header.labels()) {
+    if (label.size() > kMaxLabelBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model '", name, "': a label is longer than ", kMaxLabelBytes, " bytes"));
+    }
+  }
+  if (header.labels_size() > 0 && !summary.outputs.empty()) {
+    // The class dimension is the last one of the first output ([N, classes]).
+    const std::vector<int64_t>& output = summary.outputs[0].shape;
+    const int64_t classes = output.empty() ? -1 : output.back();
+    if (classes > 0 && classes != header.labels_size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model '", name, "': labels has ", header.labels_size(), " entries but output '",
+          summary.outputs[0].name, "' has ", classes, " classes; give one label per class"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ValidatedModel> ReceiveAndValidateModel(
     const StreamReader<v1::UploadModelRequest>& read, int64_t max_bytes) {
   ASSIGN_OR_RETURN(ReceivedModel received, ReceiveModelUpload(read, max_bytes));
@@ -95,6 +157,7 @@ absl::StatusOr<ValidatedModel> ReceiveAndValidateModel(
         absl::StrCat("model '", received.header.name(), "' cannot be inspected: ", e.what()));
   }
   if (!summary.ok()) return summary.status();
+  RETURN_IF_ERROR(ValidateImageInterface(received.header, *summary));
   return ValidatedModel{std::move(received), std::move(*summary)};
 }
 

@@ -29,7 +29,11 @@ absl::StatusOr<ReceivedModel> ReceiveModelUpload(const StreamReader<v1::UploadMo
                                                  int64_t max_bytes);
 
 // Receives and then inspects the model (engine::InspectModel: INVALID_ARGUMENT
-// for a malformed model, UNIMPLEMENTED for unsupported operators).
+// for a malformed model, UNIMPLEMENTED for unsupported operators), then checks
+// the header's optional preprocessing spec and labels against it
+// (INVALID_ARGUMENT naming the field: an invalid spec, a sample shape
+// [C, crop_height, crop_width] that differs from a fixed NCHW input, a labels
+// count that differs from the first output's class count).
 struct ValidatedModel {
   ReceivedModel received;
   engine::ModelSummary summary;

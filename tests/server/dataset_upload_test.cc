@@ -83,7 +83,7 @@ TEST(DatasetUploadTest, HeaderIsChecked) {
   v1::UploadDatasetRequest no_format;
   no_format.mutable_header()->set_name("x");
   EXPECT_THAT(ReceiveDatasetUpload(Replay({no_format}), 100).status().message(),
-              HasSubstr("format must be IDX or RAW_FLOAT32"));
+              HasSubstr("format must be IDX, RAW_FLOAT32 or ENCODED_IMAGES"));
   EXPECT_THAT(ReceiveDatasetUpload(Replay({RawHeader({})}), 100).status().message(),
               HasSubstr("needs sample_shape"));
   EXPECT_THAT(ReceiveDatasetUpload(Replay({RawHeader({1, 0})}), 100).status().message(),

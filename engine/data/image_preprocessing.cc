@@ -1,0 +1,197 @@
+#include "engine/data/image_preprocessing.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "opencv2/core.hpp"
+#include "opencv2/imgcodecs.hpp"
+#include "opencv2/imgproc.hpp"
+
+namespace quantd::engine {
+namespace {
+
+// Limits a single decoded image to something a CNN input could plausibly be;
+// beyond this a request is a mistake or an attack on memory.
+constexpr int64_t kMaxSide = 8192;
+
+// Failing indices named in one message; the rest are counted, so a folder of
+// garbage does not produce a megabyte-long status.
+constexpr size_t kMaxListedFailures = 20;
+
+absl::Status ValidatePerChannel(const std::vector<float>& values, const char* field,
+                                int64_t channels) {
+  if (!values.empty() && static_cast<int64_t>(values.size()) != channels) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "preprocessing.%s has %d values but the color order gives %d channel(s); give one per "
+        "channel or none",
+        field, values.size(), channels));
+  }
+  for (float v : values) {
+    if (!std::isfinite(v)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("preprocessing.%s holds a non-finite value", field));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Decodes into 8-bit pixels in the requested color order (OpenCV decodes
+// color images as BGR).
+absl::StatusOr<cv::Mat> Decode(std::string_view encoded, ColorOrder color_order) {
+  if (encoded.empty()) return absl::InvalidArgumentError("image is empty (0 bytes)");
+  const cv::Mat buffer(1, static_cast<int>(encoded.size()), CV_8UC1,
+                       const_cast<char*>(encoded.data()));
+  const int mode = color_order == ColorOrder::kGrayscale ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR;
+  cv::Mat decoded = cv::imdecode(buffer, mode);
+  // imdecode signals garbage with an empty Mat, not an exception.
+  if (decoded.empty()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "could not decode image (%d bytes): not a PNG, JPEG or other format OpenCV reads",
+        encoded.size()));
+  }
+  if (decoded.rows > kMaxSide || decoded.cols > kMaxSide) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "image is %dx%d; sides above %d are not accepted", decoded.rows, decoded.cols, kMaxSide));
+  }
+  if (color_order == ColorOrder::kRgb) cv::cvtColor(decoded, decoded, cv::COLOR_BGR2RGB);
+  return decoded;
+}
+
+// Scales the image so its shorter side is `shorter_side`, keeping the aspect
+// ratio. Area interpolation when shrinking avoids aliasing; linear when growing.
+cv::Mat ResizeShorterSide(const cv::Mat& image, int64_t shorter_side) {
+  const int64_t rows = image.rows;
+  const int64_t cols = image.cols;
+  const int64_t shorter = std::min(rows, cols);
+  if (shorter == shorter_side) return image;
+  const double factor = static_cast<double>(shorter_side) / static_cast<double>(shorter);
+  // The longer side rounds to at least the shorter one, so a square crop of
+  // `shorter_side` always fits.
+  const int64_t new_rows = rows <= cols ? shorter_side : std::llround(rows * factor);
+  const int64_t new_cols = rows <= cols ? std::llround(cols * factor) : shorter_side;
+  cv::Mat resized;
+  cv::resize(image, resized, cv::Size(static_cast<int>(new_cols), static_cast<int>(new_rows)), 0,
+             0, factor < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return resized;
+}
+
+// Writes one preprocessed sample ({channels, crop_height, crop_width}) to `out`.
+absl::Status PreprocessInto(std::string_view encoded, const ImagePreprocessing& spec, float* out) {
+  try {
+    absl::StatusOr<cv::Mat> decoded = Decode(encoded, spec.color_order);
+    if (!decoded.ok()) return decoded.status();
+    cv::Mat image = spec.resize_shorter_side > 0
+                        ? ResizeShorterSide(*decoded, spec.resize_shorter_side)
+                        : *decoded;
+    if (image.rows < spec.crop_height || image.cols < spec.crop_width) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "image is %dx%d (after resize), smaller than the %dx%d crop; set "
+          "preprocessing.resize_shorter_side or a smaller crop",
+          image.rows, image.cols, spec.crop_height, spec.crop_width));
+    }
+    const int top = static_cast<int>((image.rows - spec.crop_height) / 2);
+    const int left = static_cast<int>((image.cols - spec.crop_width) / 2);
+    const cv::Mat crop = image(cv::Rect(left, top, static_cast<int>(spec.crop_width),
+                                        static_cast<int>(spec.crop_height)));
+
+    const int64_t channels = spec.channels();
+    const int64_t plane = spec.crop_height * spec.crop_width;
+    for (int64_t c = 0; c < channels; ++c) {
+      const float mean = spec.mean.empty() ? 0.0f : spec.mean[c];
+      const float inv_std = spec.std.empty() ? 1.0f : 1.0f / spec.std[c];
+      float* channel_out = out + c * plane;
+      // OpenCV stores pixels interleaved (HWC); the engine's tensors are planar (CHW).
+      for (int64_t y = 0; y < spec.crop_height; ++y) {
+        const uint8_t* row = crop.ptr<uint8_t>(static_cast<int>(y));
+        for (int64_t x = 0; x < spec.crop_width; ++x) {
+          const float pixel = static_cast<float>(row[x * channels + c]) * spec.scale;
+          channel_out[y * spec.crop_width + x] = (pixel - mean) * inv_std;
+        }
+      }
+    }
+  } catch (const cv::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("could not decode image: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateImagePreprocessing(const ImagePreprocessing& spec) {
+  if (spec.crop_height < 1 || spec.crop_height > kMaxSide || spec.crop_width < 1 ||
+      spec.crop_width > kMaxSide) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "preprocessing.crop_height x crop_width is %dx%d; both must be in 1..%d (the model "
+        "input's height and width)",
+        spec.crop_height, spec.crop_width, kMaxSide));
+  }
+  if (spec.resize_shorter_side < 0 || spec.resize_shorter_side > kMaxSide) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("preprocessing.resize_shorter_side is %d; it must be in 0..%d (0: no "
+                        "resize)",
+                        spec.resize_shorter_side, kMaxSide));
+  }
+  if (spec.resize_shorter_side > 0 && (spec.crop_height > spec.resize_shorter_side ||
+                                       spec.crop_width > spec.resize_shorter_side)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "preprocessing crop %dx%d is larger than the resized image's shorter side %d; crop at "
+        "most resize_shorter_side",
+        spec.crop_height, spec.crop_width, spec.resize_shorter_side));
+  }
+  if (!std::isfinite(spec.scale) || spec.scale <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("preprocessing.scale must be positive and finite, got %g", spec.scale));
+  }
+  if (absl::Status s = ValidatePerChannel(spec.mean, "mean", spec.channels()); !s.ok()) return s;
+  if (absl::Status s = ValidatePerChannel(spec.std, "std", spec.channels()); !s.ok()) return s;
+  for (float s : spec.std) {
+    if (s <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("preprocessing.std values must be > 0, got %g", s));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Tensor> PreprocessImage(std::string_view encoded, const ImagePreprocessing& spec) {
+  if (absl::Status s = ValidateImagePreprocessing(spec); !s.ok()) return s;
+  Tensor tensor;
+  tensor.shape = {1, spec.channels(), spec.crop_height, spec.crop_width};
+  tensor.data.resize(static_cast<size_t>(tensor.NumElements()));
+  if (absl::Status s = PreprocessInto(encoded, spec, tensor.data.data()); !s.ok()) return s;
+  return tensor;
+}
+
+absl::StatusOr<Tensor> PreprocessImageBatch(const std::vector<std::string_view>& images,
+                                            const ImagePreprocessing& spec) {
+  if (absl::Status s = ValidateImagePreprocessing(spec); !s.ok()) return s;
+  Tensor batch;
+  batch.shape = {static_cast<int64_t>(images.size()), spec.channels(), spec.crop_height,
+                 spec.crop_width};
+  batch.data.resize(static_cast<size_t>(batch.NumElements()));
+  const int64_t sample_size = spec.channels() * spec.crop_height * spec.crop_width;
+
+  std::vector<size_t> failed;
+  absl::Status first_failure;
+  for (size_t i = 0; i < images.size(); ++i) {
+    absl::Status s = PreprocessInto(images[i], spec, batch.data.data() + i * sample_size);
+    if (s.ok()) continue;
+    if (failed.empty()) first_failure = s;
+    failed.push_back(i);
+  }
+  if (failed.empty()) return batch;
+
+  const size_t listed = std::min(failed.size(), kMaxListedFailures);
+  std::string indices = absl::StrJoin(failed.begin(), failed.begin() + listed, ", ");
+  if (listed < failed.size()) absl::StrAppend(&indices, ", ... (", failed.size(), " in all)");
+  return absl::InvalidArgumentError(absl::StrCat(
+      failed.size() == 1 ? "image " : "images ", indices,
+      failed.size() == 1 ? " is" : " are", " not decodable (image ", failed.front(), ": ",
+      first_failure.message(), ")"));
+}
+
+}  // namespace quantd::engine

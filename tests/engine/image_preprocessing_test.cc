@@ -1,0 +1,173 @@
+#include "engine/data/image_preprocessing.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "opencv2/core.hpp"
+#include "opencv2/imgcodecs.hpp"
+
+namespace quantd::engine {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Encode(const cv::Mat& image, const std::string& extension) {
+  std::vector<uchar> bytes;
+  EXPECT_TRUE(cv::imencode(extension, image, bytes));
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// A grayscale gradient: pixel (y, x) = 9 * x.
+cv::Mat Gradient(int rows = 28, int cols = 28) {
+  cv::Mat image(rows, cols, CV_8UC1);
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < cols; ++x) image.at<uchar>(y, x) = static_cast<uchar>(9 * x);
+  return image;
+}
+
+ImagePreprocessing Gray(int64_t crop) {
+  ImagePreprocessing spec;
+  spec.color_order = ColorOrder::kGrayscale;
+  spec.crop_height = crop;
+  spec.crop_width = crop;
+  return spec;
+}
+
+TEST(ImagePreprocessingTest, PngGrayscaleIsScaledAndPlanar) {
+  const absl::StatusOr<Tensor> tensor = PreprocessImage(Encode(Gradient(), ".png"), Gray(28));
+  ASSERT_TRUE(tensor.ok()) << tensor.status();
+  EXPECT_EQ(tensor->shape, (std::vector<int64_t>{1, 1, 28, 28}));
+  EXPECT_FLOAT_EQ(tensor->data[0], 0.0f);
+  EXPECT_FLOAT_EQ(tensor->data[5], 45.0f / 255.0f);
+  EXPECT_FLOAT_EQ(tensor->data[28 + 5], 45.0f / 255.0f);
+}
+
+TEST(ImagePreprocessingTest, CenterCropTakesTheMiddle) {
+  // 28 wide, crop 10: columns 9..18 survive, so the first value is 9 * 9.
+  ImagePreprocessing spec = Gray(10);
+  spec.scale = 1.0f;
+  const absl::StatusOr<Tensor> tensor = PreprocessImage(Encode(Gradient(), ".png"), spec);
+  ASSERT_TRUE(tensor.ok()) << tensor.status();
+  EXPECT_EQ(tensor->shape, (std::vector<int64_t>{1, 1, 10, 10}));
+  EXPECT_FLOAT_EQ(tensor->data[0], 81.0f);
+  EXPECT_FLOAT_EQ(tensor->data[9], 9.0f * 18.0f);
+}
+
+TEST(ImagePreprocessingTest, ResizeShorterSideKeepsAspectRatioBeforeCrop) {
+  // 20 rows x 40 cols of constant 200 -> shorter side 10 gives 10 x 20; a
+  // 10 x 20 crop only fits if the aspect ratio was kept.
+  const cv::Mat flat(20, 40, CV_8UC1, cv::Scalar(200));
+  ImagePreprocessing spec = Gray(10);
+  spec.resize_shorter_side = 10;
+  spec.crop_width = 10;
+  spec.scale = 1.0f;
+  absl::StatusOr<Tensor> tensor = PreprocessImage(Encode(flat, ".png"), spec);
+  ASSERT_TRUE(tensor.ok()) << tensor.status();
+  EXPECT_EQ(tensor->shape, (std::vector<int64_t>{1, 1, 10, 10}));
+  for (float v : tensor->data) EXPECT_FLOAT_EQ(v, 200.0f);
+
+  // Without the resize, the 10 x 10 crop is taken from the 20 x 40 original:
+  // a gradient shows which columns were taken.
+  ImagePreprocessing no_resize = Gray(10);
+  no_resize.scale = 1.0f;
+  tensor = PreprocessImage(Encode(Gradient(20, 28), ".png"), no_resize);
+  ASSERT_TRUE(tensor.ok()) << tensor.status();
+  EXPECT_FLOAT_EQ(tensor->data[0], 81.0f);
+
+  // Growing a 14x14 gradient to 28: the result spans the original's range.
+  ImagePreprocessing grow = Gray(28);
+  grow.resize_shorter_side = 28;
+  grow.scale = 1.0f;
+  tensor = PreprocessImage(Encode(Gradient(14, 14), ".png"), grow);
+  ASSERT_TRUE(tensor.ok()) << tensor.status();
+  EXPECT_EQ(tensor->shape, (std::vector<int64_t>{1, 1, 28, 28}));
+  EXPECT_LT(tensor->data[0], 10.0f);
+  EXPECT_GT(tensor->data[27], 100.0f);
+}
+
+TEST(ImagePreprocessingTest, MeanAndStdArePerChannel) {
+  cv::Mat bgr(2, 2, CV_8UC3, cv::Scalar(10, 20, 30));  // B=10 G=20 R=30
+  ImagePreprocessing spec;
+  spec.crop_height = 2;
+  spec.crop_width = 2;
+  spec.scale = 1.0f;
+  spec.mean = {30.0f, 10.0f, 0.0f};
+  spec.std = {1.0f, 2.0f, 5.0f};
+  const absl::StatusOr<Tensor> tensor = PreprocessImage(Encode(bgr, ".png"), spec);
+  ASSERT_TRUE(tensor.ok()) << tensor.status();
+  EXPECT_FLOAT_EQ(tensor->data[0], 0.0f);   // R: (30 - 30) / 1
+  EXPECT_FLOAT_EQ(tensor->data[4], 5.0f);   // G: (20 - 10) / 2
+  EXPECT_FLOAT_EQ(tensor->data[8], 2.0f);   // B: (10 - 0) / 5
+}
+
+TEST(ImagePreprocessingTest, ColorOrderRgbAndBgr) {
+  cv::Mat bgr(4, 4, CV_8UC3, cv::Scalar(10, 20, 30));
+  ImagePreprocessing spec;
+  spec.crop_height = 4;
+  spec.crop_width = 4;
+  spec.scale = 1.0f;
+  absl::StatusOr<Tensor> rgb = PreprocessImage(Encode(bgr, ".png"), spec);
+  ASSERT_TRUE(rgb.ok()) << rgb.status();
+  EXPECT_EQ(rgb->shape, (std::vector<int64_t>{1, 3, 4, 4}));
+  EXPECT_FLOAT_EQ(rgb->data[0], 30.0f);
+  EXPECT_FLOAT_EQ(rgb->data[32], 10.0f);
+
+  spec.color_order = ColorOrder::kBgr;
+  absl::StatusOr<Tensor> as_bgr = PreprocessImage(Encode(bgr, ".png"), spec);
+  ASSERT_TRUE(as_bgr.ok()) << as_bgr.status();
+  EXPECT_FLOAT_EQ(as_bgr->data[0], 10.0f);
+  EXPECT_FLOAT_EQ(as_bgr->data[32], 30.0f);
+}
+
+TEST(ImagePreprocessingTest, JpegDecodesApproximately) {
+  const absl::StatusOr<Tensor> tensor = PreprocessImage(Encode(Gradient(), ".jpg"), Gray(28));
+  ASSERT_TRUE(tensor.ok()) << tensor.status();
+  EXPECT_NEAR(tensor->data[10], 90.0f / 255.0f, 0.05f);
+}
+
+TEST(ImagePreprocessingTest, GarbageAndTooSmallImagesAreInvalidArgument) {
+  const absl::StatusOr<Tensor> garbage = PreprocessImage("definitely not an image", Gray(28));
+  EXPECT_EQ(garbage.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(garbage.status().message(), HasSubstr("could not decode"));
+  EXPECT_EQ(PreprocessImage("", Gray(28)).status().code(), absl::StatusCode::kInvalidArgument);
+  const absl::StatusOr<Tensor> small = PreprocessImage(Encode(Gradient(), ".png"), Gray(32));
+  EXPECT_EQ(small.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(small.status().message(), HasSubstr("resize_shorter_side"));
+}
+
+TEST(ImagePreprocessingTest, ValidationNamesTheField) {
+  ImagePreprocessing spec = Gray(0);
+  EXPECT_THAT(ValidateImagePreprocessing(spec).message(), HasSubstr("crop_height"));
+  spec = Gray(28);
+  spec.resize_shorter_side = 20;
+  EXPECT_THAT(ValidateImagePreprocessing(spec).message(), HasSubstr("resize_shorter_side"));
+  spec = Gray(28);
+  spec.std = {0.0f};
+  EXPECT_THAT(ValidateImagePreprocessing(spec).message(), HasSubstr("std"));
+  spec = Gray(28);
+  spec.mean = {0.5f, 0.5f, 0.5f};
+  EXPECT_THAT(ValidateImagePreprocessing(spec).message(), HasSubstr("preprocessing.mean"));
+  spec = Gray(28);
+  spec.scale = -1.0f;
+  EXPECT_THAT(ValidateImagePreprocessing(spec).message(), HasSubstr("scale"));
+  EXPECT_TRUE(ValidateImagePreprocessing(Gray(28)).ok());
+}
+
+TEST(ImagePreprocessingTest, BatchNamesEveryUndecodableIndex) {
+  const std::string good = Encode(Gradient(), ".png");
+  const std::vector<std::string_view> images = {good, "junk", good, good, "", good};
+  const absl::StatusOr<Tensor> batch = PreprocessImageBatch(images, Gray(28));
+  EXPECT_EQ(batch.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(batch.status().message(), HasSubstr("images 1, 4 are not decodable (image 1:"));
+
+  const absl::StatusOr<Tensor> ok = PreprocessImageBatch({good, good}, Gray(28));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->shape, (std::vector<int64_t>{2, 1, 28, 28}));
+  EXPECT_FLOAT_EQ(ok->data[28 * 28 + 5], 45.0f / 255.0f);
+}
+
+}  // namespace
+}  // namespace quantd::engine
