@@ -31,6 +31,8 @@ engine::CalibrationMethod ToEngineMethod(v1::CalibrationMethod method) {
       return engine::CalibrationMethod::kEma;
     case v1::MSE:
       return engine::CalibrationMethod::kMse;
+    case v1::AUTO:
+      return engine::CalibrationMethod::kAuto;
     default:
       return engine::CalibrationMethod::kNaive;
   }

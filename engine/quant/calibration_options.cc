@@ -9,12 +9,13 @@
 namespace quantd::engine {
 namespace {
 
-constexpr std::array<std::pair<CalibrationMethod, std::string_view>, 5> kMethodNames = {{
+constexpr std::array<std::pair<CalibrationMethod, std::string_view>, 6> kMethodNames = {{
     {CalibrationMethod::kNaive, "naive"},
     {CalibrationMethod::kEntropy, "entropy"},
     {CalibrationMethod::kPercentile, "percentile"},
     {CalibrationMethod::kEma, "ema"},
     {CalibrationMethod::kMse, "mse"},
+    {CalibrationMethod::kAuto, "auto"},
 }};
 
 }  // namespace
@@ -32,7 +33,7 @@ absl::StatusOr<CalibrationMethod> ParseCalibrationMethod(std::string_view name) 
   }
   return absl::InvalidArgumentError(
       absl::StrCat("calibration method '", absl::string_view(name.data(), name.size()),
-                   "' is not one of naive, entropy, percentile, ema, mse"));
+                   "' is not one of naive, entropy, percentile, ema, mse, auto"));
 }
 
 absl::Status ValidateCalibrationOptions(const CalibrationOptions& options) {

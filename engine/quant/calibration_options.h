@@ -19,9 +19,12 @@ enum class CalibrationMethod {
   kPercentile,  // threshold at a percentile of |x|
   kEma,         // exponential moving average of per-batch min/max
   kMse,         // threshold minimizing expected squared quantization error
+  // Entropy, MSE and percentile from one set of histograms; keeps the ranges
+  // whose quantized session's outputs are closest to fp32's (see Calibrate).
+  kAuto,
 };
 
-// "naive", "entropy", "percentile", "ema", "mse": the names used on the wire
+// "naive", "entropy", "percentile", "ema", "mse", "auto": the names used on the wire
 // and on the command line.
 std::string_view CalibrationMethodName(CalibrationMethod method);
 absl::StatusOr<CalibrationMethod> ParseCalibrationMethod(std::string_view name);
@@ -41,7 +44,7 @@ struct CalibrationOptions {
   double percentile = 99.99;  // of |x| (or per tail), for kPercentile; in (0, 100]
   double ema_decay = 0.9;     // weight of the running range, for kEma; in [0, 1)
   int ema_passes = 1;         // passes over the samples, for kEma
-  // Bins of the per-value |x| histogram (entropy, percentile, MSE).
+  // Bins of the per-value |x| histogram (entropy, percentile, MSE, auto).
   // TensorRT uses 2048 bins for 128 levels; unsigned 8-bit has 256 levels and
   // entropy cannot search thresholds below `levels` bins, so the default keeps
   // TensorRT's ratio for both. The entropy search is quadratic in this, hence

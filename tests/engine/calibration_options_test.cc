@@ -16,13 +16,14 @@ TEST(CalibrationOptionsTest, DefaultsAreValid) { EXPECT_TRUE(ValidateCalibration
 TEST(CalibrationOptionsTest, MethodNamesRoundTrip) {
   for (CalibrationMethod method :
        {CalibrationMethod::kNaive, CalibrationMethod::kEntropy, CalibrationMethod::kPercentile,
-        CalibrationMethod::kEma, CalibrationMethod::kMse}) {
+        CalibrationMethod::kEma, CalibrationMethod::kMse, CalibrationMethod::kAuto}) {
     const absl::StatusOr<CalibrationMethod> parsed =
         ParseCalibrationMethod(CalibrationMethodName(method));
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     EXPECT_EQ(*parsed, method);
   }
   EXPECT_EQ(CalibrationMethodName(CalibrationMethod::kEntropy), "entropy");
+  EXPECT_EQ(CalibrationMethodName(CalibrationMethod::kAuto), "auto");
   const absl::StatusOr<CalibrationMethod> unknown = ParseCalibrationMethod("kl");
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(unknown.status().message()), HasSubstr("'kl'"));

@@ -3,9 +3,9 @@
 // 1,000 training images, then top-1 on all 10,000 test images against fp32:
 //   int8, per-channel weights            within 0.3 points,
 //   int8, per-tensor weights             within 1.0 point,
-//   4-bit weights and activations (simulated), per-channel, first conv
-//   excluded, entropy ranges for 4 bits  within 3.0 points (4.0 on
-//                                        mobilenetv2, see the test).
+//   4-bit weights and activations (simulated), per-channel, MSE-clipped
+//   weights, first conv excluded, auto calibration at 4 bits
+//                                        within 3.0 points.
 
 #include <cstdio>
 #include <map>
@@ -89,10 +89,23 @@ class Int8FixtureAccuracyTest : public ::testing::TestWithParam<std::string> {
       absl::StatusOr<std::unique_ptr<InferenceSession>> fp32 =
           InferenceSession::Create(baseline->onnx, {});
       ASSERT_TRUE(fp32.ok()) << fp32.status();
-      absl::StatusOr<CalibrationTable> calibrated = Calibrate(
-          **fp32, LoadOnce("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-          *calibration, nullptr);
+      // The quantized session kAuto scores candidates with, as a job builds it.
+      const QuantizedSessionFactory quantized_session = [&](const CalibrationTable& candidate)
+          -> absl::StatusOr<std::shared_ptr<InferenceSession>> {
+        SessionOptions options;
+        options.precision = Precision::kInt8;
+        options.calibration = &candidate;
+        options.quantization = quantization;
+        return InferenceSession::Create(baseline->onnx, options);
+      };
+      CalibrationMethod chosen = calibration->method;
+      absl::StatusOr<CalibrationTable> calibrated =
+          Calibrate(**fp32, LoadOnce("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+                    *calibration, nullptr, quantized_session, &chosen);
       ASSERT_TRUE(calibrated.ok()) << calibrated.status();
+      std::printf("%s: %s calibration kept %s ranges\n", GetParam().c_str(),
+                  std::string(CalibrationMethodName(calibration->method)).c_str(),
+                  std::string(CalibrationMethodName(chosen)).c_str());
       table = std::move(*calibrated);
     }
     SessionOptions options;
@@ -126,25 +139,26 @@ TEST_P(Int8FixtureAccuracyTest, PerTensorInt8WithinOnePointOfFp32) {
 }
 
 // 4-bit weights and activations need ranges calibrated for 4 bits: min/max
-// ranges lose ~14.6 points on resnet and mobilenetv2. Entropy calibration at
-// 4 bits with MSE-clipped weights is the one setting that works on every
-// fixture (a sweep of entropy/MSE/percentile x weight clipping x exclude_last_fc
-// x asymmetric on 2026-11-23: resnet's best is this one, -2.8 points;
-// mobilenetv2 does best with MSE activation ranges, -1.5, and loses 3.9 here).
-// The issue's target is 3.0 points on every model; mobilenetv2 is held to 4.0
-// until the job picks the calibration per model (see the issue 4 note).
+// ranges lose ~14.6 points on resnet and mobilenetv2. No single range method
+// holds every fixture within 3 points (a sweep on 2026-11-23 of
+// entropy/MSE/percentile x weight clipping x exclude_last_fc x asymmetric:
+// entropy is best on resnet and loses 3.9 on mobilenetv2, MSE is best on
+// mobilenetv2 and loses 7 on resnet), so the job's auto calibration picks
+// the method per model by how close its outputs come to fp32's on the
+// calibration samples (2026-11-23: resnet entropy -2.79, mobilenetv2 MSE
+// -2.16, vgg -0.71; about 5 s per model on a quiet machine).
 TEST_P(Int8FixtureAccuracyTest, FourBitFirstConvExcludedCloseToFp32) {
   CalibrationOptions calibration;
   calibration.max_samples = kCalibrationSamples;
   calibration.batch_size = 100;
-  calibration.method = CalibrationMethod::kEntropy;
+  calibration.method = CalibrationMethod::kAuto;
   calibration.activation_bits = 4;
   QuantizationOptions q;
   q.weight_bits = 4;
   q.activation_bits = 4;
   q.weight_clipping = WeightClipping::kMse;
   q.exclude_first_conv = true;
-  ExpectWithinPointsOfFp32("w4a4", q, GetParam() == "mobilenetv2" ? 4.0 : 3.0, &calibration);
+  ExpectWithinPointsOfFp32("w4a4", q, 3.0, &calibration);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Int8FixtureAccuracyTest,
