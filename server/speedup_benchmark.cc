@@ -37,6 +37,14 @@ absl::StatusOr<MedianSeconds> TimeBoth(engine::InferenceSession& fp32,
                                        const SpeedupOptions& options, absl::Time deadline,
                                        double done_before, double share,
                                        const BenchmarkProgress& progress) {
+  // The first runs of a batch size may still be tuning how the session
+  // splits it (compiling Plans on the way): those are not what a client sees.
+  const int64_t batch = input.shape.empty() ? 1 : input.shape[0];
+  for (engine::InferenceSession* session : {&fp32, &int8}) {
+    for (int left = session->TuningRunsLeft(batch); left > 0; --left) {
+      RETURN_IF_ERROR(session->Run(input).status());
+    }
+  }
   for (int i = 0; i < options.warmup_runs; ++i) {
     RETURN_IF_ERROR(fp32.Run(input).status());
     RETURN_IF_ERROR(int8.Run(input).status());
