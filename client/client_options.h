@@ -12,6 +12,7 @@ struct ClientOptions {
   std::string server;
   int64_t timeout_seconds = 60;  // deadline of unary RPCs
   bool json = false;             // list-*/get-*: print the API message as JSON
+  bool all_layers = false;       // get-job / watch: every layer's SQNR, not the 10 worst
 
   // list-jobs filters
   std::string model_filter;
@@ -29,6 +30,15 @@ struct ClientOptions {
   std::vector<int64_t> sample_shape;  // raw only
   float pixel_scale = 0.0f;           // idx only; 0 means 1/255
   int64_t limit = 0;                  // 0: every sample
+  std::string images_dir;             // upload-dataset: folder of encoded images
+  // Preprocessing spec (upload-dataset --images, upload-model); see
+  // preprocessing_flags.h. --crop unset means no spec.
+  std::string crop;  // "HxW"
+  int32_t resize_shorter_side = 0;
+  float scale = 0.0f;  // 0 means 1/255
+  std::string pixel_mean;  // --mean: comma-separated, one per channel
+  std::string pixel_std;   // --std
+  std::string color;  // rgb|bgr|gray
 
   // quantize
   std::string calibration_dataset;
@@ -59,7 +69,8 @@ struct ClientOptions {
   std::string precision;  // "fp32" or "int8"
   int32_t version = 0;
   std::string input_file;
-  std::string image_file;  // infer: PNG/JPEG decoded to the model input
+  std::vector<std::string> image_files;  // infer: PNG/JPEG files, one sample each
+  int32_t top_k = 0;                      // infer: print the k best classes per sample
   std::vector<int64_t> shape;
   std::string dataset_samples;
   std::string dataset_labels;

@@ -21,7 +21,19 @@ ABSL_FLAG(int64_t, timeout, 60, "deadline of each unary RPC in seconds (0: none)
 ABSL_FLAG(std::string, name, "", "name of the uploaded model or dataset (default: file name)");
 ABSL_FLAG(std::string, format, "idx", "upload-dataset: idx or raw (little-endian float32)");
 ABSL_FLAG(std::string, samples, "", "upload-dataset: the samples / IDX images file");
-ABSL_FLAG(std::string, labels, "", "upload-dataset: the labels file (optional)");
+ABSL_FLAG(std::string, labels, "",
+          "upload-dataset: the labels file (optional); upload-model: class names, one per line");
+ABSL_FLAG(std::string, images, "",
+          "upload-dataset: folder of PNG/JPEG images (one subfolder per class gives labels)");
+ABSL_FLAG(std::string, crop, "",
+          "upload-dataset --images, upload-model: HEIGHTxWIDTH center crop (the model input)");
+ABSL_FLAG(int32_t, resize_shorter_side, 0,
+          "upload-dataset --images, upload-model: resize the shorter side first (0: no resize)");
+ABSL_FLAG(float, scale, 0, "upload-dataset --images, upload-model: pixel scale (0: 1/255)");
+ABSL_FLAG(std::string, mean, "", "upload-dataset --images, upload-model: per-channel mean");
+ABSL_FLAG(std::string, std, "", "upload-dataset --images, upload-model: per-channel std");
+ABSL_FLAG(std::string, color, "", "upload-dataset --images, upload-model: rgb|bgr|gray");
+ABSL_FLAG(int32_t, top_k, 0, "infer: print the K highest-scoring classes of each sample");
 ABSL_FLAG(std::string, sample_shape, "",
           "upload-dataset --format=raw: shape of one sample, e.g. 1,28,28");
 ABSL_FLAG(float, pixel_scale, 0, "IDX pixel scale; 0 means 1/255");
@@ -33,7 +45,7 @@ ABSL_FLAG(std::string, evaluation, "",
           "quantize: labelled dataset to report fp32/int8 accuracy on");
 ABSL_FLAG(bool, wait, false, "quantize: watch the job until it ends");
 ABSL_FLAG(std::string, calibration_method, "",
-          "quantize: naive|entropy|percentile|ema|mse (default naive)");
+          "quantize: naive|entropy|percentile|ema|mse|auto (default naive)");
 ABSL_FLAG(std::string, calibration_seed, "",
           "quantize: draw the calibration samples with this seed (default: the first N)");
 ABSL_FLAG(std::string, percentile, "", "quantize --calibration_method=percentile: (0, 100]");
@@ -53,13 +65,16 @@ ABSL_FLAG(std::string, exclude_op_types, "",
           "quantize: op types kept fp32, comma-separated (e.g. Gemm)");
 ABSL_FLAG(bool, exclude_first_conv, false, "quantize: keep the first Conv fp32");
 ABSL_FLAG(bool, exclude_last_fc, false, "quantize: keep the last Gemm/MatMul fp32");
+ABSL_FLAG(bool, all_layers, false,
+          "get-job, watch, quantize --wait: list every layer's SQNR, not only the 10 worst");
 ABSL_FLAG(bool, keep_batchnorm, false,
           "quantize: do not fold BatchNormalization into Conv before quantizing");
 ABSL_FLAG(std::string, precision, "fp32", "infer, evaluate: fp32 or int8");
 ABSL_FLAG(int32_t, version, 0, "infer, evaluate: model version (0: newest of --precision)");
 ABSL_FLAG(std::string, input, "", "infer: little-endian float32 input file");
 ABSL_FLAG(std::string, image, "",
-          "infer: PNG/JPEG image, decoded and resized to the model input, pixels scaled by 1/255");
+          "infer: PNG/JPEG image(s), comma-separated; sent as bytes when the model has a "
+          "preprocessing spec, else decoded here to the model input with pixels scaled by 1/255");
 ABSL_FLAG(std::string, shape, "1,1,28,28", "infer: shape of --input");
 ABSL_FLAG(std::string, dataset_samples, "", "evaluate, compare: IDX images file (gzip or not)");
 ABSL_FLAG(std::string, dataset_labels, "", "evaluate, compare: IDX labels file (gzip or not)");
@@ -72,7 +87,8 @@ ABSL_FLAG(std::string, state, "",
           "list-jobs: only jobs in this state (queued|running|succeeded|failed|cancelled)");
 ABSL_FLAG(std::string, out_dir, "",
           "download: directory to write into (default: MODEL_ID-vVERSION)");
-ABSL_FLAG(std::string, artifact, "", "download: onnx or calibration (default: every artifact)");
+ABSL_FLAG(std::string, artifact, "",
+          "download: onnx, calibration, qdq or calibration-json (default: every artifact)");
 
 namespace quantd::client {
 namespace {
@@ -82,26 +98,34 @@ constexpr char kUsage[] = R"(quantctl: command-line client of quantd.
 usage: quantctl COMMAND [ARGS] [--server=HOST:PORT] [flags]
 
 models
-  upload-model FILE [--name=NAME]            upload an ONNX model; prints its id
+  upload-model FILE [--name=NAME] [--labels=FILE] [preprocessing flags]
+                                             upload an ONNX model; prints its id. With
+                                             --crop=HxW (and --resize_shorter_side=N
+                                             --scale=S --mean=a,b,c --std=a,b,c
+                                             --color=rgb|bgr|gray) infer takes image files
   list-models [--json]                       one line per model
   get-model MODEL_ID [--json]                inputs, outputs, op counts, versions with
                                              precision, accuracy and measured speed-up
   delete-model MODEL_ID                      delete a model with every version
   delete-version MODEL_ID VERSION            delete one int8 version (>= 2)
-  download MODEL_ID VERSION [--out_dir=DIR] [--artifact=onnx|calibration]
+  download MODEL_ID VERSION [--out_dir=DIR] [--artifact=onnx|calibration|qdq|calibration-json]
                                              write the version's files (model.onnx,
-                                             calibration.tsv); prints their paths
+                                             calibration.tsv, model.qdq.onnx,
+                                             calibration.json); prints their paths
 datasets
   upload-dataset --samples=FILE [--labels=FILE] [--format=idx|raw]
                  [--sample_shape=1,28,28] [--pixel_scale=S] [--limit=N] [--name=NAME]
                                              upload a dataset; prints its id
+  upload-dataset --images=DIR --crop=HxW [preprocessing flags] [--name=NAME]
+                                             upload a folder of PNG/JPEG images (sorted by
+                                             path; one subfolder per class gives labels)
   list-datasets [--json]                     one line per dataset
   get-dataset DATASET_ID [--json]            samples, shape, labels
   delete-dataset DATASET_ID                  delete a dataset no active job uses
 quantization
   quantize MODEL_ID --calibration=DATASET_ID [--calibration_samples=N]
            [--evaluation=DATASET_ID] [--wait]
-           [--calibration_method=naive|entropy|percentile|ema|mse] [--calibration_seed=S]
+           [--calibration_method=naive|entropy|percentile|ema|mse|auto] [--calibration_seed=S]
            [--percentile=P] [--ema_decay=D] [--ema_passes=N]
            [--granularity=per-channel|per-tensor|per-group] [--group_size=G]
            [--weight_bits=2..8] [--activation_bits=2..8] [--activation_type=auto|uint8|int8]
@@ -110,15 +134,18 @@ quantization
            [--exclude_first_conv] [--exclude_last_fc] [--keep_batchnorm]
                                              start a job; prints its id, or with
                                              --wait follows it and prints the result
-  get-job JOB_ID [--json]                    a job's state, progress, ETA and results
-  watch JOB_ID                               follow a job until it ends (progress, ETA)
+  get-job JOB_ID [--json] [--all_layers]     a job's state, progress, ETA and results
+                                             (accuracy, agreement with fp32, the 10
+                                             layers with the lowest SQNR)
+  watch JOB_ID [--all_layers]                follow a job until it ends (progress, ETA)
   list-jobs [--model=MODEL_ID] [--state=S] [--json]
                                              jobs, oldest first
   cancel JOB_ID                              cancel a queued or running job
 inference
   infer MODEL_ID --input=FILE [--shape=1,1,28,28] [--precision=fp32|int8] [--version=V]
-  infer MODEL_ID --image=FILE.png|jpg [--precision=fp32|int8] [--version=V]
-                                             top class and logits of each sample
+  infer MODEL_ID --image=A.png[,B.jpg...] [--top_k=K] [--precision=fp32|int8] [--version=V]
+                                             top class and logits of each sample; with
+                                             --top_k the K best classes with labels
   evaluate MODEL_ID --dataset_samples=IDX --dataset_labels=IDX [--precision=fp32|int8]
            [--batch=64] [--concurrency=1] [--limit=N]
                                              top-1, p50 latency, throughput over gRPC
@@ -240,10 +267,19 @@ int Run(int argc, char** argv) {
   options.exclude_first_conv = absl::GetFlag(FLAGS_exclude_first_conv);
   options.exclude_last_fc = absl::GetFlag(FLAGS_exclude_last_fc);
   options.keep_batchnorm = absl::GetFlag(FLAGS_keep_batchnorm);
+  options.all_layers = absl::GetFlag(FLAGS_all_layers);
   options.precision = absl::GetFlag(FLAGS_precision);
   options.version = absl::GetFlag(FLAGS_version);
   options.input_file = absl::GetFlag(FLAGS_input);
-  options.image_file = absl::GetFlag(FLAGS_image);
+  options.image_files = absl::StrSplit(absl::GetFlag(FLAGS_image), ',', absl::SkipEmpty());
+  options.top_k = absl::GetFlag(FLAGS_top_k);
+  options.images_dir = absl::GetFlag(FLAGS_images);
+  options.crop = absl::GetFlag(FLAGS_crop);
+  options.resize_shorter_side = absl::GetFlag(FLAGS_resize_shorter_side);
+  options.scale = absl::GetFlag(FLAGS_scale);
+  options.pixel_mean = absl::GetFlag(FLAGS_mean);
+  options.pixel_std = absl::GetFlag(FLAGS_std);
+  options.color = absl::GetFlag(FLAGS_color);
   options.dataset_samples = absl::GetFlag(FLAGS_dataset_samples);
   options.dataset_labels = absl::GetFlag(FLAGS_dataset_labels);
   options.batch = absl::GetFlag(FLAGS_batch);

@@ -28,6 +28,13 @@ ABSL_FLAG(int64_t, max_receive_message_bytes, int64_t{64} << 20,
 ABSL_FLAG(int64_t, job_queue_capacity, 64,
           "Jobs that may wait for a worker; QuantizeModel fails with RESOURCE_EXHAUSTED beyond");
 
+ABSL_FLAG(int32_t, infer_concurrency, 0,
+          "Infer calls that run a model at once; 0: cores / OpenMP threads per call (running "
+          "more at once only oversubscribes the cores)");
+ABSL_FLAG(int64_t, infer_queue_capacity, 256,
+          "Infer calls that may wait for a compute slot; Infer fails with RESOURCE_EXHAUSTED "
+          "beyond");
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("quantd: int8 quantization and inference service for ONNX CNNs");
   absl::ParseCommandLine(argc, argv);
@@ -41,6 +48,8 @@ int main(int argc, char** argv) {
   config.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
   config.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
   config.job_queue_capacity = absl::GetFlag(FLAGS_job_queue_capacity);
+  config.infer_concurrency = absl::GetFlag(FLAGS_infer_concurrency);
+  config.infer_queue_capacity = absl::GetFlag(FLAGS_infer_queue_capacity);
 
   // Block the shutdown signals before any thread starts, so every thread
   // inherits the mask and only sigwait() below ever receives them.

@@ -23,6 +23,11 @@ prometheus::Histogram::BucketBoundaries InferLatencyBuckets() {
           0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0};
 }
 
+// Samples per Infer call: powers of two up to the largest batches clients send.
+prometheus::Histogram::BucketBoundaries BatchSizeBuckets() {
+  return {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+}
+
 // Jobs run from seconds (a small model, a few hundred samples) to an hour.
 prometheus::Histogram::BucketBoundaries JobDurationBuckets() {
   return {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
@@ -44,11 +49,56 @@ struct Metrics::Impl {
           .Name("quantd_infer_latency_seconds")
           .Help("Time to serve a successful Infer call, from request to response.")
           .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& infer_queue_time =
+      prometheus::BuildHistogram()
+          .Name("quantd_infer_queue_seconds")
+          .Help("Time a successful Infer call waited for a compute slot.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& infer_compute_time =
+      prometheus::BuildHistogram()
+          .Name("quantd_infer_compute_seconds")
+          .Help("Time a successful Infer call spent running the model.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& infer_batch_size =
+      prometheus::BuildHistogram()
+          .Name("quantd_infer_batch_size")
+          .Help("Samples per successful Infer call.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& infer_request_bytes =
+      prometheus::BuildCounter()
+          .Name("quantd_infer_request_bytes_total")
+          .Help("Serialized size of successful Infer requests.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& infer_response_bytes =
+      prometheus::BuildCounter()
+          .Name("quantd_infer_response_bytes_total")
+          .Help("Serialized size of successful Infer responses.")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& infer_requests =
       prometheus::BuildCounter()
           .Name("quantd_infer_requests_total")
-          .Help("Infer calls by model, precision and gRPC status code.")
+          .Help("Infer calls by model, version, precision and gRPC status code.")
           .Register(*registry);
+  prometheus::Gauge& infer_running = prometheus::BuildGauge()
+                                         .Name("quantd_infer_running")
+                                         .Help("Infer calls running a model right now.")
+                                         .Register(*registry)
+                                         .Add({});
+  prometheus::Gauge& infer_waiting = prometheus::BuildGauge()
+                                         .Name("quantd_infer_waiting")
+                                         .Help("Infer calls waiting for a compute slot.")
+                                         .Register(*registry)
+                                         .Add({});
+  prometheus::Gauge& job_workers = prometheus::BuildGauge()
+                                       .Name("quantd_job_workers")
+                                       .Help("Quantization workers configured (--workers).")
+                                       .Register(*registry)
+                                       .Add({});
+  prometheus::Gauge& job_workers_busy = prometheus::BuildGauge()
+                                            .Name("quantd_job_workers_busy")
+                                            .Help("Quantization workers running a job.")
+                                            .Register(*registry)
+                                            .Add({});
   prometheus::Family<prometheus::Counter>& jobs =
       prometheus::BuildCounter()
           .Name("quantd_jobs_total")
@@ -117,20 +167,36 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
 
 const std::string& Metrics::bound_address() const { return impl_->bound_address; }
 
-void Metrics::RecordInfer(const std::string& model, const std::string& precision,
-                          absl::StatusCode code, absl::Duration latency) {
-  const std::string model_label(model);
-  const std::string precision_label(precision);
+void Metrics::RecordInfer(const InferCall& call) {
   impl_->infer_requests
-      .Add({{"model", model_label},
-            {"precision", precision_label},
-            {"code", absl::StatusCodeToString(code)}})
+      .Add({{"model", call.model},
+            {"version", call.version},
+            {"precision", call.precision},
+            {"code", absl::StatusCodeToString(call.code)}})
       .Increment();
-  if (code == absl::StatusCode::kOk) {
-    impl_->infer_latency
-        .Add({{"model", model_label}, {"precision", precision_label}}, InferLatencyBuckets())
-        .Observe(absl::ToDoubleSeconds(latency));
-  }
+  if (call.code != absl::StatusCode::kOk) return;
+  const prometheus::Labels labels = {
+      {"model", call.model}, {"version", call.version}, {"precision", call.precision}};
+  impl_->infer_latency.Add(labels, InferLatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(call.latency));
+  impl_->infer_queue_time.Add(labels, InferLatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(call.queue_time));
+  impl_->infer_compute_time.Add(labels, InferLatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(call.compute_time));
+  impl_->infer_batch_size.Add(labels, BatchSizeBuckets())
+      .Observe(static_cast<double>(call.batch_size));
+  impl_->infer_request_bytes.Add(labels).Increment(static_cast<double>(call.request_bytes));
+  impl_->infer_response_bytes.Add(labels).Increment(static_cast<double>(call.response_bytes));
+}
+
+void Metrics::SetInferConcurrency(int64_t running, int64_t waiting) {
+  impl_->infer_running.Set(static_cast<double>(running));
+  impl_->infer_waiting.Set(static_cast<double>(waiting));
+}
+
+void Metrics::SetJobWorkers(int64_t total, int64_t busy) {
+  impl_->job_workers.Set(static_cast<double>(total));
+  impl_->job_workers_busy.Set(static_cast<double>(busy));
 }
 
 void Metrics::RecordJobFinished(JobOutcome outcome, absl::Duration run_time) {

@@ -30,11 +30,28 @@ class Metrics {
   // "host:port" actually bound, or "" when not serving.
   const std::string& bound_address() const;
 
-  // One finished Infer call. `model` is the model id (or "unknown" when the
-  // request named no existing model); `precision` is "fp32", "int8" or
-  // "unspecified"; latency is recorded for successful calls only.
-  void RecordInfer(const std::string& model, const std::string& precision, absl::StatusCode code,
-                   absl::Duration latency);
+  // One finished Infer call. Labels: `model` is the model id ("unknown" when
+  // the request named no existing model), `version` the version number served
+  // ("none" before one was chosen), `precision` "fp32", "int8" or
+  // "unspecified". Latencies, batch size and bytes are recorded for
+  // successful calls only; the request count for every call.
+  struct InferCall {
+    std::string model = "unknown";
+    std::string version = "none";
+    std::string precision = "unspecified";
+    absl::StatusCode code = absl::StatusCode::kUnknown;
+    absl::Duration latency;        // request received to response ready
+    absl::Duration queue_time;     // waiting for a compute slot
+    absl::Duration compute_time;   // running the model
+    int64_t batch_size = 0;
+    int64_t request_bytes = 0;     // serialized InferRequest
+    int64_t response_bytes = 0;    // serialized InferResponse
+  };
+  void RecordInfer(const InferCall& call);
+  // Infer calls running a model right now, and waiting for a compute slot.
+  void SetInferConcurrency(int64_t running, int64_t waiting);
+  // Quantization workers configured, and those running a job right now.
+  void SetJobWorkers(int64_t total, int64_t busy);
   void RecordJobFinished(JobOutcome outcome, absl::Duration run_time);
   void SetJobQueueDepth(int64_t depth);
   // Accuracy of a published int8 version and of its fp32 original on the same

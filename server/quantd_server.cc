@@ -32,6 +32,14 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (config.workers < 1) {
     return absl::InvalidArgumentError(absl::StrCat("--workers must be >= 1, got ", config.workers));
   }
+  if (config.infer_concurrency < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--infer_concurrency must be >= 0 (0: automatic), got ", config.infer_concurrency));
+  }
+  if (config.infer_queue_capacity < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--infer_queue_capacity must be >= 0, got ",
+                                                   config.infer_queue_capacity));
+  }
   if (config.job_queue_capacity < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--job_queue_capacity must be >= 1, got ", config.job_queue_capacity));
@@ -116,7 +124,9 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
       config.workers, server->queue_.get(),
       [runner](const std::string& job_id, const std::atomic<bool>& stopping) {
         runner->Run(job_id, stopping);
-      });
+      },
+      [metrics, workers = config.workers](int busy) { metrics->SetJobWorkers(workers, busy); });
+  metrics->SetJobWorkers(config.workers, 0);
   server->service_ =
       std::make_unique<QuantdService>(config, server->repository_.get(), server->jobs_.get(),
                                       server->queue_.get(), server->sessions_.get(), metrics);

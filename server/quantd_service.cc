@@ -13,6 +13,7 @@
 #include "server/atomic_file.h"
 #include "server/dataset_upload.h"
 #include "server/grpc_status.h"
+#include "server/image_inference.h"
 #include "server/infer_request_validator.h"
 #include "server/model_upload.h"
 #include "server/proto_conversion.h"
@@ -74,7 +75,8 @@ absl::Status QuantdService::DoUploadModel(grpc::ServerReader<v1::UploadModelRequ
                    ReceiveAndValidateModel(ReadFrom(reader), config_.max_model_bytes));
   ASSIGN_OR_RETURN(*response,
                    repository_->AddModel(model.received.header.name(), model.received.onnx_bytes,
-                                         model.received.header.sha256(), model.summary));
+                                         model.received.header.sha256(), model.summary,
+                                         &model.received.header));
   return absl::OkStatus();
 }
 
@@ -105,7 +107,10 @@ absl::Status QuantdService::DoUploadDataset(grpc::ServerReader<v1::UploadDataset
   ASSIGN_OR_RETURN(const ReceivedDataset received,
                    ReceiveDatasetUpload(ReadFrom(reader), config_.max_dataset_bytes));
   ASSIGN_OR_RETURN(const engine::Dataset data, DecodeDataset(received, repository_->scratch_dir()));
-  ASSIGN_OR_RETURN(*response, repository_->AddDataset(received.header.name(), data));
+  const v1::DatasetUploadHeader& header = received.header;
+  ASSIGN_OR_RETURN(*response, repository_->AddDataset(
+                                  header.name(), data, header.format(),
+                                  header.has_preprocessing() ? &header.preprocessing() : nullptr));
   return absl::OkStatus();
 }
 
@@ -266,6 +271,36 @@ grpc::Status QuantdService::DownloadVersion(
   return Guarded("DownloadVersion", [&] { return DoDownloadVersion(*request, writer); });
 }
 
+namespace {
+
+// Why a version lacks the artifact `request` asks for.
+std::string MissingArtifactReason(const Repository& repository,
+                                  const v1::DownloadVersionRequest& request) {
+  absl::StatusOr<v1::Model> model = repository.GetModel(request.model_id());
+  const v1::ModelVersion* version = nullptr;
+  if (model.ok()) {
+    for (const v1::ModelVersion& v : model->versions()) {
+      if (v.version() == request.version()) version = &v;
+    }
+  }
+  if (version == nullptr || version->precision() != v1::INT8) {
+    return "only INT8 versions have calibration and QDQ exports";
+  }
+  if (request.artifact() == v1::QDQ_MODEL && version->simulated()) {
+    return "it is simulated (fewer than 8 bits, asymmetric or simulate): no int8 kernels run it, "
+           "so it has no QDQ model; CALIBRATION_TABLE and CALIBRATION_JSON describe it";
+  }
+  if (request.artifact() == v1::QDQ_MODEL) {
+    return "it was published before quantd wrote QDQ exports (quantize the model again to get "
+           "one), or its model has an operator the QDQ export cannot write (the job's log line "
+           "names it)";
+  }
+  return "it was published before quantd wrote JSON and QDQ exports; quantize the model again "
+         "to get them";
+}
+
+}  // namespace
+
 absl::Status QuantdService::DoDownloadVersion(
     const v1::DownloadVersionRequest& request,
     grpc::ServerWriter<v1::DownloadVersionResponse>* writer) {
@@ -284,9 +319,10 @@ absl::Status QuantdService::DoDownloadVersion(
     std::erase_if(artifacts,
                   [&](const Repository::Artifact& a) { return a.kind != request.artifact(); });
     if (artifacts.empty()) {
-      return absl::NotFoundError(absl::StrCat(
-          "model '", request.model_id(), "' version ", request.version(), " has no ",
-          v1::ArtifactKind_Name(request.artifact()), " (only INT8 versions have calibration)"));
+      return absl::NotFoundError(absl::StrCat("model '", request.model_id(), "' version ",
+                                              request.version(), " has no ",
+                                              v1::ArtifactKind_Name(request.artifact()), " (",
+                                              MissingArtifactReason(*repository_, request), ")"));
     }
   }
   // Each file is read whole before streaming, so its digest can lead, and a
@@ -349,38 +385,62 @@ absl::Status QuantdService::DoDeleteDataset(const std::string& dataset_id) {
   return repository_->DeleteDataset(dataset_id);
 }
 
-grpc::Status QuantdService::Infer(grpc::ServerContext*, const v1::InferRequest* request,
+grpc::Status QuantdService::Infer(grpc::ServerContext* context, const v1::InferRequest* request,
                                   v1::InferResponse* response) {
   const absl::Time start = absl::Now();
-  InferLabels labels;
-  grpc::Status status = Guarded("Infer", [&] { return DoInfer(*request, response, labels); });
-  metrics_->RecordInfer(labels.model, labels.precision,
-                        static_cast<absl::StatusCode>(status.error_code()), absl::Now() - start);
+  // A client that gave up need not keep its place in the compute queue.
+  const absl::Time deadline = absl::FromChrono(context->deadline());
+  Metrics::InferCall call;
+  grpc::Status status =
+      Guarded("Infer", [&] { return DoInfer(*request, response, deadline, call); });
+  call.code = static_cast<absl::StatusCode>(status.error_code());
+  call.latency = absl::Now() - start;
+  if (status.ok()) {
+    call.request_bytes = static_cast<int64_t>(request->ByteSizeLong());
+    call.response_bytes = static_cast<int64_t>(response->ByteSizeLong());
+  }
+  metrics_->RecordInfer(call);
   return status;
 }
 
 absl::Status QuantdService::DoInfer(const v1::InferRequest& request, v1::InferResponse* response,
-                                    InferLabels& labels) {
+                                    absl::Time deadline, Metrics::InferCall& call) {
   ASSIGN_OR_RETURN(const v1::Model model, repository_->GetModel(request.model_id()));
-  labels.model = model.id();
+  call.model = model.id();
   ASSIGN_OR_RETURN(const v1::ModelVersion version,
                    ResolveModelVersion(model, request.version(), request.precision()));
   const bool int8 = version.precision() == v1::INT8;
-  labels.precision = int8 ? "int8" : "fp32";
-  RETURN_IF_ERROR(ValidateInferInput(request.input(), model));
+  call.precision = int8 ? "int8" : "fp32";
+  call.version = absl::StrCat(version.version());
+  RETURN_IF_ERROR(ValidateInferRequest(request, model));
+
+  engine::Tensor input;
+  if (request.images_size() > 0) {
+    ASSIGN_OR_RETURN(input, InputFromImages(request, model));
+  } else {
+    input = ToEngineTensor(request.input());
+    if (input.name.empty() && model.inputs_size() > 0) input.name = model.inputs(0).name();
+  }
 
   ASSIGN_OR_RETURN(std::shared_ptr<engine::InferenceSession> session,
                    sessions_->GetOrLoad(model.id(), version.version(), [&] {
                      return LoadModelVersion(*repository_, model.id(), version);
                    }));
-  engine::Tensor input = ToEngineTensor(request.input());
-  if (input.name.empty() && model.inputs_size() > 0) input.name = model.inputs(0).name();
-  ASSIGN_OR_RETURN(const std::vector<engine::Tensor> outputs, session->Run(input));
+  call.batch_size = input.shape.empty() ? 0 : input.shape[0];
+  const absl::Time queued = absl::Now();
+  ASSIGN_OR_RETURN(InferAdmission::Slot slot, infer_admission_.Acquire(deadline));
+  const absl::Time admitted = absl::Now();
+  call.queue_time = admitted - queued;
+  absl::StatusOr<std::vector<engine::Tensor>> run = session->Run(input);
+  call.compute_time = absl::Now() - admitted;
+  { InferAdmission::Slot done = std::move(slot); }  // the next call may run now
+  ASSIGN_OR_RETURN(const std::vector<engine::Tensor> outputs, std::move(run));
 
   response->set_model_id(model.id());
   response->set_version(version.version());
   response->set_precision(version.precision());
   for (const engine::Tensor& output : outputs) ToProtoTensor(output, *response->add_outputs());
+  if (!outputs.empty()) AddClassifications(outputs.front(), model, request.top_k(), *response);
   return absl::OkStatus();
 }
 

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "quantd/v1/quantd.grpc.pb.h"
 #include "server/job_queue.h"
+#include "server/infer_admission.h"
 #include "server/job_tracker.h"
 #include "server/metrics.h"
 #include "server/repository.h"
@@ -29,7 +30,13 @@ class QuantdService final : public v1::Quantd::Service {
         jobs_(jobs),
         queue_(queue),
         sessions_(sessions),
-        metrics_(metrics) {}
+        metrics_(metrics),
+        infer_admission_(config.infer_concurrency > 0 ? config.infer_concurrency
+                                                       : InferAdmission::DefaultMaxRunning(),
+                         config.infer_queue_capacity,
+                         [metrics](int64_t running, int64_t waiting) {
+                           metrics->SetInferConcurrency(running, waiting);
+                         }) {}
 
   grpc::Status UploadModel(grpc::ServerContext* context,
                            grpc::ServerReader<v1::UploadModelRequest>* reader,
@@ -68,12 +75,6 @@ class QuantdService final : public v1::Quantd::Service {
                      v1::InferResponse* response) override;
 
  private:
-  // What an Infer call is recorded under in the metrics.
-  struct InferLabels {
-    std::string model = "unknown";
-    std::string precision = "unspecified";
-  };
-
   absl::Status DoUploadModel(grpc::ServerReader<v1::UploadModelRequest>* reader,
                              v1::Model* response);
   absl::Status DoUploadDataset(grpc::ServerReader<v1::UploadDatasetRequest>* reader,
@@ -81,8 +82,10 @@ class QuantdService final : public v1::Quantd::Service {
   absl::Status DoQuantizeModel(const v1::QuantizeModelRequest& request, v1::Job* response);
   absl::Status DoWatchJob(grpc::ServerContext* context, const std::string& job_id,
                           grpc::ServerWriter<v1::Job>* writer);
+  // Fills `call` (labels, queue and compute time, batch size) as it goes, so
+  // a failed call is still counted under what was known when it failed.
   absl::Status DoInfer(const v1::InferRequest& request, v1::InferResponse* response,
-                       InferLabels& labels);
+                       absl::Time deadline, Metrics::InferCall& call);
   absl::Status DoListJobs(const v1::ListJobsRequest& request, v1::ListJobsResponse* response);
   absl::Status DoCancelJob(const std::string& job_id, v1::Job* response);
   absl::Status DoDeleteModel(const std::string& model_id);
@@ -106,6 +109,8 @@ class QuantdService final : public v1::Quantd::Service {
   JobQueue* const queue_;
   SessionCache* const sessions_;
   Metrics* const metrics_;
+  // When an Infer call may run its model (see InferAdmission).
+  InferAdmission infer_admission_;
 };
 
 }  // namespace quantd::server

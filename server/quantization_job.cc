@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -10,6 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/export/calibration_json.h"
+#include "engine/eval/layer_sqnr.h"
+#include "engine/eval/output_agreement.h"
+#include "engine/export/qdq_export.h"
 #include "engine/quant/calibrator.h"
 #include "engine/status_macros.h"
 #include "server/proto_conversion.h"
@@ -27,19 +32,124 @@ struct ProgressPlan {
   double quantized;
   double fp32_evaluated;
   double int8_evaluated;
+  double compared;  // agreement with fp32 and layer SQNR
   double benchmarked;
 };
 
 ProgressPlan PlanFor(bool evaluate) {
-  if (evaluate) return {0.55, 0.6, 0.72, 0.84, 0.97};
-  return {0.8, 0.85, 0.85, 0.85, 0.97};
+  if (evaluate) return {0.5, 0.55, 0.64, 0.73, 0.85, 0.97};
+  return {0.75, 0.8, 0.8, 0.8, 0.88, 0.97};
 }
 
 // Evaluation reports progress (and can be cancelled) after each slice.
 constexpr int64_t kEvaluationSliceSamples = 256;
+// Without an evaluation set, agreement and layer SQNR use this many
+// calibration samples at most.
+constexpr int64_t kComparisonCalibrationSamples = 256;
+// Agreement runs both sessions like accuracy does; layer SQNR observes every
+// value, so it runs on fewer, smaller batches.
+constexpr int64_t kAgreementBatchSamples = 64;
+constexpr engine::LayerSqnrOptions kLayerSqnrOptions = {.max_samples = 256, .batch_size = 16};
+
+// The first `count` samples of `data` (all of them if it has fewer).
+engine::Dataset FirstSamples(const engine::Dataset& data, int64_t count) {
+  engine::Dataset first;
+  first.sample_shape = data.sample_shape;
+  first.num_samples = std::min(count, data.num_samples);
+  first.samples.assign(data.samples.begin(),
+                       data.samples.begin() + first.num_samples * data.SampleSize());
+  if (data.has_labels()) {
+    first.labels.assign(data.labels.begin(), data.labels.begin() + first.num_samples);
+  }
+  return first;
+}
+
+struct Fp32Comparison {
+  v1::OutputAgreement agreement;
+  std::vector<v1::LayerSqnr> layer_sqnr;
+};
+
+// How `quantized` compares with fp32 on `data`: output agreement against the
+// served fp32 session, and per-layer SQNR against `same_graph_fp32` (an fp32
+// session with the quantized session's passes, so values pair by name).
+// `progress` gets the fraction done and returns false to stop (CANCELLED).
+absl::StatusOr<Fp32Comparison> CompareWithFp32(engine::InferenceSession& fp32,
+                                               engine::InferenceSession& same_graph_fp32,
+                                               engine::InferenceSession& quantized,
+                                               const std::vector<engine::QuantizedLayer>& layers,
+                                               const engine::Dataset& data,
+                                               const std::string& dataset_id,
+                                               const std::function<bool(double)>& progress) {
+  // Agreement covers every sample, SQNR at most kLayerSqnrOptions.max_samples
+  // (each observed one costs several plain runs): weight progress by that.
+  const double sqnr_share = 0.5;
+  Fp32Comparison comparison;
+  ASSIGN_OR_RETURN(const engine::OutputAgreement agreement,
+                   engine::CompareOutputs(fp32, quantized, data, kAgreementBatchSamples,
+                                          [&](int64_t done, int64_t total) {
+                                            return progress((1 - sqnr_share) * done / total);
+                                          }));
+  comparison.agreement = ToProtoAgreement(agreement, dataset_id);
+  ASSIGN_OR_RETURN(
+      const std::vector<engine::LayerSqnr> sqnr,
+      engine::MeasureLayerSqnr(same_graph_fp32, quantized, layers, data, kLayerSqnrOptions,
+                               [&](int64_t done, int64_t total) {
+                                 return progress(1 - sqnr_share + sqnr_share * done / total);
+                               }));
+  for (const engine::LayerSqnr& layer : sqnr) {
+    comparison.layer_sqnr.push_back(ToProtoLayerSqnr(layer));
+  }
+  return comparison;
+}
 
 std::string ErrorText(const absl::Status& status) {
   return absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
+}
+
+// An fp32 session on the unfused (BatchNorm-folded unless kept) graph.
+absl::StatusOr<std::shared_ptr<engine::InferenceSession>> CreateUnfusedSession(
+    const std::string& onnx, bool fold_batch_norm, const std::string& model_id) {
+  engine::SessionOptions options;
+  options.fold_batch_norm = fold_batch_norm;
+  options.fuse_operators = false;
+  absl::StatusOr<std::unique_ptr<engine::InferenceSession>> session;
+  try {
+    session = engine::InferenceSession::Create(onnx, options);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("cannot load model '", model_id, "' for calibration: ", e.what()));
+  }
+  if (!session.ok()) return session.status();
+  return std::shared_ptr<engine::InferenceSession>(std::move(*session));
+}
+
+// The version's exports for other runtimes: the calibration table as JSON
+// always, the QDQ ONNX model when the version runs real int8 kernels. A model
+// the QDQ export cannot write (UNIMPLEMENTED naming the op) still gets its
+// int8 version, without the QDQ file; the reason goes to the log.
+absl::StatusOr<VersionExports> MakeExports(const std::string& onnx,
+                                           const engine::CalibrationTable& table,
+                                           const engine::QuantizationOptions& quantization,
+                                           bool fold_batch_norm, const std::string& job_id) {
+  VersionExports exports;
+  exports.calibration_json = engine::CalibrationTableToJson(table, quantization);
+  if (!quantization.simulated()) {
+    absl::StatusOr<std::string> qdq =
+        // Signed activations as uint8 + 128: the same values, but ONNX
+        // Runtime fuses every Conv/Add only when their types agree (0007).
+        engine::ExportQdqModel(onnx, table, quantization,
+                               {.fold_batch_norm = fold_batch_norm,
+                                .signed_activations_as_uint8 = true});
+    if (absl::IsUnimplemented(qdq.status())) {
+      std::cerr << "quantd: job '" << job_id << "' publishes no QDQ model: " << qdq.status()
+                << std::endl;
+    } else if (!qdq.ok()) {
+      return qdq.status();
+    } else {
+      exports.qdq_model = std::move(*qdq);
+    }
+  }
+  return exports;
 }
 
 void LogIfError(const absl::Status& status, const std::string& job_id) {
@@ -175,6 +285,10 @@ void QuantizationJobRunner::MarkSucceeded(const std::string& job_id, const Outco
                    if (outcome.fp32_accuracy) *j.mutable_fp32_accuracy() = *outcome.fp32_accuracy;
                    if (outcome.int8_accuracy) *j.mutable_int8_accuracy() = *outcome.int8_accuracy;
                    if (outcome.speedup) *j.mutable_speedup() = *outcome.speedup;
+                   if (outcome.agreement) *j.mutable_agreement() = *outcome.agreement;
+                   for (const v1::LayerSqnr& layer : outcome.layer_sqnr) {
+                     *j.add_layer_sqnr() = layer;
+                   }
                  },
                  /*persist=*/true),
              job_id);
@@ -199,17 +313,14 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
                    CreateSession(onnx, std::nullopt, absl::StrCat("model '", model_id, "'")));
   if (stop_requested()) return stopped();
 
-  // Unfolded BatchNorm leaves values the folded graph does not have (the
-  // Conv's own output): those need ranges too, so calibrate on a session
-  // with the same passes. fp32 evaluation and timing keep the folded graph.
+  // Calibration runs on the unfused graph, with BatchNorm folded as the
+  // version will be: its values are a superset of the fused graph's (same
+  // names, same numbers), so the int8 session finds every range it reads,
+  // and the QDQ export also finds the values fusion hides (a Conv's output
+  // before its residual Add). fp32 evaluation and timing keep the fused graph.
   const bool fold_batch_norm = !request.quantization().keep_batchnorm();
-  std::shared_ptr<engine::InferenceSession> calibration_session = fp32;
-  if (!fold_batch_norm) {
-    ASSIGN_OR_RETURN(calibration_session,
-                     CreateSession(onnx, std::nullopt,
-                                   absl::StrCat("model '", model_id, "' with BatchNorm kept"), {},
-                                   /*fold_batch_norm=*/false));
-  }
+  ASSIGN_OR_RETURN(std::shared_ptr<engine::InferenceSession> calibration_session,
+                   CreateUnfusedSession(onnx, fold_batch_norm, model_id));
 
   report("calibrating", 0);
   ASSIGN_OR_RETURN(
@@ -220,11 +331,20 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
                               total > 0 ? static_cast<double>(done) / total : 1.0;
                           report("calibrating", fraction * plan.calibrated);
                           return !stop_requested();
+                        },
+                        // Calibration method auto scores its candidates on the version's session.
+                        [&](const engine::CalibrationTable& candidate) {
+                          return CreateSession(onnx, candidate, "auto calibration candidate",
+                                               ToQuantizationOptions(request.quantization()),
+                                               fold_batch_norm);
                         }));
   if (stop_requested()) return stopped();
 
   report("quantizing", plan.calibrated);
   const std::string calibration_text = table.Serialize();
+  ASSIGN_OR_RETURN(const VersionExports exports,
+                   MakeExports(onnx, table, ToQuantizationOptions(request.quantization()),
+                               fold_batch_norm, job.id()));
   ASSIGN_OR_RETURN(
       std::shared_ptr<engine::InferenceSession> int8,
       CreateSession(onnx, std::move(table), absl::StrCat("int8 model '", model_id, "'"),
@@ -235,8 +355,12 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
   Outcome outcome;
   std::optional<engine::Dataset> evaluation_set;
   if (evaluate) {
+    ASSIGN_OR_RETURN(evaluation_set, repository_->LoadDataset(request.evaluation_dataset_id()));
+  }
+  // Accuracy needs labels; an unlabelled evaluation set only gets the
+  // comparison with fp32 below.
+  if (evaluation_set && evaluation_set->has_labels()) {
     const std::string& dataset_id = request.evaluation_dataset_id();
-    ASSIGN_OR_RETURN(evaluation_set, repository_->LoadDataset(dataset_id));
     double from = plan.quantized;
     for (const auto& [session, end, result] :
          {std::tuple{fp32.get(), plan.fp32_evaluated, &outcome.fp32_accuracy},
@@ -256,18 +380,53 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
   }
   if (stop_requested()) return stopped();
 
+  {
+    // Per-layer SQNR pairs values by name, so its fp32 side runs the graph
+    // the int8 session runs: the served fp32 session when BatchNorm is folded.
+    std::shared_ptr<engine::InferenceSession> same_graph_fp32 = fp32;
+    if (!fold_batch_norm) {
+      ASSIGN_OR_RETURN(same_graph_fp32,
+                       CreateSession(onnx, std::nullopt,
+                                     absl::StrCat("model '", model_id, "' with BatchNorm kept"), {},
+                                     /*fold_batch_norm=*/false));
+    }
+    ASSIGN_OR_RETURN(const std::vector<engine::QuantizedLayer> layers,
+                     engine::ListQuantizedLayers(onnx, fold_batch_norm,
+                                                 ToQuantizationOptions(request.quantization())));
+    std::optional<engine::Dataset> first_calibration_samples;
+    if (!evaluation_set) {
+      first_calibration_samples = FirstSamples(calibration_set, kComparisonCalibrationSamples);
+    }
+    const engine::Dataset& comparison_set =
+        evaluation_set ? *evaluation_set : *first_calibration_samples;
+    report("evaluating", plan.int8_evaluated);
+    ASSIGN_OR_RETURN(
+        Fp32Comparison comparison,
+        CompareWithFp32(
+            *fp32, *same_graph_fp32, *int8, layers, comparison_set,
+            evaluate ? request.evaluation_dataset_id() : request.calibration_dataset_id(),
+            [&](double done) {
+              report("evaluating",
+                     plan.int8_evaluated + (plan.compared - plan.int8_evaluated) * done);
+              return !stop_requested();
+            }));
+    outcome.agreement = std::move(comparison.agreement);
+    outcome.layer_sqnr = std::move(comparison.layer_sqnr);
+  }
+  if (stop_requested()) return stopped();
+
   // A simulated session runs fp32 kernels on fake-quantized values: timing it
   // against fp32 would report a speed-up that no int8 kernel ever gave.
   outcome.simulated = int8->simulated();
   if (!outcome.simulated) {
     // Timed on evaluation samples when there are some: those are what the
     // client cares about; otherwise on the calibration samples.
-    report("benchmarking", plan.int8_evaluated);
+    report("benchmarking", plan.compared);
     const engine::Dataset& timing_set = evaluation_set ? *evaluation_set : calibration_set;
     ASSIGN_OR_RETURN(v1::SpeedupReport speedup,
                      MeasureSpeedup(*fp32, *int8, timing_set, SpeedupOptions{}, [&](double done) {
-                       report("benchmarking", plan.int8_evaluated +
-                                                  (plan.benchmarked - plan.int8_evaluated) * done);
+                       report("benchmarking",
+                              plan.compared + (plan.benchmarked - plan.compared) * done);
                        return !stop_requested();
                      }));
     speedup.set_dataset_id(evaluate ? request.evaluation_dataset_id()
@@ -277,10 +436,10 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
   if (stop_requested()) return stopped();
 
   report("publishing", plan.benchmarked);
-  ASSIGN_OR_RETURN(
-      const v1::ModelVersion version,
-      repository_->AddInt8Version(model_id, job.id(), calibration_text, outcome.int8_accuracy,
-                                  outcome.speedup, WithDefaults(request), outcome.simulated));
+  ASSIGN_OR_RETURN(const v1::ModelVersion version,
+                   repository_->AddInt8Version(model_id, job.id(), calibration_text,
+                                               outcome.int8_accuracy, outcome.speedup,
+                                               WithDefaults(request), outcome.simulated, exports));
   outcome.version = version.version();
   // The first Infer on the new version should not pay for loading it again.
   sessions_->Insert(model_id, version.version(), std::move(int8));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "quantd/v1/quantd.pb.h"
@@ -42,6 +43,8 @@ class QuantizationJobRunner {
     std::optional<v1::AccuracyReport> int8_accuracy;
     std::optional<v1::SpeedupReport> speedup;  // unset for simulated versions
     bool simulated = false;
+    std::optional<v1::OutputAgreement> agreement;
+    std::vector<v1::LayerSqnr> layer_sqnr;  // graph order
   };
 
   absl::StatusOr<Outcome> Execute(const v1::Job& job, const std::atomic<bool>& stopping,

@@ -17,6 +17,10 @@ struct ServerConfig {
   int64_t max_receive_message_bytes = int64_t{64} << 20;
   int64_t job_queue_capacity = 64;
   int session_cache_capacity = 16;
+  // Infer calls that run a model at once; 0: cores / OpenMP threads per call
+  // (see InferAdmission). Calls beyond wait, at most infer_queue_capacity.
+  int infer_concurrency = 0;
+  int64_t infer_queue_capacity = 256;
 };
 
 }  // namespace quantd::server

@@ -17,7 +17,10 @@ class WorkerPool {
   // `run_job` must not throw; it should return soon after `stopping` turns true.
   using RunJob = std::function<void(const std::string& job_id, const std::atomic<bool>& stopping)>;
 
-  WorkerPool(int workers, JobQueue* queue, RunJob run_job);
+  // `on_busy_change` (may be empty) is told how many workers run a job after
+  // every start and end of one; the server feeds it into a gauge.
+  WorkerPool(int workers, JobQueue* queue, RunJob run_job,
+             std::function<void(int busy)> on_busy_change = {});
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -31,6 +34,8 @@ class WorkerPool {
 
   JobQueue* const queue_;
   const RunJob run_job_;
+  const std::function<void(int)> on_busy_change_;
+  std::atomic<int> busy_{0};
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
 };

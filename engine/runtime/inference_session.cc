@@ -1,9 +1,13 @@
 #include "engine/runtime/inference_session.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <list>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -86,17 +90,20 @@ class CompiledSession final : public InferenceSession {
       return RunWith(input, nullptr);
     }
     RETURN_IF_ERROR(ValidateInput(input));
-    const int64_t chunk = batch_split_.ChunkFor(batch);
+    const int threads = omp_get_max_threads();
+    const BatchSplit split = batch_split_.SplitFor(batch, threads);
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<std::vector<Tensor>> outputs =
-        chunk == batch ? RunWith(input, nullptr) : RunInChunks(input, chunk);
+        split.workers > 1      ? RunSideBySide(input, split, threads)
+        : split.chunk == batch ? RunWith(input, nullptr)
+                               : RunInChunks(input, split.chunk);
     if (outputs.ok()) {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (batch_split_.Report(batch, chunk, seconds)) {
+      if (batch_split_.Report(batch, threads, split, seconds)) {
         std::vector<int64_t> measured_shape = input.shape;
-        measured_shape[0] = chunk;
-        DropPlan(measured_shape);
+        measured_shape[0] = split.chunk;
+        DropPlan(measured_shape, threads / split.workers);
       }
     }
     return outputs;
@@ -104,10 +111,14 @@ class CompiledSession final : public InferenceSession {
 
   absl::StatusOr<std::vector<Tensor>> RunObserved(const Tensor& input,
                                                   const ActivationObserver& observer) override {
-    if (options_.precision != Precision::kFp32) {
-      return absl::FailedPreconditionError("activations can only be observed in fp32 sessions");
-    }
+    // int8 values are reported dequantized (the plan records each buffer's
+    // scale); simulated sessions hold fake-quantized f32 already.
     return RunWith(input, &observer);
+  }
+
+  int TuningRunsLeft(int64_t batch) override {
+    if (!options_.tune_batch_split || !outputs_follow_batch_) return 0;
+    return batch_split_.RunsLeft(batch, omp_get_max_threads());
   }
 
   const ModelSummary& summary() const override { return summary_; }
@@ -162,14 +173,70 @@ class CompiledSession final : public InferenceSession {
     return stacked;
   }
 
-  // Forgets the Plan for `shape` (in-flight runs keep theirs alive).
-  void DropPlan(const std::vector<int64_t>& shape) {
-    absl::MutexLock lock(&mu_);
-    plans_.remove_if([&shape](const CachedPlan& plan) { return plan.shape == shape; });
+  // Runs `split.workers` equal shares of the batch side by side, each on its
+  // own thread with threads / workers OpenMP threads (so the cores stay
+  // exactly subscribed) in sub-batches of `split.chunk`, and stacks the
+  // outputs in image order. Each worker's Plans are compiled for its own
+  // thread count: oneDNN fixes a primitive's threads when it is created.
+  absl::StatusOr<std::vector<Tensor>> RunSideBySide(const Tensor& input, const BatchSplit& split,
+                                                    int threads) {
+    const int64_t batch = input.shape[0];
+    const int64_t share = batch / split.workers;
+    const size_t share_size = input.data.size() / static_cast<size_t>(split.workers);
+    const int worker_threads = std::max(1, threads / split.workers);
+    std::vector<absl::StatusOr<std::vector<Tensor>>> results(
+        static_cast<size_t>(split.workers), absl::UnknownError("worker did not run"));
+    std::vector<std::thread> workers;
+    workers.reserve(static_cast<size_t>(split.workers));
+    for (int w = 0; w < split.workers; ++w) {
+      workers.emplace_back([&, w] {
+        omp_set_num_threads(worker_threads);
+        Tensor part{input.name, input.shape, {}};
+        part.shape[0] = share;
+        const auto first = input.data.begin() + static_cast<std::ptrdiff_t>(w * share_size);
+        part.data.assign(first, first + static_cast<std::ptrdiff_t>(share_size));
+        results[static_cast<size_t>(w)] =
+            split.chunk == share ? RunWith(part, nullptr) : RunInChunks(part, split.chunk);
+      });
+    }
+    for (std::thread& worker : workers) worker.join();
+    std::vector<Tensor> stacked;
+    for (absl::StatusOr<std::vector<Tensor>>& result : results) {
+      if (!result.ok()) return result.status();
+      for (const Tensor& output : *result) {
+        if (output.shape.empty() || output.shape[0] != share) return RunWith(input, nullptr);
+      }
+      if (stacked.empty()) {
+        stacked = std::move(*result);
+        for (Tensor& output : stacked) {
+          output.shape[0] = batch;
+          output.data.reserve(output.data.size() * static_cast<size_t>(split.workers));
+        }
+        continue;
+      }
+      for (size_t i = 0; i < stacked.size(); ++i) {
+        stacked[i].data.insert(stacked[i].data.end(), (*result)[i].data.begin(),
+                               (*result)[i].data.end());
+      }
+    }
+    return stacked;
   }
 
+  // Forgets the Plan for `shape` compiled for `threads` OpenMP threads
+  // (in-flight runs keep theirs alive).
+  void DropPlan(const std::vector<int64_t>& shape, int threads) {
+    absl::MutexLock lock(&mu_);
+    plans_.remove_if([&](const CachedPlan& plan) {
+      return plan.shape == shape && plan.threads == threads;
+    });
+  }
+
+  // Plans are cached per input shape and per OpenMP thread count of the
+  // threads that run them: a Plan compiled on 2 threads runs wrongly sized
+  // on 1, and the other way round.
   struct CachedPlan {
     std::vector<int64_t> shape;
+    int threads = 0;
     std::shared_ptr<ContextPool> contexts;
   };
 
@@ -196,9 +263,10 @@ class CompiledSession final : public InferenceSession {
   // The plan for `shape`, compiled on first use; least recently used first
   // out when the cache is full.
   absl::StatusOr<std::shared_ptr<ContextPool>> PlanFor(const std::vector<int64_t>& shape) {
+    const int threads = omp_get_max_threads();
     absl::MutexLock lock(&mu_);
     for (auto it = plans_.begin(); it != plans_.end(); ++it) {
-      if (it->shape == shape) {
+      if (it->shape == shape && it->threads == threads) {
         plans_.splice(plans_.begin(), plans_, it);
         return plans_.front().contexts;
       }
@@ -210,7 +278,8 @@ class CompiledSession final : public InferenceSession {
     plan_options.quantization = options_.quantization;
     plan_options.fp32_winograd = options_.fp32_winograd;
     ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, CompilePlan(graph_, shape, plan_options));
-    plans_.push_front(CachedPlan{shape, std::make_shared<ContextPool>(std::move(plan))});
+    plans_.push_front(
+        CachedPlan{shape, threads, std::make_shared<ContextPool>(std::move(plan))});
     while (plans_.size() > static_cast<size_t>(options_.max_cached_plans)) {
       plans_.pop_back();
     }
@@ -278,6 +347,7 @@ absl::StatusOr<std::unique_ptr<InferenceSession>> InferenceSession::Create(
   ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(onnx_bytes));
   PassOptions passes;
   passes.fold_batch_norm = options.fold_batch_norm;
+  passes.fuse_operators = options.fuse_operators;
   RETURN_IF_ERROR(RunStandardPasses(graph, passes));
   return CreateSessionFromGraph(std::move(graph), std::move(summary), options);
 }

@@ -40,12 +40,17 @@ struct SessionOptions {
   // folding changes the weights that get quantized). Calibration ranges must
   // come from a session with the same setting: value names differ.
   bool fold_batch_norm = true;
+  // false skips activation and residual fusion, so every value of the
+  // imported graph can be observed (a superset of the fused graph's values).
+  // For fp32 calibration sessions: their table then also has the values an
+  // exported QDQ model quantizes (the Conv output before a residual Add).
+  bool fuse_operators = true;
 };
 
 // A loaded model, ready to run. Thread-safe: Run() may be called concurrently;
 // each call uses its own activation buffers on a shared, immutable Plan.
-// Observes activations of the (post-pass) graph while running fp32: called
-// once per value per batch with the value in plain row-major layout.
+// Observes activations of the (post-pass) graph: called once per value per
+// batch with the value in plain row-major f32 layout.
 using ActivationObserver =
     std::function<void(const std::string& value_name, const Tensor& value)>;
 
@@ -66,9 +71,11 @@ class InferenceSession {
   // outputs in graph order, in plain row-major layout.
   virtual absl::StatusOr<std::vector<Tensor>> Run(const Tensor& input) = 0;
 
-  // fp32 sessions only (FAILED_PRECONDITION otherwise): like Run(), and also
-  // reports the graph input and every node output to `observer`. Calibration
-  // uses this; it is slower than Run() because each value is reordered to plain.
+  // Like Run(), and also reports the graph input and every node output to
+  // `observer`, in graph order, right after the node ran. int8 sessions report
+  // their values dequantized to f32 (a fused node reports its fused output).
+  // Calibration and per-layer SQNR use this; it is slower than Run() because
+  // each value is reordered to plain.
   virtual absl::StatusOr<std::vector<Tensor>> RunObserved(
       const Tensor& input, const ActivationObserver& observer) = 0;
 
@@ -78,6 +85,11 @@ class InferenceSession {
   // run fp32 kernels on fake-quantized weights and activations: accuracy as
   // quantized, speed as fp32.
   virtual bool simulated() const { return false; }
+  // Runs of `batch` images from this thread that the session will still
+  // spend measuring how to split such batches (SessionOptions::
+  // tune_batch_split); 0 when it has settled. Anyone timing the session
+  // runs this many untimed first.
+  virtual int TuningRunsLeft(int64_t /*batch*/) { return 0; }
 };
 
 }  // namespace quantd::engine

@@ -255,6 +255,16 @@ TEST_F(QuantctlE2eTest, ManagesJobsDatasetsVersionsAndDownloads) {
   result = Quantctl({"get-job", job_id, "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("\"state\":\"SUCCEEDED\""));
+  EXPECT_THAT(result.out, HasSubstr("\"layer_sqnr\""));
+  // The evaluation report: agreement with fp32 (on calibration samples here)
+  // and the worst layers by SQNR, or every layer with --all_layers.
+  result = Quantctl({"get-job", job_id});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("vs fp32      top-1 agreement"));
+  EXPECT_THAT(result.out, HasSubstr("layer SQNR, 10 worst of"));
+  result = Quantctl({"get-job", job_id, "--all_layers"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("layers, worst first"));
 
   // Cancelling a finished job fails and says why.
   result = Quantctl({"cancel", job_id});
@@ -288,6 +298,19 @@ TEST_F(QuantctlE2eTest, ManagesJobsDatasetsVersionsAndDownloads) {
   EXPECT_EQ(ReadWholeFile(out_dir + "/model.onnx"),
             ReadWholeFile(FixtureFile("resnet_fmnist.onnx")));
   EXPECT_FALSE(ReadWholeFile(out_dir + "/calibration.tsv").empty());
+  EXPECT_THAT(ReadWholeFile(out_dir + "/model.qdq.onnx"), HasSubstr("QuantizeLinear"));
+  std::filesystem::remove_all(out_dir);
+  result =
+      Quantctl({"download", model_id, "2", "--artifact=calibration-json", "--out_dir=" + out_dir});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(ReadWholeFile(out_dir + "/calibration.json"), HasSubstr("quantd.calibration.v1"));
+  EXPECT_FALSE(std::filesystem::exists(out_dir + "/model.onnx"));
+  result = Quantctl({"download", model_id, "2", "--artifact=qdq", "--out_dir=" + out_dir});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(ReadWholeFile(out_dir + "/model.qdq.onnx"), HasSubstr("DequantizeLinear"));
+  result = Quantctl({"download", model_id, "2", "--artifact=tflite", "--out_dir=" + out_dir});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("calibration-json"));
   std::filesystem::remove_all(out_dir);
   result = Quantctl({"download", model_id, "1", "--artifact=calibration", "--out_dir=" + out_dir});
   EXPECT_EQ(result.exit_code, 1);

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -402,6 +403,51 @@ TEST_F(QuantdE2eTest, ConcurrentInferCallsAllSucceed) {
   EXPECT_THAT(failures, ElementsAre(0, 0, 0, 0));
 }
 
+// The value of the series `name{labels}` in a /metrics body, or -1.
+double SeriesValue(const std::string& body, const std::string& name, const std::string& labels) {
+  const std::string prefix = name + "{" + labels + "} ";
+  const size_t at = body.find(prefix);
+  if (at == std::string::npos) return -1;
+  return std::stod(body.substr(at + prefix.size()));
+}
+
+std::string MetricsBody(int port) {
+  const std::string response = HttpGet(port, "/metrics");
+  const size_t body_start = response.find("\r\n\r\n");
+  return body_start == std::string::npos ? "" : response.substr(body_start + 4);
+}
+
+// Each Infer call is recorded under the version that served it, with its
+// time split into waiting for a compute slot and running the model, its
+// batch size and its bytes.
+TEST_F(QuantdE2eTest, InferMetricsSplitTimeAndCountSamplesPerVersion) {
+  const int port = server_->process->metrics_port();
+  const std::string labels =
+      "model=\"" + server_->resnet.id() + "\",precision=\"fp32\",version=\"1\"";
+  const std::string before = MetricsBody(port);
+  for (int i = 0; i < 3; ++i) {
+    v1::InferResponse response;
+    const grpc::Status status =
+        Infer(stub(), server_->resnet.id(), v1::FP32, BatchTensor(test_images(), i, 4), response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  const std::string after = MetricsBody(port);
+  auto increase = [&](const std::string& name) {
+    return SeriesValue(after, name, labels) - std::max(0.0, SeriesValue(before, name, labels));
+  };
+  for (const char* name : {"quantd_infer_latency_seconds_count", "quantd_infer_queue_seconds_count",
+                           "quantd_infer_compute_seconds_count", "quantd_infer_batch_size_count"}) {
+    EXPECT_EQ(increase(name), 3) << name << "\n" << after;
+  }
+  EXPECT_EQ(increase("quantd_infer_batch_size_sum"), 12);  // 3 calls x 4 images
+  // 4 images of 28 x 28 floats: over 12 KB per request, over 40 B per response.
+  EXPECT_GT(increase("quantd_infer_request_bytes_total"), 3 * 4 * 28 * 28 * 4);
+  EXPECT_GT(increase("quantd_infer_response_bytes_total"), 3 * 4 * 10 * 4);
+  EXPECT_GT(increase("quantd_infer_compute_seconds_sum"), 0);
+  EXPECT_THAT(after, HasSubstr("quantd_infer_running 0"));
+  EXPECT_THAT(after, HasSubstr("quantd_infer_waiting 0"));
+}
+
 TEST_F(QuantdE2eTest, MetricsPassPromtool) {
   for (int i = 0; i < 3; ++i) {
     v1::InferResponse response;
@@ -422,6 +468,8 @@ TEST_F(QuantdE2eTest, MetricsPassPromtool) {
   const std::regex fp32_bucket(
       R"re(quantd_infer_latency_seconds_bucket\{[^}]*precision="(fp32|FP32)"[^}]*\})re");
   EXPECT_TRUE(std::regex_search(body, fp32_bucket)) << body;
+  EXPECT_THAT(body, HasSubstr("quantd_infer_running 0"));
+  EXPECT_THAT(body, HasSubstr("quantd_job_workers 1"));
 
   const std::string promtool = "/usr/bin/promtool";
   ASSERT_TRUE(std::filesystem::exists(promtool))

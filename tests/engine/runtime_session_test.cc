@@ -2,11 +2,15 @@
 // reference interpreter, input validation, plan caching by shape, concurrent
 // Run() and activation observation.
 
+#include <omp.h>
+
 #include <cmath>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "engine/runtime/batch_split_tuner.h"
 #include "engine/runtime/inference_session.h"
 #include "engine/runtime/session_factory.h"
 #include "gmock/gmock.h"
@@ -223,10 +227,13 @@ TEST(RuntimeSessionTest, DynamicHeightAndWidthRunAtAnySize) {
             absl::StatusCode::kInvalidArgument);
 }
 
-// Large batches may run as measured-faster sub-batches while the session
-// tunes itself and afterwards; the outputs must not change (beyond float
-// rounding) whichever split is in use.
+// Large batches may run as measured-faster sub-batches, or as shares side by
+// side on one thread each, while the session tunes itself and afterwards; the
+// outputs must not change (beyond float rounding) whichever split is in use.
 TEST(RuntimeSessionTest, BatchSplittingKeepsOutputs) {
+  // Two threads, so the side-by-side candidates are tried on any machine.
+  const int saved_threads = omp_get_max_threads();
+  omp_set_num_threads(2);
   const Graph graph = TinyResNet(21);
   SessionOptions whole;
   whole.tune_batch_split = false;
@@ -239,8 +246,10 @@ TEST(RuntimeSessionTest, BatchSplittingKeepsOutputs) {
   const Tensor input = RandomTensor({16, 3, 16, 16}, rng);
   absl::StatusOr<std::vector<Tensor>> expected = (*reference)->Run(input);
   ASSERT_TRUE(expected.ok()) << expected.status();
-  // 3 candidates (16, 8, 4) x 2 runs to tune, then the chosen split.
-  for (int run = 0; run < 9; ++run) {
+  // Every candidate x 2 runs to tune, then the chosen split.
+  const int runs = 2 * static_cast<int>(BatchSplitTuner::Candidates(16, 2).size()) + 3;
+  ASSERT_EQ(runs, 2 * 5 + 3);  // 16, 8, 4 on two threads; 8, 4 per worker side by side
+  for (int run = 0; run < runs; ++run) {
     SCOPED_TRACE(run);
     absl::StatusOr<std::vector<Tensor>> out = tuned->Run(input);
     ASSERT_TRUE(out.ok()) << out.status();
@@ -250,6 +259,7 @@ TEST(RuntimeSessionTest, BatchSplittingKeepsOutputs) {
                   1e-5 * (1 + std::fabs((*expected)[0].data[i])));
     }
   }
+  omp_set_num_threads(saved_threads);
 }
 
 // Training-mode nodes compute batch statistics or random masks; a graph built
@@ -286,7 +296,7 @@ TEST(RuntimeSessionTest, TrainingModeNodesAreUnimplemented) {
   EXPECT_THAT(session.status().message(), HasSubstr("node 'drop' (Dropout) runs in training mode"));
 }
 
-TEST(RuntimeSessionTest, Int8NeedsCalibrationAndCannotObserve) {
+TEST(RuntimeSessionTest, Int8NeedsCalibrationAndObservesLikeFp32WithoutRanges) {
   SessionOptions options;
   options.precision = Precision::kInt8;
   EXPECT_EQ(CreateSessionFromGraph(TinyResNet(21), options).status().code(),
@@ -296,13 +306,27 @@ TEST(RuntimeSessionTest, Int8NeedsCalibrationAndCannotObserve) {
   absl::StatusOr<std::unique_ptr<InferenceSession>> session =
       CreateSessionFromGraph(TinyResNet(21), options);
   ASSERT_TRUE(session.ok()) << session.status();
+  absl::StatusOr<std::unique_ptr<InferenceSession>> fp32 =
+      CreateSessionFromGraph(TinyResNet(21), SessionOptions{});
+  ASSERT_TRUE(fp32.ok()) << fp32.status();
   std::mt19937 rng(8);
-  EXPECT_EQ(
-      (*session)
-          ->RunObserved(RandomTensor({1, 3, 16, 16}, rng), [](const std::string&, const Tensor&) {})
-          .status()
-          .code(),
-      absl::StatusCode::kFailedPrecondition);
+  const Tensor input = RandomTensor({1, 3, 16, 16}, rng);
+  std::map<std::string, std::vector<float>> int8_values, fp32_values;
+  ASSERT_TRUE((*session)
+                  ->RunObserved(input, [&](const std::string& name,
+                                           const Tensor& value) { int8_values[name] = value.data; })
+                  .ok());
+  ASSERT_TRUE((*fp32)
+                  ->RunObserved(input, [&](const std::string& name,
+                                           const Tensor& value) { fp32_values[name] = value.data; })
+                  .ok());
+  ASSERT_EQ(int8_values.size(), fp32_values.size());
+  for (const auto& [name, values] : fp32_values) {
+    ASSERT_EQ(int8_values[name].size(), values.size()) << name;
+    for (size_t i = 0; i < values.size(); ++i) {
+      EXPECT_NEAR(int8_values[name][i], values[i], 1e-4f * (1 + std::fabs(values[i]))) << name;
+    }
+  }
 }
 
 }  // namespace

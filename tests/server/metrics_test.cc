@@ -17,28 +17,65 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+Metrics::InferCall SuccessfulInt8Call() {
+  Metrics::InferCall call;
+  call.model = "mdl_1";
+  call.version = "3";
+  call.precision = "int8";
+  call.code = absl::StatusCode::kOk;
+  call.latency = absl::Microseconds(300);
+  call.queue_time = absl::Microseconds(50);
+  call.compute_time = absl::Microseconds(200);
+  call.batch_size = 32;
+  call.request_bytes = 4096;
+  call.response_bytes = 1280;
+  return call;
+}
+
 TEST(MetricsTest, RendersEveryDocumentedFamily) {
   auto metrics = Metrics::Create("none");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   EXPECT_EQ((*metrics)->bound_address(), "");
-  (*metrics)->RecordInfer("mdl_1", "int8", absl::StatusCode::kOk, absl::Microseconds(300));
-  (*metrics)->RecordInfer("mdl_1", "int8", absl::StatusCode::kInvalidArgument,
-                          absl::Microseconds(10));
+  (*metrics)->RecordInfer(SuccessfulInt8Call());
+  Metrics::InferCall refused;
+  refused.model = "mdl_1";
+  refused.code = absl::StatusCode::kInvalidArgument;
+  (*metrics)->RecordInfer(refused);
+  (*metrics)->SetInferConcurrency(1, 4);
+  (*metrics)->SetJobWorkers(2, 1);
   (*metrics)->RecordJobFinished(JobOutcome::kSucceeded, absl::Seconds(12));
   (*metrics)->SetJobQueueDepth(3);
   (*metrics)->SetModelTop1("mdl_1", 2, 0.91, 0.905);
 
   const std::string text = (*metrics)->RenderText();
   EXPECT_THAT(text, HasSubstr("# TYPE quantd_infer_latency_seconds histogram"));
-  EXPECT_THAT(text,
-              HasSubstr("quantd_infer_latency_seconds_bucket{model=\"mdl_1\",precision=\"int8\","
-                        "le=\"0.0005\"} 1"));
-  EXPECT_THAT(text, HasSubstr("quantd_infer_latency_seconds_count{model=\"mdl_1\","
-                              "precision=\"int8\"} 1"));
-  EXPECT_THAT(text, HasSubstr("quantd_infer_requests_total{code=\"OK\",model=\"mdl_1\","
-                              "precision=\"int8\"} 1"));
+  const std::string labels = "model=\"mdl_1\",precision=\"int8\",version=\"3\"";
+  EXPECT_THAT(text, HasSubstr("quantd_infer_latency_seconds_bucket{" + labels +
+                              ",le=\"0.0005\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_latency_seconds_count{" + labels + "} 1"));
+  // Queue and compute time split the latency; 50 us of queueing lands in the
+  // first bucket, 200 us of compute in the 0.25 ms one.
+  EXPECT_THAT(text, HasSubstr("quantd_infer_queue_seconds_bucket{" + labels +
+                              ",le=\"0.0001\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_compute_seconds_bucket{" + labels +
+                              ",le=\"0.0001\"} 0"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_compute_seconds_bucket{" + labels +
+                              ",le=\"0.00025\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_batch_size_bucket{" + labels + ",le=\"16\"} 0"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_batch_size_bucket{" + labels + ",le=\"32\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_request_bytes_total{" + labels + "} 4096"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_response_bytes_total{" + labels + "} 1280"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_requests_total{code=\"OK\"," + labels + "} 1"));
+  // A call refused before a version was chosen counts under version "none"
+  // and records no latency.
   EXPECT_THAT(text, HasSubstr("quantd_infer_requests_total{code=\"INVALID_ARGUMENT\","
-                              "model=\"mdl_1\",precision=\"int8\"} 1"));
+                              "model=\"mdl_1\",precision=\"unspecified\",version=\"none\"} 1"));
+  EXPECT_THAT(text, Not(HasSubstr("quantd_infer_latency_seconds_count{model=\"mdl_1\","
+                                  "precision=\"unspecified\"")));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_running 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_waiting 4"));
+  EXPECT_THAT(text, HasSubstr("quantd_job_workers 2"));
+  EXPECT_THAT(text, HasSubstr("quantd_job_workers_busy 1"));
   EXPECT_THAT(text, HasSubstr("quantd_jobs_total{outcome=\"succeeded\"} 1"));
   EXPECT_THAT(text, HasSubstr("quantd_jobs_total{outcome=\"failed\"} 0"));
   EXPECT_THAT(text, HasSubstr("quantd_job_duration_seconds_count 1"));
@@ -54,7 +91,7 @@ TEST(MetricsTest, ExpositionPassesPromtool) {
         << "promtool is missing: Debian package prometheus (scripts/install_deps.sh installs it)";
   auto metrics = Metrics::Create("none");
   ASSERT_TRUE(metrics.ok());
-  (*metrics)->RecordInfer("mdl_1", "fp32", absl::StatusCode::kOk, absl::Milliseconds(2));
+  (*metrics)->RecordInfer(SuccessfulInt8Call());
   (*metrics)->RecordJobFinished(JobOutcome::kFailed, absl::Seconds(3));
   (*metrics)->SetModelTop1("mdl_1", 2, 0.9, 0.89);
   (*metrics)->SetModelSpeedup("mdl_1", 2, 3.1);

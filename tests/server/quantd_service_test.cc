@@ -265,7 +265,9 @@ TEST_F(QuantdServiceTest, DeletionWaitsForActiveJobsThenRemovesEverything) {
     if (!chunk.file_name().empty()) headers[chunk.artifact()] = chunk;
     files[chunk.artifact()] += chunk.data();
   }
-  ASSERT_EQ(files.size(), 2u);
+  // model.onnx, calibration.tsv, model.qdq.onnx, calibration.json
+  // (the exports are tested in download_exports_test.cc).
+  ASSERT_EQ(files.size(), 4u);
   EXPECT_EQ(files[v1::ONNX_MODEL], onnx_);
   EXPECT_EQ(headers[v1::ONNX_MODEL].file_name(), "model.onnx");
   EXPECT_EQ(headers[v1::ONNX_MODEL].size_bytes(), static_cast<int64_t>(onnx_.size()));

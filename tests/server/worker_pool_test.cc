@@ -45,5 +45,31 @@ TEST(WorkerPoolTest, StopSignalsTheRunningJobAndJoins) {
   EXPECT_TRUE(saw_stop.load());
 }
 
+TEST(WorkerPoolTest, ReportsHowManyWorkersRunAJob) {
+  JobQueue queue(4);
+  std::atomic<bool> release{false};
+  std::atomic<int> busy_seen{-1};
+  std::atomic<int> max_busy{0};
+  WorkerPool pool(
+      2, &queue,
+      [&](const std::string&, const std::atomic<bool>&) {
+        while (!release.load()) std::this_thread::yield();
+      },
+      [&](int busy) {
+        busy_seen = busy;
+        int seen = max_busy.load();
+        while (busy > seen && !max_busy.compare_exchange_weak(seen, busy)) {
+        }
+      });
+  ASSERT_TRUE(queue.Push("job_a").ok());
+  ASSERT_TRUE(queue.Push("job_b").ok());
+  while (max_busy.load() < 2) std::this_thread::yield();
+  release = true;
+  while (busy_seen.load() != 0) std::this_thread::yield();
+  pool.Stop();
+  EXPECT_EQ(max_busy.load(), 2);
+  EXPECT_EQ(busy_seen.load(), 0);
+}
+
 }  // namespace
 }  // namespace quantd::server
