@@ -10,6 +10,9 @@
 // the best round, and prints a Markdown table with the logits' max absolute
 // difference and that difference relative to the largest |logit| (random
 // weights give logits of arbitrary scale, so the absolute figure can mislead).
+// Beside the ratio of best rounds it prints the median of the per-round
+// ratios: each round runs both programs back to back, so a round's ratio
+// compares two measurements taken under the same load.
 'use strict';
 
 const fs = require('fs');
@@ -42,6 +45,18 @@ function bestRound(roundDirs, file) {
   return best;
 }
 
+// Median over rounds of (images/s in fileA) / (images/s in fileB), each
+// round's pair measured one right after the other.
+function medianRoundRatio(roundDirs, fileA, fileB) {
+  const ratios = roundDirs.map((dir) => {
+    const a = JSON.parse(fs.readFileSync(path.join(dir, fileA), 'utf8'));
+    const b = JSON.parse(fs.readFileSync(path.join(dir, fileB), 'utf8'));
+    return a.images_per_s / b.images_per_s;
+  }).sort((x, y) => x - y);
+  const middle = Math.floor(ratios.length / 2);
+  return ratios.length % 2 ? ratios[middle] : (ratios[middle - 1] + ratios[middle]) / 2;
+}
+
 function subdirectories(dir) {
   return fs.readdirSync(dir, {withFileTypes: true})
       .filter((entry) => entry.isDirectory())
@@ -54,9 +69,9 @@ function main() {
   if (!runDir) throw new Error('usage: report.js <run directory>');
 
   const ms = (x) => x.toFixed(1);
-  console.log('| model | batch | quantd img/s | ORT img/s | quantd/ORT | quantd p50/p99 ms | ' +
-              'ORT p50/p99 ms | peak RSS quantd/ORT MB | max abs diff (rel.) |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| model | batch | quantd img/s | ORT img/s | quantd/ORT | median of round ratios | ' +
+              'quantd p50/p99 ms | ORT p50/p99 ms | peak RSS quantd/ORT MB | max abs diff (rel.) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const caseDir of subdirectories(runDir)) {
     const rounds = subdirectories(caseDir).filter(
         (dir) => fs.existsSync(path.join(dir, 'quantd.json')) &&
@@ -69,6 +84,7 @@ function main() {
                                                readFloats(path.join(rounds[0], 'ort.f32')));
     console.log(`| ${q.model} | ${q.batch} | ${q.images_per_s.toFixed(1)} | ` +
                 `${o.images_per_s.toFixed(1)} | ${(q.images_per_s / o.images_per_s).toFixed(2)} | ` +
+                `${medianRoundRatio(rounds, 'quantd.json', 'ort.json').toFixed(2)} | ` +
                 `${ms(q.p50_ms)} / ${ms(q.p99_ms)} | ${ms(o.p50_ms)} / ${ms(o.p99_ms)} | ` +
                 `${q.peak_rss_mb.toFixed(0)} / ${o.peak_rss_mb.toFixed(0)} | ` +
                 `${maxAbsDiff.toExponential(1)} (${(maxAbsDiff / maxAbs).toExponential(1)}) |`);
@@ -112,6 +128,7 @@ function printOrtInt8Table(runDir) {
     const agreement = top1Agreement(quantdLogits, ortLogits, i8.batch);
     rows.push(`| ${i8.model} | ${i8.batch} | ${i8.images_per_s.toFixed(1)} | ` +
               `${o8.images_per_s.toFixed(1)} | ${(i8.images_per_s / o8.images_per_s).toFixed(2)} | ` +
+              `${medianRoundRatio(rounds, 'quantd_int8.json', 'ort_int8.json').toFixed(2)} | ` +
               `${i8.p50_ms.toFixed(1)} / ${i8.p99_ms.toFixed(1)} | ` +
               `${o8.p50_ms.toFixed(1)} / ${o8.p99_ms.toFixed(1)} | ` +
               `${(100 * agreement).toFixed(1)}% | ` +
@@ -120,9 +137,9 @@ function printOrtInt8Table(runDir) {
   if (rows.length === 0) return;
   console.log('');
   console.log('| model | batch | quantd int8 img/s | ORT int8 img/s | quantd int8/ORT int8 | ' +
-              'quantd int8 p50/p99 ms | ORT int8 p50/p99 ms | top-1 agreement | ' +
-              'max abs diff (rel.) |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+              'median of round ratios | quantd int8 p50/p99 ms | ORT int8 p50/p99 ms | ' +
+              'top-1 agreement | max abs diff (rel.) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) console.log(row);
 }
 

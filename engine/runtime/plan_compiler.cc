@@ -213,10 +213,9 @@ bool PlanCompiler::ConsumersTakeInt8(const std::string& name) const {
 bool PlanCompiler::IsLastUseAsSum(const std::string& name, const Node& node) const {
   if (is_graph_output_.count(name) > 0) return false;
   const ValueState& state = values_.at(name);
-  if (state.buffer < 0 || !state.view_of.empty() || state.buffer == plan_->input_buffer ||
-      plan_->buffers[state.buffer].alias_of >= 0) {
-    return false;
-  }
+  if (state.buffer < 0 || !state.view_of.empty()) return false;
+  const int root = RootBuffer(state.buffer);
+  if (root == RootBuffer(plan_->input_buffer)) return false;
   for (const std::string& input : node.inputs) {
     if (input == name) return false;  // read as a source while being overwritten
   }
@@ -224,7 +223,36 @@ bool PlanCompiler::IsLastUseAsSum(const std::string& name, const Node& node) con
     // Views alias the buffer; later nodes still need the value.
     if (IsViewOp(consumer->op_type) || consumer > &node) return false;
   }
+  // The buffer may be an alias (a residual block's output written in place
+  // over the previous residual, as another type): every other value stored
+  // in the same bytes must be dead by now, or overwriting it loses it.
+  for (const auto& [other_name, other] : values_) {
+    if (other_name == name || !SharesStorage(other, root)) continue;
+    if (is_graph_output_.count(other_name) > 0) return false;
+    const auto consumers = consumers_.find(other_name);
+    if (consumers == consumers_.end()) continue;
+    for (const Node* consumer : consumers->second) {
+      if (consumer >= &node) return false;
+    }
+  }
   return true;
+}
+
+int PlanCompiler::RootBuffer(int buffer) const {
+  if (buffer < 0) return buffer;
+  while (plan_->buffers[buffer].alias_of >= 0) buffer = plan_->buffers[buffer].alias_of;
+  return buffer;
+}
+
+bool PlanCompiler::SharesStorage(const ValueState& value, int root) const {
+  if (value.buffer >= 0 && RootBuffer(value.buffer) == root) return true;
+  for (const ValueState::Copy& copy : value.copies) {
+    if (RootBuffer(copy.buffer) == root) return true;
+  }
+  for (const ValueState::Copy& copy : value.fake_quantized_copies) {
+    if (RootBuffer(copy.buffer) == root) return true;
+  }
+  return false;
 }
 
 int PlanCompiler::AddBuffer(const memory::desc& desc) {

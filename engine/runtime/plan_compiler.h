@@ -165,6 +165,10 @@ class PlanCompiler {
   absl::Status Materialize(const std::string& name);
   ValueState& State(const std::string& name);
   void Observe(const std::string& name);
+  // The buffer whose bytes `buffer` views (itself unless an alias).
+  int RootBuffer(int buffer) const;
+  // Whether `value` (its buffer or any of its copies) lives in `root`'s bytes.
+  bool SharesStorage(const ValueState& value, int root) const;
 
   const Graph& graph_;
   PlanOptions options_;
