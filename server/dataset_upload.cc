@@ -2,19 +2,15 @@
 
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "engine/data/image_preprocessing.h"
 #include "engine/status_macros.h"
-#include "server/atomic_file.h"
 #include "server/preprocessing_spec.h"
 #include "server/proto_conversion.h"
-#include "server/resource_id.h"
 
 namespace quantd::server {
 namespace {
@@ -56,7 +52,8 @@ absl::Status ValidateHeader(const v1::DatasetUploadHeader& header) {
             "dataset upload header: sample_shape is for RAW_FLOAT32; ENCODED_IMAGES samples take "
             "their shape from preprocessing");
       }
-      absl::StatusOr<engine::ImagePreprocessing> spec = ToImagePreprocessing(header.preprocessing());
+      absl::StatusOr<engine::ImagePreprocessing> spec =
+          ToImagePreprocessing(header.preprocessing());
       if (!spec.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat("dataset upload header: ", spec.status().message()));
@@ -71,38 +68,11 @@ absl::Status ValidateHeader(const v1::DatasetUploadHeader& header) {
   }
 }
 
-// A file holding one uploaded part while the engine reads it; removed when
-// the object goes out of scope.
-class ScratchFile {
- public:
-  explicit ScratchFile(const std::filesystem::path& dir, const std::string& part)
-      : path_(dir / absl::StrCat(part, kTempFileMarker, NewResourceId("upload"))) {}
-  ScratchFile(const ScratchFile&) = delete;
-  ScratchFile& operator=(const ScratchFile&) = delete;
-  ~ScratchFile() {
-    std::error_code ec;
-    std::filesystem::remove(path_, ec);
-  }
-
-  absl::Status Write(const std::string& contents) {
-    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    out.close();
-    if (!out) {
-      return absl::InternalError(absl::StrCat("cannot write scratch file '", path_.string(), "'"));
-    }
-    return absl::OkStatus();
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 }  // namespace
 
 absl::StatusOr<ReceivedDataset> ReceiveDatasetUpload(
-    const StreamReader<v1::UploadDatasetRequest>& read, int64_t max_bytes) {
+    const StreamReader<v1::UploadDatasetRequest>& read, int64_t max_bytes,
+    const std::filesystem::path& scratch_dir) {
   v1::UploadDatasetRequest request;
   if (!read(request)) {
     return absl::InvalidArgumentError("dataset upload stream is empty; send the header first");
@@ -117,6 +87,7 @@ absl::StatusOr<ReceivedDataset> ReceiveDatasetUpload(
 
   const bool encoded_images = received.header.format() == v1::ENCODED_IMAGES;
   const v1::DatasetPart data_part = encoded_images ? v1::IMAGE : v1::SAMPLES;
+  if (!encoded_images) received.samples = std::make_unique<ScratchFile>(scratch_dir, "samples");
   int64_t total = 0;
   while (read(request)) {
     if (request.has_header()) {
@@ -131,23 +102,26 @@ absl::StatusOr<ReceivedDataset> ReceiveDatasetUpload(
     if (chunk.part() == v1::LABELS) {
       received.labels_file += chunk.data();
     } else if (chunk.part() != data_part) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "dataset upload chunk has part ", v1::DatasetPart_Name(chunk.part()), "; expected ",
-          v1::DatasetPart_Name(data_part), " or LABELS for a ",
-          v1::DatasetFormat_Name(received.header.format()), " dataset"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("dataset upload chunk has part ", v1::DatasetPart_Name(chunk.part()),
+                       "; expected ", v1::DatasetPart_Name(data_part), " or LABELS for a ",
+                       v1::DatasetFormat_Name(received.header.format()), " dataset"));
     } else if (encoded_images) {
       if (static_cast<int64_t>(received.images.size()) >= kMaxDatasetImages) {
         return absl::ResourceExhaustedError(absl::StrCat(
             "dataset upload exceeds ", kMaxDatasetImages, " images; upload fewer images"));
       }
       received.images.push_back(chunk.data());
-    } else {
-      received.samples_file += chunk.data();
+    } else if (!chunk.data().empty()) {
+      if (absl::Status s = received.samples->Append(chunk.data()); !s.ok()) return s;
     }
   }
-  if (encoded_images ? received.images.empty() : received.samples_file.empty()) {
+  if (encoded_images ? received.images.empty() : received.samples->size() == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("dataset upload sent no ", v1::DatasetPart_Name(data_part), " chunks"));
+  }
+  if (received.samples != nullptr) {
+    if (absl::Status s = received.samples->Close(); !s.ok()) return s;
   }
   return received;
 }
@@ -162,19 +136,19 @@ absl::StatusOr<engine::Dataset> DecodeEncodedImages(const ReceivedDataset& recei
   const int64_t sample_bytes =
       spec.channels() * spec.crop_height * spec.crop_width * static_cast<int64_t>(sizeof(float));
   if (num_images * sample_bytes > kMaxDecodedDatasetBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "dataset '", name, "': ", num_images, " images of ", sample_bytes,
-        " bytes each after preprocessing exceed ", kMaxDecodedDatasetBytes,
-        " bytes; upload fewer images or use a smaller crop"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("dataset '", name, "': ", num_images, " images of ", sample_bytes,
+                     " bytes each after preprocessing exceed ", kMaxDecodedDatasetBytes,
+                     " bytes; upload fewer images or use a smaller crop"));
   }
 
   engine::Dataset data;
   if (!received.labels_file.empty()) {
     if (received.labels_file.size() != static_cast<size_t>(num_images) * sizeof(int32_t)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "dataset '", name, "': LABELS part holds ", received.labels_file.size(),
-          " bytes, but ", num_images, " images need ", num_images, " little-endian int32 labels (",
-          num_images * 4, " bytes)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("dataset '", name, "': LABELS part holds ", received.labels_file.size(),
+                       " bytes, but ", num_images, " images need ", num_images,
+                       " little-endian int32 labels (", num_images * 4, " bytes)"));
     }
     data.labels.resize(static_cast<size_t>(num_images));
     // The wire is little-endian, as is every platform quantd builds for (PLATFORM.md).
@@ -198,12 +172,12 @@ absl::StatusOr<engine::Dataset> DecodeEncodedImages(const ReceivedDataset& recei
 absl::StatusOr<engine::Dataset> DecodeDataset(const ReceivedDataset& received,
                                               const std::filesystem::path& scratch_dir) {
   if (received.header.format() == v1::ENCODED_IMAGES) return DecodeEncodedImages(received);
-  ScratchFile samples(scratch_dir, "samples");
+  const ScratchFile& samples = *received.samples;
   ScratchFile labels(scratch_dir, "labels");
-  if (absl::Status s = samples.Write(received.samples_file); !s.ok()) return s;
   const bool has_labels = !received.labels_file.empty();
   if (has_labels) {
-    if (absl::Status s = labels.Write(received.labels_file); !s.ok()) return s;
+    if (absl::Status s = labels.Append(received.labels_file); !s.ok()) return s;
+    if (absl::Status s = labels.Close(); !s.ok()) return s;
   }
   const std::string labels_path = has_labels ? labels.path().string() : std::string();
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,13 +11,16 @@
 #include "engine/data/dataset.h"
 #include "quantd/v1/quantd.pb.h"
 #include "server/model_upload.h"
+#include "server/scratch_file.h"
 
 namespace quantd::server {
 
 struct ReceivedDataset {
   v1::DatasetUploadHeader header;
-  std::string samples_file;
-  std::string labels_file;  // empty when no labels were sent
+  // IDX and RAW_FLOAT32: the SAMPLES part, written to disk as it arrives
+  // (the decoded float32 samples are the only full copy held in memory).
+  std::unique_ptr<ScratchFile> samples;
+  std::string labels_file;          // empty when no labels were sent (4 bytes a sample)
   std::vector<std::string> images;  // ENCODED_IMAGES: one encoded image per IMAGE chunk
 };
 
@@ -32,16 +36,17 @@ inline constexpr int64_t kMaxDecodedDatasetBytes = int64_t{2} << 30;
 // `max_bytes` bounds all parts together and is enforced while the bytes
 // arrive, as is kMaxDatasetImages (RESOURCE_EXHAUSTED). ENCODED_IMAGES needs a
 // valid preprocessing spec in the header (INVALID_ARGUMENT naming the field).
+// SAMPLES chunks go to a scratch file in `scratch_dir`.
 absl::StatusOr<ReceivedDataset> ReceiveDatasetUpload(
-    const StreamReader<v1::UploadDatasetRequest>& read, int64_t max_bytes);
+    const StreamReader<v1::UploadDatasetRequest>& read, int64_t max_bytes,
+    const std::filesystem::path& scratch_dir);
 
 // Decodes the received files per the header's format into the canonical
 // float32 samples + int32 labels (IDX: pixel_scale 0 means 1/255;
 // ENCODED_IMAGES: every image preprocessed by the header's spec, and if any
-// cannot be, INVALID_ARGUMENT naming all their indices). The
-// engine's readers take file paths, so the parts pass through short-lived
-// files in `scratch_dir`, named as temp files so a crash leaves no debris
-// that survives the next start.
+// cannot be, INVALID_ARGUMENT naming all their indices). The engine's
+// readers take file paths, so labels pass through a ScratchFile in
+// `scratch_dir` too.
 absl::StatusOr<engine::Dataset> DecodeDataset(const ReceivedDataset& received,
                                               const std::filesystem::path& scratch_dir);
 

@@ -73,10 +73,10 @@ absl::Status QuantdService::DoUploadModel(grpc::ServerReader<v1::UploadModelRequ
                                           v1::Model* response) {
   ASSIGN_OR_RETURN(ValidatedModel model,
                    ReceiveAndValidateModel(ReadFrom(reader), config_.max_model_bytes));
-  ASSIGN_OR_RETURN(*response,
-                   repository_->AddModel(model.received.header.name(), model.received.onnx_bytes,
-                                         model.received.header.sha256(), model.summary,
-                                         &model.received.header));
+  ASSIGN_OR_RETURN(
+      *response,
+      repository_->AddModel(model.received.header.name(), model.received.onnx_bytes,
+                            model.received.header.sha256(), model.summary, &model.received.header));
   return absl::OkStatus();
 }
 
@@ -105,7 +105,8 @@ grpc::Status QuantdService::UploadDataset(grpc::ServerContext*,
 absl::Status QuantdService::DoUploadDataset(grpc::ServerReader<v1::UploadDatasetRequest>* reader,
                                             v1::Dataset* response) {
   ASSIGN_OR_RETURN(const ReceivedDataset received,
-                   ReceiveDatasetUpload(ReadFrom(reader), config_.max_dataset_bytes));
+                   ReceiveDatasetUpload(ReadFrom(reader), config_.max_dataset_bytes,
+                                        repository_->scratch_dir()));
   ASSIGN_OR_RETURN(const engine::Dataset data, DecodeDataset(received, repository_->scratch_dir()));
   const v1::DatasetUploadHeader& header = received.header;
   ASSIGN_OR_RETURN(*response, repository_->AddDataset(

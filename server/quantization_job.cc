@@ -6,21 +6,19 @@
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "engine/export/calibration_json.h"
 #include "engine/eval/layer_sqnr.h"
-#include "engine/eval/output_agreement.h"
+#include "engine/eval/paired_evaluation.h"
+#include "engine/export/calibration_json.h"
 #include "engine/export/qdq_export.h"
 #include "engine/quant/calibrator.h"
 #include "engine/status_macros.h"
 #include "server/proto_conversion.h"
 #include "server/quantization_settings.h"
 #include "server/session_loader.h"
-#include "server/sliced_evaluation.h"
 #include "server/speedup_benchmark.h"
 
 namespace quantd::server {
@@ -30,25 +28,23 @@ namespace {
 struct ProgressPlan {
   double calibrated;
   double quantized;
-  double fp32_evaluated;
-  double int8_evaluated;
-  double compared;  // agreement with fp32 and layer SQNR
+  double evaluated;  // accuracy (labelled evaluation sets) and agreement with fp32
+  double compared;   // layer SQNR
   double benchmarked;
 };
 
 ProgressPlan PlanFor(bool evaluate) {
-  if (evaluate) return {0.5, 0.55, 0.64, 0.73, 0.85, 0.97};
-  return {0.75, 0.8, 0.8, 0.8, 0.88, 0.97};
+  if (evaluate) return {0.5, 0.55, 0.73, 0.85, 0.97};
+  return {0.75, 0.8, 0.82, 0.88, 0.97};
 }
 
-// Evaluation reports progress (and can be cancelled) after each slice.
-constexpr int64_t kEvaluationSliceSamples = 256;
-// Without an evaluation set, agreement and layer SQNR use this many
-// calibration samples at most.
+// Evaluation runs fp32 and int8 side by side this many samples at a time,
+// reporting progress (and checking for cancellation) after each batch.
+constexpr int64_t kEvaluationBatchSamples = 64;
+// Without an evaluation set, agreement, layer SQNR and timing use this many
+// calibration samples at most (timing needs one batch of 32).
 constexpr int64_t kComparisonCalibrationSamples = 256;
-// Agreement runs both sessions like accuracy does; layer SQNR observes every
-// value, so it runs on fewer, smaller batches.
-constexpr int64_t kAgreementBatchSamples = 64;
+// Layer SQNR observes every value, so it runs on fewer, smaller batches.
 constexpr engine::LayerSqnrOptions kLayerSqnrOptions = {.max_samples = 256, .batch_size = 16};
 
 // The first `count` samples of `data` (all of them if it has fewer).
@@ -64,42 +60,21 @@ engine::Dataset FirstSamples(const engine::Dataset& data, int64_t count) {
   return first;
 }
 
-struct Fp32Comparison {
-  v1::OutputAgreement agreement;
-  std::vector<v1::LayerSqnr> layer_sqnr;
-};
-
-// How `quantized` compares with fp32 on `data`: output agreement against the
-// served fp32 session, and per-layer SQNR against `same_graph_fp32` (an fp32
-// session with the quantized session's passes, so values pair by name).
+// Per-layer SQNR of `quantized` against `same_graph_fp32` (an fp32 session
+// with the quantized session's passes, so values pair by name) on `data`.
 // `progress` gets the fraction done and returns false to stop (CANCELLED).
-absl::StatusOr<Fp32Comparison> CompareWithFp32(engine::InferenceSession& fp32,
-                                               engine::InferenceSession& same_graph_fp32,
-                                               engine::InferenceSession& quantized,
-                                               const std::vector<engine::QuantizedLayer>& layers,
-                                               const engine::Dataset& data,
-                                               const std::string& dataset_id,
-                                               const std::function<bool(double)>& progress) {
-  // Agreement covers every sample, SQNR at most kLayerSqnrOptions.max_samples
-  // (each observed one costs several plain runs): weight progress by that.
-  const double sqnr_share = 0.5;
-  Fp32Comparison comparison;
-  ASSIGN_OR_RETURN(const engine::OutputAgreement agreement,
-                   engine::CompareOutputs(fp32, quantized, data, kAgreementBatchSamples,
-                                          [&](int64_t done, int64_t total) {
-                                            return progress((1 - sqnr_share) * done / total);
-                                          }));
-  comparison.agreement = ToProtoAgreement(agreement, dataset_id);
-  ASSIGN_OR_RETURN(
-      const std::vector<engine::LayerSqnr> sqnr,
-      engine::MeasureLayerSqnr(same_graph_fp32, quantized, layers, data, kLayerSqnrOptions,
-                               [&](int64_t done, int64_t total) {
-                                 return progress(1 - sqnr_share + sqnr_share * done / total);
-                               }));
-  for (const engine::LayerSqnr& layer : sqnr) {
-    comparison.layer_sqnr.push_back(ToProtoLayerSqnr(layer));
-  }
-  return comparison;
+absl::StatusOr<std::vector<v1::LayerSqnr>> MeasureLayerSqnr(
+    engine::InferenceSession& same_graph_fp32, engine::InferenceSession& quantized,
+    const std::vector<engine::QuantizedLayer>& layers, const engine::Dataset& data,
+    const std::function<bool(double)>& progress) {
+  ASSIGN_OR_RETURN(const std::vector<engine::LayerSqnr> sqnr,
+                   engine::MeasureLayerSqnr(same_graph_fp32, quantized, layers, data,
+                                            kLayerSqnrOptions, [&](int64_t done, int64_t total) {
+                                              return progress(static_cast<double>(done) / total);
+                                            }));
+  std::vector<v1::LayerSqnr> layer_sqnr;
+  for (const engine::LayerSqnr& layer : sqnr) layer_sqnr.push_back(ToProtoLayerSqnr(layer));
+  return layer_sqnr;
 }
 
 std::string ErrorText(const absl::Status& status) {
@@ -137,9 +112,9 @@ absl::StatusOr<VersionExports> MakeExports(const std::string& onnx,
     absl::StatusOr<std::string> qdq =
         // Signed activations as uint8 + 128: the same values, but ONNX
         // Runtime fuses every Conv/Add only when their types agree (0007).
-        engine::ExportQdqModel(onnx, table, quantization,
-                               {.fold_batch_norm = fold_batch_norm,
-                                .signed_activations_as_uint8 = true});
+        engine::ExportQdqModel(
+            onnx, table, quantization,
+            {.fold_batch_norm = fold_batch_norm, .signed_activations_as_uint8 = true});
     if (absl::IsUnimplemented(qdq.status())) {
       std::cerr << "quantd: job '" << job_id << "' publishes no QDQ model: " << qdq.status()
                 << std::endl;
@@ -306,11 +281,15 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
     ReportProgress(job.id(), phase, progress, eta);
   };
 
+  // Memory: each session holds its weights and activation buffers, and a
+  // dataset is held whole as float32 (602 MB for 1,000 ImageNet-sized
+  // samples), so each is created as late and released as early as its phase
+  // allows: the calibration session and the calibration set are gone before
+  // the fp32 and int8 sessions exist (only the first samples stay when they
+  // stand in for an evaluation set), and the evaluation set loads last.
   ASSIGN_OR_RETURN(const std::string onnx, repository_->ReadModelFile(model_id, 1));
-  ASSIGN_OR_RETURN(const engine::Dataset calibration_set,
-                   repository_->LoadDataset(request.calibration_dataset_id()));
-  ASSIGN_OR_RETURN(std::shared_ptr<engine::InferenceSession> fp32,
-                   CreateSession(onnx, std::nullopt, absl::StrCat("model '", model_id, "'")));
+  std::optional<engine::Dataset> calibration_set;
+  ASSIGN_OR_RETURN(calibration_set, repository_->LoadDataset(request.calibration_dataset_id()));
   if (stop_requested()) return stopped();
 
   // Calibration runs on the unfused graph, with BatchNorm folded as the
@@ -325,22 +304,31 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
   report("calibrating", 0);
   ASSIGN_OR_RETURN(
       engine::CalibrationTable table,
-      engine::Calibrate(*calibration_session, calibration_set, ToCalibrationOptions(request),
-                        [&](int64_t done, int64_t total) {
-                          const double fraction =
-                              total > 0 ? static_cast<double>(done) / total : 1.0;
-                          report("calibrating", fraction * plan.calibrated);
-                          return !stop_requested();
-                        },
-                        // Calibration method auto scores its candidates on the version's session.
-                        [&](const engine::CalibrationTable& candidate) {
-                          return CreateSession(onnx, candidate, "auto calibration candidate",
-                                               ToQuantizationOptions(request.quantization()),
-                                               fold_batch_norm);
-                        }));
+      engine::Calibrate(
+          *calibration_session, *calibration_set, ToCalibrationOptions(request),
+          [&](int64_t done, int64_t total) {
+            const double fraction = total > 0 ? static_cast<double>(done) / total : 1.0;
+            report("calibrating", fraction * plan.calibrated);
+            return !stop_requested();
+          },
+          // Calibration method auto scores its candidates on the version's session.
+          [&](const engine::CalibrationTable& candidate) {
+            return CreateSession(onnx, candidate, "auto calibration candidate",
+                                 ToQuantizationOptions(request.quantization()), fold_batch_norm);
+          }));
+  calibration_session.reset();
+  // Without an evaluation set, agreement, layer SQNR and timing run on the
+  // first calibration samples; the rest are not needed any more.
+  std::optional<engine::Dataset> first_calibration_samples;
+  if (!evaluate) {
+    first_calibration_samples = FirstSamples(*calibration_set, kComparisonCalibrationSamples);
+  }
+  calibration_set.reset();
   if (stop_requested()) return stopped();
 
   report("quantizing", plan.calibrated);
+  ASSIGN_OR_RETURN(std::shared_ptr<engine::InferenceSession> fp32,
+                   CreateSession(onnx, std::nullopt, absl::StrCat("model '", model_id, "'")));
   const std::string calibration_text = table.Serialize();
   ASSIGN_OR_RETURN(const VersionExports exports,
                    MakeExports(onnx, table, ToQuantizationOptions(request.quantization()),
@@ -349,7 +337,6 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
       std::shared_ptr<engine::InferenceSession> int8,
       CreateSession(onnx, std::move(table), absl::StrCat("int8 model '", model_id, "'"),
                     ToQuantizationOptions(request.quantization()), fold_batch_norm));
-  calibration_session.reset();
   if (stop_requested()) return stopped();
 
   Outcome outcome;
@@ -357,27 +344,27 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
   if (evaluate) {
     ASSIGN_OR_RETURN(evaluation_set, repository_->LoadDataset(request.evaluation_dataset_id()));
   }
-  // Accuracy needs labels; an unlabelled evaluation set only gets the
-  // comparison with fp32 below.
-  if (evaluation_set && evaluation_set->has_labels()) {
-    const std::string& dataset_id = request.evaluation_dataset_id();
-    double from = plan.quantized;
-    for (const auto& [session, end, result] :
-         {std::tuple{fp32.get(), plan.fp32_evaluated, &outcome.fp32_accuracy},
-          std::tuple{int8.get(), plan.int8_evaluated, &outcome.int8_accuracy}}) {
-      const double to = end;
-      report("evaluating", from);
-      ASSIGN_OR_RETURN(const engine::AccuracyReport accuracy,
-                       EvaluateAccuracyInSlices(*session, *evaluation_set, kEvaluationSliceSamples,
-                                                [&](int64_t done, int64_t total) {
-                                                  report("evaluating",
-                                                         from + (to - from) * done / total);
-                                                  return !stop_requested();
-                                                }));
-      *result = ToProtoAccuracy(accuracy, dataset_id);
-      from = to;
-    }
+  const engine::Dataset& comparison_set =
+      evaluation_set ? *evaluation_set : *first_calibration_samples;
+  const std::string& comparison_dataset_id =
+      evaluate ? request.evaluation_dataset_id() : request.calibration_dataset_id();
+
+  // One pass through both sessions gives accuracy (labelled evaluation sets;
+  // never on calibration samples, which would flatter the version) and
+  // agreement with fp32.
+  report("evaluating", plan.quantized);
+  ASSIGN_OR_RETURN(
+      const engine::PairedEvaluation evaluation,
+      engine::EvaluatePair(
+          *fp32, *int8, comparison_set, kEvaluationBatchSamples, [&](int64_t done, int64_t total) {
+            report("evaluating", plan.quantized + (plan.evaluated - plan.quantized) * done / total);
+            return !stop_requested();
+          }));
+  if (evaluation_set && evaluation.reference_accuracy && evaluation.candidate_accuracy) {
+    outcome.fp32_accuracy = ToProtoAccuracy(*evaluation.reference_accuracy, comparison_dataset_id);
+    outcome.int8_accuracy = ToProtoAccuracy(*evaluation.candidate_accuracy, comparison_dataset_id);
   }
+  outcome.agreement = ToProtoAgreement(evaluation.agreement, comparison_dataset_id);
   if (stop_requested()) return stopped();
 
   {
@@ -393,25 +380,13 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
     ASSIGN_OR_RETURN(const std::vector<engine::QuantizedLayer> layers,
                      engine::ListQuantizedLayers(onnx, fold_batch_norm,
                                                  ToQuantizationOptions(request.quantization())));
-    std::optional<engine::Dataset> first_calibration_samples;
-    if (!evaluation_set) {
-      first_calibration_samples = FirstSamples(calibration_set, kComparisonCalibrationSamples);
-    }
-    const engine::Dataset& comparison_set =
-        evaluation_set ? *evaluation_set : *first_calibration_samples;
-    report("evaluating", plan.int8_evaluated);
+    report("evaluating", plan.evaluated);
     ASSIGN_OR_RETURN(
-        Fp32Comparison comparison,
-        CompareWithFp32(
-            *fp32, *same_graph_fp32, *int8, layers, comparison_set,
-            evaluate ? request.evaluation_dataset_id() : request.calibration_dataset_id(),
-            [&](double done) {
-              report("evaluating",
-                     plan.int8_evaluated + (plan.compared - plan.int8_evaluated) * done);
-              return !stop_requested();
-            }));
-    outcome.agreement = std::move(comparison.agreement);
-    outcome.layer_sqnr = std::move(comparison.layer_sqnr);
+        outcome.layer_sqnr,
+        MeasureLayerSqnr(*same_graph_fp32, *int8, layers, comparison_set, [&](double done) {
+          report("evaluating", plan.evaluated + (plan.compared - plan.evaluated) * done);
+          return !stop_requested();
+        }));
   }
   if (stop_requested()) return stopped();
 
@@ -420,17 +395,15 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
   outcome.simulated = int8->simulated();
   if (!outcome.simulated) {
     // Timed on evaluation samples when there are some: those are what the
-    // client cares about; otherwise on the calibration samples.
+    // client cares about; otherwise on the first calibration samples.
     report("benchmarking", plan.compared);
-    const engine::Dataset& timing_set = evaluation_set ? *evaluation_set : calibration_set;
-    ASSIGN_OR_RETURN(v1::SpeedupReport speedup,
-                     MeasureSpeedup(*fp32, *int8, timing_set, SpeedupOptions{}, [&](double done) {
-                       report("benchmarking",
-                              plan.compared + (plan.benchmarked - plan.compared) * done);
-                       return !stop_requested();
-                     }));
-    speedup.set_dataset_id(evaluate ? request.evaluation_dataset_id()
-                                    : request.calibration_dataset_id());
+    ASSIGN_OR_RETURN(
+        v1::SpeedupReport speedup,
+        MeasureSpeedup(*fp32, *int8, comparison_set, SpeedupOptions{}, [&](double done) {
+          report("benchmarking", plan.compared + (plan.benchmarked - plan.compared) * done);
+          return !stop_requested();
+        }));
+    speedup.set_dataset_id(comparison_dataset_id);
     outcome.speedup = std::move(speedup);
   }
   if (stop_requested()) return stopped();

@@ -36,6 +36,55 @@ int64_t RankOfClass(const float* scores, int64_t num_classes, int64_t cls, int64
 
 }  // namespace
 
+absl::Status AccuracyCounter::Add(const Dataset& data, int64_t first, int64_t count,
+                                  const std::vector<Tensor>& outputs) {
+  if (!data.has_labels()) {
+    return absl::InvalidArgumentError("accuracy needs a labelled dataset; this one has no labels");
+  }
+  if (static_cast<int64_t>(data.labels.size()) != data.num_samples) {
+    return absl::InvalidArgumentError(absl::StrCat("dataset has ", data.labels.size(),
+                                                   " labels for ", data.num_samples, " samples"));
+  }
+  if (outputs.empty()) {
+    return absl::InvalidArgumentError("model produced no outputs; expected class scores");
+  }
+  const Tensor& scores = outputs[0];
+  if (scores.shape.size() != 2 || scores.shape[0] != count || scores.shape[1] <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model output '", scores.name, "' has shape [", absl::StrJoin(scores.shape, ", "),
+        "], expected class scores of shape [", count, ", classes]"));
+  }
+  const int64_t num_classes = scores.shape[1];
+  if (static_cast<int64_t>(scores.data.size()) != count * num_classes) {
+    return absl::InternalError(absl::StrCat("model output '", scores.name, "' holds ",
+                                            scores.data.size(), " values, its shape needs ",
+                                            count * num_classes));
+  }
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t label = data.labels[first + i];
+    if (label < 0 || label >= num_classes) {
+      return absl::InvalidArgumentError(absl::StrCat("sample ", first + i, ": label ", label,
+                                                     " is outside the model's classes 0..",
+                                                     num_classes - 1));
+    }
+    const int64_t rank = RankOfClass(&scores.data[i * num_classes], num_classes, label, 5);
+    if (rank < 1) ++top1_hits_;
+    if (rank < 5) ++top5_hits_;
+  }
+  samples_ += count;
+  return absl::OkStatus();
+}
+
+AccuracyReport AccuracyCounter::Report() const {
+  AccuracyReport report;
+  report.num_samples = samples_;
+  if (samples_ > 0) {
+    report.top1 = static_cast<double>(top1_hits_) / static_cast<double>(samples_);
+    report.top5 = static_cast<double>(top5_hits_) / static_cast<double>(samples_);
+  }
+  return report;
+}
+
 absl::StatusOr<AccuracyReport> EvaluateAccuracy(InferenceSession& session, const Dataset& data,
                                                 int64_t batch_size) {
   if (!data.has_labels()) {
@@ -49,47 +98,13 @@ absl::StatusOr<AccuracyReport> EvaluateAccuracy(InferenceSession& session, const
     return absl::InvalidArgumentError(
         absl::StrCat("accuracy batch_size must be positive, got ", batch_size));
   }
-
-  int64_t top1_hits = 0;
-  int64_t top5_hits = 0;
+  AccuracyCounter counter;
   for (int64_t start = 0; start < data.num_samples; start += batch_size) {
     const int64_t count = std::min(batch_size, data.num_samples - start);
     ASSIGN_OR_RETURN(const std::vector<Tensor> outputs, session.Run(data.Batch(start, count)));
-    if (outputs.empty()) {
-      return absl::InvalidArgumentError("model produced no outputs; expected class scores");
-    }
-    const Tensor& scores = outputs[0];
-    if (scores.shape.size() != 2 || scores.shape[0] != count || scores.shape[1] <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model output '", scores.name, "' has shape [", absl::StrJoin(scores.shape, ", "),
-          "], expected class scores of shape [", count, ", classes]"));
-    }
-    const int64_t num_classes = scores.shape[1];
-    if (static_cast<int64_t>(scores.data.size()) != count * num_classes) {
-      return absl::InternalError(absl::StrCat("model output '", scores.name, "' holds ",
-                                              scores.data.size(), " values, its shape needs ",
-                                              count * num_classes));
-    }
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t label = data.labels[start + i];
-      if (label < 0 || label >= num_classes) {
-        return absl::InvalidArgumentError(absl::StrCat("sample ", start + i, ": label ", label,
-                                                       " is outside the model's classes 0..",
-                                                       num_classes - 1));
-      }
-      const int64_t rank = RankOfClass(&scores.data[i * num_classes], num_classes, label, 5);
-      if (rank < 1) ++top1_hits;
-      if (rank < 5) ++top5_hits;
-    }
+    RETURN_IF_ERROR(counter.Add(data, start, count, outputs));
   }
-
-  AccuracyReport report;
-  report.num_samples = data.num_samples;
-  if (data.num_samples > 0) {
-    report.top1 = static_cast<double>(top1_hits) / data.num_samples;
-    report.top5 = static_cast<double>(top5_hits) / data.num_samples;
-  }
-  return report;
+  return counter.Report();
 }
 
 }  // namespace quantd::engine

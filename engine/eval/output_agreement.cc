@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -60,47 +59,47 @@ absl::Status CheckFirstOutputs(const std::vector<Tensor>& reference,
 
 }  // namespace
 
+absl::Status OutputAgreementCounter::Add(const std::vector<Tensor>& reference,
+                                         const std::vector<Tensor>& candidate, int64_t count) {
+  RETURN_IF_ERROR(CheckFirstOutputs(reference, candidate, count));
+  const std::vector<float>& a = reference[0].data;
+  const std::vector<float>& b = candidate[0].data;
+  const int64_t row_size = static_cast<int64_t>(a.size()) / count;
+  for (int64_t i = 0; i < count; ++i) {
+    const float* row_a = &a[i * row_size];
+    const float* row_b = &b[i * row_size];
+    if (ArgMax(row_a, row_size) == ArgMax(row_b, row_size)) ++agreeing_;
+    double cosine = CosineSimilarity(row_a, row_b, row_size);
+    if (std::isnan(cosine)) cosine = 0.0;  // NaN outputs agree with nothing
+    cosine_sum_ += cosine;
+    cosine_min_ = samples_ + i == 0 ? cosine : std::min(cosine_min_, cosine);
+  }
+  samples_ += count;
+  return absl::OkStatus();
+}
+
+OutputAgreement OutputAgreementCounter::Result() const {
+  OutputAgreement agreement;
+  agreement.num_samples = samples_;
+  if (samples_ > 0) {
+    const double n = static_cast<double>(samples_);
+    agreement.top1_agreement = static_cast<double>(agreeing_) / n;
+    agreement.mean_cosine_similarity = cosine_sum_ / n;
+    agreement.min_cosine_similarity = cosine_min_;
+  }
+  return agreement;
+}
+
 absl::StatusOr<OutputAgreement> CompareOutputs(InferenceSession& reference,
                                                InferenceSession& candidate, const Dataset& data,
                                                int64_t batch_size,
                                                const EvaluationProgress& progress) {
-  if (batch_size <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("comparison batch_size must be positive, got ", batch_size));
-  }
-  if (data.num_samples <= 0) {
-    return absl::InvalidArgumentError("the dataset to compare outputs on has no samples");
-  }
-  int64_t agreeing = 0;
-  double cosine_sum = 0.0;
-  double cosine_min = std::numeric_limits<double>::infinity();
-  for (int64_t start = 0; start < data.num_samples; start += batch_size) {
-    const int64_t count = std::min(batch_size, data.num_samples - start);
-    const Tensor batch = data.Batch(start, count);
-    ASSIGN_OR_RETURN(const std::vector<Tensor> a, reference.Run(batch));
-    ASSIGN_OR_RETURN(const std::vector<Tensor> b, candidate.Run(batch));
-    RETURN_IF_ERROR(CheckFirstOutputs(a, b, count));
-    const int64_t row_size = static_cast<int64_t>(a[0].data.size()) / count;
-    for (int64_t i = 0; i < count; ++i) {
-      const float* row_a = &a[0].data[i * row_size];
-      const float* row_b = &b[0].data[i * row_size];
-      if (ArgMax(row_a, row_size) == ArgMax(row_b, row_size)) ++agreeing;
-      double cosine = CosineSimilarity(row_a, row_b, row_size);
-      if (std::isnan(cosine)) cosine = 0.0;  // NaN outputs agree with nothing
-      cosine_sum += cosine;
-      cosine_min = std::min(cosine_min, cosine);
-    }
-    if (progress && !progress(start + count, data.num_samples)) {
-      return absl::CancelledError("output comparison cancelled");
-    }
-  }
-  OutputAgreement agreement;
-  agreement.num_samples = data.num_samples;
-  const double n = static_cast<double>(data.num_samples);
-  agreement.top1_agreement = static_cast<double>(agreeing) / n;
-  agreement.mean_cosine_similarity = cosine_sum / n;
-  agreement.min_cosine_similarity = cosine_min;
-  return agreement;
+  OutputAgreementCounter counter;
+  RETURN_IF_ERROR(
+      RunPairedBatches(reference, candidate, data, batch_size, "output comparison", progress,
+                       [&](int64_t, int64_t count, const std::vector<Tensor>& a,
+                           const std::vector<Tensor>& b) { return counter.Add(a, b, count); }));
+  return counter.Result();
 }
 
 }  // namespace quantd::engine

@@ -2,10 +2,12 @@
 #define QUANTD_ENGINE_EVAL_OUTPUT_AGREEMENT_H_
 
 #include <cstdint>
-#include <functional>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/data/dataset.h"
+#include "engine/eval/paired_batches.h"
 #include "engine/runtime/inference_session.h"
 
 namespace quantd::engine {
@@ -21,8 +23,23 @@ struct OutputAgreement {
   double min_cosine_similarity = 0.0;
 };
 
-// Called after each batch; returning false stops the comparison (CANCELLED).
-using EvaluationProgress = std::function<bool(int64_t samples_done, int64_t samples_total)>;
+// Accumulates the agreement batch by batch, for callers that run the
+// sessions themselves (e.g. to score accuracy from the same outputs).
+class OutputAgreementCounter {
+ public:
+  // Compares the first outputs of one batch of `count` samples.
+  // INVALID_ARGUMENT if they differ in shape or are not batch-major.
+  absl::Status Add(const std::vector<Tensor>& reference, const std::vector<Tensor>& candidate,
+                   int64_t count);
+  // The agreement over the samples added so far.
+  OutputAgreement Result() const;
+
+ private:
+  int64_t samples_ = 0;
+  int64_t agreeing_ = 0;
+  double cosine_sum_ = 0.0;
+  double cosine_min_ = 0.0;
+};
 
 // Runs every sample of `data` through both sessions, `batch_size` at a time.
 // INVALID_ARGUMENT if the first outputs differ in shape or are not batch-major.

@@ -33,14 +33,7 @@ class DownloadExportsTest : public InProcessServerTest {
   void SetUp() override {
     InProcessServerTest::SetUp();
     if (HasFatalFailure()) return;
-    const std::string onnx = *ReadFileToString(kModelPath);
-    ASSERT_TRUE(UploadModelBytes(onnx, Sha256Hex(onnx), &model_).ok());
-    v1::DatasetUploadHeader idx;
-    idx.set_name("fmnist-t10k");
-    idx.set_format(v1::IDX);
-    ASSERT_TRUE(
-        UploadDataset(idx, *ReadFileToString(kImagesPath), *ReadFileToString(kLabelsPath), &images_)
-            .ok());
+    UploadFixtureModelAndImages(&model_, &images_);
   }
 
   // Runs a quantization job to its end; returns the version it published.
@@ -50,20 +43,7 @@ class DownloadExportsTest : public InProcessServerTest {
     request.set_calibration_dataset_id(images_.id());
     request.set_num_calibration_samples(64);
     *request.mutable_quantization() = settings;
-    v1::Job job;
-    {
-      grpc::ClientContext context;
-      const grpc::Status status = stub_->QuantizeModel(&context, request, &job);
-      EXPECT_TRUE(status.ok()) << status.error_message();
-    }
-    grpc::ClientContext context;
-    v1::WatchJobRequest watch;
-    watch.set_job_id(job.id());
-    auto reader = stub_->WatchJob(&context, watch);
-    v1::Job update;
-    while (reader->Read(&update)) {
-    }
-    reader->Finish().IgnoreError();
+    const v1::Job update = QuantizeAndWatchToEnd(request);
     EXPECT_EQ(update.state(), v1::SUCCEEDED) << update.error();
     return update.result_version();
   }

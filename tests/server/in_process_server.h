@@ -6,17 +6,21 @@
 // the assembled server.
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "quantd/v1/quantd.grpc.pb.h"
+#include "server/atomic_file.h"
 #include "server/quantd_server.h"
+#include "tests/e2e/quantd_test_client.h"
 #include "tests/server/temp_dir.h"
 
 namespace quantd::server {
@@ -94,6 +98,42 @@ class InProcessServerTest : public ::testing::Test {
     }
     writer->WritesDone();
     return writer->Finish();
+  }
+
+  // Uploads the ResNet fixture as `model` and the Fashion-MNIST test images
+  // with labels (IDX, as a client sends them) as `images`: where most tests
+  // of the assembled server start.
+  void UploadFixtureModelAndImages(v1::Model* model, v1::Dataset* images) {
+    const std::string onnx = *ReadFileToString(kModelPath);
+    ASSERT_TRUE(UploadModelBytes(onnx, Sha256Hex(onnx), model).ok());
+    v1::DatasetUploadHeader idx;
+    idx.set_name("fmnist-t10k");
+    idx.set_format(v1::IDX);
+    const grpc::Status uploaded =
+        UploadDataset(idx, *ReadFileToString(kImagesPath), *ReadFileToString(kLabelsPath), images);
+    ASSERT_TRUE(uploaded.ok()) << uploaded.error_message();
+  }
+
+  // Watches job `job_id` until `until` holds for an update or the job ends;
+  // returns the last update.
+  v1::Job WatchUntil(const std::string& job_id, const std::function<bool(const v1::Job&)>& until) {
+    // Bounds a hung job so the test fails instead of the suite timing out.
+    constexpr int kWatchDeadlineSeconds = 600;
+    return e2e::WatchJobUntil(*stub_, job_id, until, kWatchDeadlineSeconds);
+  }
+
+  v1::Job WatchToEnd(const std::string& job_id) {
+    return WatchUntil(job_id, [](const v1::Job&) { return false; });
+  }
+
+  // Submits `request` (expecting it to be accepted) and watches the job to its end.
+  v1::Job QuantizeAndWatchToEnd(const v1::QuantizeModelRequest& request) {
+    v1::Job job;
+    grpc::ClientContext context;
+    const grpc::Status status = stub_->QuantizeModel(&context, request, &job);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    if (!status.ok()) return job;
+    return WatchToEnd(job.id());
   }
 
   grpc::Status Infer(const std::string& model_id, v1::Precision precision, const v1::Tensor& input,

@@ -7,11 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "common/sha256.h"
 #include "engine/data/dataset.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/atomic_file.h"
 #include "tests/server/in_process_server.h"
 
 namespace quantd::server {
@@ -24,14 +22,7 @@ class JobEvaluationReportTest : public InProcessServerTest {
   void SetUp() override {
     InProcessServerTest::SetUp();
     if (HasFatalFailure()) return;
-    const std::string onnx = *ReadFileToString(kModelPath);
-    ASSERT_TRUE(UploadModelBytes(onnx, Sha256Hex(onnx), &model_).ok());
-    v1::DatasetUploadHeader idx;
-    idx.set_name("fmnist-t10k");
-    idx.set_format(v1::IDX);
-    ASSERT_TRUE(
-        UploadDataset(idx, *ReadFileToString(kImagesPath), *ReadFileToString(kLabelsPath), &images_)
-            .ok());
+    UploadFixtureModelAndImages(&model_, &images_);
   }
 
   // The first kEvaluationSamples test images as a RAW_FLOAT32 dataset, with
@@ -66,20 +57,7 @@ class JobEvaluationReportTest : public InProcessServerTest {
     request.set_calibration_dataset_id(images_.id());
     request.set_num_calibration_samples(32);
     request.set_evaluation_dataset_id(evaluation_dataset_id);
-    v1::Job job;
-    {
-      grpc::ClientContext context;
-      const grpc::Status status = stub_->QuantizeModel(&context, request, &job);
-      EXPECT_TRUE(status.ok()) << status.error_message();
-    }
-    grpc::ClientContext context;
-    v1::WatchJobRequest watch;
-    watch.set_job_id(job.id());
-    auto reader = stub_->WatchJob(&context, watch);
-    while (reader->Read(&job)) {
-    }
-    EXPECT_TRUE(reader->Finish().ok());
-    return job;
+    return QuantizeAndWatchToEnd(request);
   }
 
   v1::Job GetJob(const std::string& job_id) {

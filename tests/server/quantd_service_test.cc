@@ -31,13 +31,7 @@ class QuantdServiceTest : public InProcessServerTest {
     InProcessServerTest::SetUp();
     if (HasFatalFailure()) return;
     onnx_ = *ReadFileToString(kModelPath);
-    ASSERT_TRUE(UploadModelBytes(onnx_, Sha256Hex(onnx_), &model_).ok());
-    v1::DatasetUploadHeader idx;
-    idx.set_name("fmnist-t10k");
-    idx.set_format(v1::IDX);
-    ASSERT_TRUE(
-        UploadDataset(idx, *ReadFileToString(kImagesPath), *ReadFileToString(kLabelsPath), &images_)
-            .ok());
+    UploadFixtureModelAndImages(&model_, &images_);
   }
 
   absl::StatusOr<v1::Job> Quantize(int64_t samples, const std::string& evaluation = "") {
@@ -51,25 +45,6 @@ class QuantdServiceTest : public InProcessServerTest {
     const grpc::Status status = stub_->QuantizeModel(&context, request, &job);
     if (!status.ok()) return absl::InternalError(status.error_message());
     return job;
-  }
-
-  // Watches until `until` holds for an update or the job ends; returns the last update.
-  v1::Job WatchUntil(const std::string& job_id, const std::function<bool(const v1::Job&)>& until) {
-    grpc::ClientContext context;
-    v1::WatchJobRequest watch;
-    watch.set_job_id(job_id);
-    auto reader = stub_->WatchJob(&context, watch);
-    v1::Job update;
-    while (reader->Read(&update)) {
-      if (until(update)) break;
-    }
-    context.TryCancel();
-    reader->Finish().IgnoreError();
-    return update;
-  }
-
-  v1::Job WatchToEnd(const std::string& job_id) {
-    return WatchUntil(job_id, [](const v1::Job&) { return false; });
   }
 
   grpc::Status CancelJob(const std::string& job_id, v1::Job* job) {
