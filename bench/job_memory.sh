@@ -56,18 +56,9 @@ with open(sys.argv[1], "wb") as out:
 EOF
 
 mkdir -p "$WORK/data"
-"$QUANTD" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --data_dir="$WORK/data" \
-  --workers=1 >"$WORK/quantd.out" 2>"$WORK/quantd.log" &
-SERVER_PID=$!
-listening=""
-for _ in $(seq 300); do
-  listening=$(grep -m1 '^quantd listening on ' "$WORK/quantd.out" || true)
-  [[ -n $listening ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "quantd exited during start-up"
-  sleep 0.1
-done
-[[ -n $listening ]] || fail "quantd did not report its ports within 30 s"
-ADDRESS=$(sed -E 's/^quantd listening on ([0-9.]+:[0-9]+),.*/\1/' <<<"$listening")
+# shellcheck source=scripts/start_quantd.sh
+source "$REPO/scripts/start_quantd.sh"
+start_quantd "$QUANTD" "$WORK/data" "$WORK" --workers=1 || exit 1
 ctl() { "$QUANTCTL" "$1" --server="$ADDRESS" "${@:2}"; }
 
 # Samples: "<seconds since start> <VmRSS kB> <VmHWM kB>"; phases: "<seconds> <phase>".

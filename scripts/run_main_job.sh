@@ -87,24 +87,15 @@ on_exit() {
 trap on_exit EXIT
 trap 'exit 130' INT TERM
 
+# shellcheck source=scripts/start_quantd.sh
+source "$REPO/scripts/start_quantd.sh"
+
 step() { printf '\n== %s\n' "$*"; }
 started=$SECONDS
 
 step "1/5 starting quantd (data in $DATA_DIR, $DATA_NOTE)"
-"$QUANTD" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --data_dir="$DATA_DIR" \
-  >"$RUN_DIR/quantd.out" 2>"$RUN_DIR/quantd.log" &
-SERVER_PID=$!
-listening=""
-for _ in $(seq 300); do
-  listening=$(grep -m1 '^quantd listening on ' "$RUN_DIR/quantd.out" || true)
-  [[ -n $listening ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "quantd exited during start-up"
-  sleep 0.1
-done
-[[ -n $listening ]] || fail "quantd did not report its ports within 30 s"
-echo "$listening"
-ADDRESS=$(sed -E 's/^quantd listening on ([0-9.]+:[0-9]+),.*/\1/' <<<"$listening")
-METRICS=$(sed -E 's/.*metrics on ([0-9.]+:[0-9]+).*/\1/' <<<"$listening")
+start_quantd "$QUANTD" "$DATA_DIR" "$RUN_DIR" || exit 1
+echo "$LISTENING"
 ctl() { "$QUANTCTL" "$1" --server="$ADDRESS" "${@:2}"; }
 
 step "2/5 uploading $(basename "$MODEL")"

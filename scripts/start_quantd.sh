@@ -1,0 +1,35 @@
+# Sourced by scripts that drive a quantd server over gRPC (run_main_job.sh,
+# bench/job_memory.sh): starts it on free loopback ports and waits until it
+# reports them.
+#
+#   start_quantd QUANTD_BINARY DATA_DIR LOG_DIR [extra quantd flags...]
+#
+# Sets SERVER_PID, ADDRESS (host:port of the gRPC service), METRICS (host:port
+# of /metrics) and LISTENING (the server's own start-up line). quantd's stdout
+# goes to LOG_DIR/quantd.out, its log to LOG_DIR/quantd.log. Returns 1 with a
+# message on stderr if the server exits or stays silent for 30 s.
+start_quantd() {
+  local binary=$1 data_dir=$2 log_dir=$3
+  shift 3
+  "$binary" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --data_dir="$data_dir" "$@" \
+    >"$log_dir/quantd.out" 2>"$log_dir/quantd.log" &
+  SERVER_PID=$!
+  LISTENING=""
+  for _ in $(seq 300); do
+    LISTENING=$(grep -m1 '^quantd listening on ' "$log_dir/quantd.out" || true)
+    [[ -n $LISTENING ]] && break
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "quantd exited during start-up (log: $log_dir/quantd.log)" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  if [[ -z $LISTENING ]]; then
+    echo "quantd did not report its ports within 30 s" >&2
+    return 1
+  fi
+  # shellcheck disable=SC2034  # read by the sourcing script
+  ADDRESS=$(sed -E 's/^quantd listening on ([0-9.]+:[0-9]+),.*/\1/' <<<"$LISTENING")
+  # shellcheck disable=SC2034
+  METRICS=$(sed -E 's/.*metrics on ([0-9.]+:[0-9]+).*/\1/' <<<"$LISTENING")
+}
