@@ -117,8 +117,7 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
   const bool int8 = src_q.quantized();
   const bool simulated = c.simulated() && quantize && (c.Grid(x) || c.CalibratedGrid(x));
   const QuantParams dst_q = int8 ? ChooseDstQuant(c, node) : QuantParams{};
-  const std::optional<ActivationGrid> dst_grid =
-      simulated ? ChooseDstGrid(c, node) : std::nullopt;
+  const std::optional<ActivationGrid> dst_grid = simulated ? ChooseDstGrid(c, node) : std::nullopt;
 
   const memory::dims weight_dims =
       groups > 1 ? memory::dims{groups, oc / groups, w->dims[1], w->dims[2], w->dims[3]}
@@ -187,7 +186,7 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
 
   const int weight_mask = groups > 1 ? (1 << 0) | (1 << 1) : (1 << 0);
   ASSIGN_OR_RETURN(const int weight_buffer,
-                   c.AddReorderedConstant(weight_dims, weight_tag, weight_data,
+                   c.AddReorderedConstant(node.name, weight_dims, weight_tag, weight_data,
                                           pd->weights_desc(), weight_mask, weight_scales));
   const int bias_buffer = c.AddF32Constant({oc}, memory::format_tag::a, bias.data());
   ASSIGN_OR_RETURN(const int src_buffer,

@@ -154,9 +154,9 @@ absl::Status CompileConvTranspose(PlanCompiler& c, const Node& node) {
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
   }
-  ASSIGN_OR_RETURN(
-      const int weight_buffer,
-      c.AddReorderedConstant(weight_dims, weight_tag, w->floats.data(), pd->weights_desc(), 0, {}));
+  ASSIGN_OR_RETURN(const int weight_buffer,
+                   c.AddReorderedConstant(node.name, weight_dims, weight_tag, w->floats.data(),
+                                          pd->weights_desc(), 0, {}));
   const int bias_buffer = c.AddF32Constant({oc}, memory::format_tag::a, bias.data());
   ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, pd->src_desc(), 1.0f, node.name));
   const int dst_buffer = c.AddBuffer(pd->dst_desc());

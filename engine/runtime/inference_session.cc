@@ -17,6 +17,7 @@
 #include "engine/passes/check_inference_mode.h"
 #include "engine/passes/standard_passes.h"
 #include "engine/runtime/batch_split_tuner.h"
+#include "engine/runtime/constant_cache.h"
 #include "engine/runtime/execution_context.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/runtime/quantization_scheme.h"
@@ -226,9 +227,8 @@ class CompiledSession final : public InferenceSession {
   // (in-flight runs keep theirs alive).
   void DropPlan(const std::vector<int64_t>& shape, int threads) {
     absl::MutexLock lock(&mu_);
-    plans_.remove_if([&](const CachedPlan& plan) {
-      return plan.shape == shape && plan.threads == threads;
-    });
+    plans_.remove_if(
+        [&](const CachedPlan& plan) { return plan.shape == shape && plan.threads == threads; });
   }
 
   // Plans are cached per input shape and per OpenMP thread count of the
@@ -277,9 +277,9 @@ class CompiledSession final : public InferenceSession {
     plan_options.calibration = &calibration_;
     plan_options.quantization = options_.quantization;
     plan_options.fp32_winograd = options_.fp32_winograd;
+    plan_options.constants = constants_;
     ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, CompilePlan(graph_, shape, plan_options));
-    plans_.push_front(
-        CachedPlan{shape, threads, std::make_shared<ContextPool>(std::move(plan))});
+    plans_.push_front(CachedPlan{shape, threads, std::make_shared<ContextPool>(std::move(plan))});
     while (plans_.size() > static_cast<size_t>(options_.max_cached_plans)) {
       plans_.pop_back();
     }
@@ -300,6 +300,10 @@ class CompiledSession final : public InferenceSession {
   const ModelSummary summary_;
   SessionOptions options_;
   CalibrationTable calibration_;
+  // Weights reordered for one Plan, lent to the session's other Plans that
+  // ask for the same layout; lives as long as the session, so an evicted
+  // Plan's weights stay for the next Plan that needs them.
+  const std::shared_ptr<ConstantCache> constants_ = std::make_shared<ConstantCache>();
   absl::Mutex mu_;
   std::list<CachedPlan> plans_ ABSL_GUARDED_BY(mu_);
   BatchSplitTuner batch_split_;

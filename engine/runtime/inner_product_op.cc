@@ -59,8 +59,7 @@ absl::Status CompileInnerProduct(PlanCompiler& c, const Node& node, const std::s
   const bool int8 = src_q.quantized();
   const bool simulated = c.simulated() && quantize && (c.Grid(src) || c.CalibratedGrid(src));
   const QuantParams dst_q = int8 ? ChooseDstQuant(c, node) : QuantParams{};
-  const std::optional<ActivationGrid> dst_grid =
-      simulated ? ChooseDstGrid(c, node) : std::nullopt;
+  const std::optional<ActivationGrid> dst_grid = simulated ? ChooseDstGrid(c, node) : std::nullopt;
   std::vector<float> weight_scales, output_scales;
   if (simulated) {
     FakeQuantizeWeights(weights, WeightScales(weights, oc, c.quantization()),
@@ -107,7 +106,7 @@ absl::Status CompileInnerProduct(PlanCompiler& c, const Node& node, const std::s
   }
 
   ASSIGN_OR_RETURN(const int weight_buffer,
-                   c.AddReorderedConstant(weight_dims, weight_tag, weights.data(),
+                   c.AddReorderedConstant(node.name, weight_dims, weight_tag, weights.data(),
                                           pd->weights_desc(), 1 << 0, weight_scales));
   const int bias_buffer = c.AddF32Constant({oc}, memory::format_tag::a, bias.data());
   ASSIGN_OR_RETURN(const int src_buffer,

@@ -4,10 +4,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "engine/runtime/memory_plan.h"
 #include "engine/status_macros.h"
 
@@ -278,10 +281,20 @@ int PlanCompiler::AddF32Constant(const memory::dims& dims, memory::format_tag ta
   return AddConstant(std::move(mem));
 }
 
-absl::StatusOr<int> PlanCompiler::AddReorderedConstant(const memory::dims& dims,
+absl::StatusOr<int> PlanCompiler::AddReorderedConstant(const std::string& owner,
+                                                       const memory::dims& dims,
                                                        memory::format_tag tag, const float* data,
                                                        const memory::desc& desc, int mask,
                                                        const std::vector<float>& scales) {
+  ConstantCache* const cache = options_.constants.get();
+  std::optional<ConstantCache::Key> key;
+  if (cache != nullptr) {
+    const memory::desc plain(dims, memory::data_type::f32, tag);
+    const absl::string_view source_bytes(reinterpret_cast<const char*>(data), plain.get_size());
+    key = ConstantCache::Key{owner, absl::Hash<absl::string_view>{}(source_bytes), desc, mask,
+                             scales};
+    if (std::optional<memory> shared = cache->Find(*key)) return AddConstant(*std::move(shared));
+  }
   try {
     const memory::desc plain(dims, memory::data_type::f32, tag);
     memory src(plain, plan_->engine, const_cast<float*>(data));
@@ -292,6 +305,7 @@ absl::StatusOr<int> PlanCompiler::AddReorderedConstant(const memory::dims& dims,
     dnnl::stream stream(plan_->engine);
     dnnl::reorder(pd).execute(stream, src, dst);
     stream.wait();
+    if (cache != nullptr) dst = cache->Insert(*std::move(key), std::move(dst));
     return AddConstant(std::move(dst));
   } catch (const dnnl::error& e) {
     return absl::InternalError(absl::StrCat("could not reorder a constant: ", e.what()));
@@ -369,8 +383,8 @@ absl::StatusOr<int> PlanCompiler::AddFakeQuantSteps(const std::string& node, int
   int src = from;
   try {
     for (const EltwiseStage& stage : FakeQuantStages(grid)) {
-      const dnnl::eltwise_forward::desc op_desc(dnnl::prop_kind::forward_inference,
-                                                stage.algorithm, desc, stage.alpha, stage.beta);
+      const dnnl::eltwise_forward::desc op_desc(dnnl::prop_kind::forward_inference, stage.algorithm,
+                                                desc, stage.alpha, stage.beta);
       const dnnl::eltwise_forward::primitive_desc pd(op_desc, StepAttr(), plan_->engine);
       AddStep(node, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, to}});
       src = to;

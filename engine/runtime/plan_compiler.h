@@ -20,6 +20,7 @@
 #include "engine/graph/graph.h"
 #include "engine/quant/calibration_table.h"
 #include "engine/quant/quantization_options.h"
+#include "engine/runtime/constant_cache.h"
 #include "engine/runtime/plan.h"
 #include "engine/runtime/quantization_scheme.h"
 #include "oneapi/dnnl/dnnl.hpp"
@@ -37,6 +38,10 @@ struct PlanOptions {
   QuantizationOptions quantization = {};
   // fp32 3x3 convolutions may use Winograd where oneDNN has a kernel for them.
   bool fp32_winograd = true;
+  // Reordered weights shared with the session's other Plans (null: this Plan
+  // keeps its own). Every Plan compiled with one cache must use the same
+  // graph and the same options otherwise.
+  std::shared_ptr<ConstantCache> constants;
 };
 
 // Compiles `graph` (after RunStandardPasses) for `input_shape`.
@@ -110,8 +115,10 @@ class PlanCompiler {
   int AddF32Constant(const dnnl::memory::dims& dims, dnnl::memory::format_tag tag,
                      const float* data);
   // Reorders plain f32 `data` (`dims`, `tag`) into `desc`, once, at compile
-  // time; with `scales`/`mask` quantizes (s8 weights).
-  absl::StatusOr<int> AddReorderedConstant(const dnnl::memory::dims& dims,
+  // time; with `scales`/`mask` quantizes (s8 weights). `owner` names the node
+  // whose weights these are: with PlanOptions::constants, a Plan of the same
+  // session that already reordered them into the same `desc` lends its copy.
+  absl::StatusOr<int> AddReorderedConstant(const std::string& owner, const dnnl::memory::dims& dims,
                                            dnnl::memory::format_tag tag, const float* data,
                                            const dnnl::memory::desc& desc, int mask,
                                            const std::vector<float>& scales);
