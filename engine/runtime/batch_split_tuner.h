@@ -12,7 +12,7 @@
 // The first runs of each batch size try each candidate twice in a row (the
 // first try compiles its Plans and is not counted), one candidate after the
 // other so the caller can drop a measured candidate's Plans before the next
-// one is compiled (Plans hold their own weights and activation memory); from
+// one is compiled (each Plan holds its own activation memory); from
 // then on the fastest candidate is used.
 
 #include <cstdint>
@@ -63,9 +63,9 @@ class BatchSplitTuner {
  private:
   struct Tuning {
     std::vector<BatchSplit> candidates;
-    std::vector<int> tries;              // per candidate, runs reported so far
-    std::vector<double> best_seconds;    // per candidate, fastest counted run
-    int chosen = -1;                     // index of the winner; -1 while measuring
+    std::vector<int> tries;            // per candidate, runs reported so far
+    std::vector<double> best_seconds;  // per candidate, fastest counted run
+    int chosen = -1;                   // index of the winner; -1 while measuring
   };
   static constexpr int kTriesPerCandidate = 2;
 
