@@ -16,18 +16,14 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-build}
-[[ $BUILD_DIR == /* ]] || BUILD_DIR=$REPO/$BUILD_DIR
-QUANTD=$BUILD_DIR/server/quantd
-QUANTCTL=$BUILD_DIR/client/quantctl
+# shellcheck source=scripts/start_quantd.sh
+source "$REPO/scripts/start_quantd.sh"
+find_quantd_build "$REPO" || exit 1
 MODEL=${MODEL:-$REPO/bench/out/models/resnet50.onnx}
 SAMPLES=${SAMPLES:-1000}
 CALIBRATION=${CALIBRATION:-entropy}
 
 fail() { echo "job_memory: $*" >&2; exit 1; }
-for f in "$QUANTD" "$QUANTCTL"; do
-  [[ -x $f ]] || fail "$f is missing; build first (scripts/build.sh, BUILD_DIR=$BUILD_DIR)"
-done
 if [[ ! -f $MODEL ]]; then
   [[ $MODEL == "$REPO/bench/out/models/resnet50.onnx" ]] || fail "$MODEL is missing"
   "$REPO/scripts/install_deps.sh" --with-training
@@ -56,8 +52,6 @@ with open(sys.argv[1], "wb") as out:
 EOF
 
 mkdir -p "$WORK/data"
-# shellcheck source=scripts/start_quantd.sh
-source "$REPO/scripts/start_quantd.sh"
 start_quantd "$QUANTD" "$WORK/data" "$WORK" --workers=1 || exit 1
 ctl() { "$QUANTCTL" "$1" --server="$ADDRESS" "${@:2}"; }
 

@@ -17,10 +17,9 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-build}
-[[ $BUILD_DIR == /* ]] || BUILD_DIR=$REPO/$BUILD_DIR
-QUANTD=$BUILD_DIR/server/quantd
-QUANTCTL=$BUILD_DIR/client/quantctl
+# shellcheck source=scripts/start_quantd.sh
+source "$REPO/scripts/start_quantd.sh"
+find_quantd_build "$REPO" || exit 1
 MODEL=${MODEL:-$REPO/fixtures/resnet_fmnist.onnx}
 CALIBRATION_SAMPLES=${CALIBRATION_SAMPLES:-1000}
 CONCURRENCY=${CONCURRENCY:-1}
@@ -32,9 +31,6 @@ TEST_LABELS=$FMNIST/t10k-labels-idx1-ubyte.gz
 
 fail() { echo "run_main_job: $*" >&2; exit 1; }
 
-for f in "$QUANTD" "$QUANTCTL"; do
-  [[ -x $f ]] || fail "$f is missing; build first (scripts/build.sh, BUILD_DIR=$BUILD_DIR)"
-done
 for f in "$MODEL" "$TRAIN_IMAGES" "$TRAIN_LABELS" "$TEST_IMAGES" "$TEST_LABELS"; do
   [[ -r $f ]] || fail "$f is missing (fixtures/ or Debian's dataset-fashion-mnist package)"
 done
@@ -86,9 +82,6 @@ on_exit() {
 }
 trap on_exit EXIT
 trap 'exit 130' INT TERM
-
-# shellcheck source=scripts/start_quantd.sh
-source "$REPO/scripts/start_quantd.sh"
 
 step() { printf '\n== %s\n' "$*"; }
 started=$SECONDS

@@ -1,7 +1,27 @@
 # Sourced by scripts that drive a quantd server over gRPC (run_main_job.sh,
-# bench/job_memory.sh): starts it on free loopback ports and waits until it
-# reports them.
+# bench/job_memory.sh): finds the built binaries, starts the server on free
+# loopback ports and waits until it reports them.
 #
+#   find_quantd_build REPO
+#
+# Sets BUILD_DIR (from $BUILD_DIR, default build, made absolute under REPO),
+# QUANTD and QUANTCTL. Returns 1 with a message on stderr if either binary is
+# missing.
+find_quantd_build() {
+  local repo=$1
+  BUILD_DIR=${BUILD_DIR:-build}
+  [[ $BUILD_DIR == /* ]] || BUILD_DIR=$repo/$BUILD_DIR
+  QUANTD=$BUILD_DIR/server/quantd
+  QUANTCTL=$BUILD_DIR/client/quantctl
+  local binary
+  for binary in "$QUANTD" "$QUANTCTL"; do
+    if [[ ! -x $binary ]]; then
+      echo "$binary is missing; build first (scripts/build.sh, BUILD_DIR=$BUILD_DIR)" >&2
+      return 1
+    fi
+  done
+}
+
 #   start_quantd QUANTD_BINARY DATA_DIR LOG_DIR [extra quantd flags...]
 #
 # Sets SERVER_PID, ADDRESS (host:port of the gRPC service), METRICS (host:port
