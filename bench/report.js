@@ -45,16 +45,20 @@ function bestRound(roundDirs, file) {
   return best;
 }
 
+function median(values) {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 // Median over rounds of (images/s in fileA) / (images/s in fileB), each
 // round's pair measured one right after the other.
 function medianRoundRatio(roundDirs, fileA, fileB) {
-  const ratios = roundDirs.map((dir) => {
+  return median(roundDirs.map((dir) => {
     const a = JSON.parse(fs.readFileSync(path.join(dir, fileA), 'utf8'));
     const b = JSON.parse(fs.readFileSync(path.join(dir, fileB), 'utf8'));
     return a.images_per_s / b.images_per_s;
-  }).sort((x, y) => x - y);
-  const middle = Math.floor(ratios.length / 2);
-  return ratios.length % 2 ? ratios[middle] : (ratios[middle - 1] + ratios[middle]) / 2;
+  }));
 }
 
 function subdirectories(dir) {
@@ -183,4 +187,7 @@ function cosine(a, b) {
   return dot / Math.sqrt(na * nb);
 }
 
-main();
+// bench/zoo_report.js reads the same files the same way.
+module.exports = {readFloats, cosine, median, subdirectories};
+
+if (require.main === module) main();

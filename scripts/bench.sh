@@ -33,9 +33,7 @@ esac
 
 # INT8=0 skips the int8 runs, quantd's and ORT's (fp32 comparison only).
 INT8=${INT8:-1}
-BUILD_DIR=${BUILD_DIR:-build-bench}
-JOBS=${JOBS:-2}
-THREADS=2
+source bench/bench_env.sh
 read -ra MODELS <<<"${BENCH_MODELS:-resnet50 resnet18 mobilenet_v2}"
 BATCHES=(1 32)
 OUT=bench/out
@@ -44,27 +42,10 @@ MODEL_DIR=$OUT/models
 RUN_DIR=${RUN_DIR:-$OUT/run}
 RESULTS=${RESULTS:-$OUT/results.md}
 
-# --- Dependencies: Debian packages (torch for the export), ONNX Runtime from npm.
-scripts/install_deps.sh --with-training
-if [[ ! -d node_modules/onnxruntime-node ]]; then
-  # The package's install script fetches CUDA files from an unreachable host;
-  # the CPU library ships inside the package and needs no script.
-  npm install --ignore-scripts --no-audit --no-fund
-fi
-
-# --- Build only the benchmark program.
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DQUANTD_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD_DIR" -j"$JOBS" --target quantd_bench
-QUANTD_BENCH=$BUILD_DIR/bench/quantd_bench
-
-# --- Models: random-weight torchvision architectures, exported once.
-missing_models=()
-for model in "${MODELS[@]}"; do
-  [[ -f $MODEL_DIR/$model.onnx ]] || missing_models+=("$model")
-done
-if ((${#missing_models[@]} > 0)); then
-  /usr/bin/python3 tools/export_torchvision.py --out "$MODEL_DIR" --models "${missing_models[@]}"
-fi
+# --- Dependencies (Debian packages, onnxruntime-node), bench/quantd_bench, and
+# the models: random-weight torchvision architectures, exported once.
+prepare_bench
+export_missing_models "$MODEL_DIR" "${MODELS[@]}"
 
 if [[ $MODE == verbose ]]; then
   model=${VERBOSE_MODEL:-resnet18}
@@ -89,22 +70,14 @@ if [[ $MODE == verbose ]]; then
   exit 0
 fi
 
-# Batch 32 warms up with 10 runs: quantd spends its first 8 measuring which
-# sub-batch size (32, 16, 8, 4) runs fastest (BatchSplitTuner). ORT gets the
-# same warm-up.
+# Batch 32 warms up with 14 runs: quantd spends its first 12 measuring which
+# way to split the batch runs fastest (BatchSplitTuner: sub-batches of 32, 16,
+# 8, 4, or one worker per thread; quantd_bench would finish any left untimed).
+# ORT gets the same warm-up.
 if [[ $MODE == quick ]]; then
   ROUNDS=1; WARMUP_B1=3; RUNS_B1=10; WARMUP_B32=14; RUNS_B32=3
 else
   ROUNDS=${ROUNDS:-3}; WARMUP_B1=10; RUNS_B1=50; WARMUP_B32=14; RUNS_B32=10
-fi
-
-# Idle worker threads: with OMP_WAIT_POLICY=PASSIVE quantd's OpenMP workers
-# sleep instead of spinning; ORT's intra-op pool then gets the same treatment.
-ORT_SPINNING=()
-ORT_SPINNING_LABEL=default
-if [[ ${OMP_WAIT_POLICY:-} =~ ^[Pp][Aa][Ss][Ss][Ii][Vv][Ee]$ ]]; then
-  ORT_SPINNING=(--allow_spinning=0)
-  ORT_SPINNING_LABEL=0
 fi
 
 # One case in one round: quantd fp32 first (it writes the shared input), quantd
