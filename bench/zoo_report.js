@@ -17,7 +17,8 @@
 // a round runs the four programs back to back, so its ratio compares
 // measurements taken under the same load. Agreement is the cosine similarity
 // of the first output per image (mean over the batch, and its minimum), from
-// one round: every round runs the same input.
+// one round: every round runs the same input. quantd fp32 against ORT fp32
+// checks the baseline both int8 figures are judged by.
 'use strict';
 
 const fs = require('fs');
@@ -69,8 +70,9 @@ function readCase(caseDir) {
     for (const runtime of RUNTIMES) round[runtime] = readJson(path.join(dir, `${runtime}.json`));
     return round;
   });
-  const first = rounds.find((round) => measured(round.quantd)) ?? rounds[0];
-  const summary = {model: first.quantd.model, batch: first.quantd.batch, rounds, runtimes: {}};
+  // scripts/zoo.sh names a case <index>_<model>_b<batch>.
+  const [, model, batch] = /^\d+_(.+)_b(\d+)$/.exec(path.basename(caseDir));
+  const summary = {model, batch: Number(batch), rounds, runtimes: {}};
   for (const runtime of RUNTIMES) {
     const results = rounds.map((round) => round[runtime]).filter(measured);
     summary.runtimes[runtime] = results.length === 0
@@ -107,6 +109,12 @@ function main() {
       .filter((dir) => path.basename(dir) !== 'inspect')
       .map(readCase);
 
+  if (cases.length === 0) console.log('No model was run.');
+  else printTables(cases);
+  printNotes(runDir, cases);
+}
+
+function printTables(cases) {
   const cell = (s, runtime, format) => {
     const r = s.runtimes[runtime];
     return r.missing ? missingCell(r.missing) : format(r);
@@ -114,8 +122,8 @@ function main() {
   console.log('| model | batch | quantd fp32 img/s | quantd int8 img/s | ORT fp32 img/s | ' +
               'ORT int8 img/s | quantd int8/fp32 | quantd fp32/ORT fp32 | ' +
               'quantd int8/ORT int8 | cos(quantd int8, quantd fp32) | ' +
-              'cos(ORT int8, quantd int8) | timed runs × rounds |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+              'cos(ORT int8, quantd int8) | cos(quantd fp32, ORT fp32) | timed runs × rounds |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of cases) {
     const speeds = RUNTIMES.map((runtime) => cell(s, runtime, (r) => r.images_per_s.toFixed(1)));
     const q = s.runtimes.quantd;
@@ -124,6 +132,7 @@ function main() {
                 `${medianRatio(s.rounds, 'quantd', 'ort')} | ` +
                 `${medianRatio(s.rounds, 'quantd_int8', 'ort_int8')} | ` +
                 `${agreement(s, 'quantd_int8', 'quantd')} | ${agreement(s, 'ort_int8', 'quantd_int8')} | ` +
+                `${agreement(s, 'quantd', 'ort')} | ` +
                 `${q.missing ? '—' : `${q.runs} × ${q.rounds}`} |`);
   }
 
@@ -137,8 +146,11 @@ function main() {
     const rss = RUNTIMES.map((runtime) => cell(s, runtime, (r) => r.peak_rss_mb.toFixed(0)));
     console.log(`| ${s.model} | ${s.batch} | ${latencies.join(' | ')} | ${rss.join(' | ')} |`);
   }
+}
 
-  // Why cells are empty, once per model, runtime and reason.
+// Why cells are empty (once per model, runtime and reason), then the models
+// quantd refuses.
+function printNotes(runDir, cases) {
   const notes = new Set();
   for (const s of cases) {
     for (const runtime of RUNTIMES) {
