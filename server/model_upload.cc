@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/runtime/model_inspection.h"
 #include "engine/status_macros.h"
 #include "server/preprocessing_spec.h"
 #include "common/sha256.h"

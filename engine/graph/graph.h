@@ -66,6 +66,10 @@ struct Graph {
   std::vector<ValueInfo> outputs;
   std::vector<Node> nodes;         // always in topological order
   std::map<std::string, Constant> constants;  // by value name
+  // Attributes the IR cannot hold (graph- or tensor-typed), by node name, as
+  // "name (TYPE)": such a node cannot run, but the importer leaves the
+  // verdict to the runtime, which knows which ops it supports.
+  std::map<std::string, std::vector<std::string>> unrepresented_attributes;
 };
 
 }  // namespace quantd::engine

@@ -16,7 +16,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/graph/supported_ops.h"
 #include "engine/status_macros.h"
 #include "onnx/checker.h"
 #include "onnx/onnx_pb.h"
@@ -324,12 +323,12 @@ absl::StatusOr<ValueInfo> ConvertValueInfo(const onnx::ValueInfoProto& info, con
   return value;
 }
 
-// Attributes the IR cannot hold (graphs, tensors, string lists) only occur on
-// operators quantd does not run; those nodes are rejected later by name, so
-// dropping the attribute is harmless. On a supported op it would change the
-// meaning, so it is an error there.
+// Attributes the IR cannot hold (graphs, tensors, string lists) mostly occur
+// on operators quantd does not run. They are listed in `unrepresented`: the
+// runtime refuses a node it supports that has any (without the attribute it
+// would mean something else), and an unsupported op is refused anyway.
 absl::Status ConvertAttribute(const onnx::NodeProto& node, const onnx::AttributeProto& attr,
-                              Node& out) {
+                              Node& out, std::vector<std::string>& unrepresented) {
   using A = onnx::AttributeProto;
   switch (attr.type()) {
     case A::INT:
@@ -366,22 +365,23 @@ absl::Status ConvertAttribute(const onnx::NodeProto& node, const onnx::Attribute
       }
       [[fallthrough]];
     default:
-      if (!IsSupportedOp(node.op_type())) return absl::OkStatus();
-      return absl::UnimplementedError(
-          absl::StrCat(Describe(node), ": attribute '", attr.name(), "' has type ",
-                       A::AttributeType_Name(attr.type()), ", which quantd cannot represent"));
+      unrepresented.push_back(
+          absl::StrCat(attr.name(), " (", A::AttributeType_Name(attr.type()), ")"));
+      return absl::OkStatus();
   }
 }
 
-absl::StatusOr<Node> ConvertNode(const onnx::NodeProto& proto) {
+absl::StatusOr<Node> ConvertNode(const onnx::NodeProto& proto, Graph& graph) {
   Node node;
   node.name = proto.name();
   node.op_type = proto.op_type();
   node.inputs.assign(proto.input().begin(), proto.input().end());
   node.outputs.assign(proto.output().begin(), proto.output().end());
+  std::vector<std::string> unrepresented;
   for (const onnx::AttributeProto& attr : proto.attribute()) {
-    RETURN_IF_ERROR(ConvertAttribute(proto, attr, node));
+    RETURN_IF_ERROR(ConvertAttribute(proto, attr, node, unrepresented));
   }
+  if (!unrepresented.empty()) graph.unrepresented_attributes[node.name] = std::move(unrepresented);
   return node;
 }
 
@@ -415,7 +415,7 @@ absl::StatusOr<Graph> ConvertGraph(const onnx::GraphProto& proto, int64_t opset_
       graph.constants[node_proto.output(0)] = std::move(constant);
       continue;
     }
-    ASSIGN_OR_RETURN(Node node, ConvertNode(node_proto));
+    ASSIGN_OR_RETURN(Node node, ConvertNode(node_proto, graph));
     graph.nodes.push_back(std::move(node));
   }
   for (const onnx::ValueInfoProto& output : proto.output()) {

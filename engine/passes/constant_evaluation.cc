@@ -50,28 +50,6 @@ std::optional<std::vector<int64_t>> KnownInts(const Value& v) {
   return out;
 }
 
-int64_t IntAttr(const Node& node, const std::string& name, int64_t fallback) {
-  const auto it = node.attributes.find(name);
-  if (it == node.attributes.end()) return fallback;
-  const int64_t* v = std::get_if<int64_t>(&it->second);
-  return v != nullptr ? *v : fallback;
-}
-
-std::optional<std::vector<int64_t>> IntsAttr(const Node& node, const std::string& name) {
-  const auto it = node.attributes.find(name);
-  if (it == node.attributes.end()) return std::nullopt;
-  const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
-  if (v == nullptr) return std::nullopt;
-  return *v;
-}
-
-std::string StringAttr(const Node& node, const std::string& name) {
-  const auto it = node.attributes.find(name);
-  if (it == node.attributes.end()) return "";
-  const auto* v = std::get_if<std::string>(&it->second);
-  return v != nullptr ? *v : "";
-}
-
 std::optional<int64_t> NormalizeAxis(int64_t axis, int64_t rank) {
   if (axis < 0) axis += rank;
   if (axis < 0 || axis >= rank) return std::nullopt;
@@ -95,7 +73,7 @@ Value Pick(const Value& src, const std::vector<int64_t>& indices, std::vector<in
 
 // Axes from the opset < 13 attribute or the opset >= 13 second input.
 std::optional<std::vector<int64_t>> AxesOf(const Node& node, const std::vector<const Value*>& in) {
-  if (std::optional<std::vector<int64_t>> attr = IntsAttr(node, "axes")) return attr;
+  if (std::optional<std::vector<int64_t>> attr = FindIntsAttr(node, "axes")) return attr;
   if (in.size() > 1 && in[1] != nullptr) return KnownInts(*in[1]);
   return std::nullopt;
 }
@@ -153,7 +131,7 @@ Folded FoldSqueeze(const Node& node, const std::vector<const Value*>& in) {
   std::optional<std::vector<int64_t>> axes = AxesOf(node, in);
   std::vector<bool> drop(rank, false);
   if (!axes) {
-    if (IntsAttr(node, "axes") || (in.size() > 1 && in[1] != nullptr)) return std::nullopt;
+    if (FindIntsAttr(node, "axes") || (in.size() > 1 && in[1] != nullptr)) return std::nullopt;
     for (int64_t i = 0; i < rank; ++i) drop[i] = in[0]->dims[i] == 1;
   } else {
     for (int64_t a : *axes) {
@@ -204,9 +182,9 @@ Folded FoldSlice(const Node& node, const std::vector<const Value*>& in) {
   const int64_t rank = static_cast<int64_t>(data.dims.size());
   std::optional<std::vector<int64_t>> starts, ends, axes, steps;
   if (in.size() == 1) {
-    starts = IntsAttr(node, "starts");
-    ends = IntsAttr(node, "ends");
-    axes = IntsAttr(node, "axes");
+    starts = FindIntsAttr(node, "starts");
+    ends = FindIntsAttr(node, "ends");
+    axes = FindIntsAttr(node, "axes");
   } else {
     if (in.size() < 3 || in[1] == nullptr || in[2] == nullptr) return std::nullopt;
     starts = KnownInts(*in[1]);
@@ -293,7 +271,7 @@ Folded FoldCast(const Node& node, const Value& x) {
 
 Folded FoldTranspose(const Node& node, const Value& x) {
   const int64_t rank = static_cast<int64_t>(x.dims.size());
-  std::vector<int64_t> perm = IntsAttr(node, "perm").value_or(std::vector<int64_t>());
+  std::vector<int64_t> perm = FindIntsAttr(node, "perm").value_or(std::vector<int64_t>());
   if (perm.empty()) {
     for (int64_t i = rank - 1; i >= 0; --i) perm.push_back(i);
   }

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/graph/graph.h"
+#include "engine/graph/node_attributes.h"
 
 namespace quantd::engine::constant_evaluation {
 
@@ -72,12 +73,6 @@ Constant ToConstant(const Value& v);
 Value IntVector(const std::vector<Dim>& elems, std::vector<int64_t> dims);
 // The integer elements, when every one is known.
 std::optional<std::vector<int64_t>> KnownInts(const Value& v);
-
-// Attribute readers: absent, or present with another type, gives the fallback
-// (nullopt, "").
-int64_t IntAttr(const Node& node, const std::string& name, int64_t fallback);
-std::optional<std::vector<int64_t>> IntsAttr(const Node& node, const std::string& name);
-std::string StringAttr(const Node& node, const std::string& name);
 
 // Normalizes a possibly negative axis against `rank`; nullopt when invalid.
 std::optional<int64_t> NormalizeAxis(int64_t axis, int64_t rank);

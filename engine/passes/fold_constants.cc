@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "engine/graph/graph.h"
+#include "engine/graph/window_geometry.h"
 #include "engine/passes/constant_evaluation.h"
 #include "engine/passes/graph_rewrite.h"
 #include "engine/status_macros.h"
@@ -34,14 +35,11 @@ using constant_evaluation::FoldSqueeze;
 using constant_evaluation::FoldTranspose;
 using constant_evaluation::FoldUnsqueeze;
 using constant_evaluation::FromConstant;
-using constant_evaluation::IntAttr;
-using constant_evaluation::IntsAttr;
 using constant_evaluation::IntVector;
 using constant_evaluation::Known;
 using constant_evaluation::KnownInts;
 using constant_evaluation::NormalizeAxis;
 using constant_evaluation::Product;
-using constant_evaluation::StringAttr;
 using constant_evaluation::SymbolSource;
 using constant_evaluation::SymShape;
 using constant_evaluation::ToConstant;
@@ -221,41 +219,30 @@ std::optional<SymShape> ConstantFolder::BroadcastShapes(const Node& node) {
 }
 
 // Conv and pooling output: batch and channels, then one spatial size per
-// kernel dimension (ONNX Conv-11 / MaxPool-12 formulas).
+// kernel dimension (engine/graph/window_geometry.h); a dynamic spatial size
+// stays a symbol.
 std::optional<SymShape> ConstantFolder::WindowShape(const Node& node, const SymShape& x,
                                                     Dim channels,
                                                     const std::vector<int64_t>& kernel) {
   const size_t spatial = kernel.size();
   if (x.size() != spatial + 2) return std::nullopt;
-  const std::vector<int64_t> strides =
-      IntsAttr(node, "strides").value_or(std::vector<int64_t>(spatial, 1));
-  const std::vector<int64_t> dilations =
-      IntsAttr(node, "dilations").value_or(std::vector<int64_t>(spatial, 1));
-  const std::vector<int64_t> pads =
-      IntsAttr(node, "pads").value_or(std::vector<int64_t>(2 * spatial, 0));
-  if (strides.size() != spatial || dilations.size() != spatial || pads.size() != 2 * spatial) {
-    return std::nullopt;
-  }
-  const std::string auto_pad = StringAttr(node, "auto_pad");
-  const bool ceil_mode = IntAttr(node, "ceil_mode", 0) != 0;
+  const absl::StatusOr<WindowAttributes> window = ReadWindowAttributes(node, kernel);
+  if (!window.ok() || window->kernel.size() != spatial) return std::nullopt;
   SymShape out = {x[0], channels};
   for (size_t i = 0; i < spatial; ++i) {
-    if (!x[i + 2].known() || strides[i] <= 0) {
+    if (!x[i + 2].known()) {
       out.push_back(symbols_.Fresh());
       continue;
     }
-    const int64_t in = x[i + 2].value, s = strides[i];
-    const int64_t window = (kernel[i] - 1) * dilations[i] + 1;
-    int64_t size = 0;
-    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      size = (in + s - 1) / s;
-    } else if (auto_pad == "VALID") {
-      size = (in - window) / s + 1;
-    } else {
-      const int64_t span = in + pads[i] + pads[i + spatial] - window;
-      size = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-    }
-    out.push_back(Known(size));
+    WindowAttributes axis = *window;
+    axis.kernel = {window->kernel[i]};
+    axis.strides = {window->strides[i]};
+    axis.dilations = {window->dilations[i]};
+    axis.pads = {window->pads[i], window->pads[i + spatial]};
+    const absl::StatusOr<WindowGeometry> geometry =
+        ComputeWindowGeometry(node, axis, {x[i + 2].value});
+    if (!geometry.ok()) return std::nullopt;
+    out.push_back(Known(geometry->out[0]));
   }
   return out;
 }
@@ -298,10 +285,10 @@ std::optional<SymShape> ConstantFolder::InferOutputShape(const Node& node) {
       if (!(*w)[i].known()) return std::nullopt;
       kernel.push_back((*w)[i].value);
     }
-    return WindowShape(node, x, (*w)[0], IntsAttr(node, "kernel_shape").value_or(kernel));
+    return WindowShape(node, x, (*w)[0], FindIntsAttr(node, "kernel_shape").value_or(kernel));
   }
   if (op == "MaxPool" || op == "AveragePool" || op == "LpPool") {
-    const std::optional<std::vector<int64_t>> kernel = IntsAttr(node, "kernel_shape");
+    const std::optional<std::vector<int64_t>> kernel = FindIntsAttr(node, "kernel_shape");
     if (!kernel || rank < 3) return std::nullopt;
     return WindowShape(node, x, x[1], *kernel);
   }
@@ -379,7 +366,7 @@ std::optional<SymShape> ConstantFolder::InferOutputShape(const Node& node) {
     return out;
   }
   if (op == "Transpose") {
-    std::vector<int64_t> perm = IntsAttr(node, "perm").value_or(std::vector<int64_t>());
+    std::vector<int64_t> perm = FindIntsAttr(node, "perm").value_or(std::vector<int64_t>());
     if (perm.empty()) {
       for (int64_t i = rank - 1; i >= 0; --i) perm.push_back(i);
     }

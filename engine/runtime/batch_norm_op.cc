@@ -2,12 +2,15 @@
 // normalization in inference mode (global statistics, scale and shift).
 
 #include "absl/strings/str_cat.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
 
 using dnnl::memory;
+
+namespace {
 
 absl::Status CompileBatchNorm(PlanCompiler& c, const Node& node) {
   if (node.inputs.size() != 5 || node.outputs.empty()) {
@@ -62,6 +65,13 @@ absl::Status CompileBatchNorm(PlanCompiler& c, const Node& node) {
     return DnnlError(node, e);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterBatchNormOps(std::vector<OpDefinition>& ops) {
+  ops.push_back(
+      {.op_type = "BatchNormalization", .shape = SameShapeAsInput, .compile = CompileBatchNorm});
 }
 
 }  // namespace quantd::engine

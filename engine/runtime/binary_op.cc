@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
@@ -105,8 +106,6 @@ absl::StatusOr<int> FirstSource(PlanCompiler& c, const Node& node, const Operand
   return expanded;
 }
 
-}  // namespace
-
 absl::Status CompileBinary(PlanCompiler& c, const Node& node) {
   if (node.inputs.size() != 2 || node.outputs.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs A and B"));
@@ -181,6 +180,17 @@ absl::Status CompileBinary(PlanCompiler& c, const Node& node) {
     return DnnlError(node, e);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterBinaryOps(std::vector<OpDefinition>& ops) {
+  for (const char* op_type : {"Add", "Sub", "Mul", "Div"}) {
+    ops.push_back({.op_type = op_type,
+                   .shape = BroadcastInputs,
+                   .compile = CompileBinary,
+                   .takes_post_ops = true});
+  }
 }
 
 }  // namespace quantd::engine

@@ -7,40 +7,30 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
+namespace {
 
 using dnnl::memory;
 
-absl::Status CompileConcat(PlanCompiler& c, const Node& node) {
-  if (node.inputs.empty() || node.outputs.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs inputs"));
-  }
+// The concatenated dims of `shapes` along `axis` (negative counts from the
+// end); INVALID_ARGUMENT names the input that does not fit.
+absl::StatusOr<Shape> ConcatDims(const Node& node, const std::vector<Shape>& shapes,
+                                 int64_t& axis) {
   if (node.attributes.count("axis") == 0) {
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": axis is required"));
   }
-  std::vector<std::vector<int64_t>> shapes;
-  for (const std::string& input : node.inputs) {
-    if (c.HasValue(input)) {
-      shapes.push_back(c.Dims(input));
-    } else if (const Constant* constant = c.FindConstant(input);
-               constant != nullptr && constant->type == Constant::Type::kFloat32) {
-      shapes.push_back(constant->dims);
-    } else {
-      return absl::UnimplementedError(
-          absl::StrCat(NodeLabel(node), ": input '", input, "' is not a float tensor"));
-    }
-  }
   const int64_t rank = static_cast<int64_t>(shapes[0].size());
-  int64_t axis = IntAttr(node, "axis", 0);
+  axis = IntAttr(node, "axis", 0);
   if (axis < 0) axis += rank;
-  if (axis < 0 || axis >= rank || rank > 6) {
+  if (axis < 0 || axis >= rank) {
     return absl::InvalidArgumentError(
         absl::StrCat(NodeLabel(node), ": axis ", IntAttr(node, "axis", 0), " for rank ", rank));
   }
-  std::vector<int64_t> out = shapes[0];
+  Shape out = shapes[0];
   out[axis] = 0;
   for (size_t i = 0; i < shapes.size(); ++i) {
     bool compatible = static_cast<int64_t>(shapes[i].size()) == rank;
@@ -54,6 +44,49 @@ absl::Status CompileConcat(PlanCompiler& c, const Node& node) {
                        absl::StrJoin(shapes[0], ","), "] along axis ", axis));
     }
     out[axis] += shapes[i][axis];
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Shape>> ConcatShape(const Node& node, const ShapeContext& context) {
+  std::vector<Shape> shapes;
+  for (const std::string& input : node.inputs) {
+    const std::vector<int64_t>* dims = context.Dims(input);
+    if (dims == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(NodeLabel(node), ": input '", input, "' is not defined"));
+    }
+    shapes.push_back(*dims);
+  }
+  if (shapes.empty() || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs inputs"));
+  }
+  int64_t axis = 0;
+  ASSIGN_OR_RETURN(Shape out, ConcatDims(node, shapes, axis));
+  return std::vector<Shape>{std::move(out)};
+}
+
+absl::Status CompileConcat(PlanCompiler& c, const Node& node) {
+  if (node.inputs.empty() || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs inputs"));
+  }
+  std::vector<std::vector<int64_t>> shapes;
+  for (const std::string& input : node.inputs) {
+    if (c.HasValue(input)) {
+      shapes.push_back(c.Dims(input));
+    } else if (const Constant* constant = c.FindConstant(input);
+               constant != nullptr && constant->type == Constant::Type::kFloat32) {
+      shapes.push_back(constant->dims);
+    } else {
+      return absl::UnimplementedError(
+          absl::StrCat(NodeLabel(node), ": input '", input, "' is not a float tensor"));
+    }
+  }
+  int64_t axis = 0;
+  ASSIGN_OR_RETURN(const std::vector<int64_t> out, ConcatDims(node, shapes, axis));
+  const int64_t rank = static_cast<int64_t>(out.size());
+  if (rank > 6) {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": rank ", rank, " > 6"));
   }
 
   std::vector<memory::desc> src_descs;
@@ -82,6 +115,12 @@ absl::Status CompileConcat(PlanCompiler& c, const Node& node) {
     return DnnlError(node, e);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterConcatOps(std::vector<OpDefinition>& ops) {
+  ops.push_back({.op_type = "Concat", .shape = ConcatShape, .compile = CompileConcat});
 }
 
 }  // namespace quantd::engine

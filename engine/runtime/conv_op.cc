@@ -9,6 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/graph/window_geometry.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
@@ -22,54 +24,43 @@ struct ConvGeometry {
   memory::dims dst_dims;
 };
 
+// x [N, C, H, W] and w [OC, C / group, kH, kW] (2-D convolutions only).
 absl::StatusOr<ConvGeometry> ComputeGeometry(const Node& node, const std::vector<int64_t>& x,
                                              const std::vector<int64_t>& w) {
-  const std::vector<int64_t> strides = IntsAttr(node, "strides", {1, 1});
-  const std::vector<int64_t> dilations = IntsAttr(node, "dilations", {1, 1});
-  std::vector<int64_t> pads = IntsAttr(node, "pads", {0, 0, 0, 0});
-  const std::string auto_pad = StringAttr(node, "auto_pad", "NOTSET");
-  if (strides.size() != 2 || dilations.size() != 2 || pads.size() != 4) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        NodeLabel(node), ": strides, dilations and pads must describe 2 spatial axes"));
+  if (x.size() != 4 || w.size() != 4) {
+    return absl::UnimplementedError(
+        absl::StrCat(NodeLabel(node), ": only 2-D convolutions are supported"));
   }
-  const std::vector<int64_t> kernel_shape = IntsAttr(node, "kernel_shape", {w[2], w[3]});
-  if (kernel_shape != std::vector<int64_t>{w[2], w[3]}) {
+  ASSIGN_OR_RETURN(const WindowAttributes window, ReadWindowAttributes(node, {w[2], w[3]}));
+  if (window.kernel != std::vector<int64_t>{w[2], w[3]}) {
     return absl::InvalidArgumentError(
-        absl::StrCat(NodeLabel(node), ": kernel_shape [", absl::StrJoin(kernel_shape, ","),
+        absl::StrCat(NodeLabel(node), ": kernel_shape [", absl::StrJoin(window.kernel, ","),
                      "] does not match weight shape [", absl::StrJoin(w, ","), "]"));
   }
+  ASSIGN_OR_RETURN(const WindowGeometry geometry,
+                   ComputeWindowGeometry(node, window, {x[2], x[3]}));
   ConvGeometry g;
-  g.dst_dims = {x[0], w[0], 0, 0};
+  g.dst_dims = {x[0], w[0], geometry.out[0], geometry.out[1]};
   for (int i = 0; i < 2; ++i) {
-    const int64_t in = x[2 + i];
-    const int64_t effective_kernel = (w[2 + i] - 1) * dilations[i] + 1;
-    if (auto_pad == "VALID") {
-      pads[i] = pads[i + 2] = 0;
-    } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      const int64_t out = (in + strides[i] - 1) / strides[i];
-      const int64_t total = std::max<int64_t>(0, (out - 1) * strides[i] + effective_kernel - in);
-      const int64_t small = total / 2;
-      pads[i] = auto_pad == "SAME_UPPER" ? small : total - small;
-      pads[i + 2] = total - pads[i];
-    } else if (auto_pad != "NOTSET") {
-      return absl::InvalidArgumentError(
-          absl::StrCat(NodeLabel(node), ": unknown auto_pad '", auto_pad, "'"));
-    }
-    const int64_t out = (in + pads[i] + pads[i + 2] - effective_kernel) / strides[i] + 1;
-    if (out <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          NodeLabel(node), ": input [", absl::StrJoin(x, ","), "] is too small for the kernel"));
-    }
-    g.dst_dims[2 + i] = out;
-    g.strides.push_back(strides[i]);
-    g.dilates.push_back(dilations[i] - 1);
-    g.pad_l.push_back(pads[i]);
-    g.pad_r.push_back(pads[i + 2]);
+    g.strides.push_back(window.strides[i]);
+    g.dilates.push_back(window.dilations[i] - 1);
+    g.pad_l.push_back(geometry.pad_begin[i]);
+    g.pad_r.push_back(geometry.pad_end[i]);
   }
   return g;
 }
 
-}  // namespace
+absl::StatusOr<std::vector<Shape>> ConvShape(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* x = node.inputs.size() > 1 ? shapes.Dims(node.inputs[0]) : nullptr;
+  const std::vector<int64_t>* w = node.inputs.size() > 1 ? shapes.Dims(node.inputs[1]) : nullptr;
+  if (x == nullptr || w == nullptr || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs X and W"));
+  }
+  ASSIGN_OR_RETURN(const ConvGeometry geometry, ComputeGeometry(node, *x, *w));
+  return std::vector<Shape>{geometry.dst_dims};
+}
+
+absl::Status CompileConv(PlanCompiler& c, const Node& node);
 
 absl::Status CompileConv(PlanCompiler& c, const Node& node) {
   if (node.inputs.size() < 2 || node.outputs.empty()) {
@@ -88,10 +79,7 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": no input"));
   }
   const std::vector<int64_t> xd = c.Dims(x);
-  if (xd.size() != 4 || w->dims.size() != 4) {
-    return absl::UnimplementedError(
-        absl::StrCat(NodeLabel(node), ": only 2-D convolutions are supported"));
-  }
+  ASSIGN_OR_RETURN(const ConvGeometry geometry, ComputeGeometry(node, xd, w->dims));
   const int64_t groups = IntAttr(node, "group", 1);
   const int64_t oc = w->dims[0];
   if (groups <= 0 || xd[1] != w->dims[1] * groups || oc % groups != 0) {
@@ -103,7 +91,6 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
     return absl::InvalidArgumentError(
         absl::StrCat(NodeLabel(node), ": bias has ", b->NumElements(), " elements, expected ", oc));
   }
-  ASSIGN_OR_RETURN(const ConvGeometry geometry, ComputeGeometry(node, xd, w->dims));
 
   // int8 when the source is (or can be) quantized; excluded nodes read f32.
   const bool quantize = (c.int8() || c.simulated()) && !c.Excluded(node);
@@ -207,6 +194,16 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
   c.DefineValue(node.outputs[0], geometry.dst_dims, dst_buffer, dst_q);
   if (dst_grid) c.SetGrid(node.outputs[0], *dst_grid);
   return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterConvOps(std::vector<OpDefinition>& ops) {
+  ops.push_back({.op_type = "Conv",
+                 .shape = ConvShape,
+                 .compile = CompileConv,
+                 .int8_input = Int8FirstInput,
+                 .takes_post_ops = true});
 }
 
 }  // namespace quantd::engine

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
@@ -93,7 +94,39 @@ absl::StatusOr<DeconvGeometry> ComputeGeometry(const Node& node, const std::vect
   return g;
 }
 
-}  // namespace
+// Checks x [N, C, H, W] against w [C, OC / group, kH, kW]; returns OC.
+absl::StatusOr<int64_t> OutputChannels(const Node& node, const std::vector<int64_t>& xd,
+                                       const std::vector<int64_t>& wd) {
+  if (xd.size() != 4 || wd.size() != 4) {
+    return absl::UnimplementedError(
+        absl::StrCat(NodeLabel(node), ": only 2-D transposed convolutions are supported"));
+  }
+  const int64_t groups = IntAttr(node, "group", 1);
+  if (groups <= 0 || xd[1] != wd[0] || wd[0] % groups != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": weight shape [", absl::StrJoin(wd, ","), "] with group ",
+                     groups, " does not match input channels ", xd[1]));
+  }
+  const std::vector<int64_t> kernel_shape = IntsAttr(node, "kernel_shape", {wd[2], wd[3]});
+  if (kernel_shape != std::vector<int64_t>{wd[2], wd[3]}) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": kernel_shape [", absl::StrJoin(kernel_shape, ","),
+                     "] does not match weight shape [", absl::StrJoin(wd, ","), "]"));
+  }
+  return wd[1] * groups;
+}
+
+absl::StatusOr<std::vector<Shape>> ConvTransposeShape(const Node& node,
+                                                      const ShapeContext& shapes) {
+  const std::vector<int64_t>* x = node.inputs.size() > 1 ? shapes.Dims(node.inputs[0]) : nullptr;
+  const std::vector<int64_t>* w = node.inputs.size() > 1 ? shapes.Dims(node.inputs[1]) : nullptr;
+  if (x == nullptr || w == nullptr || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs X and W"));
+  }
+  ASSIGN_OR_RETURN(const int64_t oc, OutputChannels(node, *x, *w));
+  ASSIGN_OR_RETURN(const DeconvGeometry geometry, ComputeGeometry(node, *x, *w, oc));
+  return std::vector<Shape>{geometry.dst_dims};
+}
 
 absl::Status CompileConvTranspose(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node, 2));
@@ -107,24 +140,9 @@ absl::Status CompileConvTranspose(PlanCompiler& c, const Node& node) {
         absl::StrCat(NodeLabel(node), ": weights and bias must be float constants"));
   }
   const std::vector<int64_t> xd = c.Dims(x);
-  if (xd.size() != 4 || w->dims.size() != 4) {
-    return absl::UnimplementedError(
-        absl::StrCat(NodeLabel(node), ": only 2-D transposed convolutions are supported"));
-  }
+  ASSIGN_OR_RETURN(const int64_t oc, OutputChannels(node, xd, w->dims));
   const int64_t groups = IntAttr(node, "group", 1);
-  if (groups <= 0 || xd[1] != w->dims[0] || w->dims[0] % groups != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(NodeLabel(node), ": weight shape [", absl::StrJoin(w->dims, ","),
-                     "] with group ", groups, " does not match input channels ", xd[1]));
-  }
-  const int64_t ic = w->dims[0], oc = w->dims[1] * groups;
-  const std::vector<int64_t> kernel_shape =
-      IntsAttr(node, "kernel_shape", {w->dims[2], w->dims[3]});
-  if (kernel_shape != std::vector<int64_t>{w->dims[2], w->dims[3]}) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(NodeLabel(node), ": kernel_shape [", absl::StrJoin(kernel_shape, ","),
-                     "] does not match weight shape [", absl::StrJoin(w->dims, ","), "]"));
-  }
+  const int64_t ic = w->dims[0];
   if (b != nullptr && b->NumElements() != oc) {
     return absl::InvalidArgumentError(
         absl::StrCat(NodeLabel(node), ": bias has ", b->NumElements(), " elements, expected ", oc));
@@ -167,6 +185,14 @@ absl::Status CompileConvTranspose(PlanCompiler& c, const Node& node) {
              {DNNL_ARG_DST, dst_buffer}});
   c.DefineValue(node.outputs[0], geometry.dst_dims, dst_buffer, QuantParams{});
   return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterConvTransposeOps(std::vector<OpDefinition>& ops) {
+  ops.push_back({.op_type = "ConvTranspose",
+                 .shape = ConvTransposeShape,
+                 .compile = CompileConvTranspose});
 }
 
 }  // namespace quantd::engine

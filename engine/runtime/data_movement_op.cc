@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
@@ -22,9 +23,9 @@ std::vector<int64_t> RowMajorStrides(const std::vector<int64_t>& dims) {
 }
 
 // Pad's pads and constant value: attributes before opset 11, inputs since.
-absl::Status ReadPadding(PlanCompiler& c, const Node& node, std::vector<int64_t>& pads,
+absl::Status ReadPadding(const ShapeContext& c, const Node& node, std::vector<int64_t>& pads,
                          float& value) {
-  if (c.graph().opset_version < 11) {
+  if (c.opset_version() < 11) {
     pads = IntsAttr(node, "pads", {});
     value = FloatAttr(node, "value", 0.0f);
     return absl::OkStatus();
@@ -49,13 +50,8 @@ absl::Status ReadPadding(PlanCompiler& c, const Node& node, std::vector<int64_t>
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::Status CompileTranspose(PlanCompiler& c, const Node& node) {
-  RETURN_IF_ERROR(RequireRuntimeInput(c, node));
-  const std::string& x = node.inputs[0];
-  const std::vector<int64_t> dims = c.Dims(x);
-  const size_t rank = dims.size();
+// Transpose's permutation (default: reversed axes), checked against `rank`.
+absl::StatusOr<std::vector<int64_t>> Permutation(const Node& node, size_t rank) {
   std::vector<int64_t> default_perm(rank);
   for (size_t d = 0; d < rank; ++d) default_perm[d] = static_cast<int64_t>(rank - 1 - d);
   const std::vector<int64_t> perm = IntsAttr(node, "perm", default_perm);
@@ -67,6 +63,57 @@ absl::Status CompileTranspose(PlanCompiler& c, const Node& node) {
     return absl::InvalidArgumentError(
         absl::StrCat(NodeLabel(node), ": perm [", absl::StrJoin(perm, ","), "] for rank ", rank));
   }
+  return perm;
+}
+
+absl::StatusOr<std::vector<Shape>> TransposeShape(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* in = node.inputs.empty() ? nullptr : shapes.Dims(node.inputs[0]);
+  if (in == nullptr || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs an input"));
+  }
+  ASSIGN_OR_RETURN(const std::vector<int64_t> perm, Permutation(node, in->size()));
+  Shape out;
+  for (int64_t p : perm) out.push_back((*in)[p]);
+  return std::vector<Shape>{out};
+}
+
+// Pad's output dims; pads must be non-negative.
+absl::StatusOr<std::vector<int64_t>> PaddedDims(const Node& node, const std::vector<int64_t>& dims,
+                                                const std::vector<int64_t>& pads) {
+  const size_t rank = dims.size();
+  if (pads.size() != 2 * rank || rank > 6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": ", pads.size(), " pads for rank ", rank));
+  }
+  std::vector<int64_t> out(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    if (pads[d] < 0 || pads[d + rank] < 0) {
+      return absl::UnimplementedError(
+          absl::StrCat(NodeLabel(node), ": negative pads [", absl::StrJoin(pads, ","), "]"));
+    }
+    out[d] = dims[d] + pads[d] + pads[d + rank];
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Shape>> PadShape(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* in = node.inputs.empty() ? nullptr : shapes.Dims(node.inputs[0]);
+  if (in == nullptr || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs an input"));
+  }
+  std::vector<int64_t> pads;
+  float value = 0.0f;
+  RETURN_IF_ERROR(ReadPadding(shapes, node, pads, value));
+  ASSIGN_OR_RETURN(Shape out, PaddedDims(node, *in, pads));
+  return std::vector<Shape>{std::move(out)};
+}
+
+absl::Status CompileTranspose(PlanCompiler& c, const Node& node) {
+  RETURN_IF_ERROR(RequireRuntimeInput(c, node));
+  const std::string& x = node.inputs[0];
+  const std::vector<int64_t> dims = c.Dims(x);
+  const size_t rank = dims.size();
+  ASSIGN_OR_RETURN(const std::vector<int64_t> perm, Permutation(node, rank));
   const memory::desc plain(dims, memory::data_type::f32, PlainTag(rank));
   ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, 1.0f, node.name));
   // The input's bytes seen with the output's dims: output dim i walks input
@@ -96,23 +143,12 @@ absl::Status CompilePad(PlanCompiler& c, const Node& node) {
   }
   std::vector<int64_t> pads;
   float value = 0.0f;
-  RETURN_IF_ERROR(ReadPadding(c, node, pads, value));
+  RETURN_IF_ERROR(ReadPadding(c.shapes(), node, pads, value));
   const std::string& x = node.inputs[0];
   const std::vector<int64_t> dims = c.Dims(x);
   const size_t rank = dims.size();
-  if (pads.size() != 2 * rank || rank > 6) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(NodeLabel(node), ": ", pads.size(), " pads for rank ", rank));
-  }
-  std::vector<int64_t> out(rank), begin(rank);
-  for (size_t d = 0; d < rank; ++d) {
-    if (pads[d] < 0 || pads[d + rank] < 0) {
-      return absl::UnimplementedError(
-          absl::StrCat(NodeLabel(node), ": negative pads [", absl::StrJoin(pads, ","), "]"));
-    }
-    begin[d] = pads[d];
-    out[d] = dims[d] + pads[d] + pads[d + rank];
-  }
+  ASSIGN_OR_RETURN(const std::vector<int64_t> out, PaddedDims(node, dims, pads));
+  const std::vector<int64_t> begin(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(rank));
   const memory::desc plain(dims, memory::data_type::f32, PlainTag(rank));
   const memory::desc out_desc(out, memory::data_type::f32, PlainTag(rank));
   ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, 1.0f, node.name));
@@ -131,6 +167,13 @@ absl::Status CompilePad(PlanCompiler& c, const Node& node) {
     return DnnlError(node, e);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterDataMovementOps(std::vector<OpDefinition>& ops) {
+  ops.push_back({.op_type = "Transpose", .shape = TransposeShape, .compile = CompileTranspose});
+  ops.push_back({.op_type = "Pad", .shape = PadShape, .compile = CompilePad});
 }
 
 }  // namespace quantd::engine

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
@@ -55,8 +56,6 @@ absl::StatusOr<PostOp> AsPostOp(PlanCompiler& c, const Node& node) {
   return op;
 }
 
-}  // namespace
-
 absl::Status CompileEltwise(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node));
   ASSIGN_OR_RETURN(const PostOp op, AsPostOp(c, node));
@@ -79,6 +78,15 @@ absl::Status CompileEltwise(PlanCompiler& c, const Node& node) {
   }
   c.DefineValue(node.outputs[0], c.Dims(x), buffer, QuantParams{});
   return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterEltwiseOps(std::vector<OpDefinition>& ops) {
+  for (const char* op_type :
+       {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish"}) {
+    ops.push_back({.op_type = op_type, .shape = SameShapeAsInput, .compile = CompileEltwise});
+  }
 }
 
 }  // namespace quantd::engine

@@ -19,6 +19,7 @@
 #include "engine/runtime/batch_split_tuner.h"
 #include "engine/runtime/constant_cache.h"
 #include "engine/runtime/execution_context.h"
+#include "engine/runtime/model_inspection.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/runtime/quantization_scheme.h"
 #include "engine/runtime/session_factory.h"

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
@@ -149,7 +150,60 @@ std::vector<float> Transpose(const Constant& m) {
   return t;
 }
 
-}  // namespace
+absl::StatusOr<std::vector<Shape>> GemmShape(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* a = node.inputs.size() > 1 ? shapes.Dims(node.inputs[0]) : nullptr;
+  const std::vector<int64_t>* b = node.inputs.size() > 1 ? shapes.Dims(node.inputs[1]) : nullptr;
+  if (a == nullptr || b == nullptr || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs A and B"));
+  }
+  if (a->size() != 2 || b->size() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": A [",
+                                                   absl::StrJoin(*a, ","), "] and B [",
+                                                   absl::StrJoin(*b, ","), "] must be 2-D"));
+  }
+  const bool trans_a = IntAttr(node, "transA", 0) != 0, trans_b = IntAttr(node, "transB", 0) != 0;
+  const int64_t m = (*a)[trans_a ? 1 : 0], k = (*a)[trans_a ? 0 : 1];
+  const int64_t kb = (*b)[trans_b ? 1 : 0], n = (*b)[trans_b ? 0 : 1];
+  if (k != kb) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": A [",
+                                                   absl::StrJoin(*a, ","), "] and B [",
+                                                   absl::StrJoin(*b, ","), "] do not multiply"));
+  }
+  return std::vector<Shape>{{m, n}};
+}
+
+// numpy matmul: 1-D operands are promoted (and the added axis dropped again),
+// leading (batch) axes broadcast.
+absl::StatusOr<std::vector<Shape>> MatMulShape(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* a = node.inputs.size() > 1 ? shapes.Dims(node.inputs[0]) : nullptr;
+  const std::vector<int64_t>* b = node.inputs.size() > 1 ? shapes.Dims(node.inputs[1]) : nullptr;
+  if (a == nullptr || b == nullptr || node.outputs.empty() || a->empty() || b->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs A and B of rank >= 1"));
+  }
+  std::vector<int64_t> x = *a, y = *b;
+  if (x.size() == 1) x.insert(x.begin(), 1);
+  if (y.size() == 1) y.push_back(1);
+  if (x.back() != y[y.size() - 2]) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": A [",
+                                                   absl::StrJoin(*a, ","), "] and B [",
+                                                   absl::StrJoin(*b, ","), "] do not multiply"));
+  }
+  const size_t batch_rank = std::max(x.size(), y.size()) - 2;
+  Shape out;
+  for (size_t i = 0; i < batch_rank; ++i) {
+    const int64_t dx = i + x.size() - 2 >= batch_rank ? x[i + x.size() - 2 - batch_rank] : 1;
+    const int64_t dy = i + y.size() - 2 >= batch_rank ? y[i + y.size() - 2 - batch_rank] : 1;
+    if (dx != dy && dx != 1 && dy != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": batch axes of A [",
+                                                     absl::StrJoin(*a, ","), "] and B [",
+                                                     absl::StrJoin(*b, ","), "] do not broadcast"));
+    }
+    out.push_back(std::max(dx, dy));
+  }
+  if (a->size() > 1) out.push_back(x[x.size() - 2]);
+  if (b->size() > 1) out.push_back(y.back());
+  return std::vector<Shape>{out};
+}
 
 absl::Status CompileGemm(PlanCompiler& c, const Node& node) {
   if (node.inputs.size() < 2 || node.outputs.empty()) {
@@ -187,6 +241,21 @@ absl::Status CompileMatMul(PlanCompiler& c, const Node& node) {
   ASSIGN_OR_RETURN(const Constant* b, ConstantMatrix(c, node, node.inputs[1]));
   return CompileInnerProduct(c, node, node.inputs[0], Transpose(*b),
                              std::vector<float>(b->dims[1], 0.0f));
+}
+
+}  // namespace
+
+void RegisterInnerProductOps(std::vector<OpDefinition>& ops) {
+  ops.push_back({.op_type = "Gemm",
+                 .shape = GemmShape,
+                 .compile = CompileGemm,
+                 .int8_input = Int8FirstInput,
+                 .takes_post_ops = true});
+  ops.push_back({.op_type = "MatMul",
+                 .shape = MatMulShape,
+                 .compile = CompileMatMul,
+                 .int8_input = Int8FirstInput,
+                 .takes_post_ops = true});
 }
 
 }  // namespace quantd::engine

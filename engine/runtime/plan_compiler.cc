@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "engine/runtime/memory_plan.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
@@ -19,14 +20,9 @@ namespace {
 
 using dnnl::memory;
 
-bool IsInt8CapableConsumer(const std::string& op_type) {
-  return op_type == "Conv" || op_type == "Gemm" || op_type == "MatMul" || op_type == "MaxPool" ||
-         op_type == "AveragePool" || op_type == "GlobalAveragePool";
-}
-
 bool IsViewOp(const std::string& op_type) {
-  return op_type == "Flatten" || op_type == "Reshape" || op_type == "Identity" ||
-         op_type == "Dropout";
+  const OpDefinition* definition = FindOp(op_type);
+  return definition != nullptr && definition->view;
 }
 
 }  // namespace
@@ -43,7 +39,7 @@ QuantParams QuantParamsForGrid(const ActivationGrid& grid) {
 }
 
 PlanCompiler::PlanCompiler(const Graph& graph, const PlanOptions& options)
-    : graph_(graph), options_(options), plan_(std::make_unique<Plan>()) {
+    : graph_(graph), options_(options), shapes_(graph), plan_(std::make_unique<Plan>()) {
   for (const Node& node : graph_.nodes) {
     for (const std::string& input : node.inputs) {
       if (!input.empty()) consumers_[input].push_back(&node);
@@ -77,6 +73,7 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
     }
     RETURN_IF_ERROR(ValidateQuantizationOptions(quantization, graph_));
   }
+  RETURN_IF_ERROR(InferShapes(input_shape));
   try {
     plan_->engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
     const std::string& input_name = graph_.inputs[0].name;
@@ -111,6 +108,52 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
   return std::shared_ptr<const Plan>(std::move(plan_));
 }
 
+const std::vector<int64_t>* PlanCompiler::InferredShapes::Dims(const std::string& value) const {
+  if (const auto it = dims.find(value); it != dims.end()) return &it->second;
+  if (const auto it = graph_.constants.find(value); it != graph_.constants.end()) {
+    return &it->second.dims;
+  }
+  return nullptr;
+}
+
+const Constant* PlanCompiler::InferredShapes::FindConstant(const std::string& value) const {
+  const auto it = graph_.constants.find(value);
+  return it == graph_.constants.end() ? nullptr : &it->second;
+}
+
+const std::vector<int64_t>* PlanCompiler::InferredDims(const std::string& name) const {
+  const auto it = shapes_.dims.find(name);
+  return it == shapes_.dims.end() ? nullptr : &it->second;
+}
+
+absl::Status PlanCompiler::InferShapes(const std::vector<int64_t>& input_shape) {
+  shapes_.dims.clear();
+  shapes_.dims[graph_.inputs[0].name] = input_shape;
+  for (const Node& node : graph_.nodes) {
+    const OpDefinition* definition = FindOp(node.op_type);
+    if (definition == nullptr) {
+      return absl::UnimplementedError(
+          absl::StrCat("op '", node.op_type, "' (node '", node.name, "') is not supported by the runtime"));
+    }
+    for (const std::string& input : node.inputs) {
+      if (!input.empty() && shapes_.Dims(input) == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(NodeLabel(node), ": input '", input, "' is not defined"));
+      }
+    }
+    ASSIGN_OR_RETURN(const std::vector<Shape> outputs, definition->shape(node, shapes_));
+    if (outputs.size() != node.outputs.size()) {
+      return absl::InternalError(absl::StrCat(NodeLabel(node), ": its shape rule gave ",
+                                              outputs.size(), " shapes for ", node.outputs.size(),
+                                              " outputs"));
+    }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (!node.outputs[i].empty()) shapes_.dims[node.outputs[i]] = outputs[i];
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PlanCompiler::CompileNode(const Node& node) {
   for (const std::string& input : node.inputs) {
     if (!input.empty() && !HasValue(input) && FindConstant(input) == nullptr) {
@@ -118,34 +161,21 @@ absl::Status PlanCompiler::CompileNode(const Node& node) {
           absl::StrCat(NodeLabel(node), ": input '", input, "' is not defined"));
     }
   }
-  const std::string& op = node.op_type;
-  if (!node.post_ops.empty() && op != "Conv" && op != "Gemm" && op != "MatMul" && op != "Add") {
-    return absl::UnimplementedError(absl::StrCat(
-        NodeLabel(node), ": fused post-ops are supported on Conv, Gemm, MatMul and Add"));
+  const OpDefinition* definition = FindOp(node.op_type);
+  if (definition == nullptr) {
+    return absl::UnimplementedError(absl::StrCat("op '", node.op_type, "' (node '", node.name,
+                                                 "') is not supported by the runtime"));
   }
-  if (op == "Conv") return CompileConv(*this, node);
-  if (op == "Gemm") return CompileGemm(*this, node);
-  if (op == "MatMul") return CompileMatMul(*this, node);
-  if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" ||
-      op == "GlobalMaxPool") {
-    return CompilePooling(*this, node);
+  if (const auto it = graph_.unrepresented_attributes.find(node.name);
+      it != graph_.unrepresented_attributes.end()) {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": attribute ", it->second[0],
+                                                 " has a type quantd cannot represent"));
   }
-  if (op == "Relu" || op == "Clip" || op == "LeakyRelu" || op == "Sigmoid" || op == "Tanh" ||
-      op == "HardSigmoid" || op == "HardSwish") {
-    return CompileEltwise(*this, node);
+  if (!node.post_ops.empty() && !definition->takes_post_ops) {
+    return absl::UnimplementedError(
+        absl::StrCat(NodeLabel(node), ": fused post-ops on a ", node.op_type));
   }
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return CompileBinary(*this, node);
-  if (op == "BatchNormalization") return CompileBatchNorm(*this, node);
-  if (op == "ConvTranspose") return CompileConvTranspose(*this, node);
-  if (op == "Resize" || op == "Upsample") return CompileResize(*this, node);
-  if (op == "Concat") return CompileConcat(*this, node);
-  if (op == "Softmax" || op == "LogSoftmax") return CompileSoftmax(*this, node);
-  if (op == "PRelu") return CompilePRelu(*this, node);
-  if (op == "Transpose") return CompileTranspose(*this, node);
-  if (op == "Pad") return CompilePad(*this, node);
-  if (IsViewOp(op)) return CompileReshape(*this, node);
-  return absl::UnimplementedError(
-      absl::StrCat("op '", op, "' (node '", node.name, "') is not supported by the runtime"));
+  return definition->compile(*this, node);
 }
 
 bool PlanCompiler::HasValue(const std::string& name) const { return values_.count(name) > 0; }
@@ -206,12 +236,41 @@ bool PlanCompiler::ConsumersTakeInt8(const std::string& name) const {
     if (Excluded(*consumer)) return false;
     if (IsViewOp(consumer->op_type)) {
       if (!ConsumersTakeInt8(consumer->outputs[0])) return false;
-    } else if (!IsInt8CapableConsumer(consumer->op_type)) {
+    } else if (!ReadsInt8(*consumer, name)) {
       return false;
     }
   }
   return true;
 }
+
+bool PlanCompiler::ReadsInt8(const Node& consumer, const std::string& name) const {
+  const OpDefinition* definition = FindOp(consumer.op_type);
+  if (definition == nullptr || definition->int8_input == nullptr) return false;
+  bool read = false;
+  for (size_t i = 0; i < consumer.inputs.size(); ++i) {
+    if (consumer.inputs[i] != name) continue;
+    if (!definition->int8_input(*this, consumer, i)) return false;
+    read = true;
+  }
+  // Otherwise `name` is the node's residual: a fused sum reads it in the
+  // node's own (int8) destination domain.
+  return read || definition->takes_post_ops;
+}
+
+absl::Status RequireRuntimeInput(PlanCompiler& c, const Node& node, size_t min_inputs) {
+  if (node.inputs.size() < min_inputs || node.outputs.empty() || node.inputs[0].empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": needs ", min_inputs, " input(s) and an output"));
+  }
+  if (!c.HasValue(node.inputs[0])) {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": input '", node.inputs[0],
+                                                 "' is a constant; the runtime computes only on "
+                                                 "values derived from the graph input"));
+  }
+  return absl::OkStatus();
+}
+
+
 
 bool PlanCompiler::IsLastUseAsSum(const std::string& name, const Node& node) const {
   if (is_graph_output_.count(name) > 0) return false;

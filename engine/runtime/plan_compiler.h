@@ -18,9 +18,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/graph/graph.h"
+#include "engine/graph/node_attributes.h"
 #include "engine/quant/calibration_table.h"
 #include "engine/quant/quantization_options.h"
 #include "engine/runtime/constant_cache.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan.h"
 #include "engine/runtime/quantization_scheme.h"
 #include "oneapi/dnnl/dnnl.hpp"
@@ -77,6 +79,12 @@ class PlanCompiler {
   // Whether `node` runs fp32 in an int8 or simulated Plan.
   bool Excluded(const Node& node) const { return excluded_.count(node.name) > 0; }
   bool fp32_winograd() const { return options_.fp32_winograd; }
+
+  // Every value's dims for this Plan's input shape, inferred before any node
+  // compiles (so a producer can look at how its consumers will read).
+  const ShapeContext& shapes() const { return shapes_; }
+  // The inferred dims of a runtime value (nullptr: none inferred).
+  const std::vector<int64_t>* InferredDims(const std::string& name) const;
 
   bool HasValue(const std::string& name) const;
   const std::vector<int64_t>& Dims(const std::string& name) const;
@@ -168,7 +176,23 @@ class PlanCompiler {
     std::vector<Copy> fake_quantized_copies;
   };
 
+  // What shape rules see: inferred runtime values, then graph constants.
+  class InferredShapes final : public ShapeContext {
+   public:
+    explicit InferredShapes(const Graph& graph) : graph_(graph) {}
+    const std::vector<int64_t>* Dims(const std::string& value) const override;
+    const Constant* FindConstant(const std::string& value) const override;
+    int64_t opset_version() const override { return graph_.opset_version; }
+    std::map<std::string, std::vector<int64_t>> dims;
+
+   private:
+    const Graph& graph_;
+  };
+
+  absl::Status InferShapes(const std::vector<int64_t>& input_shape);
   absl::Status CompileNode(const Node& node);
+  // Whether `consumer` reads `name` (its input, or its residual sum) as int8.
+  bool ReadsInt8(const Node& consumer, const std::string& name) const;
   absl::Status Materialize(const std::string& name);
   ValueState& State(const std::string& name);
   void Observe(const std::string& name);
@@ -179,6 +203,7 @@ class PlanCompiler {
 
   const Graph& graph_;
   PlanOptions options_;
+  InferredShapes shapes_;
   std::unique_ptr<Plan> plan_;
   std::map<std::string, ValueState> values_;
   std::map<std::string, std::vector<const Node*>> consumers_;
@@ -186,39 +211,15 @@ class PlanCompiler {
   std::set<std::string> excluded_;
 };
 
-// Operator families (one file each). Each adds steps and defines the node's
-// outputs; errors name the node.
-absl::Status CompileConv(PlanCompiler& c, const Node& node);
-absl::Status CompileGemm(PlanCompiler& c, const Node& node);
-absl::Status CompileMatMul(PlanCompiler& c, const Node& node);
-absl::Status CompilePooling(PlanCompiler& c, const Node& node);
-absl::Status CompileEltwise(PlanCompiler& c, const Node& node);
-absl::Status CompileBinary(PlanCompiler& c, const Node& node);
-absl::Status CompileBatchNorm(PlanCompiler& c, const Node& node);
-absl::Status CompileReshape(PlanCompiler& c, const Node& node);
-absl::Status CompileConvTranspose(PlanCompiler& c, const Node& node);
-absl::Status CompileResize(PlanCompiler& c, const Node& node);
-absl::Status CompileConcat(PlanCompiler& c, const Node& node);
-absl::Status CompileSoftmax(PlanCompiler& c, const Node& node);
-absl::Status CompilePRelu(PlanCompiler& c, const Node& node);
-absl::Status CompileTranspose(PlanCompiler& c, const Node& node);  // data_movement_op.cc
-absl::Status CompilePad(PlanCompiler& c, const Node& node);        // data_movement_op.cc
-
 // Shared by the op files.
 // Attributes every plan primitive starts from. The scratchpad is supplied by
 // the ExecutionContext: oneDNN's default library-owned scratchpad would tie a
 // primitive to the thread that created it.
 dnnl::primitive_attr StepAttr();
-std::string NodeLabel(const Node& node);  // "node 'conv1' (Conv)"
 absl::Status DnnlError(const Node& node, const dnnl::error& e);
 // OK when inputs[0] is a runtime value; Unimplemented for a constant (which
 // constant folding should have removed), InvalidArgument for a malformed node.
 absl::Status RequireRuntimeInput(PlanCompiler& c, const Node& node, size_t min_inputs = 1);
-// Attribute accessors with ONNX defaults.
-int64_t IntAttr(const Node& node, const std::string& name, int64_t def);
-float FloatAttr(const Node& node, const std::string& name, float def);
-std::string StringAttr(const Node& node, const std::string& name, const std::string& def);
-std::vector<int64_t> IntsAttr(const Node& node, const std::string& name, std::vector<int64_t> def);
 dnnl::memory::format_tag PlainTag(size_t rank);
 // How oneDNN's sum post-op reads the residual placed in dst: scale, and the
 // data type to reinterpret dst's bytes as (undef: dst's own type).

@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/graph/window_geometry.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
@@ -14,9 +16,54 @@ namespace quantd::engine {
 
 using dnnl::memory;
 
+namespace {
+
+bool IsGlobal(const Node& node) {
+  return node.op_type == "GlobalAveragePool" || node.op_type == "GlobalMaxPool";
+}
+
+// The window of a pooling node over x [N, C, spatial...]; a global pool's
+// window is the whole input.
+absl::StatusOr<WindowAttributes> PoolingWindow(const Node& node, const std::vector<int64_t>& x) {
+  if (x.size() < 3) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": input [",
+                                                   absl::StrJoin(x, ","), "] has no spatial axes"));
+  }
+  if (IsGlobal(node)) {
+    WindowAttributes window;
+    window.kernel.assign(x.begin() + 2, x.end());
+    window.strides.assign(x.size() - 2, 1);
+    window.dilations.assign(x.size() - 2, 1);
+    window.pads.assign(2 * (x.size() - 2), 0);
+    return window;
+  }
+  if (!FindIntsAttr(node, "kernel_shape")) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": kernel_shape is required"));
+  }
+  return ReadWindowAttributes(node, {});
+}
+
+absl::StatusOr<std::vector<Shape>> PoolingShape(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* x = node.inputs.empty() ? nullptr : shapes.Dims(node.inputs[0]);
+  if (x == nullptr || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs X"));
+  }
+  ASSIGN_OR_RETURN(const WindowAttributes window, PoolingWindow(node, *x));
+  ASSIGN_OR_RETURN(const WindowGeometry geometry,
+                   ComputeWindowGeometry(node, window, {x->begin() + 2, x->end()}));
+  Shape out = {(*x)[0], (*x)[1]};
+  out.insert(out.end(), geometry.out.begin(), geometry.out.end());
+  // MaxPool's optional second output (Indices) is not computed; see
+  // CompilePooling.
+  return std::vector<Shape>(node.outputs.size(), out);
+}
+
 absl::Status CompilePooling(PlanCompiler& c, const Node& node) {
   if (node.inputs.empty() || node.outputs.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs X"));
+  }
+  if (node.outputs.size() > 1 && !node.outputs[1].empty()) {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": the Indices output"));
   }
   const std::string& x = node.inputs[0];
   const std::vector<int64_t> xd = c.Dims(x);
@@ -25,52 +72,24 @@ absl::Status CompilePooling(PlanCompiler& c, const Node& node) {
                                                  ": only 2-D pooling is supported, input is [",
                                                  absl::StrJoin(xd, ","), "]"));
   }
-  const bool global = node.op_type == "GlobalAveragePool" || node.op_type == "GlobalMaxPool";
   const bool average = node.op_type == "AveragePool" || node.op_type == "GlobalAveragePool";
-  std::vector<int64_t> kernel =
-      global ? std::vector<int64_t>{xd[2], xd[3]} : IntsAttr(node, "kernel_shape", {});
-  const std::vector<int64_t> strides =
-      global ? std::vector<int64_t>{1, 1} : IntsAttr(node, "strides", {1, 1});
-  std::vector<int64_t> pads =
-      global ? std::vector<int64_t>{0, 0, 0, 0} : IntsAttr(node, "pads", {0, 0, 0, 0});
-  const std::vector<int64_t> dilations = IntsAttr(node, "dilations", {1, 1});
-  const bool ceil_mode = !global && IntAttr(node, "ceil_mode", 0) != 0;
   const bool count_include_pad = IntAttr(node, "count_include_pad", 0) != 0;
-  const std::string auto_pad = global ? "NOTSET" : StringAttr(node, "auto_pad", "NOTSET");
-  if (kernel.size() != 2 || strides.size() != 2 || pads.size() != 4) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        NodeLabel(node), ": kernel_shape, strides and pads must describe 2 spatial axes"));
+  ASSIGN_OR_RETURN(const WindowAttributes window, PoolingWindow(node, xd));
+  ASSIGN_OR_RETURN(const WindowGeometry geometry,
+                   ComputeWindowGeometry(node, window, {xd[2], xd[3]}));
+  if (average && window.dilations != std::vector<int64_t>{1, 1}) {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": dilated average pooling"));
   }
-  if (dilations != std::vector<int64_t>{1, 1}) {
-    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": dilated pooling"));
-  }
-
-  memory::dims dst_dims = {xd[0], xd[1], 0, 0};
-  memory::dims pad_l(2), pad_r(2);
+  const memory::dims dst_dims = {xd[0], xd[1], geometry.out[0], geometry.out[1]};
+  memory::dims pad_l(2), pad_r(2), dilation(2);
   for (int i = 0; i < 2; ++i) {
-    const int64_t in = xd[2 + i];
-    if (auto_pad == "VALID") {
-      pads[i] = pads[i + 2] = 0;
-    } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      const int64_t out = (in + strides[i] - 1) / strides[i];
-      const int64_t total = std::max<int64_t>(0, (out - 1) * strides[i] + kernel[i] - in);
-      pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      pads[i + 2] = total - pads[i];
-    }
-    const int64_t span = in + pads[i] + pads[i + 2] - kernel[i];
-    int64_t out = (ceil_mode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1;
-    // ceil_mode: the last window must start inside the input or its left pad.
-    if (ceil_mode && (out - 1) * strides[i] >= in + pads[i]) --out;
-    if (out <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          NodeLabel(node), ": input [", absl::StrJoin(xd, ","), "] is smaller than the kernel"));
-    }
-    dst_dims[2 + i] = out;
-    pad_l[i] = pads[i];
-    // oneDNN derives the output size from the padding: extend the right pad to
+    const int64_t extent = (window.kernel[i] - 1) * window.dilations[i] + 1;
+    pad_l[i] = geometry.pad_begin[i];
+    // oneDNN derives the output size from the padding: extend the end pad to
     // cover ceil_mode's partial window.
-    pad_r[i] = (out - 1) * strides[i] + kernel[i] - in - pads[i];
-    if (average && count_include_pad && pad_r[i] > pads[i + 2]) {
+    pad_r[i] = (geometry.out[i] - 1) * window.strides[i] + extent - xd[2 + i] - pad_l[i];
+    dilation[i] = window.dilations[i] - 1;
+    if (average && count_include_pad && pad_r[i] > geometry.pad_end[i]) {
       // oneDNN would count the ceil_mode extension as padding too.
       return absl::UnimplementedError(
           absl::StrCat(NodeLabel(node), ": ceil_mode with count_include_pad and a partial window"));
@@ -88,12 +107,13 @@ absl::Status CompilePooling(PlanCompiler& c, const Node& node) {
     src_desc.data.data_type = dnnl_f32;
     quant = QuantParams{};
   }
-  std::optional<dnnl::pooling_forward::primitive_desc> pd;
+  std::optional<dnnl::pooling_v2_forward::primitive_desc> pd;
   try {
     const memory::desc dst_md(dst_dims, src_desc.data_type(), memory::format_tag::any);
-    const dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, src_desc,
-                                           dst_md, {strides[0], strides[1]}, {kernel[0], kernel[1]},
-                                           pad_l, pad_r);
+    const dnnl::pooling_v2_forward::desc desc(
+        dnnl::prop_kind::forward_inference, algorithm, src_desc, dst_md,
+        {window.strides[0], window.strides[1]}, {window.kernel[0], window.kernel[1]}, dilation,
+        pad_l, pad_r);
     pd.emplace(desc, StepAttr(), c.engine());
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
@@ -102,7 +122,7 @@ absl::Status CompilePooling(PlanCompiler& c, const Node& node) {
   const int dst_buffer = c.AddBuffer(pd->dst_desc());
   dnnl::primitive primitive;
   try {
-    primitive = dnnl::pooling_forward(*pd);
+    primitive = dnnl::pooling_v2_forward(*pd);
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
   }
@@ -117,6 +137,17 @@ absl::Status CompilePooling(PlanCompiler& c, const Node& node) {
   c.DefineValue(node.outputs[0], dst_dims, dst_buffer, quant);
   if (grid) c.SetGrid(node.outputs[0], *grid);
   return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterPoolingOps(std::vector<OpDefinition>& ops) {
+  for (const char* op_type : {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}) {
+    ops.push_back({.op_type = op_type,
+                   .shape = PoolingShape,
+                   .compile = CompilePooling,
+                   .int8_input = Int8FirstInput});
+  }
 }
 
 }  // namespace quantd::engine

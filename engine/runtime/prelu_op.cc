@@ -6,12 +6,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
 
 using dnnl::memory;
+
+namespace {
 
 absl::Status CompilePRelu(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node, 2));
@@ -57,6 +60,14 @@ absl::Status CompilePRelu(PlanCompiler& c, const Node& node) {
     return DnnlError(node, e);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterPReluOps(std::vector<OpDefinition>& ops) {
+  // The slope broadcasts to X (or is per channel, as PyTorch exports it): the
+  // output has X's shape.
+  ops.push_back({.op_type = "PRelu", .shape = SameShapeAsInput, .compile = CompilePRelu});
 }
 
 }  // namespace quantd::engine

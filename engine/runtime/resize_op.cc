@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
@@ -23,24 +24,24 @@ namespace {
 
 using dnnl::memory;
 
-const Constant* OptionalInput(PlanCompiler& c, const Node& node, size_t i) {
-  return node.inputs.size() > i && !node.inputs[i].empty() ? c.FindConstant(node.inputs[i])
+const Constant* OptionalInput(const ShapeContext& shapes, const Node& node, size_t i) {
+  return node.inputs.size() > i && !node.inputs[i].empty() ? shapes.FindConstant(node.inputs[i])
                                                            : nullptr;
 }
 
 // Opset-10 semantics (asymmetric coordinates, floor for nearest): Resize
 // before opset 11 and Upsample (opsets 7-9, deprecated since 10).
-bool LegacyResize(PlanCompiler& c, const Node& node) {
-  return node.op_type == "Upsample" || c.graph().opset_version < 11;
+bool LegacyResize(const ShapeContext& shapes, const Node& node) {
+  return node.op_type == "Upsample" || shapes.opset_version() < 11;
 }
 
 // The output dims from the scales (Upsample 7: attribute; Upsample 9 and
 // Resize 10: input 1; Resize 11+: input 2) or sizes (Resize 11+: input 3).
-absl::StatusOr<std::vector<int64_t>> OutputDims(PlanCompiler& c, const Node& node,
+absl::StatusOr<std::vector<int64_t>> OutputDims(const ShapeContext& shapes, const Node& node,
                                                 const std::vector<int64_t>& in) {
-  const bool legacy = LegacyResize(c, node);
-  const Constant* scales_input = OptionalInput(c, node, legacy ? 1 : 2);
-  const Constant* sizes = legacy ? nullptr : OptionalInput(c, node, 3);
+  const bool legacy = LegacyResize(shapes, node);
+  const Constant* scales_input = OptionalInput(shapes, node, legacy ? 1 : 2);
+  const Constant* sizes = legacy ? nullptr : OptionalInput(shapes, node, 3);
   if (sizes != nullptr && sizes->type == Constant::Type::kInt64 &&
       sizes->ints.size() == in.size()) {
     return sizes->ints;
@@ -73,7 +74,14 @@ absl::StatusOr<std::vector<int64_t>> OutputDims(PlanCompiler& c, const Node& nod
       NodeLabel(node), ": scales or sizes must be a constant with one entry per dimension"));
 }
 
-}  // namespace
+absl::StatusOr<std::vector<Shape>> ResizeShape(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* in = node.inputs.empty() ? nullptr : shapes.Dims(node.inputs[0]);
+  if (in == nullptr || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs X"));
+  }
+  ASSIGN_OR_RETURN(Shape out, OutputDims(shapes, node, *in));
+  return std::vector<Shape>{std::move(out)};
+}
 
 absl::Status CompileResize(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node, node.op_type == "Upsample" ? 1 : 2));
@@ -83,13 +91,13 @@ absl::Status CompileResize(PlanCompiler& c, const Node& node) {
     return absl::UnimplementedError(
         absl::StrCat(NodeLabel(node), ": only 2-D (4-D tensor) resizing is supported"));
   }
-  ASSIGN_OR_RETURN(const std::vector<int64_t> out, OutputDims(c, node, in));
+  ASSIGN_OR_RETURN(const std::vector<int64_t> out, OutputDims(c.shapes(), node, in));
   if (out[0] != in[0] || out[1] != in[1] || out[2] <= 0 || out[3] <= 0) {
     return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": resizing [",
                                                  absl::StrJoin(in, ","), "] to [",
                                                  absl::StrJoin(out, ","), "]"));
   }
-  const bool opset10 = LegacyResize(c, node);
+  const bool opset10 = LegacyResize(c.shapes(), node);
   const std::string mode = StringAttr(node, "mode", "nearest");
   const std::string transform =
       opset10 ? "asymmetric" : StringAttr(node, "coordinate_transformation_mode", "half_pixel");
@@ -138,6 +146,14 @@ absl::Status CompileResize(PlanCompiler& c, const Node& node) {
     return DnnlError(node, e);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterResizeOps(std::vector<OpDefinition>& ops) {
+  for (const char* op_type : {"Resize", "Upsample"}) {
+    ops.push_back({.op_type = op_type, .shape = ResizeShape, .compile = CompileResize});
+  }
 }
 
 }  // namespace quantd::engine

@@ -8,12 +8,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
 
 using dnnl::memory;
+
+namespace {
 
 absl::Status CompileSoftmax(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node));
@@ -59,6 +62,14 @@ absl::Status CompileSoftmax(PlanCompiler& c, const Node& node) {
   }
   c.DefineValue(node.outputs[0], dims, dst_buffer, QuantParams{});
   return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterSoftmaxOps(std::vector<OpDefinition>& ops) {
+  for (const char* op_type : {"Softmax", "LogSoftmax"}) {
+    ops.push_back({.op_type = op_type, .shape = SameShapeAsInput, .compile = CompileSoftmax});
+  }
 }
 
 }  // namespace quantd::engine

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/graph/graph.h"
-#include "engine/graph/model_summary.h"
+#include "engine/runtime/model_inspection.h"
 #include "engine/graph/onnx_importer.h"
 #include "engine/passes/standard_passes.h"
 #include "engine/runtime/session_factory.h"

@@ -35,7 +35,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "engine/graph/onnx_importer.h"
-#include "engine/graph/supported_ops.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/passes/standard_passes.h"
 #include "engine/runtime/session_factory.h"
 #include "gtest/gtest.h"
@@ -257,7 +257,7 @@ Outcome RunDataSet(const onnx::ModelProto& original, const fs::path& data_dir,
   }
   std::set<std::string> unsupported;
   for (const Node& node : graph->nodes) {
-    if (!IsSupportedOp(node.op_type)) unsupported.insert(node.op_type);
+    if (FindOp(node.op_type) == nullptr) unsupported.insert(node.op_type);
   }
   if (!unsupported.empty()) {
     return Skipped(absl::StrCat("unsupported op: ", absl::StrJoin(unsupported, " + ")));

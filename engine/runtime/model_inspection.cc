@@ -1,4 +1,4 @@
-#include "engine/graph/model_summary.h"
+#include "engine/runtime/model_inspection.h"
 
 #include <string>
 #include <utility>
@@ -8,12 +8,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/graph/node_attributes.h"
 #include "engine/graph/onnx_importer.h"
-#include "engine/graph/supported_ops.h"
 #include "engine/passes/fold_constants.h"
 #include "engine/passes/check_inference_mode.h"
 #include "engine/passes/graph_rewrite.h"
 #include "engine/passes/remove_identity_nodes.h"
+#include "engine/runtime/op_registry.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
@@ -24,7 +25,15 @@ namespace {
 absl::Status CheckOperatorSupport(const Graph& graph) {
   std::vector<std::pair<std::string, std::string>> unsupported;  // op, node
   for (const Node& node : graph.nodes) {
-    if (IsSupportedOp(node.op_type)) continue;
+    if (FindOp(node.op_type) != nullptr) {
+      if (const auto it = graph.unrepresented_attributes.find(node.name);
+          it != graph.unrepresented_attributes.end()) {
+        return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": attribute ",
+                                                     it->second[0],
+                                                     " has a type quantd cannot represent"));
+      }
+      continue;
+    }
     bool seen = false;
     for (const auto& [op, first_node] : unsupported) seen |= op == node.op_type;
     if (!seen) unsupported.emplace_back(node.op_type, node.name);

@@ -1,4 +1,4 @@
-#include "engine/graph/model_summary.h"
+#include "engine/runtime/model_inspection.h"
 
 #include <cstdint>
 #include <filesystem>
