@@ -6,6 +6,11 @@
 //   4-bit weights and activations (simulated), per-channel, MSE-clipped
 //   weights, first conv excluded, auto calibration at 4 bits
 //                                        within 3.0 points.
+// The MobileNetV3-style fixture (hardswish, squeeze-and-excitation and SiLU
+// in the decomposed forms PyTorch exports) is held to its own issue's
+// acceptance criterion, and to the per-tensor bound above:
+//   int8, per-channel weights            within 0.5 points,
+//   int8, per-tensor weights             within 1.0 point.
 
 #include <cstdio>
 #include <map>
@@ -163,6 +168,24 @@ TEST_P(Int8FixtureAccuracyTest, FourBitFirstConvExcludedCloseToFp32) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Int8FixtureAccuracyTest,
                          ::testing::Values("resnet", "mobilenetv2", "vgg"));
+
+// 4-bit is not asserted on mobilenetv3: on 2026-12-07 the 4-bit test above
+// lost 17.35 points there (auto calibration kept MSE ranges; fp32 91.52%,
+// w4a4 74.17%).
+class Int8FixtureAccuracyModernOpsTest : public Int8FixtureAccuracyTest {};
+
+TEST_P(Int8FixtureAccuracyModernOpsTest, PerChannelInt8WithinHalfPointOfFp32) {
+  ExpectWithinPointsOfFp32("int8_per_channel", {}, 0.5);
+}
+
+TEST_P(Int8FixtureAccuracyModernOpsTest, PerTensorInt8WithinOnePointOfFp32) {
+  QuantizationOptions q;
+  q.weight_granularity = WeightGranularity::kPerTensor;
+  ExpectWithinPointsOfFp32("int8_per_tensor", q, 1.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Int8FixtureAccuracyModernOpsTest,
+                         ::testing::Values("mobilenetv3"));
 
 }  // namespace
 }  // namespace quantd::engine

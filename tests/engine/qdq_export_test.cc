@@ -307,6 +307,12 @@ TEST_P(QdqExportFixtureTest, WithoutPreAddRoundingMatchesQuantdInt8Closely) {
   EXPECT_LT(c.relative_diff, 0.012f);
 }
 
+// mobilenetv3 is not listed yet: on 2026-12-07 three of these tests failed on
+// it. Its export keeps block 1's depthwise Conv+Relu as Conv, Relu, read by the
+// SE block's GlobalAveragePool with no Q/DQ between, and leaves F.relu6's
+// hardswish (Add, Relu, Clip, Mul, Div) unfused; the naive QDQ interpreter
+// differs from quantd int8 by 5.9% of the largest logit (bound 4%), by 4.6%
+// with the fused table (bound 1.2%), with top-1 agreeing on 8/8 images.
 INSTANTIATE_TEST_SUITE_P(Fixtures, QdqExportFixtureTest,
                          ::testing::Values("resnet", "mobilenetv2", "vgg"));
 

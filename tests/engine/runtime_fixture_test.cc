@@ -145,7 +145,7 @@ TEST_P(RuntimeFixtureTest, Int8AgreesWithFp32) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, RuntimeFixtureTest,
-                         ::testing::Values("resnet", "mobilenetv2", "vgg"));
+                         ::testing::Values("resnet", "mobilenetv2", "vgg", "mobilenetv3"));
 
 }  // namespace
 }  // namespace quantd::engine
