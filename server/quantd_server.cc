@@ -13,14 +13,14 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
-#include "server/job_queue.h"
-#include "server/job_tracker.h"
-#include "server/metrics.h"
-#include "server/quantd_service.h"
-#include "server/quantization_job.h"
-#include "server/repository.h"
-#include "server/session_cache.h"
-#include "server/worker_pool.h"
+#include "server/api/quantd_service.h"
+#include "server/jobs/job_queue.h"
+#include "server/jobs/job_tracker.h"
+#include "server/jobs/quantization_job.h"
+#include "server/jobs/worker_pool.h"
+#include "server/metrics/metrics.h"
+#include "server/serving/session_cache.h"
+#include "server/storage/repository.h"
 
 namespace quantd::server {
 namespace {

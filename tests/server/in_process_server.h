@@ -18,8 +18,8 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "quantd/v1/quantd.grpc.pb.h"
-#include "server/atomic_file.h"
 #include "server/quantd_server.h"
+#include "server/storage/atomic_file.h"
 #include "tests/e2e/quantd_test_client.h"
 #include "tests/server/temp_dir.h"
 

@@ -20,8 +20,8 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "quantd/v1/quantd.grpc.pb.h"
-#include "server/atomic_file.h"
-#include "server/repository.h"
+#include "server/storage/atomic_file.h"
+#include "server/storage/repository.h"
 #include "tests/server/in_process_server.h"
 
 namespace quantd::server {

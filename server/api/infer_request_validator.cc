@@ -1,0 +1,109 @@
+#include "server/api/infer_request_validator.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/wire/proto_conversion.h"
+
+namespace quantd::server {
+
+absl::StatusOr<v1::ModelVersion> ResolveModelVersion(const v1::Model& model, int32_t version,
+                                                     v1::Precision precision) {
+  if (precision != v1::PRECISION_UNSPECIFIED && precision != v1::FP32 && precision != v1::INT8) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown precision ", static_cast<int>(precision)));
+  }
+  if (version < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("version must be >= 0 (0: the newest), got ", version));
+  }
+  if (version != 0) {
+    for (const v1::ModelVersion& v : model.versions()) {
+      if (v.version() != version) continue;
+      if (precision != v1::PRECISION_UNSPECIFIED && v.precision() != precision) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "model '", model.id(), "' version ", version, " is ", PrecisionName(v.precision()),
+            ", but the request asks for ", PrecisionName(precision)));
+      }
+      return v;
+    }
+    return absl::NotFoundError(absl::StrCat("model '", model.id(), "' has no version ", version));
+  }
+  const v1::ModelVersion* newest = nullptr;
+  for (const v1::ModelVersion& v : model.versions()) {
+    if (precision != v1::PRECISION_UNSPECIFIED && v.precision() != precision) continue;
+    if (newest == nullptr || v.version() > newest->version()) newest = &v;
+  }
+  if (newest != nullptr) return *newest;
+  if (precision == v1::INT8) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model '", model.id(), "' has no INT8 version; run QuantizeModel first"));
+  }
+  return absl::NotFoundError(
+      absl::StrCat("model '", model.id(), "' has no ", PrecisionName(precision), " version"));
+}
+
+absl::Status ValidateInferRequest(const v1::InferRequest& request, const v1::Model& model) {
+  const bool has_images = request.images_size() > 0;
+  if (request.has_input() == has_images) {
+    return absl::InvalidArgumentError(
+        "an Infer request carries exactly one of `input` (a tensor) and `images` (encoded "
+        "images)");
+  }
+  if (request.top_k() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("top_k must be >= 0 (0: no classifications), got ", request.top_k()));
+  }
+  if (!has_images) return ValidateInferInput(request.input(), model);
+  if (request.images_size() > kMaxInferImages) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("Infer takes at most ", kMaxInferImages, " images per request, got ",
+                     request.images_size(), "; split them over several requests"));
+  }
+  if (!model.has_preprocessing()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model '", model.id(), "' has no preprocessing spec, so it cannot take images; send a "
+        "tensor as `input`, or upload the model again with a preprocessing spec (quantctl "
+        "upload-model --crop=HxW ...)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateInferInput(const v1::Tensor& input, const v1::Model& model) {
+  if (input.shape().empty()) {
+    return absl::InvalidArgumentError("input tensor has no shape; expected e.g. [N,C,H,W]");
+  }
+  for (const int64_t d : input.shape()) {
+    if (d <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input tensor shape ", ShapeToString(input.shape()), " has a non-positive dimension"));
+    }
+  }
+  const int64_t data_size = input.data_size();
+  int64_t elements = 1;
+  bool overflow = false;
+  for (const int64_t d : input.shape()) {
+    if (__builtin_mul_overflow(elements, d, &elements)) {
+      overflow = true;
+      break;
+    }
+  }
+  if (overflow || elements != data_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input tensor shape ", ShapeToString(input.shape()), " needs ",
+                     overflow ? std::string("more than 2^63") : absl::StrCat(elements),
+                     " values, but data holds ", data_size));
+  }
+  if (model.inputs_size() == 0) return absl::OkStatus();
+  const v1::TensorInfo& expected = model.inputs(0);
+  bool fits = expected.shape_size() == input.shape_size();
+  for (int i = 0; fits && i < input.shape_size(); ++i) {
+    fits = expected.shape(i) <= 0 || expected.shape(i) == input.shape(i);
+  }
+  if (!fits) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input tensor shape ", ShapeToString(input.shape()), " does not fit model input '",
+        expected.name(), "' ", ShapeToString(expected.shape())));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace quantd::server

@@ -1,0 +1,157 @@
+#include "server/jobs/job_tracker.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
+
+namespace quantd::server {
+
+bool IsTerminal(v1::JobState state) {
+  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
+}
+
+absl::StatusOr<std::unique_ptr<JobTracker>> JobTracker::Load(Repository* repository) {
+  std::unique_ptr<JobTracker> tracker(new JobTracker(repository));
+  ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, repository->LoadJobs());
+  absl::MutexLock lock(&tracker->mu_);
+  for (v1::Job& job : jobs) {
+    if (job.state() == v1::RUNNING) {
+      // The client asked for the job to stop; honour that rather than fail it.
+      job.set_state(job.cancel_requested() ? v1::CANCELLED : v1::FAILED);
+      job.set_error(job.cancel_requested() ? kCancelledJobError : kInterruptedJobError);
+      job.clear_eta_seconds();
+      job.set_finished_unix_ms(NowUnixMs());
+      RETURN_IF_ERROR(repository->SaveJob(job));
+    } else if (job.state() == v1::QUEUED) {
+      tracker->recovered_queued_job_ids_.push_back(job.id());
+    }
+    std::string id = job.id();
+    tracker->jobs_[id] = Entry{std::move(job), 1};
+  }
+  return tracker;
+}
+
+absl::Status JobTracker::Add(const v1::Job& job) {
+  RETURN_IF_ERROR(repository_->SaveJob(job));
+  absl::MutexLock lock(&mu_);
+  jobs_[job.id()] = Entry{job, 1};
+  return absl::OkStatus();
+}
+
+absl::Status JobTracker::Remove(const std::string& job_id) {
+  RETURN_IF_ERROR(repository_->DeleteJob(job_id));
+  absl::MutexLock lock(&mu_);
+  if (auto it = jobs_.find(job_id); it != jobs_.end()) jobs_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Job> JobTracker::Get(const std::string& job_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("job '", job_id, "' not found"));
+  return it->second.job;
+}
+
+std::vector<v1::Job> JobTracker::List(const JobFilter& filter) const {
+  std::vector<v1::Job> jobs;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, entry] : jobs_) {
+      if (!filter.model_id.empty() && entry.job.model_id() != filter.model_id) continue;
+      if (filter.state != v1::JOB_STATE_UNSPECIFIED && entry.job.state() != filter.state) continue;
+      jobs.push_back(entry.job);
+    }
+  }
+  std::stable_sort(jobs.begin(), jobs.end(), [](const v1::Job& a, const v1::Job& b) {
+    return a.created_unix_ms() < b.created_unix_ms();
+  });
+  return jobs;
+}
+
+absl::Status JobTracker::Update(const std::string& job_id,
+                                const std::function<void(v1::Job&)>& mutate, bool persist) {
+  absl::MutexLock lock(&mu_);
+  return UpdateLocked(job_id, std::nullopt, mutate, persist);
+}
+
+absl::Status JobTracker::UpdateIf(const std::string& job_id, v1::JobState expected,
+                                  const std::function<void(v1::Job&)>& mutate, bool persist) {
+  absl::MutexLock lock(&mu_);
+  return UpdateLocked(job_id, expected, mutate, persist);
+}
+
+absl::Status JobTracker::UpdateLocked(const std::string& job_id,
+                                      std::optional<v1::JobState> expected,
+                                      const std::function<void(v1::Job&)>& mutate, bool persist) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("job '", job_id, "' not found"));
+  if (expected.has_value() && it->second.job.state() != *expected) {
+    return absl::FailedPreconditionError(absl::StrCat("job '", job_id, "' is ",
+                                                      v1::JobState_Name(it->second.job.state()),
+                                                      ", not ", v1::JobState_Name(*expected)));
+  }
+  v1::Job updated = it->second.job;
+  mutate(updated);
+  // Saved under the lock so that the stored order of states matches the
+  // order watchers see; a job's row is small, the write takes milliseconds.
+  if (persist) RETURN_IF_ERROR(repository_->SaveJob(updated));
+  it->second.job = std::move(updated);
+  ++it->second.revision;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Job> JobTracker::RequestCancel(const std::string& job_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("job '", job_id, "' not found"));
+  const v1::JobState state = it->second.job.state();
+  if (IsTerminal(state)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job '", job_id, "' already ended ", v1::JobState_Name(state), "; nothing to cancel"));
+  }
+  if (state == v1::QUEUED) {
+    RETURN_IF_ERROR(UpdateLocked(
+        job_id, v1::QUEUED,
+        [](v1::Job& job) {
+          job.set_state(v1::CANCELLED);
+          job.set_error(kCancelledJobError);
+          job.set_finished_unix_ms(NowUnixMs());
+        },
+        /*persist=*/true));
+  } else if (!it->second.job.cancel_requested()) {
+    // Saved so that a restart before the worker notices still ends CANCELLED.
+    RETURN_IF_ERROR(UpdateLocked(
+        job_id, state, [](v1::Job& job) { job.set_cancel_requested(true); }, /*persist=*/true));
+  }
+  return it->second.job;
+}
+
+bool JobTracker::IsCancelRequested(const std::string& job_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  return it != jobs_.end() && it->second.job.cancel_requested();
+}
+
+absl::StatusOr<JobTracker::Snapshot> JobTracker::WaitForChange(const std::string& job_id,
+                                                               int64_t after_revision,
+                                                               absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (shut_down_) return true;
+    auto it = jobs_.find(job_id);
+    return it == jobs_.end() || it->second.revision > after_revision;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("job '", job_id, "' not found"));
+  return Snapshot{it->second.job, it->second.revision, shut_down_};
+}
+
+void JobTracker::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  shut_down_ = true;
+}
+
+}  // namespace quantd::server

@@ -1,0 +1,69 @@
+#ifndef QUANTD_SERVER_JOBS_QUANTIZATION_JOB_H_
+#define QUANTD_SERVER_JOBS_QUANTIZATION_JOB_H_
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "quantd/v1/quantd.pb.h"
+#include "server/jobs/eta_estimator.h"
+#include "server/jobs/job_tracker.h"
+#include "server/metrics/metrics.h"
+#include "server/serving/session_cache.h"
+#include "server/storage/repository.h"
+
+namespace quantd::server {
+
+// Runs one QuantizeModel job: calibrate on the fp32 model with the request's
+// method, build the int8 session with its quantization settings, optionally
+// evaluate both, time both (the measured speed-up; skipped for simulated
+// sessions), publish the next model version with those settings. Job progress is one fraction across all
+// phases, so clients can draw a single bar; each update carries an ETA.
+// Cancellation (CancelJob, or server shutdown) is checked during
+// calibration, evaluation and benchmarking and between every phase.
+class QuantizationJobRunner {
+ public:
+  QuantizationJobRunner(Repository* repository, JobTracker* tracker, SessionCache* sessions,
+                        Metrics* metrics)
+      : repository_(repository), tracker_(tracker), sessions_(sessions), metrics_(metrics) {}
+
+  // Takes a QUEUED job to SUCCEEDED, FAILED or (after CancelJob) CANCELLED.
+  // If `stopping` becomes true the job is abandoned at the next cancellation
+  // point and put back to QUEUED so the next server start runs it again.
+  // Never throws.
+  void Run(const std::string& job_id, const std::atomic<bool>& stopping);
+
+ private:
+  struct Outcome {
+    int32_t version = 0;
+    std::optional<v1::AccuracyReport> fp32_accuracy;
+    std::optional<v1::AccuracyReport> int8_accuracy;
+    std::optional<v1::SpeedupReport> speedup;  // unset for simulated versions
+    bool simulated = false;
+    std::optional<v1::OutputAgreement> agreement;
+    std::vector<v1::LayerSqnr> layer_sqnr;  // graph order
+  };
+
+  absl::StatusOr<Outcome> Execute(const v1::Job& job, const std::atomic<bool>& stopping,
+                                  EtaEstimator& eta);
+  // Terminal (or, on shutdown, initial) states; saved before watchers see them.
+  void Requeue(const std::string& job_id);
+  void MarkFailed(const std::string& job_id, const absl::Status& error);
+  void MarkSucceeded(const std::string& job_id, const Outcome& outcome);
+  void MarkCancelled(const std::string& job_id);
+  // Publishes phase, progress and ETA to watchers (memory only).
+  void ReportProgress(const std::string& job_id, const std::string& phase, double progress,
+                      EtaEstimator& eta);
+
+  Repository* const repository_;
+  JobTracker* const tracker_;
+  SessionCache* const sessions_;
+  Metrics* const metrics_;
+};
+
+}  // namespace quantd::server
+
+#endif  // QUANTD_SERVER_JOBS_QUANTIZATION_JOB_H_

@@ -1,0 +1,241 @@
+#include "server/metrics/metrics.h"
+
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "prometheus/counter.h"
+#include "prometheus/exposer.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+
+namespace quantd::server {
+namespace {
+
+// 0.1 ms to ~5 s in steps of about 2x: small CNNs answer in well under a
+// millisecond per sample, large batches of ResNet-50 take seconds.
+prometheus::Histogram::BucketBoundaries InferLatencyBuckets() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0};
+}
+
+// Samples per Infer call: powers of two up to the largest batches clients send.
+prometheus::Histogram::BucketBoundaries BatchSizeBuckets() {
+  return {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+}
+
+// Jobs run from seconds (a small model, a few hundred samples) to an hour.
+prometheus::Histogram::BucketBoundaries JobDurationBuckets() {
+  return {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+}
+
+// "host:port" with the port the exposer actually bound.
+std::string BoundAddress(const std::string& requested, int port) {
+  const size_t colon = requested.rfind(':');
+  const std::string host = colon == std::string::npos ? requested : requested.substr(0, colon);
+  return absl::StrCat(host, ":", port);
+}
+
+}  // namespace
+
+struct Metrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Histogram>& infer_latency =
+      prometheus::BuildHistogram()
+          .Name("quantd_infer_latency_seconds")
+          .Help("Time to serve a successful Infer call, from request to response.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& infer_queue_time =
+      prometheus::BuildHistogram()
+          .Name("quantd_infer_queue_seconds")
+          .Help("Time a successful Infer call waited for a compute slot.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& infer_compute_time =
+      prometheus::BuildHistogram()
+          .Name("quantd_infer_compute_seconds")
+          .Help("Time a successful Infer call spent running the model.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& infer_batch_size =
+      prometheus::BuildHistogram()
+          .Name("quantd_infer_batch_size")
+          .Help("Samples per successful Infer call.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& infer_request_bytes =
+      prometheus::BuildCounter()
+          .Name("quantd_infer_request_bytes_total")
+          .Help("Serialized size of successful Infer requests.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& infer_response_bytes =
+      prometheus::BuildCounter()
+          .Name("quantd_infer_response_bytes_total")
+          .Help("Serialized size of successful Infer responses.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& infer_requests =
+      prometheus::BuildCounter()
+          .Name("quantd_infer_requests_total")
+          .Help("Infer calls by model, version, precision and gRPC status code.")
+          .Register(*registry);
+  prometheus::Gauge& infer_running = prometheus::BuildGauge()
+                                         .Name("quantd_infer_running")
+                                         .Help("Infer calls running a model right now.")
+                                         .Register(*registry)
+                                         .Add({});
+  prometheus::Gauge& infer_waiting = prometheus::BuildGauge()
+                                         .Name("quantd_infer_waiting")
+                                         .Help("Infer calls waiting for a compute slot.")
+                                         .Register(*registry)
+                                         .Add({});
+  prometheus::Gauge& job_workers = prometheus::BuildGauge()
+                                       .Name("quantd_job_workers")
+                                       .Help("Quantization workers configured (--workers).")
+                                       .Register(*registry)
+                                       .Add({});
+  prometheus::Gauge& job_workers_busy = prometheus::BuildGauge()
+                                            .Name("quantd_job_workers_busy")
+                                            .Help("Quantization workers running a job.")
+                                            .Register(*registry)
+                                            .Add({});
+  prometheus::Family<prometheus::Counter>& jobs =
+      prometheus::BuildCounter()
+          .Name("quantd_jobs_total")
+          .Help("Quantization jobs that finished, by outcome (succeeded|failed|cancelled).")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& job_duration =
+      prometheus::BuildHistogram()
+          .Name("quantd_job_duration_seconds")
+          .Help("Run time of finished quantization jobs, from start to finish.")
+          .Register(*registry);
+  prometheus::Gauge& queue_depth = prometheus::BuildGauge()
+                                       .Name("quantd_job_queue_depth")
+                                       .Help("Quantization jobs waiting for a worker.")
+                                       .Register(*registry)
+                                       .Add({});
+  prometheus::Family<prometheus::Gauge>& int8_top1 =
+      prometheus::BuildGauge()
+          .Name("quantd_model_int8_top1")
+          .Help("Top-1 accuracy of an int8 model version on its job's evaluation set.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& fp32_top1 =
+      prometheus::BuildGauge()
+          .Name("quantd_model_fp32_top1")
+          .Help(
+              "Top-1 accuracy of the fp32 original on the same evaluation set as the "
+              "int8 version named by the version label.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& int8_speedup =
+      prometheus::BuildGauge()
+          .Name("quantd_model_int8_speedup")
+          .Help(
+              "Measured throughput of an int8 model version divided by that of its fp32 "
+              "original, timed on this server when the version was published.")
+          .Register(*registry);
+  std::unique_ptr<prometheus::Exposer> exposer;
+  std::string bound_address;
+};
+
+Metrics::Metrics(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Metrics::~Metrics() = default;
+
+absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& listen_address) {
+  auto impl = std::make_unique<Impl>();
+  // Pre-create the outcome series so dashboards see zeros rather than nothing.
+  impl->jobs.Add({{"outcome", "succeeded"}});
+  impl->jobs.Add({{"outcome", "failed"}});
+  impl->jobs.Add({{"outcome", "cancelled"}});
+  if (!listen_address.empty() && listen_address != "none") {
+    try {
+      impl->exposer = std::make_unique<prometheus::Exposer>(listen_address, 1);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("cannot serve metrics on --metrics_listen='",
+                                                 listen_address, "': ", e.what()));
+    }
+    impl->exposer->RegisterCollectable(impl->registry);
+    const std::vector<int> ports = impl->exposer->GetListeningPorts();
+    if (ports.empty()) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve metrics on --metrics_listen='", listen_address, "'"));
+    }
+    impl->bound_address = BoundAddress(listen_address, ports.front());
+  }
+  return std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
+}
+
+const std::string& Metrics::bound_address() const { return impl_->bound_address; }
+
+void Metrics::RecordInfer(const InferCall& call) {
+  impl_->infer_requests
+      .Add({{"model", call.model},
+            {"version", call.version},
+            {"precision", call.precision},
+            {"code", absl::StatusCodeToString(call.code)}})
+      .Increment();
+  if (call.code != absl::StatusCode::kOk) return;
+  const prometheus::Labels labels = {
+      {"model", call.model}, {"version", call.version}, {"precision", call.precision}};
+  impl_->infer_latency.Add(labels, InferLatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(call.latency));
+  impl_->infer_queue_time.Add(labels, InferLatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(call.queue_time));
+  impl_->infer_compute_time.Add(labels, InferLatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(call.compute_time));
+  impl_->infer_batch_size.Add(labels, BatchSizeBuckets())
+      .Observe(static_cast<double>(call.batch_size));
+  impl_->infer_request_bytes.Add(labels).Increment(static_cast<double>(call.request_bytes));
+  impl_->infer_response_bytes.Add(labels).Increment(static_cast<double>(call.response_bytes));
+}
+
+void Metrics::SetInferConcurrency(int64_t running, int64_t waiting) {
+  impl_->infer_running.Set(static_cast<double>(running));
+  impl_->infer_waiting.Set(static_cast<double>(waiting));
+}
+
+void Metrics::SetJobWorkers(int64_t total, int64_t busy) {
+  impl_->job_workers.Set(static_cast<double>(total));
+  impl_->job_workers_busy.Set(static_cast<double>(busy));
+}
+
+void Metrics::RecordJobFinished(JobOutcome outcome, absl::Duration run_time) {
+  const char* label = outcome == JobOutcome::kSucceeded ? "succeeded"
+                      : outcome == JobOutcome::kFailed  ? "failed"
+                                                        : "cancelled";
+  impl_->jobs.Add({{"outcome", label}}).Increment();
+  impl_->job_duration.Add({}, JobDurationBuckets()).Observe(absl::ToDoubleSeconds(run_time));
+}
+
+void Metrics::SetJobQueueDepth(int64_t depth) {
+  impl_->queue_depth.Set(static_cast<double>(depth));
+}
+
+void Metrics::SetModelTop1(const std::string& model_id, int32_t version, double fp32_top1,
+                           double int8_top1) {
+  const prometheus::Labels labels = {{"model", std::string(model_id)},
+                                     {"version", absl::StrCat(version)}};
+  impl_->fp32_top1.Add(labels).Set(fp32_top1);
+  impl_->int8_top1.Add(labels).Set(int8_top1);
+}
+
+void Metrics::SetModelSpeedup(const std::string& model_id, int32_t version,
+                              double throughput_speedup) {
+  impl_->int8_speedup.Add({{"model", model_id}, {"version", absl::StrCat(version)}})
+      .Set(throughput_speedup);
+}
+
+void Metrics::RemoveModelVersion(const std::string& model_id, int32_t version) {
+  const prometheus::Labels labels = {{"model", model_id}, {"version", absl::StrCat(version)}};
+  // Has() first: Add() would create the series only to remove it again.
+  for (prometheus::Family<prometheus::Gauge>* family :
+       {&impl_->int8_top1, &impl_->fp32_top1, &impl_->int8_speedup}) {
+    if (family->Has(labels)) family->Remove(&family->Add(labels));
+  }
+}
+
+std::string Metrics::RenderText() const {
+  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+}
+
+}  // namespace quantd::server

@@ -1,0 +1,78 @@
+#ifndef QUANTD_SERVER_METRICS_METRICS_H_
+#define QUANTD_SERVER_METRICS_METRICS_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace quantd::server {
+
+enum class JobOutcome { kSucceeded, kFailed, kCancelled };
+
+// The server's Prometheus metrics (names and labels: docs/METRICS.md) and the
+// HTTP endpoint that serves them at /metrics. prometheus-cpp stays behind this
+// interface so that only metrics.cc depends on it.
+class Metrics {
+ public:
+  // Serves /metrics on `listen_address` ("host:port", port 0 picks one);
+  // "" or "none" keeps the metrics in memory only (RenderText() still works).
+  static absl::StatusOr<std::unique_ptr<Metrics>> Create(const std::string& listen_address);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // "host:port" actually bound, or "" when not serving.
+  const std::string& bound_address() const;
+
+  // One finished Infer call. Labels: `model` is the model id ("unknown" when
+  // the request named no existing model), `version` the version number served
+  // ("none" before one was chosen), `precision` "fp32", "int8" or
+  // "unspecified". Latencies, batch size and bytes are recorded for
+  // successful calls only; the request count for every call.
+  struct InferCall {
+    std::string model = "unknown";
+    std::string version = "none";
+    std::string precision = "unspecified";
+    absl::StatusCode code = absl::StatusCode::kUnknown;
+    absl::Duration latency;        // request received to response ready
+    absl::Duration queue_time;     // waiting for a compute slot
+    absl::Duration compute_time;   // running the model
+    int64_t batch_size = 0;
+    int64_t request_bytes = 0;     // serialized InferRequest
+    int64_t response_bytes = 0;    // serialized InferResponse
+  };
+  void RecordInfer(const InferCall& call);
+  // Infer calls running a model right now, and waiting for a compute slot.
+  void SetInferConcurrency(int64_t running, int64_t waiting);
+  // Quantization workers configured, and those running a job right now.
+  void SetJobWorkers(int64_t total, int64_t busy);
+  void RecordJobFinished(JobOutcome outcome, absl::Duration run_time);
+  void SetJobQueueDepth(int64_t depth);
+  // Accuracy of a published int8 version and of its fp32 original on the same
+  // evaluation set; both gauges carry the int8 version's number.
+  void SetModelTop1(const std::string& model_id, int32_t version, double fp32_top1,
+                    double int8_top1);
+
+  // Measured int8/fp32 throughput ratio of a published int8 version.
+  void SetModelSpeedup(const std::string& model_id, int32_t version, double throughput_speedup);
+  // Drops every per-version gauge of a deleted version.
+  void RemoveModelVersion(const std::string& model_id, int32_t version);
+
+  // The Prometheus text exposition of every metric, as /metrics serves it.
+  std::string RenderText() const;
+
+ private:
+  struct Impl;
+  explicit Metrics(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace quantd::server
+
+#endif  // QUANTD_SERVER_METRICS_METRICS_H_

@@ -1,0 +1,49 @@
+#include "server/wire/image_inference.h"
+
+#include <algorithm>
+#include <numeric>
+#include <string_view>
+#include <vector>
+
+#include "engine/data/image_preprocessing.h"
+#include "engine/status_macros.h"
+#include "server/wire/preprocessing_spec.h"
+
+namespace quantd::server {
+
+absl::StatusOr<engine::Tensor> InputFromImages(const v1::InferRequest& request,
+                                               const v1::Model& model) {
+  ASSIGN_OR_RETURN(const engine::ImagePreprocessing spec,
+                   ToImagePreprocessing(model.preprocessing()));
+  const std::vector<std::string_view> images(request.images().begin(), request.images().end());
+  ASSIGN_OR_RETURN(engine::Tensor input, engine::PreprocessImageBatch(images, spec));
+  if (model.inputs_size() > 0) input.name = model.inputs(0).name();
+  return input;
+}
+
+void AddClassifications(const engine::Tensor& scores, const v1::Model& model, int32_t top_k,
+                        v1::InferResponse& response) {
+  if (top_k <= 0 || scores.shape.empty() || scores.shape[0] <= 0) return;
+  const int64_t rows = scores.shape[0];
+  const int64_t classes = scores.NumElements() / rows;
+  const int64_t k = std::min<int64_t>(top_k, classes);
+  std::vector<int64_t> order(static_cast<size_t>(classes));
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* values = scores.data.data() + row * classes;
+    std::iota(order.begin(), order.end(), 0);
+    // Ties keep the lower class index first, so results are deterministic.
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t a, int64_t b) {
+      return values[a] > values[b] || (values[a] == values[b] && a < b);
+    });
+    v1::Classification& classification = *response.add_classifications();
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t index = order[static_cast<size_t>(i)];
+      v1::ScoredClass& scored = *classification.add_top();
+      scored.set_class_index(index);
+      scored.set_score(values[index]);
+      if (index < model.labels_size()) scored.set_label(model.labels(static_cast<int>(index)));
+    }
+  }
+}
+
+}  // namespace quantd::server

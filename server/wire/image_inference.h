@@ -1,0 +1,26 @@
+#ifndef QUANTD_SERVER_WIRE_IMAGE_INFERENCE_H_
+#define QUANTD_SERVER_WIRE_IMAGE_INFERENCE_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "engine/tensor.h"
+#include "quantd/v1/quantd.pb.h"
+
+namespace quantd::server {
+
+// The input batch {N, C, H, W} made from an Infer request's encoded images by
+// the model's preprocessing spec, named after the model's first input.
+// INVALID_ARGUMENT naming the indices of every image that cannot be decoded.
+absl::StatusOr<engine::Tensor> InputFromImages(const v1::InferRequest& request,
+                                               const v1::Model& model);
+
+// Per sample (row of `scores`, the first output flattened to [N, classes]),
+// the `top_k` highest scores, highest first, clipped to the class count, with
+// the model's labels where it has them.
+void AddClassifications(const engine::Tensor& scores, const v1::Model& model, int32_t top_k,
+                        v1::InferResponse& response);
+
+}  // namespace quantd::server
+
+#endif  // QUANTD_SERVER_WIRE_IMAGE_INFERENCE_H_

@@ -1,0 +1,77 @@
+#include "server/wire/proto_conversion.h"
+
+namespace quantd::server {
+
+engine::Precision ToEnginePrecision(v1::Precision precision) {
+  return precision == v1::INT8 ? engine::Precision::kInt8 : engine::Precision::kFp32;
+}
+
+v1::Precision ToProtoPrecision(engine::Precision precision) {
+  return precision == engine::Precision::kInt8 ? v1::INT8 : v1::FP32;
+}
+
+std::string PrecisionName(v1::Precision precision) { return v1::Precision_Name(precision); }
+
+void SetModelSummary(const engine::ModelSummary& summary, v1::Model& model) {
+  model.set_opset_version(summary.opset_version);
+  model.clear_inputs();
+  for (const engine::ValueInfo& info : summary.inputs) {
+    v1::TensorInfo* proto = model.add_inputs();
+    proto->set_name(info.name);
+    proto->mutable_shape()->Add(info.shape.begin(), info.shape.end());
+  }
+  model.clear_outputs();
+  for (const engine::ValueInfo& info : summary.outputs) {
+    v1::TensorInfo* proto = model.add_outputs();
+    proto->set_name(info.name);
+    proto->mutable_shape()->Add(info.shape.begin(), info.shape.end());
+  }
+  model.clear_op_counts();
+  for (const auto& [op, count] : summary.op_counts) (*model.mutable_op_counts())[op] = count;
+}
+
+engine::Tensor ToEngineTensor(const v1::Tensor& tensor) {
+  engine::Tensor out;
+  out.name = tensor.name();
+  out.shape.assign(tensor.shape().begin(), tensor.shape().end());
+  out.data.assign(tensor.data().begin(), tensor.data().end());
+  return out;
+}
+
+void ToProtoTensor(const engine::Tensor& tensor, v1::Tensor& proto) {
+  proto.set_name(tensor.name);
+  proto.mutable_shape()->Add(tensor.shape.begin(), tensor.shape.end());
+  proto.mutable_data()->Add(tensor.data.begin(), tensor.data.end());
+}
+
+v1::AccuracyReport ToProtoAccuracy(const engine::AccuracyReport& report,
+                                   const std::string& dataset_id) {
+  v1::AccuracyReport proto;
+  proto.set_dataset_id(std::string(dataset_id));
+  proto.set_num_samples(report.num_samples);
+  proto.set_top1(report.top1);
+  proto.set_top5(report.top5);
+  return proto;
+}
+
+v1::OutputAgreement ToProtoAgreement(const engine::OutputAgreement& agreement,
+                                     const std::string& dataset_id) {
+  v1::OutputAgreement proto;
+  proto.set_dataset_id(dataset_id);
+  proto.set_num_samples(agreement.num_samples);
+  proto.set_top1_agreement(agreement.top1_agreement);
+  proto.set_mean_cosine_similarity(agreement.mean_cosine_similarity);
+  proto.set_min_cosine_similarity(agreement.min_cosine_similarity);
+  return proto;
+}
+
+v1::LayerSqnr ToProtoLayerSqnr(const engine::LayerSqnr& layer) {
+  v1::LayerSqnr proto;
+  proto.set_node_name(layer.layer.node_name);
+  proto.set_op_type(layer.layer.op_type);
+  proto.set_output(layer.layer.output);
+  proto.set_sqnr_db(layer.sqnr_db);
+  return proto;
+}
+
+}  // namespace quantd::server

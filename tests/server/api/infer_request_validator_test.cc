@@ -1,0 +1,90 @@
+#include "server/api/infer_request_validator.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace quantd::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::Model ModelWithVersions(std::vector<v1::Precision> precisions) {
+  v1::Model model;
+  model.set_id("mdl_1");
+  v1::TensorInfo* input = model.add_inputs();
+  input->set_name("input");
+  for (int64_t d : {-1, 1, 2, 2}) input->add_shape(d);
+  int32_t number = 1;
+  for (v1::Precision p : precisions) {
+    v1::ModelVersion* version = model.add_versions();
+    version->set_version(number++);
+    version->set_precision(p);
+  }
+  return model;
+}
+
+v1::Tensor TensorOf(std::vector<int64_t> shape, int values) {
+  v1::Tensor tensor;
+  for (int64_t d : shape) tensor.add_shape(d);
+  for (int i = 0; i < values; ++i) tensor.add_data(0.5f);
+  return tensor;
+}
+
+TEST(ResolveModelVersionTest, ZeroPicksTheNewestOfThePrecision) {
+  const v1::Model model = ModelWithVersions({v1::FP32, v1::INT8, v1::INT8});
+  EXPECT_EQ(ResolveModelVersion(model, 0, v1::PRECISION_UNSPECIFIED)->version(), 3);
+  EXPECT_EQ(ResolveModelVersion(model, 0, v1::INT8)->version(), 3);
+  EXPECT_EQ(ResolveModelVersion(model, 0, v1::FP32)->version(), 1);
+  EXPECT_EQ(ResolveModelVersion(model, 2, v1::PRECISION_UNSPECIFIED)->version(), 2);
+  EXPECT_EQ(ResolveModelVersion(model, 2, v1::INT8)->version(), 2);
+}
+
+TEST(ResolveModelVersionTest, MismatchesAndMissingVersionsAreErrors) {
+  const v1::Model fp32_only = ModelWithVersions({v1::FP32});
+  absl::Status status = ResolveModelVersion(fp32_only, 0, v1::INT8).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(), "model 'mdl_1' has no INT8 version; run QuantizeModel first");
+
+  status = ResolveModelVersion(fp32_only, 1, v1::INT8).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "model 'mdl_1' version 1 is FP32, but the request asks for INT8");
+
+  status = ResolveModelVersion(fp32_only, 4, v1::PRECISION_UNSPECIFIED).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(status.message(), "model 'mdl_1' has no version 4");
+
+  EXPECT_EQ(ResolveModelVersion(fp32_only, -1, v1::FP32).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResolveModelVersion(fp32_only, 0, static_cast<v1::Precision>(7)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ValidateInferInputTest, AcceptsMatchingTensor) {
+  const v1::Model model = ModelWithVersions({v1::FP32});
+  EXPECT_TRUE(ValidateInferInput(TensorOf({3, 1, 2, 2}, 12), model).ok());
+}
+
+TEST(ValidateInferInputTest, RejectsMalformedTensors) {
+  const v1::Model model = ModelWithVersions({v1::FP32});
+  EXPECT_THAT(ValidateInferInput(TensorOf({}, 0), model).message(), HasSubstr("no shape"));
+  EXPECT_THAT(ValidateInferInput(TensorOf({0, 1, 2, 2}, 0), model).message(),
+              HasSubstr("non-positive"));
+  absl::Status status = ValidateInferInput(TensorOf({2, 1, 2, 2}, 7), model);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "input tensor shape [2,1,2,2] needs 8 values, but data holds 7");
+  // A shape whose element count overflows int64 must not wrap around to a match.
+  status = ValidateInferInput(TensorOf({1LL << 40, 1LL << 40, 1, 1}, 4), model);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ValidateInferInputTest, RejectsShapeThatDoesNotFitTheModel) {
+  const v1::Model model = ModelWithVersions({v1::FP32});
+  absl::Status status = ValidateInferInput(TensorOf({1, 1, 4, 1}, 4), model);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "input tensor shape [1,1,4,1] does not fit model input 'input' [-1,1,2,2]");
+  EXPECT_FALSE(ValidateInferInput(TensorOf({4, 4}, 16), model).ok());
+}
+
+}  // namespace
+}  // namespace quantd::server

@@ -1,0 +1,143 @@
+#include "server/metrics/metrics.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/temp_dir.h"
+
+namespace quantd::server {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+Metrics::InferCall SuccessfulInt8Call() {
+  Metrics::InferCall call;
+  call.model = "mdl_1";
+  call.version = "3";
+  call.precision = "int8";
+  call.code = absl::StatusCode::kOk;
+  call.latency = absl::Microseconds(300);
+  call.queue_time = absl::Microseconds(50);
+  call.compute_time = absl::Microseconds(200);
+  call.batch_size = 32;
+  call.request_bytes = 4096;
+  call.response_bytes = 1280;
+  return call;
+}
+
+TEST(MetricsTest, RendersEveryDocumentedFamily) {
+  auto metrics = Metrics::Create("none");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_EQ((*metrics)->bound_address(), "");
+  (*metrics)->RecordInfer(SuccessfulInt8Call());
+  Metrics::InferCall refused;
+  refused.model = "mdl_1";
+  refused.code = absl::StatusCode::kInvalidArgument;
+  (*metrics)->RecordInfer(refused);
+  (*metrics)->SetInferConcurrency(1, 4);
+  (*metrics)->SetJobWorkers(2, 1);
+  (*metrics)->RecordJobFinished(JobOutcome::kSucceeded, absl::Seconds(12));
+  (*metrics)->SetJobQueueDepth(3);
+  (*metrics)->SetModelTop1("mdl_1", 2, 0.91, 0.905);
+
+  const std::string text = (*metrics)->RenderText();
+  EXPECT_THAT(text, HasSubstr("# TYPE quantd_infer_latency_seconds histogram"));
+  const std::string labels = "model=\"mdl_1\",precision=\"int8\",version=\"3\"";
+  EXPECT_THAT(text, HasSubstr("quantd_infer_latency_seconds_bucket{" + labels +
+                              ",le=\"0.0005\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_latency_seconds_count{" + labels + "} 1"));
+  // Queue and compute time split the latency; 50 us of queueing lands in the
+  // first bucket, 200 us of compute in the 0.25 ms one.
+  EXPECT_THAT(text, HasSubstr("quantd_infer_queue_seconds_bucket{" + labels +
+                              ",le=\"0.0001\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_compute_seconds_bucket{" + labels +
+                              ",le=\"0.0001\"} 0"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_compute_seconds_bucket{" + labels +
+                              ",le=\"0.00025\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_batch_size_bucket{" + labels + ",le=\"16\"} 0"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_batch_size_bucket{" + labels + ",le=\"32\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_request_bytes_total{" + labels + "} 4096"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_response_bytes_total{" + labels + "} 1280"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_requests_total{code=\"OK\"," + labels + "} 1"));
+  // A call refused before a version was chosen counts under version "none"
+  // and records no latency.
+  EXPECT_THAT(text, HasSubstr("quantd_infer_requests_total{code=\"INVALID_ARGUMENT\","
+                              "model=\"mdl_1\",precision=\"unspecified\",version=\"none\"} 1"));
+  EXPECT_THAT(text, Not(HasSubstr("quantd_infer_latency_seconds_count{model=\"mdl_1\","
+                                  "precision=\"unspecified\"")));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_running 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_waiting 4"));
+  EXPECT_THAT(text, HasSubstr("quantd_job_workers 2"));
+  EXPECT_THAT(text, HasSubstr("quantd_job_workers_busy 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_jobs_total{outcome=\"succeeded\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_jobs_total{outcome=\"failed\"} 0"));
+  EXPECT_THAT(text, HasSubstr("quantd_job_duration_seconds_count 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_job_queue_depth 3"));
+  EXPECT_THAT(text, HasSubstr("quantd_model_fp32_top1{model=\"mdl_1\",version=\"2\"} 0.91"));
+  EXPECT_THAT(text, HasSubstr("quantd_model_int8_top1{model=\"mdl_1\",version=\"2\"} 0.905"));
+}
+
+TEST(MetricsTest, ExpositionPassesPromtool) {
+  const char* promtool = "/usr/bin/promtool";
+  if (!std::filesystem::exists(promtool))
+    FAIL()
+        << "promtool is missing: Debian package prometheus (scripts/install_deps.sh installs it)";
+  auto metrics = Metrics::Create("none");
+  ASSERT_TRUE(metrics.ok());
+  (*metrics)->RecordInfer(SuccessfulInt8Call());
+  (*metrics)->RecordJobFinished(JobOutcome::kFailed, absl::Seconds(3));
+  (*metrics)->SetModelTop1("mdl_1", 2, 0.9, 0.89);
+  (*metrics)->SetModelSpeedup("mdl_1", 2, 3.1);
+  testing::TempDir dir;
+  const std::filesystem::path file = dir.path() / "metrics.txt";
+  std::ofstream(file) << (*metrics)->RenderText();
+  const std::string command = std::string(promtool) + " check metrics < " + file.string() + " > " +
+                              (dir.path() / "promtool.out").string() + " 2>&1";
+  const int rc = std::system(command.c_str());
+  std::ifstream out(dir.path() / "promtool.out");
+  const std::string report((std::istreambuf_iterator<char>(out)), {});
+  EXPECT_EQ(rc, 0) << report;
+}
+
+TEST(MetricsTest, ServesOnAnEphemeralPort) {
+  // One exposer for the whole binary: its destructor takes about two seconds.
+  auto metrics = Metrics::Create("127.0.0.1:0");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT((*metrics)->bound_address(), ::testing::StartsWith("127.0.0.1:"));
+  EXPECT_NE((*metrics)->bound_address(), "127.0.0.1:0");
+}
+
+TEST(MetricsTest, UnusableAddressIsAnError) {
+  auto metrics = Metrics::Create("256.1.1.1:99999");
+  EXPECT_FALSE(metrics.ok());
+}
+
+TEST(MetricsTest, SpeedupGaugeAndCancelledJobsAreExportedAndDeletedVersionsDropped) {
+  auto metrics = Metrics::Create("none");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  (*metrics)->RecordJobFinished(JobOutcome::kCancelled, absl::Seconds(2));
+  (*metrics)->SetModelSpeedup("mdl_1", 2, 2.5);
+  (*metrics)->SetModelSpeedup("mdl_1", 3, 3.25);
+  (*metrics)->SetModelTop1("mdl_1", 2, 0.9, 0.89);
+  std::string text = (*metrics)->RenderText();
+  EXPECT_THAT(text, HasSubstr("# TYPE quantd_model_int8_speedup gauge"));
+  EXPECT_THAT(text, HasSubstr("quantd_model_int8_speedup{model=\"mdl_1\",version=\"2\"} 2.5"));
+  EXPECT_THAT(text, HasSubstr("quantd_model_int8_speedup{model=\"mdl_1\",version=\"3\"} 3.25"));
+  EXPECT_THAT(text, HasSubstr("quantd_jobs_total{outcome=\"cancelled\"} 1"));
+
+  (*metrics)->RemoveModelVersion("mdl_1", 2);
+  (*metrics)->RemoveModelVersion("mdl_9", 7);  // never set: a no-op
+  text = (*metrics)->RenderText();
+  EXPECT_THAT(text, Not(HasSubstr("version=\"2\"")));
+  EXPECT_THAT(text, HasSubstr("quantd_model_int8_speedup{model=\"mdl_1\",version=\"3\"} 3.25"));
+}
+
+}  // namespace
+}  // namespace quantd::server
