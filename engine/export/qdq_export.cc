@@ -26,8 +26,6 @@ namespace {
 
 // Per-axis DequantizeLinear (the per-channel weight scales) needs opset 13.
 constexpr int64_t kMinOpset = 13;
-// HardSwish exists from opset 14.
-constexpr int64_t kHardSwishOpset = 14;
 
 bool SameGrid(const ActivationGrid& a, const ActivationGrid& b) {
   return a.scale == b.scale && a.zero_point == b.zero_point && a.qmin == b.qmin && a.qmax == b.qmax;
@@ -553,9 +551,20 @@ class QdqWriter {
         SetAttribute(*n, "beta", op.beta);
         return n;
       }
-      case PostOp::Kind::kHardSwish:
-        opset_ = std::max(opset_, kHardSwishOpset);
-        return AddNode("HardSwish", name, {input}, {output});
+      case PostOp::Kind::kHardSwish: {
+        // Written out as x * HardSigmoid(x) (ONNX HardSwish exists only from
+        // opset 14, which ONNX Runtime then also demands of every other op).
+        const std::string gate = Unique(name + "_gate");
+        onnx::NodeProto* hard_sigmoid = AddNode("HardSigmoid", gate, {input}, {gate});
+        SetAttribute(*hard_sigmoid, "alpha", 1.0f / 6.0f);
+        SetAttribute(*hard_sigmoid, "beta", 0.5f);
+        return AddNode("Mul", name, {input, gate}, {output});
+      }
+      case PostOp::Kind::kSwish: {
+        const std::string gate = Unique(name + "_gate");
+        AddNode("Sigmoid", gate, {input}, {gate});
+        return AddNode("Mul", name, {input, gate}, {output});
+      }
       case PostOp::Kind::kSum:
         break;
     }

@@ -36,7 +36,17 @@ using AttributeValue = std::variant<int64_t, float, std::string,
 // primitive (post-op). Fusion passes move Relu/Clip/... nodes and residual
 // Adds here; the runtime maps them onto dnnl::post_ops in order.
 struct PostOp {
-  enum class Kind { kRelu, kClip, kLeakyRelu, kSigmoid, kHardSigmoid, kHardSwish, kSum, kTanh };
+  enum class Kind {
+    kRelu,
+    kClip,
+    kLeakyRelu,
+    kSigmoid,
+    kHardSigmoid,
+    kHardSwish,
+    kSum,
+    kTanh,
+    kSwish,  // x * Sigmoid(x) (SiLU), as exporters write it out
+  };
   Kind kind = Kind::kRelu;
   float alpha = 0.0f;  // Clip: lower bound; LeakyRelu/HardSigmoid: alpha
   float beta = 0.0f;   // Clip: upper bound; HardSigmoid: beta

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -109,13 +110,16 @@ std::optional<std::string> ScaledInput(const Graph& graph, const Node& node, flo
   return std::nullopt;
 }
 
-// `value` = Clip(x + 3, 0, 6): x.
+// `value` = Clip(x + 3, 0, 6) or Clip(Relu(x + 3), 0, 6) (torch 1.13 exports
+// F.relu6 that way): x.
 std::optional<std::string> Relu6OfXPlus3(const Graph& graph, const std::string& value) {
   const Node* clip = InnerProducer(graph, value, "Clip");
   if (clip == nullptr) return std::nullopt;
   const std::optional<PostOp> bounds = AsPostOp(graph, *clip);
   if (!bounds || bounds->alpha != 0.0f || bounds->beta != 6.0f) return std::nullopt;
-  const Node* add = InnerProducer(graph, clip->inputs[0], "Add");
+  std::string clipped = clip->inputs[0];
+  if (const Node* relu = InnerProducer(graph, clipped, "Relu")) clipped = relu->inputs[0];
+  const Node* add = InnerProducer(graph, clipped, "Add");
   if (add == nullptr || add->inputs.size() != 2) return std::nullopt;
   if (IsScalar(graph, add->inputs[1], 3.0f)) return add->inputs[0];
   if (IsScalar(graph, add->inputs[0], 3.0f)) return add->inputs[1];
@@ -188,8 +192,30 @@ bool TryCollapseHardSwish(Graph& graph, size_t index) {
   return true;
 }
 
-bool CanTakePostOps(const Node& node) {
-  return node.op_type == "Conv" || node.op_type == "Gemm" || node.op_type == "MatMul";
+bool CanTakePostOps(const Node& node) { return TakesFusedActivations(node.op_type); }
+
+// --- SiLU written out: x * Sigmoid(x), fused into x's producer. ---
+bool TryFuseSwish(Graph& graph, size_t index) {
+  const Node& mul = graph.nodes[index];
+  if (mul.op_type != "Mul" || mul.inputs.size() != 2 || mul.outputs.size() != 1) return false;
+  for (int i = 0; i < 2; ++i) {
+    const std::string& x = mul.inputs[i];
+    const Node* sigmoid = InnerProducer(graph, mul.inputs[1 - i], "Sigmoid");
+    if (sigmoid == nullptr || sigmoid->inputs.size() != 1 || sigmoid->inputs[0] != x) continue;
+    const int producer_index = FindProducer(graph, x);
+    if (producer_index < 0 || CountValueUses(graph, x) != 2 || IsGraphOutput(graph, x)) continue;
+    Node& producer = graph.nodes[producer_index];
+    if (!CanTakePostOps(producer) || producer.outputs[0] != x) continue;
+    PostOp swish;
+    swish.kind = PostOp::Kind::kSwish;
+    producer.post_ops.push_back(swish);
+    producer.outputs[0] = mul.outputs[0];
+    const std::string gate = sigmoid->outputs[0];
+    graph.nodes.erase(graph.nodes.begin() + index);
+    graph.nodes.erase(graph.nodes.begin() + FindProducer(graph, gate));
+    return true;
+  }
+  return false;
 }
 
 // Fuses graph.nodes[index] into its producer if it can; returns whether it did.
@@ -216,12 +242,22 @@ bool TryFuse(Graph& graph, size_t index) {
 
 }  // namespace
 
+bool TakesFusedActivations(std::string_view op_type) {
+  static const auto* const kOps = new std::set<std::string, std::less<>>{
+      "Conv", "Gemm", "MatMul", "BatchNormalization", "Add", "Sub", "Mul", "Div"};
+  return kOps->count(op_type) > 0;
+}
+
 absl::Status FuseActivations(Graph& graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     if (TryCollapseHardSwish(graph, i)) {
       // Removed nodes all precede the rewritten one: restart to stay simple.
       i = static_cast<size_t>(-1);
     }
+  }
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    // Removes this node and an earlier one: revisit from the earlier slot.
+    if (TryFuseSwish(graph, i)) i = i >= 2 ? i - 2 : static_cast<size_t>(-1);
   }
   for (size_t i = 0; i < graph.nodes.size();) {
     if (!TryFuse(graph, i)) ++i;

@@ -1,14 +1,16 @@
 #ifndef QUANTD_ENGINE_PASSES_FUSE_ACTIVATIONS_H_
 #define QUANTD_ENGINE_PASSES_FUSE_ACTIVATIONS_H_
 
+#include <string_view>
+
 #include "absl/status/status.h"
 #include "engine/graph/graph.h"
 
 namespace quantd::engine {
 
-// Appends a Relu or a constant-bounded Clip to the post-ops of the Conv, Gemm
-// or MatMul producing its input, when that output has no other consumer and
-// is not a graph output; the activation node is removed and the producer
+// Appends a Relu or a constant-bounded Clip to the post-ops of the node
+// producing its input (one that TakesFusedActivations), when that output has
+// no other consumer and is not a graph output; the activation node is removed and the producer
 // takes its output name. Post-ops already present (e.g. a residual kSum) stay
 // first, so conv -> +residual -> relu becomes [kSum, kRelu].
 //
@@ -25,7 +27,15 @@ namespace quantd::engine {
 // (the division as Div by 6 or Mul by 1/6, before or after the product) and
 // x * HardSigmoid(x) with alpha 1/6, beta 0.5. Intermediate values must have
 // no other reader and not be graph outputs.
+//
+// SiLU written out, x * Sigmoid(x), becomes a kSwish post-op of x's producer
+// when x and the gate have no other reader.
 absl::Status FuseActivations(Graph& graph);
+
+// The op types activations fuse into: Conv, Gemm, MatMul, BatchNormalization
+// and the element-wise Add, Sub, Mul, Div. Their runtime entries must take
+// post-ops (engine/runtime/op_registry.h; a test checks).
+bool TakesFusedActivations(std::string_view op_type);
 
 }  // namespace quantd::engine
 

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "engine/passes/graph_rewrite.h"
 
@@ -36,12 +37,32 @@ bool IsInferenceDropout(const Graph& graph, const Node& node) {
 
 namespace {
 
+// torch exports AvgPool2d(2) as Pad (all zeros) -> AveragePool: a copy the
+// runtime would otherwise make in plain layout. Pad-2 keeps its pads in an
+// attribute, Pad-11+ in a constant input.
+bool IsZeroPad(const Graph& graph, const Node& node) {
+  const std::vector<int64_t>* pads = nullptr;
+  if (node.inputs.size() >= 2 && !node.inputs[1].empty()) {
+    const auto it = graph.constants.find(node.inputs[1]);
+    if (it == graph.constants.end() || it->second.type != Constant::Type::kInt64) return false;
+    pads = &it->second.ints;
+  } else if (const auto it = node.attributes.find("pads"); it != node.attributes.end()) {
+    pads = std::get_if<std::vector<int64_t>>(&it->second);
+  }
+  if (pads == nullptr || pads->empty()) return false;
+  for (int64_t pad : *pads) {
+    if (pad != 0) return false;
+  }
+  return true;
+}
+
 bool IsPassThrough(const Graph& graph, const Node& node) {
   if (node.inputs.empty() || node.inputs[0].empty() || node.outputs.empty()) {
     return false;
   }
   if (node.op_type == "Identity") return true;
   if (node.op_type == "Dropout") return IsInferenceDropout(graph, node);
+  if (node.op_type == "Pad") return IsZeroPad(graph, node);
   return false;
 }
 

@@ -1,5 +1,10 @@
-// BatchNormalization that was not folded into a Conv: oneDNN batch
-// normalization in inference mode (global statistics, scale and shift).
+// BatchNormalization that was not folded into a Conv (DenseNet's after a
+// Concat, pre-activation blocks). On a 4-D input it is a per-channel affine
+// map, compiled as a 1x1 depthwise convolution: that runs int8 in int8 Plans
+// (u8/s8 in and out, the fused ReLU included) and stays in the activations'
+// layout. Other ranks run oneDNN batch normalization in inference mode.
+
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "engine/runtime/op_registry.h"
@@ -11,6 +16,18 @@ namespace quantd::engine {
 using dnnl::memory;
 
 namespace {
+
+// The convolution form reads int8.
+bool Int8On4DInput(const PlanCompiler& c, const Node& node, size_t index) {
+  const std::vector<int64_t>* dims = c.InferredDims(node.inputs[0]);
+  return index == 0 && dims != nullptr && dims->size() == 4;
+}
+
+// A multiply-add per element (its convolution form: a 1x1 depthwise one).
+int64_t OneMacPerElement(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* out = shapes.Dims(node.outputs[0]);
+  return out == nullptr ? 0 : NumElements(*out);
+}
 
 absl::Status CompileBatchNorm(PlanCompiler& c, const Node& node) {
   if (node.inputs.size() != 5 || node.outputs.empty()) {
@@ -33,6 +50,24 @@ absl::Status CompileBatchNorm(PlanCompiler& c, const Node& node) {
     }
     params.push_back(p);
   }
+  const float epsilon = FloatAttr(node, "epsilon", 1e-5f);
+  if (xd.size() == 4) {
+    // y = (x - mean) / sqrt(var + eps) * scale + shift = w * x + b.
+    Constant weight{.type = Constant::Type::kFloat32, .dims = {channels, 1, 1, 1}, .floats = {},
+                    .ints = {}};
+    Constant bias{.type = Constant::Type::kFloat32, .dims = {channels}, .floats = {}, .ints = {}};
+    for (int64_t i = 0; i < channels; ++i) {
+      const float w = params[0]->floats[i] / std::sqrt(params[3]->floats[i] + epsilon);
+      weight.floats.push_back(w);
+      bias.floats.push_back(params[1]->floats[i] - params[2]->floats[i] * w);
+    }
+    Node conv = node;
+    conv.op_type = "Conv";
+    conv.inputs = {x, c.AddPlanConstant(node.name + "_weight", std::move(weight)),
+                   c.AddPlanConstant(node.name + "_bias", std::move(bias))};
+    conv.attributes = {{"group", channels}};
+    return FindOp("Conv")->compile(c, conv);
+  }
   std::vector<float> scale_shift(params[0]->floats);
   scale_shift.insert(scale_shift.end(), params[1]->floats.begin(), params[1]->floats.end());
   const int scale_shift_buffer =
@@ -47,10 +82,10 @@ absl::Status CompileBatchNorm(PlanCompiler& c, const Node& node) {
   desc.data.data_type = dnnl_f32;
   try {
     const dnnl::batch_normalization_forward::desc op_desc(
-        dnnl::prop_kind::forward_inference, desc, FloatAttr(node, "epsilon", 1e-5f),
+        dnnl::prop_kind::forward_inference, desc, epsilon,
         dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale_shift);
     dnnl::primitive_attr attr = StepAttr();
-    ASSIGN_OR_RETURN(const dnnl::post_ops post_ops, MakePostOps(node, 1.0f, ResidualSum{}));
+    ASSIGN_OR_RETURN(const dnnl::post_ops post_ops, MakePostOps(node, PostOpDomain{}, ResidualSum{}));
     attr.set_post_ops(post_ops);
     const dnnl::batch_normalization_forward::primitive_desc pd(op_desc, attr, c.engine());
     const int dst_buffer = c.AddBuffer(pd.dst_desc());
@@ -70,8 +105,12 @@ absl::Status CompileBatchNorm(PlanCompiler& c, const Node& node) {
 }  // namespace
 
 void RegisterBatchNormOps(std::vector<OpDefinition>& ops) {
-  ops.push_back(
-      {.op_type = "BatchNormalization", .shape = SameShapeAsInput, .compile = CompileBatchNorm});
+  ops.push_back({.op_type = "BatchNormalization",
+                 .shape = SameShapeAsInput,
+                 .compile = CompileBatchNorm,
+                 .int8_input = Int8On4DInput,
+                 .macs = OneMacPerElement,
+                 .takes_post_ops = true});
 }
 
 }  // namespace quantd::engine

@@ -1,11 +1,14 @@
 // Add, Sub, Mul and Div (those the passes did not fuse into a producer) as
-// oneDNN binary in f32, with ONNX multidirectional broadcasting (opset 7+).
+// oneDNN binary, with ONNX multidirectional broadcasting (opset 7+); in int8
+// Plans on quantized full-size operands (residual adds that could not fuse,
+// the squeeze-and-excitation Mul of an int8 tensor by its f32 gate).
 // oneDNN broadcasts only its second source (dims of size 1): a first operand
 // of smaller shape is swapped to second place when the op commutes, else
 // expanded to the output shape first (constants at compile time, activations
 // by a step adding them to zeros).
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -152,34 +155,82 @@ absl::Status CompileBinary(PlanCompiler& c, const Node& node) {
   const bool a_ready = a.constant == nullptr && a.dims == out;
   const bool b_ready = b.constant == nullptr && b.dims == out;
   if (commutes && !a_ready && (b_ready || b.constant == nullptr)) std::swap(a, b);
+  auto full_size = [&](const Operand& o) {
+    return o.constant == nullptr && o.dims == out && c.Dims(o.name).size() == rank;
+  };
+
+  // int8 Plans read a full-size operand as stored (u8/s8, with its scale); a
+  // broadcast one (an SE block's gate) stays f32. oneDNN scales each source
+  // so that the result lands in the post-ops' domain.
+  const bool quantize = (c.int8() || c.simulated()) && !c.Excluded(node);
+  auto stored = [&](const Operand& o) {
+    if (!c.int8() || !quantize || !full_size(o)) return QuantParams{};
+    return c.Quant(o.name);
+  };
+  const QuantParams a_q = stored(a), b_q = stored(b);
+  const QuantParams dst_q = c.int8() && quantize ? ChooseDstQuant(c, node) : QuantParams{};
+  const PostOpDomain domain = ChoosePostOpDomain(node, dst_q);
+  const bool simulated = c.simulated() && quantize;
+  const std::optional<ActivationGrid> dst_grid = simulated ? ChooseDstGrid(c, node) : std::nullopt;
 
   memory::desc a_desc;
-  ASSIGN_OR_RETURN(const int a_buffer, FirstSource(c, node, a, out, a_desc));
+  int a_buffer = -1;
+  if (a_q.quantized()) {
+    ASSIGN_OR_RETURN(a_desc, c.CurrentDesc(a.name));
+    ASSIGN_OR_RETURN(a_buffer, c.BufferFor(a.name, a_desc, a_q.scale, node.name));
+  } else {
+    ASSIGN_OR_RETURN(a_buffer, FirstSource(c, node, a, out, a_desc));
+    if (simulated && full_size(a)) {
+      ASSIGN_OR_RETURN(a_buffer, c.FakeQuantizedBufferFor(a.name, a_desc, node.name));
+    }
+  }
   int b_buffer = -1;
   memory::desc b_desc(b.dims, memory::data_type::f32, PlainTag(rank));
   if (b.constant != nullptr) {
     b_buffer = c.AddF32Constant(b.dims, PlainTag(rank), b.constant->floats.data());
-  } else if (b.dims == out && c.Dims(b.name).size() == rank) {
-    // Same shape: read B in A's layout.
-    ASSIGN_OR_RETURN(b_buffer, c.BufferFor(b.name, a_desc, 1.0f, node.name));
+  } else if (full_size(b)) {
+    // Same shape: read B in A's layout, as its own type.
     b_desc = a_desc;
+    b_desc.data.data_type = memory::convert_to_c(b_q.type);
+    if (simulated) {
+      ASSIGN_OR_RETURN(b_buffer, c.FakeQuantizedBufferFor(b.name, b_desc, node.name));
+    } else {
+      ASSIGN_OR_RETURN(b_buffer, c.BufferFor(b.name, b_desc, b_q.scale, node.name));
+    }
   } else {
     ASSIGN_OR_RETURN(b_buffer, PlainBuffer(c, b, node));
   }
+  // Add/Sub: k*a_real + k*b_real; Mul/Div: (k*a_real) * b_real (or /).
+  const bool linear = node.op_type == "Add" || node.op_type == "Sub";
+  const float a_scale = domain.scale / a_q.scale;
+  const float b_scale = (linear ? domain.scale : 1.0f) / b_q.scale;
+  memory::desc dst_desc = a_desc;
+  dst_desc.data.data_type = memory::convert_to_c(dst_q.type);
   try {
-    const dnnl::binary::desc desc(algorithm, a_desc, b_desc, a_desc);
+    const dnnl::binary::desc desc(algorithm, a_desc, b_desc, dst_desc);
     dnnl::primitive_attr attr = StepAttr();
-    ASSIGN_OR_RETURN(const dnnl::post_ops post_ops, MakePostOps(node, 1.0f, ResidualSum{}));
+    if (a_scale != 1.0f) attr.set_scales(DNNL_ARG_SRC_0, 0, {a_scale});
+    if (b_scale != 1.0f) attr.set_scales(DNNL_ARG_SRC_1, 0, {b_scale});
+    ASSIGN_OR_RETURN(dnnl::post_ops post_ops, MakePostOps(node, domain, ResidualSum{}));
+    if (dst_grid) AppendFakeQuant(post_ops, *dst_grid);
     attr.set_post_ops(post_ops);
     const dnnl::binary::primitive_desc pd(desc, attr, c.engine());
-    ASSIGN_OR_RETURN(const int dst_buffer, SumDestination(c, node, pd.dst_desc(), QuantParams{}));
+    const int dst_buffer = c.AddBuffer(pd.dst_desc());
     c.AddStep(node.name, dnnl::binary(pd),
               {{DNNL_ARG_SRC_0, a_buffer}, {DNNL_ARG_SRC_1, b_buffer}, {DNNL_ARG_DST, dst_buffer}});
-    c.DefineValue(node.outputs[0], out, dst_buffer, QuantParams{});
+    c.DefineValue(node.outputs[0], out, dst_buffer, dst_q);
+    if (dst_grid) c.SetGrid(node.outputs[0], *dst_grid);
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
   }
   return absl::OkStatus();
+}
+
+// A full-size runtime operand (the output's shape) may be read as int8.
+bool Int8FullSizeOperand(const PlanCompiler& c, const Node& node, size_t index) {
+  const std::vector<int64_t>* operand = c.InferredDims(node.inputs[index]);
+  const std::vector<int64_t>* output = c.InferredDims(node.outputs[0]);
+  return operand != nullptr && output != nullptr && *operand == *output;
 }
 
 }  // namespace
@@ -189,6 +240,7 @@ void RegisterBinaryOps(std::vector<OpDefinition>& ops) {
     ops.push_back({.op_type = op_type,
                    .shape = BroadcastInputs,
                    .compile = CompileBinary,
+                   .int8_input = Int8FullSizeOperand,
                    .takes_post_ops = true});
   }
 }

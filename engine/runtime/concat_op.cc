@@ -1,7 +1,9 @@
-// Concat (opset 4-13) as a oneDNN concat in f32. Every input is read in plain
-// layout: blocked layouts of channel counts that are not a multiple of the
-// block cannot be concatenated along channels.
+// Concat (opset 4-13) as a oneDNN concat: 4-D inputs in channels-last layout
+// (what convolutions produce; blocked layouts of channel counts that are not
+// a multiple of the block cannot be concatenated along channels), others in
+// plain layout; in int8 Plans on u8/s8 values.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,38 +91,68 @@ absl::Status CompileConcat(PlanCompiler& c, const Node& node) {
     return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": rank ", rank, " > 6"));
   }
 
+  // 4-D activations stay in the channels-last layout producers write; int8
+  // Plans concatenate u8/s8 bytes on the one grid all inputs and the output
+  // share (PlanCompiler's concat scale groups), so no input is rescaled
+  // unless its producer could not store it that way.
+  const bool channels_last = rank == 4;
+  const memory::format_tag tag = channels_last ? memory::format_tag::acdb : PlainTag(rank);
+  const bool quantize = (c.int8() || c.simulated()) && !c.Excluded(node);
+  std::optional<ActivationGrid> grid = quantize ? c.CalibratedGrid(node.outputs[0]) : std::nullopt;
+  for (const std::string& input : node.inputs) {
+    if (!c.HasValue(input)) grid.reset();  // constants stay f32
+  }
+  const QuantParams out_q = c.int8() && grid ? QuantParamsForGrid(*grid) : QuantParams{};
+  const bool simulated = c.simulated() && grid.has_value();
+
   std::vector<memory::desc> src_descs;
   std::unordered_map<int, int> args;
   for (size_t i = 0; i < node.inputs.size(); ++i) {
-    const memory::desc plain(shapes[i], memory::data_type::f32, PlainTag(rank));
+    const memory::desc desc(shapes[i], out_q.type, tag);
     int buffer = -1;
-    if (c.HasValue(node.inputs[i])) {
-      ASSIGN_OR_RETURN(buffer, c.BufferFor(node.inputs[i], plain, 1.0f, node.name));
-    } else {
+    if (!c.HasValue(node.inputs[i])) {
       buffer = c.AddF32Constant(shapes[i], PlainTag(rank),
                                 c.FindConstant(node.inputs[i])->floats.data());
+      if (channels_last) {
+        const int reordered = c.AddBuffer(desc);
+        RETURN_IF_ERROR(c.AddReorderStep(node.name, buffer, reordered, 1.0f));
+        buffer = reordered;
+      }
+    } else if (simulated) {
+      ASSIGN_OR_RETURN(buffer, c.FakeQuantizedBufferFor(node.inputs[i], desc, node.name));
+    } else {
+      ASSIGN_OR_RETURN(buffer, c.BufferFor(node.inputs[i], desc, out_q.scale, node.name));
     }
-    src_descs.push_back(plain);
+    src_descs.push_back(desc);
     args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = buffer;
   }
   try {
-    const memory::desc dst_desc(out, memory::data_type::f32, PlainTag(rank));
+    const memory::desc dst_desc(out, out_q.type, tag);
     const dnnl::concat::primitive_desc pd(dst_desc, static_cast<int>(axis), src_descs, c.engine(),
                                           StepAttr());
     const int dst_buffer = c.AddBuffer(dst_desc);
     args[DNNL_ARG_DST] = dst_buffer;
     c.AddStep(node.name, dnnl::concat(pd), std::move(args));
-    c.DefineValue(node.outputs[0], out, dst_buffer, QuantParams{});
+    c.DefineValue(node.outputs[0], out, dst_buffer, out_q);
+    if (simulated) c.SetGrid(node.outputs[0], *grid);
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
   }
   return absl::OkStatus();
 }
 
+// Every runtime input may be read as int8 (on the concat's shared grid).
+bool Int8RuntimeInput(const PlanCompiler& c, const Node& node, size_t index) {
+  return c.InferredDims(node.inputs[index]) != nullptr;
+}
+
 }  // namespace
 
 void RegisterConcatOps(std::vector<OpDefinition>& ops) {
-  ops.push_back({.op_type = "Concat", .shape = ConcatShape, .compile = CompileConcat});
+  ops.push_back({.op_type = "Concat",
+                 .shape = ConcatShape,
+                 .compile = CompileConcat,
+                 .int8_input = Int8RuntimeInput});
 }
 
 }  // namespace quantd::engine

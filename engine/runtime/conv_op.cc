@@ -104,6 +104,7 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
   const bool int8 = src_q.quantized();
   const bool simulated = c.simulated() && quantize && (c.Grid(x) || c.CalibratedGrid(x));
   const QuantParams dst_q = int8 ? ChooseDstQuant(c, node) : QuantParams{};
+  const PostOpDomain domain = ChoosePostOpDomain(node, dst_q);
   const std::optional<ActivationGrid> dst_grid = simulated ? ChooseDstGrid(c, node) : std::nullopt;
 
   const memory::dims weight_dims =
@@ -126,7 +127,7 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
     weight_scales = WeightScales(w->floats, oc, c.quantization());
     output_scales.resize(oc);
     for (int64_t i = 0; i < oc; ++i) {
-      output_scales[i] = dst_q.scale / (src_q.scale * weight_scales[i]);
+      output_scales[i] = domain.scale / (src_q.scale * weight_scales[i]);
       // oneDNN 2.x adds the bias to the s32 accumulator before applying the
       // output scales, so it lives in the accumulator's domain.
       bias[i] *= src_q.scale * weight_scales[i];
@@ -143,7 +144,7 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
     const memory::desc dst_md(geometry.dst_dims, dst_q.type, memory::format_tag::any);
     dnnl::primitive_attr attr = StepAttr();
     ASSIGN_OR_RETURN(dnnl::post_ops post_ops,
-                     MakePostOps(node, dst_q.scale, SumParams(c, node, dst_q)));
+                     MakePostOps(node, domain, SumParams(c, node, dst_q, domain)));
     if (dst_grid) AppendFakeQuant(post_ops, *dst_grid);
     attr.set_post_ops(post_ops);
     if (int8) attr.set_output_scales(1 << 1, output_scales);
@@ -163,9 +164,16 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
         // No Winograd implementation for this shape: expected, use direct.
       }
     }
+    // Direct convolutions read and write channels-last, the layout every
+    // other op here keeps activations in. Left to choose ("any"), oneDNN
+    // picks 8-channel blocks for grouped fp32 convolutions (RegNet), which
+    // its binary primitive then runs on the reference kernel.
+    const memory::desc src_nhwc(xd, src_md.data_type(), memory::format_tag::acdb);
+    const memory::desc dst_nhwc(geometry.dst_dims, dst_q.type, memory::format_tag::acdb);
     const dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, weight_md,
-        bias_md, dst_md, geometry.strides, geometry.dilates, geometry.pad_l, geometry.pad_r);
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_nhwc,
+        weight_md, bias_md, dst_nhwc, geometry.strides, geometry.dilates, geometry.pad_l,
+        geometry.pad_r);
     if (!pd) pd.emplace(desc, attr, c.engine());
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
@@ -203,6 +211,7 @@ void RegisterConvOps(std::vector<OpDefinition>& ops) {
                  .shape = ConvShape,
                  .compile = CompileConv,
                  .int8_input = Int8FirstInput,
+                 .macs = MacsPerOutputTimesWeightRow,
                  .takes_post_ops = true});
 }
 

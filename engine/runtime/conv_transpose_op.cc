@@ -128,6 +128,14 @@ absl::StatusOr<std::vector<Shape>> ConvTransposeShape(const Node& node,
   return std::vector<Shape>{geometry.dst_dims};
 }
 
+// Each input element meets OC / group * kH * kW weights.
+int64_t ConvTransposeMacs(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* x = shapes.Dims(node.inputs[0]);
+  const std::vector<int64_t>* w = node.inputs.size() > 1 ? shapes.Dims(node.inputs[1]) : nullptr;
+  if (x == nullptr || w == nullptr || w->empty() || (*w)[0] == 0) return 0;
+  return NumElements(*x) * (NumElements(*w) / (*w)[0]);
+}
+
 absl::Status CompileConvTranspose(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node, 2));
   const std::string& x = node.inputs[0];
@@ -192,7 +200,8 @@ absl::Status CompileConvTranspose(PlanCompiler& c, const Node& node) {
 void RegisterConvTransposeOps(std::vector<OpDefinition>& ops) {
   ops.push_back({.op_type = "ConvTranspose",
                  .shape = ConvTransposeShape,
-                 .compile = CompileConvTranspose});
+                 .compile = CompileConvTranspose,
+                 .macs = ConvTransposeMacs});
 }
 
 }  // namespace quantd::engine

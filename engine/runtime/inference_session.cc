@@ -50,6 +50,8 @@ class ContextPool {
     return ExecutionContext::Create(plan_);
   }
 
+  const Plan& plan() const { return *plan_; }
+
   void Release(std::unique_ptr<ExecutionContext> context) {
     absl::MutexLock lock(&mu_);
     if (free_.size() < kMaxIdle) free_.push_back(std::move(context));
@@ -121,6 +123,14 @@ class CompiledSession final : public InferenceSession {
   int TuningRunsLeft(int64_t batch) override {
     if (!options_.tune_batch_split || !outputs_follow_batch_) return 0;
     return batch_split_.RunsLeft(batch, omp_get_max_threads());
+  }
+
+  absl::StatusOr<Int8Coverage> Coverage(const std::vector<int64_t>& input_shape) override {
+    Tensor probe{"", input_shape, {}};
+    probe.data.resize(static_cast<size_t>(std::max<int64_t>(0, probe.NumElements())));
+    RETURN_IF_ERROR(ValidateInput(probe));
+    ASSIGN_OR_RETURN(std::shared_ptr<ContextPool> pool, PlanFor(input_shape));
+    return pool->plan().coverage;
   }
 
   const ModelSummary& summary() const override { return summary_; }

@@ -10,10 +10,12 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/graph/model_summary.h"
 #include "engine/quant/calibration_table.h"
 #include "engine/quant/quantization_options.h"
+#include "engine/runtime/int8_coverage.h"
 #include "engine/tensor.h"
 
 namespace quantd::engine {
@@ -78,6 +80,14 @@ class InferenceSession {
   // each value is reordered to plain.
   virtual absl::StatusOr<std::vector<Tensor>> RunObserved(
       const Tensor& input, const ActivationObserver& observer) = 0;
+
+  // How the Plan for `input_shape` (compiled if needed) runs: which nodes
+  // compute in int8, their multiply-accumulates, why the others stay f32,
+  // and the reorders at int8/f32 borders per run. An fp32 session reports
+  // every node as f32 with no reason.
+  virtual absl::StatusOr<Int8Coverage> Coverage(const std::vector<int64_t>& /*input_shape*/) {
+    return absl::UnimplementedError("this session does not report its int8 coverage");
+  }
 
   virtual const ModelSummary& summary() const = 0;
   virtual Precision precision() const = 0;

@@ -65,6 +65,19 @@ bool Int8FirstInput(const PlanCompiler& /*compiler*/, const Node& /*node*/, size
   return index == 0;
 }
 
+int64_t NumElements(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+int64_t MacsPerOutputTimesWeightRow(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* out = shapes.Dims(node.outputs[0]);
+  const std::vector<int64_t>* w = node.inputs.size() > 1 ? shapes.Dims(node.inputs[1]) : nullptr;
+  if (out == nullptr || w == nullptr || w->empty() || (*w)[0] == 0) return 0;
+  return NumElements(*out) * (NumElements(*w) / (*w)[0]);
+}
+
 absl::StatusOr<std::vector<Shape>> SameShapeAsInput(const Node& node, const ShapeContext& shapes) {
   const std::vector<int64_t>* dims = node.inputs.empty() ? nullptr : shapes.Dims(node.inputs[0]);
   if (dims == nullptr) return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs an input"));

@@ -49,12 +49,16 @@ using CompileFunction = absl::Status (*)(PlanCompiler& compiler, const Node& nod
 // the input's producer stored it quantized. Called before `node` is
 // compiled, with every value's dims already inferred.
 using Int8Input = bool (*)(const PlanCompiler& compiler, const Node& node, size_t index);
+// Multiply-accumulates of one run of `node` (its inputs' and outputs' dims
+// inferred); the int8 coverage report weighs nodes by them.
+using MacCount = int64_t (*)(const Node& node, const ShapeContext& shapes);
 
 struct OpDefinition {
   std::string op_type;
   ShapeRule shape = nullptr;
   CompileFunction compile = nullptr;
   Int8Input int8_input = nullptr;  // nullptr: reads f32 only
+  MacCount macs = nullptr;         // nullptr: no multiply-accumulates to speak of
   // Fused activations (and, on Conv, a residual sum) may be moved into the
   // node as PostOps.
   bool takes_post_ops = false;
@@ -71,6 +75,12 @@ const std::vector<const OpDefinition*>& AllOps();
 
 // Int8Input for ops that read only their first input as int8.
 bool Int8FirstInput(const PlanCompiler& compiler, const Node& node, size_t index);
+// Product of `dims` (1 for a scalar).
+int64_t NumElements(const std::vector<int64_t>& dims);
+// MacCount for ops whose every output element takes one dot product over
+// the elements of their second input (the weight) except its first axis:
+// Conv ([OC, C/group, kH, kW]).
+int64_t MacsPerOutputTimesWeightRow(const Node& node, const ShapeContext& shapes);
 // A shape rule for ops whose outputs have their first input's shape.
 absl::StatusOr<std::vector<Shape>> SameShapeAsInput(const Node& node, const ShapeContext& shapes);
 // A shape rule for ops whose single output is their (non-empty) inputs'

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/runtime/int8_coverage.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace quantd::engine {
@@ -31,6 +32,7 @@ struct PlanStep {
   dnnl::primitive primitive;
   std::unordered_map<int, int> args;
   dnnl::memory::desc scratchpad;  // zero-sized when the primitive needs none
+  float reorder_scale = 1.0f;     // reorders: the multiplier they apply
 };
 
 // A graph value that RunObserved reports once steps [0, after_step) ran.
@@ -62,6 +64,8 @@ struct Plan {
   // -1 for constants and aliases (which use their target's storage).
   std::vector<int> storage_of_buffer;
   std::vector<size_t> storage_sizes;
+  // How each node runs and the reorders between them (int8 coverage).
+  Int8Coverage coverage;
   // Bytes of scratchpad the largest step needs; one per ExecutionContext,
   // shared by its (sequential) steps.
   size_t scratchpad_size = 0;

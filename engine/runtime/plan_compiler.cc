@@ -49,7 +49,53 @@ PlanCompiler::PlanCompiler(const Graph& graph, const PlanOptions& options)
     }
   }
   for (const ValueInfo& output : graph_.outputs) is_graph_output_[output.name] = true;
-  if (options_.int8 || options_.simulated) excluded_ = ExcludedNodes(graph_, options_.quantization);
+  if (options_.int8 || options_.simulated) {
+    excluded_ = ExcludedNodes(graph_, options_.quantization);
+    BuildConcatScaleGroups();
+  }
+}
+
+void PlanCompiler::BuildConcatScaleGroups() {
+  if (options_.calibration == nullptr) return;
+  std::map<std::string, std::string> parent;
+  auto find = [&](std::string v) {
+    while (parent.count(v) > 0 && parent[v] != v) v = parent[v];
+    return v;
+  };
+  for (const Node& node : graph_.nodes) {
+    if (node.op_type != "Concat" || node.outputs.empty() || Excluded(node)) continue;
+    const std::string root = find(node.outputs[0]);
+    parent.emplace(root, root);
+    for (const std::string& input : node.inputs) {
+      if (input.empty() || FindConstant(input) != nullptr) continue;
+      const std::string other = find(input);
+      parent[other] = root;
+    }
+  }
+  std::map<std::string, TensorRange> group_range;
+  for (const auto& [value, unused] : parent) {
+    const auto it = options_.calibration->ranges.find(value);
+    if (it == options_.calibration->ranges.end()) continue;
+    const std::string root = find(value);
+    auto [range, inserted] = group_range.emplace(root, it->second);
+    if (!inserted) {
+      range->second.min = std::min(range->second.min, it->second.min);
+      range->second.max = std::max(range->second.max, it->second.max);
+    }
+  }
+  for (const auto& [value, unused] : parent) {
+    const auto it = group_range.find(find(value));
+    if (it != group_range.end()) concat_group_range_[value] = it->second;
+  }
+}
+
+const TensorRange* PlanCompiler::CalibratedRange(const std::string& name) const {
+  if (const auto it = concat_group_range_.find(name); it != concat_group_range_.end()) {
+    return &it->second;
+  }
+  if (options_.calibration == nullptr) return nullptr;
+  const auto it = options_.calibration->ranges.find(name);
+  return it == options_.calibration->ranges.end() ? nullptr : &it->second;
 }
 
 absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
@@ -86,7 +132,9 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
     Observe(input_name);
 
     for (const Node& node : graph_.nodes) {
+      const size_t first_step = plan_->steps.size();
       RETURN_IF_ERROR(CompileNode(node));
+      RecordExecution(node, first_step);
       for (const std::string& output : node.outputs) {
         if (HasValue(output)) Observe(output);
       }
@@ -101,6 +149,7 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
       ASSIGN_OR_RETURN(const int buffer, BufferFor(output.name, plain, 1.0f, "graph output"));
       plan_->outputs.push_back(PlanOutput{output.name, buffer, dims});
     }
+    CountBoundaries();
     AssignStorage(*plan_);
   } catch (const dnnl::error& e) {
     return absl::InternalError(absl::StrCat("oneDNN error while compiling the plan: ", e.what()));
@@ -110,15 +159,16 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
 
 const std::vector<int64_t>* PlanCompiler::InferredShapes::Dims(const std::string& value) const {
   if (const auto it = dims.find(value); it != dims.end()) return &it->second;
-  if (const auto it = graph_.constants.find(value); it != graph_.constants.end()) {
-    return &it->second.dims;
-  }
-  return nullptr;
+  const Constant* constant = FindConstant(value);
+  return constant == nullptr ? nullptr : &constant->dims;
 }
 
 const Constant* PlanCompiler::InferredShapes::FindConstant(const std::string& value) const {
-  const auto it = graph_.constants.find(value);
-  return it == graph_.constants.end() ? nullptr : &it->second;
+  if (const auto it = graph_.constants.find(value); it != graph_.constants.end()) {
+    return &it->second;
+  }
+  const auto it = plan_constants.find(value);
+  return it == plan_constants.end() ? nullptr : &it->second;
 }
 
 const std::vector<int64_t>* PlanCompiler::InferredDims(const std::string& name) const {
@@ -178,6 +228,67 @@ absl::Status PlanCompiler::CompileNode(const Node& node) {
   return definition->compile(*this, node);
 }
 
+void PlanCompiler::RecordExecution(const Node& node, size_t first_step) {
+  NodeExecution execution;
+  execution.node = node.name;
+  execution.op_type = node.op_type;
+  const OpDefinition* definition = FindOp(node.op_type);
+  if (definition != nullptr && definition->macs != nullptr) {
+    execution.macs = definition->macs(node, shapes_);
+  }
+  auto quantized = [&](int buffer) {
+    const memory::data_type type = plan_->buffers[buffer].desc.data_type();
+    return type == memory::data_type::u8 || type == memory::data_type::s8;
+  };
+  for (size_t i = first_step; i < plan_->steps.size(); ++i) {
+    const PlanStep& step = plan_->steps[i];
+    if (step.primitive.get_kind() == dnnl::primitive::kind::reorder) continue;
+    for (const auto& [arg, buffer] : step.args) execution.int8 |= quantized(buffer);
+  }
+  if (definition != nullptr && definition->view && !node.inputs.empty() && HasValue(node.inputs[0])) {
+    execution.int8 = Quant(node.inputs[0]).quantized();
+  }
+  if (options_.int8 && !execution.int8) execution.fp32_reason = Fp32Reason(node);
+  plan_->coverage.nodes.push_back(std::move(execution));
+}
+
+std::string PlanCompiler::Fp32Reason(const Node& node) const {
+  if (Excluded(node)) return "excluded by the quantization options";
+  const OpDefinition* definition = FindOp(node.op_type);
+  if (definition == nullptr || definition->int8_input == nullptr) {
+    return absl::StrCat("quantd has no int8 kernel for ", node.op_type);
+  }
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const std::string& input = node.inputs[i];
+    if (input.empty() || !HasValue(input) || !definition->int8_input(*this, node, i)) continue;
+    if (Quant(input).quantized()) continue;
+    if (!CalibratedGrid(input)) return absl::StrCat("input '", input, "' has no calibrated range");
+    return absl::StrCat("input '", input, "' arrives as f32");
+  }
+  return "no input it reads as int8 is quantized";
+}
+
+void PlanCompiler::CountBoundaries() {
+  auto quantized = [](const memory::desc& desc) {
+    return desc.data_type() == memory::data_type::u8 || desc.data_type() == memory::data_type::s8;
+  };
+  for (const PlanStep& step : plan_->steps) {
+    if (step.primitive.get_kind() != dnnl::primitive::kind::reorder) continue;
+    const memory::desc& from = plan_->buffers[step.args.at(DNNL_ARG_FROM)].desc;
+    const memory::desc& to = plan_->buffers[step.args.at(DNNL_ARG_TO)].desc;
+    if (!quantized(from) && quantized(to)) {
+      ++plan_->coverage.boundaries.quantize;
+    } else if (quantized(from) && !quantized(to)) {
+      ++plan_->coverage.boundaries.dequantize;
+    } else if (quantized(from) && quantized(to) &&
+               (from.data_type() != to.data_type() || step.reorder_scale != 1.0f)) {
+      ++plan_->coverage.boundaries.requantize;
+    } else {
+      ++plan_->coverage.boundaries.relayout;
+    }
+  }
+}
+
 bool PlanCompiler::HasValue(const std::string& name) const { return values_.count(name) > 0; }
 
 PlanCompiler::ValueState& PlanCompiler::State(const std::string& name) { return values_.at(name); }
@@ -200,8 +311,16 @@ absl::StatusOr<memory::desc> PlanCompiler::CurrentDesc(const std::string& name) 
 }
 
 const Constant* PlanCompiler::FindConstant(const std::string& name) const {
-  const auto it = graph_.constants.find(name);
-  return it == graph_.constants.end() ? nullptr : &it->second;
+  return shapes_.FindConstant(name);
+}
+
+std::string PlanCompiler::AddPlanConstant(const std::string& name_hint, Constant constant) {
+  std::string name = name_hint;
+  for (int suffix = 1; FindConstant(name) != nullptr || shapes_.dims.count(name) > 0; ++suffix) {
+    name = absl::StrCat(name_hint, "_", suffix);
+  }
+  shapes_.plan_constants[name] = std::move(constant);
+  return name;
 }
 
 std::optional<QuantParams> PlanCompiler::CalibratedQuant(const std::string& name) const {
@@ -215,9 +334,9 @@ std::optional<ActivationGrid> PlanCompiler::CalibratedGrid(const std::string& na
   if (!(options_.int8 || options_.simulated) || options_.calibration == nullptr) {
     return std::nullopt;
   }
-  const auto it = options_.calibration->ranges.find(name);
-  if (it == options_.calibration->ranges.end()) return std::nullopt;
-  return ActivationGridForRange(it->second, options_.quantization);
+  const TensorRange* range = CalibratedRange(name);
+  if (range == nullptr) return std::nullopt;
+  return ActivationGridForRange(*range, options_.quantization);
 }
 
 std::optional<ActivationGrid> PlanCompiler::Grid(const std::string& name) const {
@@ -388,6 +507,7 @@ absl::Status PlanCompiler::AddReorderStep(const std::string& node, int from, int
     const dnnl::reorder::primitive_desc pd(plan_->engine, plan_->buffers[from].desc, plan_->engine,
                                            plan_->buffers[to].desc, attr);
     AddStep(node, dnnl::reorder(pd), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+    plan_->steps.back().reorder_scale = scale;
   } catch (const dnnl::error& e) {
     return absl::InternalError(
         absl::StrCat("node '", node, "': could not create a reorder: ", e.what()));

@@ -94,7 +94,11 @@ class PlanCompiler {
   // If `name` is a Flatten/Reshape view of another value: that value.
   std::optional<std::string> ViewSource(const std::string& name) const;
 
+  // A graph constant, or one made while compiling this Plan.
   const Constant* FindConstant(const std::string& name) const;
+  // Adds a constant for this Plan only (e.g. the weights of an op compiled as
+  // a convolution); returns its name, unique in the graph.
+  std::string AddPlanConstant(const std::string& name_hint, Constant constant);
   // Calibrated parameters for `name` (nullopt when not int8 or uncalibrated).
   std::optional<QuantParams> CalibratedQuant(const std::string& name) const;
   // The calibrated grid of `name` (nullopt when neither int8 nor simulated,
@@ -184,13 +188,23 @@ class PlanCompiler {
     const Constant* FindConstant(const std::string& value) const override;
     int64_t opset_version() const override { return graph_.opset_version; }
     std::map<std::string, std::vector<int64_t>> dims;
+    // Constants made for this Plan (AddPlanConstant).
+    std::map<std::string, Constant> plan_constants;
 
    private:
     const Graph& graph_;
   };
 
   absl::Status InferShapes(const std::vector<int64_t>& input_shape);
+  // Concat inputs and outputs share one grid (int8: a concat then copies
+  // bytes): the union of their calibrated ranges, per group.
+  void BuildConcatScaleGroups();
+  const TensorRange* CalibratedRange(const std::string& name) const;
   absl::Status CompileNode(const Node& node);
+  // Records how `node` (whose steps start at `first_step`) runs.
+  void RecordExecution(const Node& node, size_t first_step);
+  std::string Fp32Reason(const Node& node) const;
+  void CountBoundaries();
   // Whether `consumer` reads `name` (its input, or its residual sum) as int8.
   bool ReadsInt8(const Node& consumer, const std::string& name) const;
   absl::Status Materialize(const std::string& name);
@@ -209,6 +223,7 @@ class PlanCompiler {
   std::map<std::string, std::vector<const Node*>> consumers_;
   std::map<std::string, bool> is_graph_output_;
   std::set<std::string> excluded_;
+  std::map<std::string, TensorRange> concat_group_range_;  // by member value
 };
 
 // Shared by the op files.
@@ -221,13 +236,25 @@ absl::Status DnnlError(const Node& node, const dnnl::error& e);
 // constant folding should have removed), InvalidArgument for a malformed node.
 absl::Status RequireRuntimeInput(PlanCompiler& c, const Node& node, size_t min_inputs = 1);
 dnnl::memory::format_tag PlainTag(size_t rank);
-// How oneDNN's sum post-op reads the residual placed in dst: scale, and the
-// data type to reinterpret dst's bytes as (undef: dst's own type).
+// The domain a primitive's post-ops compute in. An int8 producer whose fused
+// post-ops all commute with scaling (ReLU, Clip, the residual sum) runs them
+// directly on x_real * dst_scale, folded into its output scales; with a
+// Sigmoid, HardSwish, ... they run on real values and a final eltwise
+// multiplies by `final_scale` into the quantized destination.
+struct PostOpDomain {
+  float scale = 1.0f;        // post-ops see x_real * scale
+  float final_scale = 1.0f;  // != 1: a last step multiplies by it
+};
+PostOpDomain ChoosePostOpDomain(const Node& node, QuantParams dst_quant);
+// How oneDNN's sum post-op reads the residual placed in dst: scale into the
+// post-ops' domain, and the data type to reinterpret dst's bytes as (undef:
+// dst's own type).
 struct ResidualSum {
   float scale = 1.0f;
   dnnl::memory::data_type type = dnnl::memory::data_type::undef;
 };
-ResidualSum SumParams(PlanCompiler& c, const Node& node, QuantParams dst_quant);
+ResidualSum SumParams(PlanCompiler& c, const Node& node, QuantParams dst_quant,
+                      PostOpDomain domain);
 // A PostOp other than kSum as oneDNN eltwise operations, applied in order
 // (HardSigmoid needs two).
 struct EltwiseStage {
@@ -239,9 +266,10 @@ std::vector<EltwiseStage> EltwiseStages(const PostOp& op);
 // Whether a post-op commutes with scaling x by a positive factor (so it may
 // run on a quantized destination with its bounds scaled).
 bool IsScaleInvariant(const PostOp& op);
-// dnnl::post_ops for the node's fused PostOps. `dst_scale` maps real-valued
-// bounds (Clip) into a quantized destination's domain.
-absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, float dst_scale, ResidualSum sum);
+// dnnl::post_ops for the node's fused PostOps in `domain` (f32 producers:
+// the default, real values).
+absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, PostOpDomain domain,
+                                           ResidualSum sum);
 // The destination buffer of a primitive with the node's post-ops. With a
 // kSum, oneDNN accumulates into dst: when this node is the residual's last
 // reader and the layouts match, dst *is* the residual's buffer (in place);

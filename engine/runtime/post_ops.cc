@@ -32,6 +32,9 @@ std::vector<EltwiseStage> EltwiseStages(const PostOp& op) {
     case PostOp::Kind::kHardSwish:
       // oneDNN 2.6: x * min(max(x + 3, 0), 6) / 6 = ONNX HardSwish (opset 14).
       return {{algorithm::eltwise_hardswish, 0.0f, 0.0f}};
+    case PostOp::Kind::kSwish:
+      // oneDNN's swish is x * sigmoid(alpha * x).
+      return {{algorithm::eltwise_swish, 1.0f, 0.0f}};
     case PostOp::Kind::kSum:
       break;
   }
@@ -43,8 +46,17 @@ bool IsScaleInvariant(const PostOp& op) {
          op.kind == PostOp::Kind::kClip || op.kind == PostOp::Kind::kSum;
 }
 
-absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, float dst_scale, ResidualSum sum) {
+PostOpDomain ChoosePostOpDomain(const Node& node, QuantParams dst_quant) {
+  for (const PostOp& op : node.post_ops) {
+    if (!IsScaleInvariant(op)) return PostOpDomain{1.0f, dst_quant.scale};
+  }
+  return PostOpDomain{dst_quant.scale, 1.0f};
+}
+
+absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, PostOpDomain domain,
+                                           ResidualSum sum) {
   dnnl::post_ops ops;
+  bool uses_linear = false;
   for (const PostOp& op : node.post_ops) {
     switch (op.kind) {
       case PostOp::Kind::kRelu:
@@ -54,25 +66,34 @@ absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, float dst_scale, Re
         ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, op.alpha, 0.0f);
         break;
       case PostOp::Kind::kClip:
-        // Post-ops see the destination's quantized domain (x_real * dst_scale).
-        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, op.alpha * dst_scale,
-                           op.beta * dst_scale);
+        // Bounds are real values; post-ops see x_real * domain.scale.
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, op.alpha * domain.scale,
+                           op.beta * domain.scale);
         break;
       case PostOp::Kind::kSum:
         ops.append_sum(sum.scale, sum.type);
         break;
-      case PostOp::Kind::kSigmoid:
-      case PostOp::Kind::kTanh:
-      case PostOp::Kind::kHardSigmoid:
-      case PostOp::Kind::kHardSwish:
-        if (dst_scale != 1.0f) {
-          return absl::UnimplementedError(absl::StrCat(
-              NodeLabel(node), ": non-linear fused activation on an int8 destination"));
+      default:
+        if (domain.scale != 1.0f) {
+          return absl::InternalError(absl::StrCat(
+              NodeLabel(node), ": a non-linear fused activation outside the real domain"));
         }
         for (const EltwiseStage& stage : EltwiseStages(op)) {
+          uses_linear |= stage.algorithm == dnnl::algorithm::eltwise_linear;
           ops.append_eltwise(1.0f, stage.algorithm, stage.alpha, stage.beta);
         }
         break;
+    }
+  }
+  if (domain.final_scale != 1.0f) {
+    // Into the quantized destination's domain. oneDNN 2.6's brgconv applies
+    // a repeated eltwise algorithm with its first occurrence's alpha and beta
+    // (see FakeQuantStages), so after a HardSigmoid (linear, clip) the
+    // scaling is written as pow(x, 1) * scale.
+    if (uses_linear) {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_pow, domain.final_scale, 1.0f);
+    } else {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, domain.final_scale, 0.0f);
     }
   }
   return ops;
@@ -85,21 +106,27 @@ const PostOp* FindSum(const Node& node) {
   }
   return nullptr;
 }
+
+// Whether the residual's own bytes go into dst (read as its own type) rather
+// than a copy converted into dst's type and domain: when both are quantized
+// (u8 and s8 have the same size) or both f32.
+bool ResidualReadRaw(QuantParams residual, QuantParams dst_quant) {
+  return residual.type == dst_quant.type || (residual.quantized() && dst_quant.quantized());
+}
 }  // namespace
 
-ResidualSum SumParams(PlanCompiler& c, const Node& node, QuantParams dst_quant) {
+ResidualSum SumParams(PlanCompiler& c, const Node& node, QuantParams dst_quant,
+                      PostOpDomain domain) {
   const PostOp* sum = FindSum(node);
   if (sum == nullptr) return ResidualSum{};
   const QuantParams residual = c.Quant(sum->sum_input);
-  // Both quantized (or both f32): the residual's raw values are placed in dst
-  // and rescaled inside the primitive, read as the residual's own type (u8 and
-  // s8 have the same size), with a single rounding. Otherwise the prefill
-  // reorder converts into dst's type and domain.
-  if (residual.type == dst_quant.type || (residual.quantized() && dst_quant.quantized())) {
-    return ResidualSum{dst_quant.scale / residual.scale,
+  // The values placed in dst are x_real * prefill_scale; the sum post-op
+  // rescales them into the post-ops' domain with a single rounding.
+  if (ResidualReadRaw(residual, dst_quant)) {
+    return ResidualSum{domain.scale / residual.scale,
                        residual.type == dst_quant.type ? memory::data_type::undef : residual.type};
   }
-  return ResidualSum{};
+  return ResidualSum{domain.scale / dst_quant.scale, memory::data_type::undef};
 }
 
 absl::StatusOr<int> SumDestination(PlanCompiler& c, const Node& node, const memory::desc& dst_desc,
@@ -112,8 +139,7 @@ absl::StatusOr<int> SumDestination(PlanCompiler& c, const Node& node, const memo
   }
   ASSIGN_OR_RETURN(const memory::desc residual_desc, c.CurrentDesc(sum->sum_input));
   const QuantParams residual = c.Quant(sum->sum_input);
-  const ResidualSum params = SumParams(c, node, dst_quant);
-  const bool raw = residual.type == dst_quant.type || params.type != memory::data_type::undef;
+  const bool raw = ResidualReadRaw(residual, dst_quant);
   // dst's layout holding the residual's type.
   memory::desc prefill_desc = dst_desc;
   if (raw) prefill_desc.data.data_type = memory::convert_to_c(residual.type);
@@ -137,10 +163,13 @@ absl::StatusOr<int> SumDestination(PlanCompiler& c, const Node& node, const memo
 std::optional<ActivationGrid> ChooseDstGrid(PlanCompiler& c, const Node& node) {
   const std::string& output = node.outputs[0];
   if (!c.ConsumersTakeInt8(output)) return std::nullopt;
-  // Sigmoid, Tanh, HardSigmoid, HardSwish would see x_real * scale: keep the
-  // destination f32 and let the consumer quantize it.
-  for (const PostOp& op : node.post_ops) {
-    if (!IsScaleInvariant(op)) return std::nullopt;
+  // Simulated Plans fake-quantize with post-ops of their own (FakeQuantStages),
+  // which a Sigmoid, Tanh, HardSigmoid or HardSwish before them would clash
+  // with: keep the destination f32 and let the consumer quantize it.
+  if (c.simulated()) {
+    for (const PostOp& op : node.post_ops) {
+      if (!IsScaleInvariant(op)) return std::nullopt;
+    }
   }
   return c.CalibratedGrid(output);
 }

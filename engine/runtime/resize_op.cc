@@ -1,7 +1,7 @@
-// Resize (opset 10-18 without antialias) and Upsample (7-9), 2-D spatial,
-// fp32, as oneDNN
-// resampling, for the combinations whose coordinate mapping matches oneDNN's
-// half-pixel one exactly:
+// Resize (opset 10-18 without antialias) and Upsample (7-9), 2-D spatial, as
+// oneDNN resampling (on int8 values in int8 Plans, keeping their grid), for
+// the combinations whose coordinate mapping matches oneDNN's half-pixel one
+// exactly:
 //  - linear with coordinate_transformation_mode half_pixel (or
 //    pytorch_half_pixel, the same while every output size is > 1);
 //  - nearest with integer upscale factors and half_pixel + round_prefer_* or
@@ -9,6 +9,7 @@
 // Output sizes must be exactly input * scale. Anything else is Unimplemented.
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -130,18 +131,26 @@ absl::Status CompileResize(PlanCompiler& c, const Node& node) {
   } else {
     return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": mode '", mode, "'"));
   }
-  ASSIGN_OR_RETURN(const int src_buffer, c.F32BufferFor(x, node.name));
+  // int8 values are resampled as they are: nearest copies values, linear
+  // interpolates them, so the output keeps the input's grid.
+  QuantParams quant = c.Quant(x);
+  if (c.Excluded(node)) quant = QuantParams{};
   ASSIGN_OR_RETURN(memory::desc src_desc, c.CurrentDesc(x));
-  src_desc.data.data_type = dnnl_f32;
+  src_desc.data.data_type = memory::convert_to_c(quant.type);
+  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, src_desc, quant.scale, node.name));
   try {
-    const memory::desc dst_md(out, memory::data_type::f32, memory::format_tag::any);
+    const memory::desc dst_md(out, quant.type, memory::format_tag::any);
     const dnnl::resampling_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm,
                                               src_desc, dst_md);
     const dnnl::resampling_forward::primitive_desc pd(desc, StepAttr(), c.engine());
     const int dst_buffer = c.AddBuffer(pd.dst_desc());
     c.AddStep(node.name, dnnl::resampling_forward(pd),
               {{DNNL_ARG_SRC, src_buffer}, {DNNL_ARG_DST, dst_buffer}});
-    c.DefineValue(node.outputs[0], out, dst_buffer, QuantParams{});
+    c.DefineValue(node.outputs[0], out, dst_buffer, quant);
+    // Simulated Plans: nearest keeps its input on its grid.
+    if (c.simulated() && !c.Excluded(node) && algorithm == dnnl::algorithm::resampling_nearest) {
+      if (const std::optional<ActivationGrid> grid = c.Grid(x)) c.SetGrid(node.outputs[0], *grid);
+    }
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
   }
@@ -152,7 +161,10 @@ absl::Status CompileResize(PlanCompiler& c, const Node& node) {
 
 void RegisterResizeOps(std::vector<OpDefinition>& ops) {
   for (const char* op_type : {"Resize", "Upsample"}) {
-    ops.push_back({.op_type = op_type, .shape = ResizeShape, .compile = CompileResize});
+    ops.push_back({.op_type = op_type,
+                   .shape = ResizeShape,
+                   .compile = CompileResize,
+                   .int8_input = Int8FirstInput});
   }
 }
 

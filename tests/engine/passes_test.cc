@@ -323,11 +323,16 @@ TEST(StandardPassesTest, OptionsCanKeepBatchNorm) {
   PassOptions options;
   options.fold_batch_norm = false;
   ASSERT_TRUE(RunStandardPasses(graph, options).ok());
-  // Only conv0's Relu still fuses: the others follow a BatchNormalization or
-  // an Add whose addends are not convolutions any more.
-  EXPECT_THAT(OpTypes(graph),
-              ElementsAre("Conv", "Conv", "BatchNormalization", "Relu", "Conv",
-                          "BatchNormalization", "Add", "Relu"));
+  // The Add's addends are not convolutions any more, so it stays; every Relu
+  // fuses into its producer (a BatchNormalization or the Add).
+  EXPECT_THAT(OpTypes(graph), ElementsAre("Conv", "Conv", "BatchNormalization", "Conv",
+                                          "BatchNormalization", "Add"));
+  for (const Node& node : graph.nodes) {
+    if (node.op_type == "Add" || node.name == graph.nodes[2].name) {
+      ASSERT_EQ(node.post_ops.size(), 1u) << node.name;
+      EXPECT_EQ(node.post_ops[0].kind, PostOp::Kind::kRelu) << node.name;
+    }
+  }
   ExpectTopologicallySorted(graph);
 }
 
@@ -506,13 +511,95 @@ TEST(FuseActivationsTest, CollapsesWrittenOutHardSwishOnlyWhenExact) {
   EXPECT_EQ(exact.nodes[0].post_ops[0].kind, PostOp::Kind::kHardSwish);
   EXPECT_THAT(exact.nodes[0].outputs, ElementsAre("y"));
 
+  // Not HardSwish: the Clip only fuses into the Add before it.
   Graph other_bound = build(5.0f, false);
   ASSERT_TRUE(FuseActivations(other_bound).ok());
-  EXPECT_THAT(OpTypes(other_bound), ElementsAre("Conv", "Add", "Clip", "Mul", "Div"));
+  EXPECT_THAT(OpTypes(other_bound), ElementsAre("Conv", "Add", "Mul", "Div"));
+  EXPECT_EQ(other_bound.nodes[1].post_ops.at(0).kind, PostOp::Kind::kClip);
 
+  // t2 is read elsewhere (a graph output): not HardSwish either.
   Graph shared = build(6.0f, true);
   ASSERT_TRUE(FuseActivations(shared).ok());
-  EXPECT_THAT(OpTypes(shared), ElementsAre("Conv", "Add", "Clip", "Mul", "Div"));
+  EXPECT_THAT(OpTypes(shared), ElementsAre("Conv", "Add", "Mul", "Div"));
+  EXPECT_THAT(shared.nodes[1].outputs, ElementsAre("t2"));
+}
+
+// torch 1.13 exports F.relu6(x + 3) as Clip(Relu(x + 3), 0, 6): still
+// HardSwish.
+TEST(FuseActivationsTest, CollapsesHardSwishWithReluBeforeTheClip) {
+  Graph graph = MakeGraph("x", {"y"});
+  graph.constants["w"] = FloatConstant({2, 2, 1, 1}, {1, 0, 0, 1});
+  graph.constants["three"] = FloatConstant({}, {3.0f});
+  graph.constants["zero"] = FloatConstant({}, {0.0f});
+  graph.constants["six"] = FloatConstant({}, {6.0f});
+  graph.nodes.push_back(MakeNode("Conv", "conv", {"x", "w"}, {"c"}));
+  graph.nodes.push_back(MakeNode("Add", "add", {"c", "three"}, {"t1"}));
+  graph.nodes.push_back(MakeNode("Relu", "relu", {"t1"}, {"t1r"}));
+  graph.nodes.push_back(MakeNode("Clip", "clip", {"t1r", "zero", "six"}, {"t2"}));
+  graph.nodes.push_back(MakeNode("Mul", "mul", {"c", "t2"}, {"t3"}));
+  graph.nodes.push_back(MakeNode("Div", "div", {"t3", "six"}, {"y"}));
+  ASSERT_TRUE(FuseActivations(graph).ok());
+  ASSERT_THAT(OpTypes(graph), ElementsAre("Conv"));
+  ASSERT_EQ(graph.nodes[0].post_ops.size(), 1u);
+  EXPECT_EQ(graph.nodes[0].post_ops[0].kind, PostOp::Kind::kHardSwish);
+  EXPECT_THAT(graph.nodes[0].outputs, ElementsAre("y"));
+}
+
+// SiLU as exporters write it, x * Sigmoid(x), fuses into x's producer when
+// nothing else reads x or the gate.
+TEST(FuseActivationsTest, FusesWrittenOutSwishIntoItsProducer) {
+  auto build = [](bool gate_is_output) {
+    Graph graph = MakeGraph("x", gate_is_output ? std::vector<std::string>{"y", "g"}
+                                                : std::vector<std::string>{"y"});
+    graph.constants["w"] = FloatConstant({2, 2, 1, 1}, {1, 0, 0, 1});
+    graph.nodes.push_back(MakeNode("Conv", "conv", {"x", "w"}, {"c"}));
+    graph.nodes.push_back(MakeNode("Sigmoid", "sigmoid", {"c"}, {"g"}));
+    graph.nodes.push_back(MakeNode("Mul", "mul", {"g", "c"}, {"y"}));
+    return graph;
+  };
+  Graph fused = build(false);
+  ASSERT_TRUE(FuseActivations(fused).ok());
+  ASSERT_THAT(OpTypes(fused), ElementsAre("Conv"));
+  ASSERT_EQ(fused.nodes[0].post_ops.size(), 1u);
+  EXPECT_EQ(fused.nodes[0].post_ops[0].kind, PostOp::Kind::kSwish);
+  EXPECT_THAT(fused.nodes[0].outputs, ElementsAre("y"));
+
+  Graph shared = build(true);
+  ASSERT_TRUE(FuseActivations(shared).ok());
+  EXPECT_THAT(OpTypes(shared), ElementsAre("Conv", "Sigmoid", "Mul"));
+}
+
+// Activations also fuse into BatchNormalization and element-wise binaries
+// (DenseNet's BN+ReLU, a ReLU after an Add no convolution absorbed).
+TEST(FuseActivationsTest, FusesIntoBatchNormAndBinaryOps) {
+  Graph graph = MakeGraph("x", {"y"});
+  for (const char* p : {"g", "b", "m", "v"}) graph.constants[p] = FloatConstant({2}, {1, 1});
+  graph.nodes.push_back(MakeNode("BatchNormalization", "bn", {"x", "g", "b", "m", "v"}, {"n"}));
+  graph.nodes.push_back(MakeNode("Relu", "relu1", {"n"}, {"r"}));
+  graph.nodes.push_back(MakeNode("Add", "add", {"r", "x"}, {"s"}));
+  graph.nodes.push_back(MakeNode("Relu", "relu2", {"s"}, {"y"}));
+  ASSERT_TRUE(FuseActivations(graph).ok());
+  ASSERT_THAT(OpTypes(graph), ElementsAre("BatchNormalization", "Add"));
+  EXPECT_EQ(graph.nodes[0].post_ops.at(0).kind, PostOp::Kind::kRelu);
+  EXPECT_EQ(graph.nodes[1].post_ops.at(0).kind, PostOp::Kind::kRelu);
+  EXPECT_THAT(graph.nodes[1].outputs, ElementsAre("y"));
+}
+
+// torch exports AvgPool2d as Pad (all zeros) + AveragePool: the Pad goes.
+TEST(RemoveIdentityNodesTest, RemovesAllZeroPads) {
+  Graph graph = MakeGraph("x", {"y"});
+  Constant zeros{.type = Constant::Type::kInt64, .dims = {8}, .floats = {},
+                 .ints = {0, 0, 0, 0, 0, 0, 0, 0}};
+  Constant ones = zeros;
+  ones.ints[2] = 1;
+  graph.constants["zeros"] = zeros;
+  graph.constants["ones"] = ones;
+  graph.nodes.push_back(MakeNode("Pad", "nothing", {"x", "zeros"}, {"p"}));
+  graph.nodes.push_back(MakeNode("Pad", "something", {"p", "ones"}, {"y"}));
+  ASSERT_TRUE(RemoveIdentityNodes(graph).ok());
+  ASSERT_THAT(OpTypes(graph), ElementsAre("Pad"));
+  EXPECT_EQ(graph.nodes[0].name, "something");
+  EXPECT_THAT(graph.nodes[0].inputs, ElementsAre("x", "ones"));
 }
 
 TEST(RemoveUnusedConstantsTest, KeepsInputsSumInputsAndGraphOutputs) {

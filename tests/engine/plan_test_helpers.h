@@ -46,6 +46,24 @@ inline CalibrationTable RangesOf(const Values& values) {
   return table;
 }
 
+// Worst-case error of a conv output from quantizing its input (step
+// `input_step`) and its weights per output channel.
+inline float ConvErrorBound(const Constant& w, float input_step, float input_max_abs) {
+  const int64_t oc = w.dims[0], per_channel = w.NumElements() / oc;
+  float bound = 0.0f;
+  for (int64_t o = 0; o < oc; ++o) {
+    float sum_abs = 0.0f, max_abs = 0.0f;
+    for (int64_t i = 0; i < per_channel; ++i) {
+      sum_abs += std::fabs(w.floats[o * per_channel + i]);
+      max_abs = std::max(max_abs, std::fabs(w.floats[o * per_channel + i]));
+    }
+    const float weight_step = max_abs / 127.0f;
+    bound =
+        std::max(bound, 0.5f * (input_step * sum_abs + weight_step * per_channel * input_max_abs));
+  }
+  return bound;
+}
+
 inline float MaxAbsDiff(const Tensor& a, const Tensor& b) {
   EXPECT_EQ(a.shape, b.shape);
   float m = 0.0f;

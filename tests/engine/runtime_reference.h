@@ -507,6 +507,9 @@ inline void ApplyPostOps(const Node& n, Tensor& y, const std::map<std::string, T
         case PostOp::Kind::kHardSwish:
           v = Activation("HardSwish", v, 0.0f, 0.0f);
           break;
+        case PostOp::Kind::kSwish:
+          v = v * Activation("Sigmoid", v, 0.0f, 0.0f);
+          break;
       }
     }
   }
@@ -514,8 +517,8 @@ inline void ApplyPostOps(const Node& n, Tensor& y, const std::map<std::string, T
 
 inline Tensor Constant2Tensor(const Constant& c) { return Tensor{"", c.dims, c.floats}; }
 
-// Runs `g` on `input`; returns the first graph output.
-inline Tensor Run(const Graph& g, const Tensor& input) {
+// Runs `g` on `input`; returns every value it computed, by name.
+inline std::map<std::string, Tensor> RunAll(const Graph& g, const Tensor& input) {
   std::map<std::string, Tensor> env;
   env[g.inputs[0].name] = input;
   auto get = [&](const std::string& name) -> Tensor {
@@ -631,7 +634,12 @@ inline Tensor Run(const Graph& g, const Tensor& input) {
     ApplyPostOps(n, y, env);
     env[n.outputs[0]] = y;
   }
-  return env.at(g.outputs[0].name);
+  return env;
+}
+
+// Runs `g` on `input`; returns the first graph output.
+inline Tensor Run(const Graph& g, const Tensor& input) {
+  return RunAll(g, input).at(g.outputs[0].name);
 }
 
 }  // namespace reference
