@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/export/quantized_values.h"
+#include "engine/graph/batch_norm_affine.h"
 #include "engine/graph/onnx_importer.h"
 #include "engine/passes/standard_passes.h"
 #include "engine/runtime/quantization_scheme.h"
@@ -88,12 +89,13 @@ struct WeightedOp {
 class QdqWriter {
  public:
   QdqWriter(const Graph& graph, const Graph& unfused, const CalibrationTable& calibration,
-            const QuantizationOptions& options, const QdqExportOptions& export_options)
+            const QuantizationOptions& options, const QdqExportOptions& export_options,
+            QuantizedValues quantized)
       : graph_(graph),
         calibration_(calibration),
         options_(options),
         signed_as_uint8_(export_options.signed_activations_as_uint8),
-        quantized_(FindQuantizedValues(graph, calibration, options)) {
+        quantized_(std::move(quantized)) {
     for (const Node& node : unfused.nodes) {
       if (!node.outputs.empty()) unfused_output_[node.name] = node.outputs[0];
     }
@@ -250,6 +252,7 @@ class QdqWriter {
       return absl::InvalidArgumentError(absl::StrCat("node '", node.name, "' has no output"));
     }
     if (op == "Conv" || op == "Gemm" || op == "MatMul") return EmitWeighted(node);
+    if (op == "BatchNormalization" && quantized_.RunsInt8(node)) return EmitBatchNormAsConv(node);
     if (op == "Upsample" || (op == "Resize" && graph_.opset_version < 11)) {
       return absl::UnimplementedError(absl::StrCat("QDQ export: node '", node.name, "' (", op,
                                                    ") of opset ", graph_.opset_version,
@@ -366,6 +369,25 @@ class QdqWriter {
   // quantd's inner product uses, so per-channel scales sit on axis 0).
   absl::Status EmitWeighted(const Node& node) {
     ASSIGN_OR_RETURN(WeightedOp op, ReadWeights(node));
+    return EmitWeightedOp(node, op, node.op_type == "Conv", node.attributes);
+  }
+
+  // A BatchNormalization that quantd runs as an int8 1x1 depthwise
+  // convolution (engine/runtime/batch_norm_op.cc) is exported as that
+  // convolution, with its weights quantized as quantd quantizes them.
+  absl::Status EmitBatchNormAsConv(const Node& node) {
+    auto param = [&](size_t i) -> const Constant& { return graph_.constants.at(node.inputs[i]); };
+    const ChannelAffine affine = BatchNormAffine(node, param(1), param(2), param(3), param(4));
+    const int64_t channels = static_cast<int64_t>(affine.scale.size());
+    WeightedOp op;
+    op.weight_dims = {channels, 1, 1, 1};
+    op.weights.assign(affine.scale.begin(), affine.scale.end());
+    op.bias = std::vector<float>(affine.shift.begin(), affine.shift.end());
+    return EmitWeightedOp(node, op, /*conv=*/true, {{"group", channels}});
+  }
+
+  absl::Status EmitWeightedOp(const Node& node, const WeightedOp& op, bool conv,
+                              const std::map<std::string, AttributeValue>& conv_attributes) {
     const int64_t oc = op.weight_dims[0];
     const bool int8 = quantized_.RunsInt8(node);
     std::vector<std::string> inputs;
@@ -387,10 +409,9 @@ class QdqWriter {
     const bool rewritten =
         !node.post_ops.empty() || quantized_.StoredGrid(node.outputs[0]).has_value();
     const std::string output = rewritten ? Unique(node.outputs[0] + "_float") : node.outputs[0];
-    const bool conv = node.op_type == "Conv";
     onnx::NodeProto* proto = AddNode(conv ? "Conv" : "Gemm", node.name, inputs, {output});
     if (conv) {
-      for (const auto& [name, value] : node.attributes) SetAttribute(*proto, name, value);
+      for (const auto& [name, value] : conv_attributes) SetAttribute(*proto, name, value);
     } else {
       SetAttribute(*proto, "transB", int64_t{1});
     }
@@ -584,6 +605,16 @@ class QdqWriter {
   int64_t opset_ = kMinOpset;
 };
 
+// The input shape the export's Plan is compiled for: batch 1, and 224 for a
+// dynamic height or width (where quantd rounds does not depend on them).
+std::vector<int64_t> RepresentativeShape(const Graph& graph) {
+  std::vector<int64_t> shape = graph.inputs.at(0).shape;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] <= 0) shape[i] = i == 0 ? 1 : 224;
+  }
+  return shape;
+}
+
 absl::StatusOr<Graph> ImportWithPasses(std::string_view onnx_bytes, const PassOptions& passes) {
   ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(onnx_bytes));
   RETURN_IF_ERROR(RunStandardPasses(graph, passes));
@@ -611,8 +642,11 @@ absl::StatusOr<std::string> ExportQdqModel(std::string_view fp32_onnx,
                    ImportWithPasses(fp32_onnx, PassOptions{.fold_batch_norm = fold_batch_norm,
                                                            .fuse_operators = false}));
   RETURN_IF_ERROR(ValidateQuantizationOptions(options, graph));
+  ASSIGN_OR_RETURN(QuantizedValues quantized,
+                   FindQuantizedValues(graph, calibration, options, RepresentativeShape(graph)));
   try {
-    return QdqWriter(graph, unfused, calibration, options, export_options).Write();
+    return QdqWriter(graph, unfused, calibration, options, export_options, std::move(quantized))
+        .Write();
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("QDQ export failed: ", e.what()));
   }

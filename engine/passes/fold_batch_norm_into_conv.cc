@@ -8,13 +8,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "engine/graph/batch_norm_affine.h"
 #include "engine/passes/graph_rewrite.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
 namespace {
-
-constexpr float kDefaultEpsilon = 1e-5f;  // BatchNormalization, all opsets
 
 const Constant* FindFloatConstant(const Graph& graph, const std::string& name) {
   const auto it = graph.constants.find(name);
@@ -80,8 +79,8 @@ Constant& WritableInput(Graph& graph, Node& conv, size_t slot, const std::string
   return graph.constants[copy_name] = std::move(copy);
 }
 
-absl::StatusOr<std::vector<double>> ChannelScales(const Graph& graph, const Node& bn,
-                                                  const Node& conv, int64_t channels) {
+absl::StatusOr<ChannelAffine> CheckedAffine(const Graph& graph, const Node& bn, const Node& conv,
+                                            int64_t channels) {
   for (size_t i = 1; i < 5; ++i) {
     const Constant& param = *FindFloatConstant(graph, bn.inputs[i]);
     if (static_cast<int64_t>(param.floats.size()) != channels) {
@@ -97,25 +96,16 @@ absl::StatusOr<std::vector<double>> ChannelScales(const Graph& graph, const Node
         absl::StrCat("node '", conv.name, "' (Conv): bias '", conv.inputs[2],
                      "' does not have one element per output channel (", channels, ")"));
   }
-  float epsilon = kDefaultEpsilon;
-  if (const auto it = bn.attributes.find("epsilon");
-      it != bn.attributes.end() && std::holds_alternative<float>(it->second)) {
-    epsilon = std::get<float>(it->second);
-  }
-  const std::vector<float>& gamma = graph.constants.at(bn.inputs[1]).floats;
-  const std::vector<float>& var = graph.constants.at(bn.inputs[4]).floats;
-  std::vector<double> scales(channels);
-  for (int64_t m = 0; m < channels; ++m) {
-    scales[m] = gamma[m] / std::sqrt(static_cast<double>(var[m]) + epsilon);
-  }
-  return scales;
+  auto param = [&](size_t i) -> const Constant& { return graph.constants.at(bn.inputs[i]); };
+  return BatchNormAffine(bn, param(1), param(2), param(3), param(4));
 }
 
 absl::Status Fold(Graph& graph, size_t bn_index, size_t conv_index) {
   const Node bn = graph.nodes[bn_index];
   Node& conv = graph.nodes[conv_index];
   const int64_t channels = graph.constants.at(conv.inputs[1]).dims[0];
-  ASSIGN_OR_RETURN(const std::vector<double> scales, ChannelScales(graph, bn, conv, channels));
+  ASSIGN_OR_RETURN(const ChannelAffine affine, CheckedAffine(graph, bn, conv, channels));
+  const std::vector<double>& scales = affine.scale;
 
   Constant& weight = WritableInput(graph, conv, 1, absl::StrCat(conv.name, "_folded_weight"));
   const int64_t per_channel = weight.NumElements() / channels;
@@ -135,11 +125,8 @@ absl::Status Fold(Graph& graph, size_t bn_index, size_t conv_index) {
     conv.inputs[2] = bias_name;
   }
   Constant& bias = WritableInput(graph, conv, 2, absl::StrCat(conv.name, "_folded_bias"));
-  const std::vector<float>& beta = graph.constants.at(bn.inputs[2]).floats;
-  const std::vector<float>& mean = graph.constants.at(bn.inputs[3]).floats;
   for (int64_t m = 0; m < channels; ++m) {
-    bias.floats[m] =
-        static_cast<float>((static_cast<double>(bias.floats[m]) - mean[m]) * scales[m] + beta[m]);
+    bias.floats[m] = static_cast<float>(bias.floats[m] * scales[m] + affine.shift[m]);
   }
 
   conv.outputs[0] = bn.outputs[0];

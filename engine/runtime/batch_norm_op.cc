@@ -4,9 +4,8 @@
 // (u8/s8 in and out, the fused ReLU included) and stays in the activations'
 // layout. Other ranks run oneDNN batch normalization in inference mode.
 
-#include <cmath>
-
 #include "absl/strings/str_cat.h"
+#include "engine/graph/batch_norm_affine.h"
 #include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
@@ -56,10 +55,11 @@ absl::Status CompileBatchNorm(PlanCompiler& c, const Node& node) {
     Constant weight{.type = Constant::Type::kFloat32, .dims = {channels, 1, 1, 1}, .floats = {},
                     .ints = {}};
     Constant bias{.type = Constant::Type::kFloat32, .dims = {channels}, .floats = {}, .ints = {}};
+    const ChannelAffine affine =
+        BatchNormAffine(node, *params[0], *params[1], *params[2], *params[3]);
     for (int64_t i = 0; i < channels; ++i) {
-      const float w = params[0]->floats[i] / std::sqrt(params[3]->floats[i] + epsilon);
-      weight.floats.push_back(w);
-      bias.floats.push_back(params[1]->floats[i] - params[2]->floats[i] * w);
+      weight.floats.push_back(static_cast<float>(affine.scale[i]));
+      bias.floats.push_back(static_cast<float>(affine.shift[i]));
     }
     Node conv = node;
     conv.op_type = "Conv";

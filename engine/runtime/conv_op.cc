@@ -124,6 +124,7 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
     weight_data = fake_weights.data();
   }
   if (int8) {
+    c.RecordInt8Input(node, src_q);
     weight_scales = WeightScales(w->floats, oc, c.quantization());
     output_scales.resize(oc);
     for (int64_t i = 0; i < oc; ++i) {

@@ -68,6 +68,7 @@ absl::Status CompileInnerProduct(PlanCompiler& c, const Node& node, const std::s
                         c.quantization().weight_bits);
   }
   if (int8) {
+    c.RecordInt8Input(node, src_q);
     weight_scales = WeightScales(weights, oc, c.quantization());
     output_scales.resize(oc);
     for (int64_t o = 0; o < oc; ++o) {

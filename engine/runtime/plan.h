@@ -7,6 +7,7 @@
 // ExecutionContext supplies one request's activation memory.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +16,13 @@
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace quantd::engine {
+
+// How an activation is stored: f32, or u8/s8 with x_int = x_real * scale.
+struct QuantParams {
+  dnnl::memory::data_type type = dnnl::memory::data_type::f32;
+  float scale = 1.0f;
+  bool quantized() const { return type != dnnl::memory::data_type::f32; }
+};
 
 // One memory slot of the plan. Activation buffers are allocated per
 // ExecutionContext; constants (weights, biases) are shared and never written.
@@ -66,6 +74,11 @@ struct Plan {
   std::vector<size_t> storage_sizes;
   // How each node runs and the reorders between them (int8 coverage).
   Int8Coverage coverage;
+  // Where the Plan rounds (what a QDQ export must reproduce): the values it
+  // stores u8/s8, and how each int8 convolution or inner product reads its
+  // input (by node name).
+  std::map<std::string, QuantParams> quantized_values;
+  std::map<std::string, QuantParams> int8_inputs;
   // Bytes of scratchpad the largest step needs; one per ExecutionContext,
   // shared by its (sequential) steps.
   size_t scratchpad_size = 0;

