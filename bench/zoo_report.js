@@ -13,9 +13,9 @@
 // (e.g. ORT int8 without a QDQ export) or {"failed": why} (a crash).
 //
 // Per case and runtime: images/s and p50/p99 are medians over the rounds,
-// peak RSS the highest round. Each ratio is the median of per-round ratios:
-// a round runs the four programs back to back, so its ratio compares
-// measurements taken under the same load. Agreement is the cosine similarity
+// peak RSS the highest round. Each ratio is the median of per-round ratios
+// (their range in brackets): a round runs the four programs back to back, so
+// its ratio compares measurements taken under similar load. Agreement is the cosine similarity
 // of the first output per image (mean over the batch, and its minimum), from
 // one round: every round runs the same input. quantd fp32 against ORT fp32
 // checks the baseline both int8 figures are judged by.
@@ -86,11 +86,15 @@ function readCase(caseDir) {
   return summary;
 }
 
-// Median over the rounds where both ran of a's images/s over b's.
+// Median over the rounds where both ran of a's images/s over b's, and with
+// several rounds their range: how much the machine's load moved them.
 function medianRatio(rounds, a, b) {
   const ratios = rounds.filter((round) => measured(round[a]) && measured(round[b]))
                        .map((round) => round[a].images_per_s / round[b].images_per_s);
-  return ratios.length === 0 ? '—' : `${median(ratios).toFixed(2)}x`;
+  if (ratios.length === 0) return '—';
+  const range = ratios.length > 1
+    ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : '';
+  return `${median(ratios).toFixed(2)}x${range}`;
 }
 
 // One round's files for the agreement: the first where both outputs exist.

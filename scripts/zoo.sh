@@ -63,6 +63,9 @@ else
 fi
 
 prepare_bench
+# What quantd_bench was built from: others may commit while the rounds run.
+built_from="git $(git rev-parse --short HEAD) ($(git status --porcelain -- engine | wc -l)\
+ uncommitted file(s) under engine/)"
 export_missing_models "$MODEL_DIR" "${MODELS[@]}"
 
 is_slow() {
@@ -166,13 +169,11 @@ if [[ $MODE == quick ]]; then
 else
   runs_note+=" (quantd_bench first finishes quantd's batch-split tuning runs, untimed)"
 fi
-engine_changes=$(git status --porcelain -- engine | wc -l)
 {
   echo "quantd fp32/int8 vs ONNX Runtime fp32/int8 $(node -p "require('onnxruntime-node/package.json').version")," \
     "$THREADS threads, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}" \
-    "(ORT allow_spinning=$ORT_SPINNING_LABEL), mode $MODE, $ROUNDS round(s), git" \
-    "$(git rev-parse --short HEAD) ($engine_changes uncommitted file(s) under engine/);" \
-    "started $started; ended $(date -u '+%H:%M UTC'), load $(load_average)"
+    "(ORT allow_spinning=$ORT_SPINNING_LABEL), mode $MODE, $ROUNDS round(s), quantd_bench built" \
+    "from $built_from; started $started; ended $(date -u '+%H:%M UTC'), load $(load_average)"
   echo
   echo "Runs per program and round: $runs_note. img/s and p50/p99: median over rounds;" \
     "ratios: median of per-round ratios; peak RSS: highest round."
