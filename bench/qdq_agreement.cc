@@ -48,6 +48,9 @@ ABSL_FLAG(int32_t, threads, 2, "OpenMP threads for oneDNN");
 ABSL_FLAG(bool, signed_as_uint8, true,
           "Write signed activations as uint8 with zero point 128 (QdqExportOptions), as jobs "
           "do");
+ABSL_FLAG(bool, round_before_residual_add, false,
+          "QdqExportOptions::round_before_residual_add: ONNX Runtime's fusable form (true) or the "
+          "faithful export jobs publish (false)");
 ABSL_FLAG(bool, unfused_calibration, true,
           "Calibrate on the unfused graph, as jobs do; false: on the fused graph, as versions "
           "made before the QDQ export were (then Convs before a residual Add stay float in the "
@@ -109,6 +112,7 @@ absl::Status Run() {
   const quantd::engine::QuantizationOptions quantization;
   quantd::engine::QdqExportOptions export_options;
   export_options.signed_activations_as_uint8 = absl::GetFlag(FLAGS_signed_as_uint8);
+  export_options.round_before_residual_add = absl::GetFlag(FLAGS_round_before_residual_add);
   ASSIGN_OR_RETURN(const std::string qdq,
                    quantd::engine::ExportQdqModel(onnx, table, quantization, export_options));
   RETURN_IF_ERROR(WriteBytes(out_dir / "model.qdq.onnx", qdq.data(), qdq.size()));

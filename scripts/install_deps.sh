@@ -26,6 +26,14 @@ case "${1:-}" in
   *) echo "usage: $0 [--with-training | --build-only]" >&2; exit 2 ;;
 esac
 
+# Node.js runs ONNX Runtime (npm onnxruntime-node) in the tests and
+# benchmarks. Machines that already have a node and npm (NodeSource's nodejs
+# ships npm inside) keep them; Debian's own come as two packages.
+if [[ ${1:-} != --build-only ]]; then
+  command -v node >/dev/null || wanted+=(nodejs)
+  command -v npm >/dev/null || wanted+=(npm)
+fi
+
 missing=()
 for pkg in "${wanted[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

@@ -95,6 +95,7 @@ class QdqWriter {
         calibration_(calibration),
         options_(options),
         signed_as_uint8_(export_options.signed_activations_as_uint8),
+        round_before_residual_add_(export_options.round_before_residual_add),
         quantized_(std::move(quantized)) {
     for (const Node& node : unfused.nodes) {
       if (!node.outputs.empty()) unfused_output_[node.name] = node.outputs[0];
@@ -508,12 +509,14 @@ class QdqWriter {
       const std::string next = Unique(absl::StrCat(out, "_post", i));
       if (op.kind == PostOp::Kind::kSum) {
         // quantd adds the residual to the unrounded result. ONNX Runtime forms
-        // QLinearConv + QLinearAdd only with the Conv output quantized, so it
-        // gets a Q/DQ on its own calibrated range (the unfused graph's value).
+        // QLinearConv + QLinearAdd only with the Conv output quantized, so with
+        // round_before_residual_add it gets a Q/DQ on its own calibrated range
+        // (the unfused graph's value).
         // quantd never stores this value, so its grid is the export's choice:
         // u8 with a zero point over [min, max] rounds half as coarsely as s8
         // symmetric on a range around zero, the closest to quantd's unrounded sum.
-        if (int8 && i == 0 && grid && current == producer->output(0)) {
+        if (round_before_residual_add_ && int8 && i == 0 && grid &&
+            current == producer->output(0)) {
           const auto pre_sum = unfused_output_.find(node.name);
           if (pre_sum != unfused_output_.end()) {
             if (const auto range = calibration_.ranges.find(pre_sum->second);
@@ -596,6 +599,7 @@ class QdqWriter {
   const CalibrationTable& calibration_;
   const QuantizationOptions& options_;
   const bool signed_as_uint8_;
+  const bool round_before_residual_add_;
   const QuantizedValues quantized_;
   std::map<std::string, std::string> unfused_output_;  // node name -> its first output
   std::set<std::string> used_names_;

@@ -29,6 +29,14 @@ struct QdqExportOptions {
   // not guarantee (MobileNetV2's linear bottlenecks). false: int8 as quantd
   // stores them.
   bool signed_activations_as_uint8 = false;
+  // Round each Conv output before a residual Add onto its own grid (its
+  // calibrated range, u8 with a zero point), which quantd does not do: ONNX
+  // Runtime fuses Conv + Add into QLinearConv + QLinearAdd only in that form.
+  // false (the default, what jobs publish) keeps the export faithful to
+  // quantd's arithmetic; ONNX Runtime then runs those Convs in float on
+  // dequantized inputs, slower. The benchmarks use true so that ONNX Runtime
+  // runs at its best. See docs/decisions/0007.
+  bool round_before_residual_add = false;
 };
 
 // `fp32_onnx` is the version's original model, `calibration` its table
