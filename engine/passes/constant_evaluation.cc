@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <variant>
@@ -13,6 +15,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/status_macros.h"
 
 namespace quantd::engine::constant_evaluation {
 
@@ -85,6 +89,26 @@ absl::Status Invalid(const Node& node, const std::string& what) {
 
 }  // namespace
 
+absl::StatusOr<int64_t> CheckedElementCount(const Node& node, const std::vector<int64_t>& dims) {
+  int64_t count = 1;
+  for (int64_t d : dims) {
+    if (d < 0) return Invalid(node, absl::StrCat("negative dimension ", d));
+    if (d != 0 && count > kMaxEvaluatedElements / d) {
+      return Invalid(node, absl::StrCat("a constant of shape [", absl::StrJoin(dims, ","),
+                                        "] exceeds the limit of ", kMaxEvaluatedElements,
+                                        " elements for tensors computed from constants"));
+    }
+    count *= d;
+  }
+  return count;
+}
+
+// One function per op: `node` supplies the attributes, the Value arguments
+// its inputs (a null entry in `in` is an omitted optional input). Each
+// returns the node's outputs, or nullopt when it does not handle the node.
+namespace {
+
+// Errors: INVALID_ARGUMENT for an index out of range.
 absl::StatusOr<Folded> FoldGather(const Node& node, const Value& data, const Value& indices) {
   const int64_t rank = static_cast<int64_t>(data.dims.size());
   const std::optional<int64_t> axis = NormalizeAxis(IntAttr(node, "axis", 0), rank);
@@ -93,6 +117,10 @@ absl::StatusOr<Folded> FoldGather(const Node& node, const Value& data, const Val
   const int64_t n = data.dims[*axis];
   const int64_t outer = Product(data.dims, 0, *axis);
   const int64_t inner = Product(data.dims, *axis + 1);
+  std::vector<int64_t> dims(data.dims.begin(), data.dims.begin() + *axis);
+  dims.insert(dims.end(), indices.dims.begin(), indices.dims.end());
+  dims.insert(dims.end(), data.dims.begin() + *axis + 1, data.dims.end());
+  RETURN_IF_ERROR(CheckedElementCount(node, dims).status());
   std::vector<int64_t> picks;
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t k : *idx) {
@@ -103,9 +131,6 @@ absl::StatusOr<Folded> FoldGather(const Node& node, const Value& data, const Val
       for (int64_t i = 0; i < inner; ++i) picks.push_back((o * n + k) * inner + i);
     }
   }
-  std::vector<int64_t> dims(data.dims.begin(), data.dims.begin() + *axis);
-  dims.insert(dims.end(), indices.dims.begin(), indices.dims.end());
-  dims.insert(dims.end(), data.dims.begin() + *axis + 1, data.dims.end());
   return Folded(Values{Pick(data, picks, std::move(dims))});
 }
 
@@ -148,19 +173,20 @@ Folded FoldSqueeze(const Node& node, const std::vector<const Value*>& in) {
   return Values{std::move(out)};
 }
 
-Folded FoldConcat(const Node& node, const std::vector<const Value*>& in) {
+absl::StatusOr<Folded> FoldConcat(const Node& node, const std::vector<const Value*>& in) {
   const int64_t rank = static_cast<int64_t>(in[0]->dims.size());
   const std::optional<int64_t> axis = NormalizeAxis(IntAttr(node, "axis", 0), rank);
-  if (!axis) return std::nullopt;
+  if (!axis) return Folded();
   Value out{.type = in[0]->type, .dims = in[0]->dims, .floats = {}, .ints = {}};
   out.dims[*axis] = 0;
   for (const Value* v : in) {
-    if (v->type != out.type || static_cast<int64_t>(v->dims.size()) != rank) return std::nullopt;
+    if (v->type != out.type || static_cast<int64_t>(v->dims.size()) != rank) return Folded();
     for (int64_t a = 0; a < rank; ++a) {
-      if (a != *axis && v->dims[a] != in[0]->dims[a]) return std::nullopt;
+      if (a != *axis && v->dims[a] != in[0]->dims[a]) return Folded();
     }
     out.dims[*axis] += v->dims[*axis];
   }
+  RETURN_IF_ERROR(CheckedElementCount(node, out.dims).status());
   const int64_t outer = Product(in[0]->dims, 0, *axis);
   for (int64_t o = 0; o < outer; ++o) {
     for (const Value* v : in) {
@@ -174,7 +200,7 @@ Folded FoldConcat(const Node& node, const std::vector<const Value*>& in) {
       }
     }
   }
-  return Values{std::move(out)};
+  return Folded(Values{std::move(out)});
 }
 
 Folded FoldSlice(const Node& node, const std::vector<const Value*>& in) {
@@ -337,16 +363,13 @@ Folded FoldReshape(const Node& node, const Value& data, const Value& shape) {
   return Values{std::move(out)};
 }
 
-Folded FoldConstantOfShape(const Node& node, const Value& shape) {
+absl::StatusOr<Folded> FoldConstantOfShape(const Node& node, const Value& shape) {
   const std::optional<std::vector<int64_t>> dims = KnownInts(shape);
-  if (!dims) return std::nullopt;
-  for (int64_t d : *dims) {
-    if (d < 0) return std::nullopt;
-  }
+  if (!dims) return Folded();
+  ASSIGN_OR_RETURN(const int64_t n, CheckedElementCount(node, *dims));
   Value out{.type = Constant::Type::kFloat32, .dims = *dims, .floats = {}, .ints = {}};
   // The importer turns the one-element `value` tensor into a scalar attribute.
   const auto it = node.attributes.find("value");
-  const int64_t n = Product(*dims);
   if (it != node.attributes.end() && std::holds_alternative<int64_t>(it->second)) {
     out.type = Constant::Type::kInt64;
     out.ints.assign(n, Known(std::get<int64_t>(it->second)));
@@ -354,29 +377,35 @@ Folded FoldConstantOfShape(const Node& node, const Value& shape) {
     const float* f = it != node.attributes.end() ? std::get_if<float>(&it->second) : nullptr;
     out.floats.assign(n, f != nullptr ? *f : 0.0f);
   }
-  return Values{std::move(out)};
+  return Folded(Values{std::move(out)});
 }
 
-Folded FoldRange(const Value& start, const Value& limit, const Value& delta) {
-  if (start.size() != 1 || limit.size() != 1 || delta.size() != 1) return std::nullopt;
-  if (start.type != limit.type || start.type != delta.type) return std::nullopt;
-  Value out{.type = start.type, .dims = {0}, .floats = {}, .ints = {}};
-  if (start.is_float()) {
-    const float s = start.floats[0], l = limit.floats[0], d = delta.floats[0];
-    if (d == 0.0f) return std::nullopt;
-    const int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)));
-    for (int64_t i = 0; i < n; ++i) out.floats.push_back(s + static_cast<float>(i) * d);
-    out.dims = {n};
-  } else {
-    if (!start.known() || !limit.known() || !delta.known()) return std::nullopt;
-    const int64_t s = start.ints[0].value, l = limit.ints[0].value, d = delta.ints[0].value;
-    if (d == 0) return std::nullopt;
-    const int64_t n = std::max<int64_t>(
-        0, static_cast<int64_t>(std::ceil(static_cast<double>(l - s) / static_cast<double>(d))));
-    for (int64_t i = 0; i < n; ++i) out.ints.push_back(Known(s + i * d));
-    out.dims = {n};
+absl::StatusOr<Folded> FoldRange(const Node& node, const Value& start, const Value& limit,
+                                 const Value& delta) {
+  if (start.size() != 1 || limit.size() != 1 || delta.size() != 1) return Folded();
+  if (start.type != limit.type || start.type != delta.type) return Folded();
+  if (!start.is_float() && (!start.known() || !limit.known() || !delta.known())) return Folded();
+  const double s = start.is_float() ? start.floats[0] : static_cast<double>(start.ints[0].value);
+  const double l = start.is_float() ? limit.floats[0] : static_cast<double>(limit.ints[0].value);
+  const double d = start.is_float() ? delta.floats[0] : static_cast<double>(delta.ints[0].value);
+  if (d == 0.0) return Invalid(node, "delta is 0");
+  // ONNX Range: max(ceil((limit - start) / delta), 0) elements.
+  const double count = std::max(0.0, std::ceil((l - s) / d));
+  if (!(count <= static_cast<double>(kMaxEvaluatedElements))) {
+    return Invalid(node, absl::StrCat("would make ", count, " elements, more than the limit of ",
+                                      kMaxEvaluatedElements,
+                                      " for tensors computed from constants"));
   }
-  return Values{std::move(out)};
+  const int64_t n = static_cast<int64_t>(count);
+  Value out{.type = start.type, .dims = {n}, .floats = {}, .ints = {}};
+  for (int64_t i = 0; i < n; ++i) {
+    if (start.is_float()) {
+      out.floats.push_back(start.floats[0] + static_cast<float>(i) * delta.floats[0]);
+    } else {
+      out.ints.push_back(Known(start.ints[0].value + i * delta.ints[0].value));
+    }
+  }
+  return Folded(Values{std::move(out)});
 }
 
 namespace {
@@ -407,10 +436,12 @@ int64_t BroadcastIndex(const std::vector<int64_t>& dims, const std::vector<int64
 
 }  // namespace
 
-Folded FoldArithmetic(const Node& node, const Value& a, const Value& b, SymbolSource& symbols) {
-  if (a.type != b.type) return std::nullopt;
+absl::StatusOr<Folded> FoldArithmetic(const Node& node, const Value& a, const Value& b,
+                                       SymbolSource& symbols) {
+  if (a.type != b.type) return Folded();
   const std::optional<std::vector<int64_t>> dims = BroadcastDims(a.dims, b.dims);
-  if (!dims) return std::nullopt;
+  if (!dims) return Invalid(node, "the operands' shapes do not broadcast");
+  RETURN_IF_ERROR(CheckedElementCount(node, *dims).status());
   const std::string& op = node.op_type;
   Value out{.type = a.type, .dims = *dims, .floats = {}, .ints = {}};
   std::vector<int64_t> coord(dims->size(), 0);
@@ -424,7 +455,7 @@ Folded FoldArithmetic(const Node& node, const Value& a, const Value& b, SymbolSo
     } else {
       const Dim x = a.ints[i], y = b.ints[j];
       if (x.known() && y.known()) {
-        if (op == "Div" && y.value == 0) return std::nullopt;
+        if (op == "Div" && y.value == 0) return Invalid(node, "integer division by zero");
         out.ints.push_back(Known(op == "Add"   ? x.value + y.value
                                  : op == "Sub" ? x.value - y.value
                                  : op == "Mul" ? x.value * y.value
@@ -446,7 +477,89 @@ Folded FoldArithmetic(const Node& node, const Value& a, const Value& b, SymbolSo
       coord[k] = 0;
     }
   }
-  return Values{std::move(out)};
+  return Folded(Values{std::move(out)});
+}
+
+// Shape-1 returns every dimension; Shape-15 adds start/end (Python slicing).
+Folded FoldShape(const Node& node, const SymShape& shape) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  int64_t start = IntAttr(node, "start", 0), end = IntAttr(node, "end", rank);
+  if (start < 0) start += rank;
+  if (end < 0) end += rank;
+  start = std::clamp<int64_t>(start, 0, rank);
+  end = std::clamp<int64_t>(end, start, rank);
+  const std::vector<Dim> elems(shape.begin() + start, shape.begin() + end);
+  return Values{IntVector(elems, {end - start})};
+}
+
+Folded FoldSize(const SymShape& shape) {
+  int64_t n = 1;
+  for (const Dim& d : shape) {
+    if (!d.known()) return std::nullopt;
+    n *= d.value;
+  }
+  return Values{IntVector({Known(n)}, {})};
+}
+
+// Expand-8: `data` broadcast to the shape given (numpy rules, both ways).
+absl::StatusOr<Folded> FoldExpand(const Node& node, const Value& data, const Value& shape) {
+  const std::optional<std::vector<int64_t>> target = KnownInts(shape);
+  if (!target || (!data.is_float() && !data.known())) return Folded();
+  const std::optional<std::vector<int64_t>> dims = BroadcastDims(data.dims, *target);
+  if (!dims) return Invalid(node, "the input does not broadcast to the requested shape");
+  RETURN_IF_ERROR(CheckedElementCount(node, *dims).status());
+  std::vector<int64_t> picks;
+  std::vector<int64_t> coord(dims->size(), 0);
+  const int64_t total = Product(*dims);
+  for (int64_t n = 0; n < total; ++n) {
+    picks.push_back(BroadcastIndex(data.dims, *dims, coord));
+    for (int64_t k = static_cast<int64_t>(coord.size()) - 1; k >= 0 && ++coord[k] == (*dims)[k];
+         --k) {
+      coord[k] = 0;
+    }
+  }
+  return Folded(Values{Pick(data, picks, *dims)});
+}
+
+}  // namespace
+
+bool IsEvaluableOp(std::string_view op_type) {
+  static const auto* const kOps = new std::set<std::string, std::less<>>{
+      "Identity", "Shape",  "Size",  "Gather", "Transpose", "Unsqueeze",       "Squeeze",
+      "Concat",   "Slice",  "Cast",  "Reshape", "Range",    "ConstantOfShape", "Expand",
+      "Add",      "Sub",    "Mul",   "Div"};
+  return kOps->count(op_type) > 0;
+}
+
+absl::StatusOr<Folded> EvaluateNode(const Node& node, const std::vector<const Value*>& in,
+                                    const SymShape* input0_shape, SymbolSource& symbols) {
+  const std::string& op = node.op_type;
+  if (op == "Shape" && input0_shape != nullptr) return FoldShape(node, *input0_shape);
+  if (op == "Size" && input0_shape != nullptr) return FoldSize(*input0_shape);
+  for (size_t i = 0; i < in.size(); ++i) {
+    // An input that is named but not known (a runtime tensor).
+    if (in[i] == nullptr && i < node.inputs.size() && !node.inputs[i].empty()) return Folded();
+  }
+  if (in.empty() || in[0] == nullptr) return Folded();
+  if (op == "Identity") return Folded(Values{*in[0]});
+  if (op == "Cast") return FoldCast(node, *in[0]);
+  if (op == "Transpose") return FoldTranspose(node, *in[0]);
+  if (op == "Unsqueeze") return FoldUnsqueeze(node, in);
+  if (op == "Squeeze") return FoldSqueeze(node, in);
+  if (op == "Concat") return FoldConcat(node, in);
+  if (op == "Slice") return FoldSlice(node, in);
+  if (op == "ConstantOfShape") return FoldConstantOfShape(node, *in[0]);
+  if (in.size() < 2 || in[1] == nullptr) return Folded();
+  if (op == "Gather") return FoldGather(node, *in[0], *in[1]);
+  if (op == "Reshape") return FoldReshape(node, *in[0], *in[1]);
+  if (op == "Expand") return FoldExpand(node, *in[0], *in[1]);
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+    return FoldArithmetic(node, *in[0], *in[1], symbols);
+  }
+  if (op == "Range" && in.size() == 3 && in[2] != nullptr) {
+    return FoldRange(node, *in[0], *in[1], *in[2]);
+  }
+  return Folded();
 }
 
 }  // namespace quantd::engine::constant_evaluation

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -77,28 +78,31 @@ std::optional<std::vector<int64_t>> KnownInts(const Value& v);
 // Normalizes a possibly negative axis against `rank`; nullopt when invalid.
 std::optional<int64_t> NormalizeAxis(int64_t axis, int64_t rank);
 
-// One function per op: `node` supplies the attributes, the Value arguments
-// its inputs (a null entry in `in` is an omitted optional input). Each
-// returns the node's outputs, or nullopt when it does not handle the node.
+// The most elements a tensor computed from constants (at load time, or when a
+// Plan is compiled for an input shape) may have. A model asking for more
+// (ConstantOfShape of [65536, 65536], Range over 2^40, ...) is refused with
+// INVALID_ARGUMENT naming the node and this limit instead of making the
+// server allocate gigabytes while it merely inspects the model.
+inline constexpr int64_t kMaxEvaluatedElements = int64_t{1} << 24;
 
-// Errors: INVALID_ARGUMENT for an index out of range.
-absl::StatusOr<Folded> FoldGather(const Node& node, const Value& data, const Value& indices);
-Folded FoldUnsqueeze(const Node& node, const std::vector<const Value*>& in);
-Folded FoldSqueeze(const Node& node, const std::vector<const Value*>& in);
-Folded FoldConcat(const Node& node, const std::vector<const Value*>& in);
-// Slice-1 takes starts/ends/axes as attributes, Slice-10+ as inputs 1..4.
-Folded FoldSlice(const Node& node, const std::vector<const Value*>& in);
-Folded FoldCast(const Node& node, const Value& x);
-// Transpose of a constant: torch exports Linear without bias as
-// Transpose(weight) -> MatMul.
-Folded FoldTranspose(const Node& node, const Value& x);
-Folded FoldReshape(const Node& node, const Value& data, const Value& shape);
-Folded FoldConstantOfShape(const Node& node, const Value& shape);
-Folded FoldRange(const Value& start, const Value& limit, const Value& delta);
-// Element-wise Add/Sub/Mul/Div with numpy broadcasting. An integer result
-// involving a symbol takes the symbol through identities (x + 0, x * 1, ...)
-// and is otherwise a fresh symbol from `symbols`.
-Folded FoldArithmetic(const Node& node, const Value& a, const Value& b, SymbolSource& symbols);
+// The element count of `dims`; INVALID_ARGUMENT naming `node` for a negative
+// dimension or a count above kMaxEvaluatedElements (also catches products
+// that would overflow).
+absl::StatusOr<int64_t> CheckedElementCount(const Node& node, const std::vector<int64_t>& dims);
+
+// Whether EvaluateNode handles `op_type` (the ops of exporters' shape
+// arithmetic, and element-wise Add/Sub/Mul/Div).
+bool IsEvaluableOp(std::string_view op_type);
+
+// Evaluates `node` from what is known of its inputs: `in` holds one entry per
+// input (nullptr: omitted, or not known), `input0_shape` the shape of input 0
+// when known (Shape and Size need nothing else, so they evaluate on runtime
+// tensors). Returns the node's outputs, nullopt when the node cannot be
+// evaluated (an unknown input, an op or attribute combination it does not
+// handle), or INVALID_ARGUMENT naming the node (an index out of range, a
+// result beyond kMaxEvaluatedElements).
+absl::StatusOr<Folded> EvaluateNode(const Node& node, const std::vector<const Value*>& in,
+                                    const SymShape* input0_shape, SymbolSource& symbols);
 
 }  // namespace quantd::engine::constant_evaluation
 

@@ -22,18 +22,9 @@ namespace quantd::engine {
 namespace {
 
 using constant_evaluation::Dim;
-using constant_evaluation::FoldArithmetic;
-using constant_evaluation::FoldCast;
-using constant_evaluation::FoldConcat;
-using constant_evaluation::FoldConstantOfShape;
+using constant_evaluation::EvaluateNode;
+using constant_evaluation::IsEvaluableOp;
 using constant_evaluation::Folded;
-using constant_evaluation::FoldGather;
-using constant_evaluation::FoldRange;
-using constant_evaluation::FoldReshape;
-using constant_evaluation::FoldSlice;
-using constant_evaluation::FoldSqueeze;
-using constant_evaluation::FoldTranspose;
-using constant_evaluation::FoldUnsqueeze;
 using constant_evaluation::FromConstant;
 using constant_evaluation::IntVector;
 using constant_evaluation::Known;
@@ -55,8 +46,6 @@ class ConstantFolder {
  private:
   const Value* Lookup(const std::string& name);
   const SymShape* ShapeOf(const std::string& name);
-  absl::StatusOr<Folded> Evaluate(const Node& node, const std::vector<const Value*>& in);
-  Folded FoldShape(const Node& node);
   bool RewriteReshapeTarget(Node& node);
   void InferShape(const Node& node);
   std::optional<SymShape> InferOutputShape(const Node& node);
@@ -72,13 +61,6 @@ class ConstantFolder {
   SymbolSource symbols_;
 };
 
-const std::set<std::string>& FoldableOps() {
-  static const auto* const kOps = new std::set<std::string>{
-      "Identity", "Shape",  "Size",  "Gather", "Transpose", "Unsqueeze",
-      "Squeeze",  "Concat", "Slice", "Cast",   "Reshape",   "ConstantOfShape",
-      "Range",    "Add",    "Sub",   "Mul",    "Div"};
-  return *kOps;
-}
 
 const Value* ConstantFolder::Lookup(const std::string& name) {
   if (const auto it = values_.find(name); it != values_.end()) return &it->second;
@@ -100,46 +82,6 @@ const SymShape* ConstantFolder::ShapeOf(const std::string& name) {
   SymShape shape;
   for (int64_t d : *dims) shape.push_back(Known(d));
   return &shapes_.emplace(name, std::move(shape)).first->second;
-}
-
-// Shape-1 returns every dimension; Shape-15 adds start/end (Python slicing).
-Folded ConstantFolder::FoldShape(const Node& node) {
-  const SymShape* shape = ShapeOf(node.inputs[0]);
-  if (shape == nullptr) return std::nullopt;
-  const int64_t rank = static_cast<int64_t>(shape->size());
-  int64_t start = IntAttr(node, "start", 0), end = IntAttr(node, "end", rank);
-  if (start < 0) start += rank;
-  if (end < 0) end += rank;
-  start = std::clamp<int64_t>(start, 0, rank);
-  end = std::clamp<int64_t>(end, start, rank);
-  const std::vector<Dim> elems(shape->begin() + start, shape->begin() + end);
-  return Values{IntVector(elems, {end - start})};
-}
-
-absl::StatusOr<Folded> ConstantFolder::Evaluate(const Node& node,
-                                                const std::vector<const Value*>& in) {
-  const std::string& op = node.op_type;
-  if (in.empty() || in[0] == nullptr) return Folded();
-  if (op == "Identity") return Folded(Values{*in[0]});
-  if (op == "Shape") return FoldShape(node);
-  if (op == "Size") return Folded(Values{IntVector({Known(Product(in[0]->dims))}, {})});
-  if (op == "Cast") return FoldCast(node, *in[0]);
-  if (op == "Transpose") return FoldTranspose(node, *in[0]);
-  if (op == "Unsqueeze") return FoldUnsqueeze(node, in);
-  if (op == "Squeeze") return FoldSqueeze(node, in);
-  if (op == "Concat") return FoldConcat(node, in);
-  if (op == "Slice") return FoldSlice(node, in);
-  if (op == "ConstantOfShape") return FoldConstantOfShape(node, *in[0]);
-  if (in.size() < 2 || in[1] == nullptr) return Folded();
-  if (op == "Gather") return FoldGather(node, *in[0], *in[1]);
-  if (op == "Reshape") return FoldReshape(node, *in[0], *in[1]);
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
-    return FoldArithmetic(node, *in[0], *in[1], symbols_);
-  }
-  if (op == "Range" && in.size() == 3 && in[2] != nullptr) {
-    return FoldRange(*in[0], *in[1], *in[2]);
-  }
-  return Folded();
 }
 
 // A Reshape whose target holds symbols: each symbol must be the data's own
@@ -412,7 +354,7 @@ absl::Status ConstantFolder::Run() {
   std::vector<bool> folded(graph_.nodes.size(), false);
   for (size_t n = 0; n < graph_.nodes.size(); ++n) {
     Node& node = graph_.nodes[n];
-    if (FoldableOps().count(node.op_type) > 0 && !node.inputs.empty()) {
+    if (IsEvaluableOp(node.op_type) && !node.inputs.empty()) {
       std::vector<const Value*> in;
       bool all_values = true;
       for (const std::string& input : node.inputs) {
@@ -420,10 +362,9 @@ absl::Status ConstantFolder::Run() {
         all_values &= input.empty() || in.back() != nullptr;
       }
       Folded results;
-      if (node.op_type == "Shape") {
-        results = FoldShape(node);
-      } else if (all_values) {
-        ASSIGN_OR_RETURN(results, Evaluate(node, in));
+      if (node.op_type == "Shape" || node.op_type == "Size" || all_values) {
+        ASSIGN_OR_RETURN(results,
+                         EvaluateNode(node, in, ShapeOf(node.inputs[0]), symbols_));
       }
       if (results && results->size() == node.outputs.size()) {
         bool keep = false;
@@ -469,7 +410,7 @@ void ConstantFolder::RemoveDeadShapeNodes() {
   std::vector<bool> dead(graph_.nodes.size(), false);
   for (size_t n = graph_.nodes.size(); n-- > 0;) {
     const Node& node = graph_.nodes[n];
-    if (FoldableOps().count(node.op_type) == 0 || !node.post_ops.empty()) continue;
+    if (!IsEvaluableOp(node.op_type) || !node.post_ops.empty()) continue;
     bool used = false;
     for (const std::string& output : node.outputs) used |= uses[output] > 0;
     if (used) continue;

@@ -1,5 +1,6 @@
-// Transpose and Pad (constant mode): data movement in f32 as oneDNN reorders
-// between plain buffers viewed through strided or offset memory descriptors.
+// Transpose and Pad (constant mode): data movement as oneDNN reorders between
+// plain buffers viewed through strided or offset memory descriptors
+// (Transpose moves int8 values as they are).
 
 #include <algorithm>
 #include <string>
@@ -114,8 +115,10 @@ absl::Status CompileTranspose(PlanCompiler& c, const Node& node) {
   const std::vector<int64_t> dims = c.Dims(x);
   const size_t rank = dims.size();
   ASSIGN_OR_RETURN(const std::vector<int64_t> perm, Permutation(node, rank));
-  const memory::desc plain(dims, memory::data_type::f32, PlainTag(rank));
-  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, 1.0f, node.name));
+  // int8 values move as they are (a permutation keeps their grid).
+  const QuantParams quant = c.Excluded(node) ? QuantParams{} : c.Quant(x);
+  const memory::desc plain(dims, quant.type, PlainTag(rank));
+  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, quant.scale, node.name));
   // The input's bytes seen with the output's dims: output dim i walks input
   // dim perm[i].
   const std::vector<int64_t> in_strides = RowMajorStrides(dims);
@@ -125,10 +128,10 @@ absl::Status CompileTranspose(PlanCompiler& c, const Node& node) {
     strides[i] = in_strides[perm[i]];
   }
   try {
-    const int permuted = c.AddAlias(memory::desc(out, memory::data_type::f32, strides), src_buffer);
-    const int dst_buffer = c.AddBuffer(memory::desc(out, memory::data_type::f32, PlainTag(rank)));
+    const int permuted = c.AddAlias(memory::desc(out, quant.type, strides), src_buffer);
+    const int dst_buffer = c.AddBuffer(memory::desc(out, quant.type, PlainTag(rank)));
     RETURN_IF_ERROR(c.AddReorderStep(node.name, permuted, dst_buffer, 1.0f));
-    c.DefineValue(node.outputs[0], out, dst_buffer, QuantParams{});
+    c.DefineValue(node.outputs[0], out, dst_buffer, quant);
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
   }
@@ -172,7 +175,10 @@ absl::Status CompilePad(PlanCompiler& c, const Node& node) {
 }  // namespace
 
 void RegisterDataMovementOps(std::vector<OpDefinition>& ops) {
-  ops.push_back({.op_type = "Transpose", .shape = TransposeShape, .compile = CompileTranspose});
+  ops.push_back({.op_type = "Transpose",
+                 .shape = TransposeShape,
+                 .compile = CompileTranspose,
+                 .int8_input = Int8FirstInput});
   ops.push_back({.op_type = "Pad", .shape = PadShape, .compile = CompilePad});
 }
 

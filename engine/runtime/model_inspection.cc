@@ -15,6 +15,7 @@
 #include "engine/passes/graph_rewrite.h"
 #include "engine/passes/remove_identity_nodes.h"
 #include "engine/runtime/op_registry.h"
+#include "engine/runtime/shape_inference.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
@@ -73,6 +74,20 @@ absl::Status CheckInput(const Graph& graph) {
   return absl::OkStatus();
 }
 
+// Infers every value's shape for one image, as the first Plan will: a node
+// that cannot run on the shapes it gets, or that asks for a constant beyond
+// the evaluation caps, is refused now rather than at the first Infer. With a
+// dynamic height or width there is no image size to try that the model is
+// sure to accept; those shapes are checked when a Plan compiles.
+absl::Status CheckShapes(const Graph& graph) {
+  std::vector<int64_t> shape = graph.inputs[0].shape;
+  for (size_t i = 1; i < shape.size(); ++i) {
+    if (shape[i] <= 0) return absl::OkStatus();
+  }
+  if (!shape.empty() && shape[0] <= 0) shape[0] = 1;
+  return ShapeInference(graph).Run(shape);
+}
+
 }  // namespace
 
 absl::StatusOr<ModelSummary> InspectModel(std::string_view onnx_bytes) {
@@ -90,6 +105,7 @@ absl::StatusOr<ModelSummary> InspectModel(std::string_view onnx_bytes) {
   RETURN_IF_ERROR(CheckOperatorSupport(graph));
   RETURN_IF_ERROR(CheckInferenceMode(graph));
   RETURN_IF_ERROR(CheckInput(graph));
+  RETURN_IF_ERROR(CheckShapes(graph));
   return summary;
 }
 

@@ -35,6 +35,9 @@ const Registry& TheRegistry() {
     RegisterSoftmaxOps(r->definitions);
     RegisterPReluOps(r->definitions);
     RegisterDataMovementOps(r->definitions);
+    RegisterSliceOps(r->definitions);
+    RegisterReduceOps(r->definitions);
+    RegisterShapeOps(r->definitions);
     for (const OpDefinition& definition : r->definitions) {
       // A second registration of one op type would make the table ambiguous:
       // fail loudly at start-up rather than pick one.

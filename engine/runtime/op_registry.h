@@ -55,6 +55,8 @@ using MacCount = int64_t (*)(const Node& node, const ShapeContext& shapes);
 
 struct OpDefinition {
   std::string op_type;
+  // Both nullptr for ops evaluated only on constants and shapes while a Plan
+  // compiles (shape_ops.cc).
   ShapeRule shape = nullptr;
   CompileFunction compile = nullptr;
   Int8Input int8_input = nullptr;  // nullptr: reads f32 only
@@ -103,6 +105,9 @@ void RegisterConcatOps(std::vector<OpDefinition>& ops);         // concat_op.cc
 void RegisterSoftmaxOps(std::vector<OpDefinition>& ops);        // softmax_op.cc
 void RegisterPReluOps(std::vector<OpDefinition>& ops);          // prelu_op.cc
 void RegisterDataMovementOps(std::vector<OpDefinition>& ops);   // data_movement_op.cc
+void RegisterSliceOps(std::vector<OpDefinition>& ops);          // slice_op.cc
+void RegisterReduceOps(std::vector<OpDefinition>& ops);         // reduce_op.cc
+void RegisterShapeOps(std::vector<OpDefinition>& ops);          // shape_ops.cc
 
 }  // namespace quantd::engine
 

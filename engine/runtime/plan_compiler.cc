@@ -119,7 +119,7 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
     }
     RETURN_IF_ERROR(ValidateQuantizationOptions(quantization, graph_));
   }
-  RETURN_IF_ERROR(InferShapes(input_shape));
+  RETURN_IF_ERROR(shapes_.Run(input_shape));
   try {
     plan_->engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
     const std::string& input_name = graph_.inputs[0].name;
@@ -132,6 +132,7 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
     Observe(input_name);
 
     for (const Node& node : graph_.nodes) {
+      if (shapes_.Evaluated(node)) continue;  // its outputs are constants of this Plan
       const size_t first_step = plan_->steps.size();
       RETURN_IF_ERROR(CompileNode(node));
       RecordExecution(node, first_step);
@@ -157,51 +158,8 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
   return std::shared_ptr<const Plan>(std::move(plan_));
 }
 
-const std::vector<int64_t>* PlanCompiler::InferredShapes::Dims(const std::string& value) const {
-  if (const auto it = dims.find(value); it != dims.end()) return &it->second;
-  const Constant* constant = FindConstant(value);
-  return constant == nullptr ? nullptr : &constant->dims;
-}
-
-const Constant* PlanCompiler::InferredShapes::FindConstant(const std::string& value) const {
-  if (const auto it = graph_.constants.find(value); it != graph_.constants.end()) {
-    return &it->second;
-  }
-  const auto it = plan_constants.find(value);
-  return it == plan_constants.end() ? nullptr : &it->second;
-}
-
 const std::vector<int64_t>* PlanCompiler::InferredDims(const std::string& name) const {
-  const auto it = shapes_.dims.find(name);
-  return it == shapes_.dims.end() ? nullptr : &it->second;
-}
-
-absl::Status PlanCompiler::InferShapes(const std::vector<int64_t>& input_shape) {
-  shapes_.dims.clear();
-  shapes_.dims[graph_.inputs[0].name] = input_shape;
-  for (const Node& node : graph_.nodes) {
-    const OpDefinition* definition = FindOp(node.op_type);
-    if (definition == nullptr) {
-      return absl::UnimplementedError(
-          absl::StrCat("op '", node.op_type, "' (node '", node.name, "') is not supported by the runtime"));
-    }
-    for (const std::string& input : node.inputs) {
-      if (!input.empty() && shapes_.Dims(input) == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(NodeLabel(node), ": input '", input, "' is not defined"));
-      }
-    }
-    ASSIGN_OR_RETURN(const std::vector<Shape> outputs, definition->shape(node, shapes_));
-    if (outputs.size() != node.outputs.size()) {
-      return absl::InternalError(absl::StrCat(NodeLabel(node), ": its shape rule gave ",
-                                              outputs.size(), " shapes for ", node.outputs.size(),
-                                              " outputs"));
-    }
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      if (!node.outputs[i].empty()) shapes_.dims[node.outputs[i]] = outputs[i];
-    }
-  }
-  return absl::OkStatus();
+  return shapes_.RuntimeDims(name);
 }
 
 absl::Status PlanCompiler::CompileNode(const Node& node) {
@@ -242,7 +200,13 @@ void PlanCompiler::RecordExecution(const Node& node, size_t first_step) {
   };
   for (size_t i = first_step; i < plan_->steps.size(); ++i) {
     const PlanStep& step = plan_->steps[i];
-    if (step.primitive.get_kind() == dnnl::primitive::kind::reorder) continue;
+    if (step.primitive.get_kind() == dnnl::primitive::kind::reorder) {
+      // Data movement (Slice, Transpose) of int8 values; a reorder that only
+      // converts a value on its way in or out does not make the node int8.
+      execution.int8 |=
+          quantized(step.args.at(DNNL_ARG_FROM)) && quantized(step.args.at(DNNL_ARG_TO));
+      continue;
+    }
     for (const auto& [arg, buffer] : step.args) execution.int8 |= quantized(buffer);
   }
   if (definition != nullptr && definition->view && !node.inputs.empty() && HasValue(node.inputs[0])) {
@@ -315,12 +279,7 @@ const Constant* PlanCompiler::FindConstant(const std::string& name) const {
 }
 
 std::string PlanCompiler::AddPlanConstant(const std::string& name_hint, Constant constant) {
-  std::string name = name_hint;
-  for (int suffix = 1; FindConstant(name) != nullptr || shapes_.dims.count(name) > 0; ++suffix) {
-    name = absl::StrCat(name_hint, "_", suffix);
-  }
-  shapes_.plan_constants[name] = std::move(constant);
-  return name;
+  return shapes_.AddConstant(name_hint, std::move(constant));
 }
 
 std::optional<QuantParams> PlanCompiler::CalibratedQuant(const std::string& name) const {
@@ -352,6 +311,7 @@ bool PlanCompiler::ConsumersTakeInt8(const std::string& name) const {
   const auto it = consumers_.find(name);
   if (it == consumers_.end() || it->second.empty()) return false;
   for (const Node* consumer : it->second) {
+    if (shapes_.Evaluated(*consumer)) continue;  // reads only the shape
     if (Excluded(*consumer)) return false;
     if (IsViewOp(consumer->op_type)) {
       if (!ConsumersTakeInt8(consumer->outputs[0])) return false;
@@ -401,6 +361,7 @@ bool PlanCompiler::IsLastUseAsSum(const std::string& name, const Node& node) con
     if (input == name) return false;  // read as a source while being overwritten
   }
   for (const Node* consumer : consumers_.at(name)) {
+    if (shapes_.Evaluated(*consumer)) continue;  // reads only the shape
     // Views alias the buffer; later nodes still need the value.
     if (IsViewOp(consumer->op_type) || consumer > &node) return false;
   }
@@ -599,16 +560,19 @@ void PlanCompiler::DefineView(const std::string& name, std::vector<int64_t> dims
 
 absl::Status PlanCompiler::Materialize(const std::string& name) {
   if (State(name).buffer >= 0) return absl::OkStatus();
+  // The source's bytes in plain layout, seen with the view's dims; an int8
+  // value stays int8 (a reshape does not change its grid).
   const std::string source = State(name).view_of;
   const std::vector<int64_t> source_dims = Dims(source);
-  const memory::desc plain(source_dims, memory::data_type::f32, PlainTag(source_dims.size()));
-  ASSIGN_OR_RETURN(int buffer, BufferFor(source, plain, 1.0f, "view of " + source));
+  const QuantParams quant = Quant(source);
+  const memory::desc plain(source_dims, quant.type, PlainTag(source_dims.size()));
+  ASSIGN_OR_RETURN(int buffer, BufferFor(source, plain, quant.scale, "view of " + source));
   while (plan_->buffers[buffer].alias_of >= 0) buffer = plan_->buffers[buffer].alias_of;
   ValueState& state = State(name);
-  plan_->buffers.push_back(PlanBuffer{
-      memory::desc(state.dims, memory::data_type::f32, PlainTag(state.dims.size())), {}, buffer});
+  plan_->buffers.push_back(
+      PlanBuffer{memory::desc(state.dims, quant.type, PlainTag(state.dims.size())), {}, buffer});
   state.buffer = static_cast<int>(plan_->buffers.size()) - 1;
-  state.quant = QuantParams{};
+  state.quant = quant;
   return absl::OkStatus();
 }
 

@@ -25,6 +25,7 @@
 #include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan.h"
 #include "engine/runtime/quantization_scheme.h"
+#include "engine/runtime/shape_inference.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace quantd::engine {
@@ -175,22 +176,6 @@ class PlanCompiler {
     std::vector<Copy> fake_quantized_copies;
   };
 
-  // What shape rules see: inferred runtime values, then graph constants.
-  class InferredShapes final : public ShapeContext {
-   public:
-    explicit InferredShapes(const Graph& graph) : graph_(graph) {}
-    const std::vector<int64_t>* Dims(const std::string& value) const override;
-    const Constant* FindConstant(const std::string& value) const override;
-    int64_t opset_version() const override { return graph_.opset_version; }
-    std::map<std::string, std::vector<int64_t>> dims;
-    // Constants made for this Plan (AddPlanConstant).
-    std::map<std::string, Constant> plan_constants;
-
-   private:
-    const Graph& graph_;
-  };
-
-  absl::Status InferShapes(const std::vector<int64_t>& input_shape);
   // Concat inputs and outputs share one grid (int8: a concat then copies
   // bytes): the union of their calibrated ranges, per group.
   void BuildConcatScaleGroups();
@@ -212,7 +197,7 @@ class PlanCompiler {
 
   const Graph& graph_;
   PlanOptions options_;
-  InferredShapes shapes_;
+  ShapeInference shapes_;
   std::unique_ptr<Plan> plan_;
   std::map<std::string, ValueState> values_;
   std::map<std::string, std::vector<const Node*>> consumers_;

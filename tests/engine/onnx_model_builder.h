@@ -86,6 +86,26 @@ inline void AddIntsAttr(onnx::NodeProto* node, const std::string& name,
   for (int64_t v : values) attr->add_ints(v);
 }
 
+inline void AddInt64Initializer(onnx::ModelProto& model, const std::string& name,
+                                const std::vector<int64_t>& dims,
+                                const std::vector<int64_t>& values) {
+  onnx::TensorProto* tensor = model.mutable_graph()->add_initializer();
+  tensor->set_name(name);
+  tensor->set_data_type(onnx::TensorProto::INT64);
+  for (int64_t d : dims) tensor->add_dims(d);
+  for (int64_t v : values) tensor->add_int64_data(v);
+}
+
+inline void AddFloatInitializer(onnx::ModelProto& model, const std::string& name,
+                                const std::vector<int64_t>& dims,
+                                const std::vector<float>& values) {
+  onnx::TensorProto* tensor = model.mutable_graph()->add_initializer();
+  tensor->set_name(name);
+  tensor->set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) tensor->add_dims(d);
+  for (float v : values) tensor->add_float_data(v);
+}
+
 // The model's wire bytes, as ImportOnnxModel and InspectModel take them.
 inline std::string Serialize(const onnx::ModelProto& model) {
   std::string bytes;

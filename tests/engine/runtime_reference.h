@@ -401,6 +401,71 @@ inline Tensor Softmax(const Tensor& x, int64_t axis, bool coerce_2d, bool log = 
   return y;
 }
 
+// Row-major strides of `dims`.
+inline std::vector<int64_t> Strides(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> strides(dims.size(), 1);
+  for (size_t d = dims.size(); d-- > 1;) strides[d - 1] = strides[d] * dims[d];
+  return strides;
+}
+
+// Slice with positive steps; starts/ends clamped as in Python.
+inline Tensor Slice(const Tensor& x, const std::vector<int64_t>& starts,
+                    const std::vector<int64_t>& ends, std::vector<int64_t> axes,
+                    std::vector<int64_t> steps) {
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  std::vector<int64_t> begin(r, 0), step(r, 1), count = x.shape;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int64_t a = axes[i] < 0 ? axes[i] + r : axes[i], dim = x.shape[a];
+    const int64_t b = std::clamp<int64_t>(starts[i] < 0 ? starts[i] + dim : starts[i], 0, dim);
+    const int64_t e = std::clamp<int64_t>(ends[i] < 0 ? ends[i] + dim : ends[i], 0, dim);
+    begin[a] = b;
+    step[a] = steps[i];
+    count[a] = e > b ? (e - b + steps[i] - 1) / steps[i] : 0;
+  }
+  Tensor y{"", count, std::vector<float>(Product(count))};
+  const std::vector<int64_t> in = Strides(x.shape), out = Strides(count);
+  for (int64_t i = 0; i < Product(count); ++i) {
+    int64_t src = 0;
+    for (int64_t a = 0; a < r; ++a) src += (begin[a] + (i / out[a]) % count[a] * step[a]) * in[a];
+    y.data[i] = x.data[src];
+  }
+  return y;
+}
+
+// ReduceMean/Sum/Max/Min over `axes` (empty: all).
+inline Tensor Reduce(const Tensor& x, const std::string& op, std::vector<int64_t> axes,
+                     bool keepdims) {
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  std::vector<bool> reduced(r, axes.empty());
+  for (int64_t a : axes) reduced[a < 0 ? a + r : a] = true;
+  std::vector<int64_t> kept;
+  for (int64_t a = 0; a < r; ++a) kept.push_back(reduced[a] ? 1 : x.shape[a]);
+  Tensor y{"", kept, std::vector<float>(Product(kept))};
+  std::vector<double> acc(Product(kept), op == "ReduceMax"   ? -INFINITY
+                                         : op == "ReduceMin" ? INFINITY
+                                                             : 0.0);
+  const std::vector<int64_t> in = Strides(x.shape), out = Strides(kept);
+  for (int64_t i = 0; i < Product(x.shape); ++i) {
+    int64_t dst = 0;
+    for (int64_t a = 0; a < r; ++a) dst += reduced[a] ? 0 : (i / in[a]) % x.shape[a] * out[a];
+    const double v = x.data[i];
+    acc[dst] = op == "ReduceMax" ? std::max(acc[dst], v)
+               : op == "ReduceMin" ? std::min(acc[dst], v)
+                                   : acc[dst] + v;
+  }
+  const double n = static_cast<double>(Product(x.shape)) / static_cast<double>(Product(kept));
+  for (size_t i = 0; i < acc.size(); ++i) y.data[i] = float(op == "ReduceMean" ? acc[i] / n : acc[i]);
+  if (!keepdims) {
+    y.shape.clear();
+    for (int64_t a = 0; a < r; ++a)
+      if (!reduced[a]) y.shape.push_back(x.shape[a]);
+  }
+  return y;
+}
+
 inline Tensor Transpose(const Tensor& x, std::vector<int64_t> perm) {
   const size_t r = x.shape.size();
   if (perm.empty())
@@ -619,6 +684,32 @@ inline std::map<std::string, Tensor> RunAll(const Graph& g, const Tensor& input)
       int64_t outer = 1;
       for (int64_t i = 0; i < axis; ++i) outer *= x.shape[i];
       y.shape = {outer, Product(x.shape) / outer};
+    } else if (n.op_type == "Slice") {
+      auto ints = [&](size_t i) {
+        return constant(n, i) ? constant(n, i)->ints : std::vector<int64_t>{};
+      };
+      y = Slice(x, ints(1), ints(2), ints(3), ints(4));
+    } else if (n.op_type.rfind("Reduce", 0) == 0) {
+      std::vector<int64_t> axes = RefInts(n, "axes", {});
+      if (axes.empty() && constant(n, 1)) axes = constant(n, 1)->ints;
+      y = Reduce(x, n.op_type, axes, RefInt(n, "keepdims", 1) != 0);
+    } else if (n.op_type == "Squeeze" || n.op_type == "Unsqueeze") {
+      y = x;
+      std::vector<int64_t> axes = RefInts(n, "axes", {});
+      if (axes.empty() && constant(n, 1)) axes = constant(n, 1)->ints;
+      const bool unsqueeze = n.op_type == "Unsqueeze";
+      const int64_t r = static_cast<int64_t>(x.shape.size() + (unsqueeze ? axes.size() : 0));
+      std::vector<bool> marked(r, false);
+      for (int64_t a : axes) marked[a < 0 ? a + r : a] = true;
+      y.shape.clear();
+      size_t next = 0;
+      for (int64_t a = 0; a < r; ++a) {
+        if (unsqueeze) {
+          y.shape.push_back(marked[a] ? 1 : x.shape[next++]);
+        } else if (!(axes.empty() ? x.shape[a] == 1 : marked[a])) {
+          y.shape.push_back(x.shape[a]);
+        }
+      }
     } else if (n.op_type == "Reshape") {
       y = x;
       std::vector<int64_t> shape = g.constants.at(n.inputs[1]).ints;
