@@ -12,7 +12,7 @@ struct ClientOptions {
   std::string server;
   int64_t timeout_seconds = 60;  // deadline of unary RPCs
   bool json = false;             // list-*/get-*: print the API message as JSON
-  bool all_layers = false;       // get-job / watch: every layer's SQNR, not the 10 worst
+  bool all_layers = false;       // get-job / watch: every layer's SQNR and fp32 island, not 10
 
   // list-jobs filters
   std::string model_filter;

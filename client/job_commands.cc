@@ -50,8 +50,10 @@ class ProgressLine {
   std::string last_key_;
 };
 
-int SqnrLayersShown(const ClientOptions& options) {
-  return options.all_layers ? 0 : kDefaultSqnrLayersShown;
+// The job as get-job and watch print it: --all_layers lists every layer's
+// SQNR and every fp32 island, not only the 10 worst and largest.
+std::string FormatJobFor(const v1::Job& job, const ClientOptions& options) {
+  return options.all_layers ? FormatJob(job, 0, 0) : FormatJob(job);
 }
 
 // Streams the job until it ends, prints it, and maps FAILED to exit code 1.
@@ -81,7 +83,7 @@ int WatchUntilDone(const CommandContext& ctx, const std::string& job_id,
                  job_id.c_str(), job_id.c_str());
     return kExitFailure;
   }
-  std::printf("%s", FormatJob(last, SqnrLayersShown(ctx.options)).c_str());
+  std::printf("%s", FormatJobFor(last, ctx.options).c_str());
   if (last.state() == v1::FAILED) {
     std::fprintf(stderr, "quantctl: job %s FAILED: %s\n", last.id().c_str(), last.error().c_str());
     return kExitFailure;
@@ -205,8 +207,8 @@ int GetJobCommand(const CommandContext& ctx) {
   v1::Job job;
   const grpc::Status status = ctx.stub.GetJob(&context, request, &job);
   if (!status.ok()) return ReportRpcError("get-job", status, ctx.options.server);
-  std::printf("%s", ctx.options.json ? FormatJson(job).c_str()
-                                     : FormatJob(job, SqnrLayersShown(ctx.options)).c_str());
+  std::printf("%s",
+              ctx.options.json ? FormatJson(job).c_str() : FormatJobFor(job, ctx.options).c_str());
   return kExitOk;
 }
 

@@ -1,6 +1,7 @@
 #include "client/proto_printer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <string>
 #include <utility>
@@ -61,6 +62,56 @@ std::string FormatOutputAgreement(const v1::OutputAgreement& agreement) {
       agreement.min_cosine_similarity(), agreement.num_samples(), agreement.dataset_id());
 }
 
+namespace {
+
+// One row of a table of graph nodes: a figure, the node's op type and name,
+// and a last column of any width.
+struct NodeRow {
+  std::string figure;
+  std::string op_type;
+  std::string node;
+  std::string last;
+};
+
+// `header` and `rows`, the figure right-aligned in `figure_width`, the op and
+// node columns as wide as their longest entry (node names are paths).
+std::string FormatNodeTable(const NodeRow& header, const std::vector<NodeRow>& rows,
+                            int figure_width) {
+  size_t op_width = header.op_type.size(), node_width = header.node.size();
+  for (const NodeRow& row : rows) {
+    op_width = std::max(op_width, row.op_type.size());
+    node_width = std::max(node_width, row.node.size());
+  }
+  std::string out;
+  auto append = [&](const NodeRow& row) {
+    absl::StrAppend(&out, absl::StrFormat("  %*s  %-*s  %-*s  %s\n", figure_width, row.figure,
+                                          static_cast<int>(op_width), row.op_type,
+                                          static_cast<int>(node_width), row.node, row.last));
+  };
+  append(header);
+  for (const NodeRow& row : rows) append(row);
+  return out;
+}
+
+// How many of `total` rows a list capped at `max_rows` (0: no cap) shows.
+size_t RowsShown(size_t total, int max_rows) {
+  return max_rows > 0 ? std::min(total, static_cast<size_t>(max_rows)) : total;
+}
+
+struct MacUnit {
+  double per_unit;
+  const char* name;
+};
+
+MacUnit MacUnitFor(int64_t macs) {
+  if (macs >= 1'000'000'000) return {1e9, "GMAC"};
+  if (macs >= 1'000'000) return {1e6, "MMAC"};
+  if (macs >= 1'000) return {1e3, "kMAC"};
+  return {1, "MAC"};
+}
+
+}  // namespace
+
 std::string FormatLayerSqnrTable(const google::protobuf::RepeatedPtrField<v1::LayerSqnr>& layers,
                                  int max_layers) {
   if (layers.empty()) return "";
@@ -70,28 +121,67 @@ std::string FormatLayerSqnrTable(const google::protobuf::RepeatedPtrField<v1::La
   std::stable_sort(
       worst_first.begin(), worst_first.end(),
       [](const v1::LayerSqnr* a, const v1::LayerSqnr* b) { return a->sqnr_db() < b->sqnr_db(); });
-  const size_t shown = max_layers > 0
-                           ? std::min(worst_first.size(), static_cast<size_t>(max_layers))
-                           : worst_first.size();
+  const size_t shown = RowsShown(worst_first.size(), max_layers);
   std::string out =
       shown < worst_first.size()
           ? absl::StrFormat("layer SQNR, %d worst of %d layers (--all_layers for every one):\n",
                             shown, worst_first.size())
           : absl::StrFormat("layer SQNR, %d layers, worst first:\n", worst_first.size());
-  // Columns as wide as the longest name shown (node names are paths).
-  int op_width = 2, node_width = 4;
-  for (size_t i = 0; i < shown; ++i) {
-    op_width = std::max(op_width, static_cast<int>(worst_first[i]->op_type().size()));
-    node_width = std::max(node_width, static_cast<int>(worst_first[i]->node_name().size()));
-  }
-  absl::StrAppend(&out, absl::StrFormat("  %9s  %-*s  %-*s  %s\n", "SQNR dB", op_width, "OP",
-                                        node_width, "NODE", "OUTPUT"));
+  std::vector<NodeRow> rows;
   for (size_t i = 0; i < shown; ++i) {
     const v1::LayerSqnr& layer = *worst_first[i];
-    absl::StrAppend(
-        &out, absl::StrFormat("  %9.2f  %-*s  %-*s  %s\n", layer.sqnr_db(), op_width,
-                              layer.op_type(), node_width, layer.node_name(), layer.output()));
+    rows.push_back({absl::StrFormat("%.2f", layer.sqnr_db()), layer.op_type(), layer.node_name(),
+                    layer.output()});
   }
+  absl::StrAppend(&out, FormatNodeTable({"SQNR dB", "OP", "NODE", "OUTPUT"}, rows, 9));
+  return out;
+}
+
+std::string FormatMacs(int64_t macs) {
+  const MacUnit unit = MacUnitFor(macs);
+  if (unit.per_unit == 1) return absl::StrCat(macs, " MAC");
+  return absl::StrFormat("%.1f %s", macs / unit.per_unit, unit.name);
+}
+
+std::string FormatInt8Share(const v1::Int8Coverage& coverage) {
+  // Down, with slack for 0.973 * 1000 = 972.99999...
+  const double percent = std::floor(coverage.mac_share() * 1000.0 + 1e-6) / 10.0;
+  const MacUnit unit = MacUnitFor(coverage.total_macs());
+  const int decimals = unit.per_unit == 1 ? 0 : 1;
+  return absl::StrFormat("%.1f%% of MACs (%.*f %s of %.*f per sample), %d of %d nodes", percent,
+                         decimals, coverage.int8_macs() / unit.per_unit, unit.name, decimals,
+                         coverage.total_macs() / unit.per_unit, coverage.int8_nodes(),
+                         coverage.total_nodes());
+}
+
+std::string FormatInt8Coverage(const v1::Int8Coverage& coverage, int max_islands) {
+  const v1::ReorderCounts& reorders = coverage.reorders();
+  std::string out = absl::StrFormat(
+      "int8 coverage  %s; reorders per run: %d quantize, %d dequantize, %d requantize, "
+      "%d relayout\n",
+      FormatInt8Share(coverage), reorders.quantize(), reorders.dequantize(), reorders.requantize(),
+      reorders.relayout());
+  if (coverage.fp32_islands().empty()) return out;
+  std::vector<const v1::Fp32Island*> largest_first;
+  for (const v1::Fp32Island& island : coverage.fp32_islands()) largest_first.push_back(&island);
+  // Stable: islands with equal MACs keep graph order.
+  std::stable_sort(
+      largest_first.begin(), largest_first.end(),
+      [](const v1::Fp32Island* a, const v1::Fp32Island* b) { return a->macs() > b->macs(); });
+  const size_t shown = RowsShown(largest_first.size(), max_islands);
+  // The line above counts them; a cut list says how many it shows.
+  absl::StrAppend(&out, shown < largest_first.size()
+                            ? absl::StrFormat("fp32 islands, the %d with the most MACs of %d "
+                                              "(--all_layers for every one):\n",
+                                              shown, largest_first.size())
+                            : std::string("fp32 islands, most MACs first:\n"));
+  std::vector<NodeRow> rows;
+  for (size_t i = 0; i < shown; ++i) {
+    const v1::Fp32Island& island = *largest_first[i];
+    rows.push_back(
+        {FormatMacs(island.macs()), island.op_type(), island.node_name(), island.reason()});
+  }
+  absl::StrAppend(&out, FormatNodeTable({"MACS", "OP", "NODE", "REASON"}, rows, 10));
   return out;
 }
 
@@ -194,6 +284,9 @@ std::string FormatModel(const v1::Model& model) {
     if (v.has_speedup()) {
       absl::StrAppend(&out, "\n      speed-up ", FormatSpeedup(v.speedup()));
     }
+    if (v.has_int8_coverage()) {
+      absl::StrAppend(&out, "\n      int8     ", FormatInt8Share(v.int8_coverage()));
+    }
     if (v.has_options()) {
       absl::StrAppend(&out, "\n      options  ", FormatQuantizeOptions(v.options()));
     }
@@ -277,7 +370,7 @@ std::string FormatJobProgress(const v1::Job& job) {
   return line;
 }
 
-std::string FormatJob(const v1::Job& job, int max_sqnr_layers) {
+std::string FormatJob(const v1::Job& job, int max_sqnr_layers, int max_fp32_islands) {
   std::string out = absl::StrCat("job          ", job.id(), "\n",        //
                                  "model        ", job.model_id(), "\n",  //
                                  "state        ", JobStateName(job.state()), "\n");
@@ -324,6 +417,9 @@ std::string FormatJob(const v1::Job& job, int max_sqnr_layers) {
     absl::StrAppend(&out, "vs fp32      ", FormatOutputAgreement(job.agreement()), "\n");
   }
   absl::StrAppend(&out, FormatLayerSqnrTable(job.layer_sqnr(), max_sqnr_layers));
+  if (job.has_int8_coverage()) {
+    absl::StrAppend(&out, FormatInt8Coverage(job.int8_coverage(), max_fp32_islands));
+  }
   return out;
 }
 

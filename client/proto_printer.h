@@ -43,8 +43,19 @@ std::string FormatOutputAgreement(const v1::OutputAgreement& agreement);
 std::string FormatLayerSqnrTable(const google::protobuf::RepeatedPtrField<v1::LayerSqnr>& layers,
                                  int max_layers);
 inline constexpr int kDefaultSqnrLayersShown = 10;
-// Multi-line detail; the SQNR table lists at most `max_sqnr_layers` (0: all).
-std::string FormatJob(const v1::Job& job, int max_sqnr_layers = kDefaultSqnrLayersShown);
+// "1.2 GMAC", "41.2 MMAC", "930 MAC": multiply-accumulates for humans.
+std::string FormatMacs(int64_t macs);
+// "97.3% of MACs (41.2 MMAC of 42.3 per sample), 120 of 134 nodes"; the
+// share is rounded down, so only a version without fp32 MACs shows 100.0%.
+std::string FormatInt8Share(const v1::Int8Coverage& coverage);
+// The share line, the reorders per run, and a table of the `max_islands`
+// fp32 islands with the most MACs, largest first (0: every one).
+std::string FormatInt8Coverage(const v1::Int8Coverage& coverage, int max_islands);
+inline constexpr int kDefaultFp32IslandsShown = 10;
+// Multi-line detail; the SQNR table lists at most `max_sqnr_layers` and the
+// coverage at most `max_fp32_islands` fp32 islands (0: all).
+std::string FormatJob(const v1::Job& job, int max_sqnr_layers = kDefaultSqnrLayersShown,
+                      int max_fp32_islands = kDefaultFp32IslandsShown);
 std::string JobListHeader();
 std::string FormatJobRow(const v1::Job& job);
 // One line: "job J RUNNING calibrating  42% ETA 1m05s".

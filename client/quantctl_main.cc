@@ -66,7 +66,8 @@ ABSL_FLAG(std::string, exclude_op_types, "",
 ABSL_FLAG(bool, exclude_first_conv, false, "quantize: keep the first Conv fp32");
 ABSL_FLAG(bool, exclude_last_fc, false, "quantize: keep the last Gemm/MatMul fp32");
 ABSL_FLAG(bool, all_layers, false,
-          "get-job, watch, quantize --wait: list every layer's SQNR, not only the 10 worst");
+          "get-job, watch, quantize --wait: list every layer's SQNR and every fp32 island, "
+          "not only the 10 worst and largest");
 ABSL_FLAG(bool, keep_batchnorm, false,
           "quantize: do not fold BatchNormalization into Conv before quantizing");
 ABSL_FLAG(std::string, precision, "fp32", "infer, evaluate: fp32 or int8");
@@ -136,7 +137,8 @@ quantization
                                              --wait follows it and prints the result
   get-job JOB_ID [--json] [--all_layers]     a job's state, progress, ETA and results
                                              (accuracy, agreement with fp32, the 10
-                                             layers with the lowest SQNR)
+                                             layers with the lowest SQNR, int8 coverage
+                                             and the 10 largest fp32 islands)
   watch JOB_ID [--all_layers]                follow a job until it ends (progress, ETA)
   list-jobs [--model=MODEL_ID] [--state=S] [--json]
                                              jobs, oldest first

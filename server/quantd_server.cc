@@ -95,9 +95,9 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   for (const std::string& id : server->jobs_->recovered_queued_job_ids()) {
     server->queue_->PushUnbounded(id);
   }
-  // Per-version gauges survive restarts: speed-ups are stored with the
-  // versions, accuracies with the jobs that made them. Deleted versions keep
-  // their jobs but get no gauges.
+  // Per-version gauges survive restarts: speed-ups and int8 coverage are
+  // stored with the versions, accuracies with the jobs that made them.
+  // Deleted versions keep their jobs but get no gauges.
   std::set<std::pair<std::string, int32_t>> int8_versions;
   for (const v1::Model& model : server->repository_->ListModels()) {
     for (const v1::ModelVersion& version : model.versions()) {
@@ -106,6 +106,10 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
       if (version.has_speedup()) {
         metrics->SetModelSpeedup(model.id(), version.version(),
                                  version.speedup().throughput_speedup());
+      }
+      if (version.has_int8_coverage()) {
+        metrics->SetModelInt8MacShare(model.id(), version.version(),
+                                      version.int8_coverage().mac_share());
       }
     }
   }

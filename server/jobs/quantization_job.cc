@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -15,6 +16,7 @@
 #include "engine/export/calibration_json.h"
 #include "engine/export/qdq_export.h"
 #include "engine/quant/calibrator.h"
+#include "engine/runtime/int8_coverage.h"
 #include "engine/status_macros.h"
 #include "server/jobs/speedup_benchmark.h"
 #include "server/serving/session_loader.h"
@@ -136,6 +138,27 @@ absl::StatusOr<VersionExports> MakeExports(const std::string& onnx,
   return exports;
 }
 
+// How much of the int8 session runs in int8, on the Plan for one sample of
+// `sample_shape` (the comparison set's: a model with dynamic height and
+// width is measured at the size it is evaluated at). A failure here does
+// not fail the job: the coverage describes the version, it is not part of
+// it, and an int8 session that cannot run fails the job in evaluation
+// anyway; a user would rather get the version without the report than lose
+// it to a diagnostic. The reason goes to the log and the field stays unset.
+std::optional<v1::Int8Coverage> MeasureInt8Coverage(engine::InferenceSession& int8,
+                                                    const std::vector<int64_t>& sample_shape,
+                                                    const std::string& job_id) {
+  std::vector<int64_t> input_shape = {1};
+  input_shape.insert(input_shape.end(), sample_shape.begin(), sample_shape.end());
+  const absl::StatusOr<engine::Int8Coverage> coverage = int8.Coverage(input_shape);
+  if (!coverage.ok()) {
+    std::cerr << "quantd: job '" << job_id << "' reports no int8 coverage: " << coverage.status()
+              << std::endl;
+    return std::nullopt;
+  }
+  return ToProtoInt8Coverage(*coverage, input_shape);
+}
+
 void LogIfError(const absl::Status& status, const std::string& job_id) {
   if (!status.ok()) {
     std::cerr << "quantd: cannot update job '" << job_id << "': " << status << std::endl;
@@ -211,6 +234,10 @@ void QuantizationJobRunner::Run(const std::string& job_id, const std::atomic<boo
       metrics_->SetModelSpeedup(job->model_id(), outcome->version,
                                 outcome->speedup->throughput_speedup());
     }
+    if (outcome->int8_coverage) {
+      metrics_->SetModelInt8MacShare(job->model_id(), outcome->version,
+                                     outcome->int8_coverage->mac_share());
+    }
   }
 }
 
@@ -273,6 +300,7 @@ void QuantizationJobRunner::MarkSucceeded(const std::string& job_id, const Outco
                    for (const v1::LayerSqnr& layer : outcome.layer_sqnr) {
                      *j.add_layer_sqnr() = layer;
                    }
+                   if (outcome.int8_coverage) *j.mutable_int8_coverage() = *outcome.int8_coverage;
                  },
                  /*persist=*/true),
              job_id);
@@ -357,6 +385,11 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
       evaluation_set ? *evaluation_set : *first_calibration_samples;
   const std::string& comparison_dataset_id =
       evaluate ? request.evaluation_dataset_id() : request.calibration_dataset_id();
+  // Simulated sessions run fp32 kernels throughout: there is no int8 to cover.
+  outcome.simulated = int8->simulated();
+  if (!outcome.simulated) {
+    outcome.int8_coverage = MeasureInt8Coverage(*int8, comparison_set.sample_shape, job.id());
+  }
 
   // One pass through both sessions gives accuracy (labelled evaluation sets;
   // never on calibration samples, which would flatter the version) and
@@ -401,7 +434,6 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
 
   // A simulated session runs fp32 kernels on fake-quantized values: timing it
   // against fp32 would report a speed-up that no int8 kernel ever gave.
-  outcome.simulated = int8->simulated();
   if (!outcome.simulated) {
     // Timed on evaluation samples when there are some: those are what the
     // client cares about; otherwise on the first calibration samples.
@@ -419,9 +451,9 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
 
   report("publishing", plan.benchmarked);
   ASSIGN_OR_RETURN(const v1::ModelVersion version,
-                   repository_->AddInt8Version(model_id, job.id(), calibration_text,
-                                               outcome.int8_accuracy, outcome.speedup,
-                                               WithDefaults(request), outcome.simulated, exports));
+                   repository_->AddInt8Version(
+                       model_id, job.id(), calibration_text, outcome.int8_accuracy, outcome.speedup,
+                       WithDefaults(request), outcome.simulated, exports, outcome.int8_coverage));
   outcome.version = version.version();
   // The first Infer on the new version should not pay for loading it again.
   sessions_->Insert(model_id, version.version(), std::move(int8));

@@ -18,10 +18,11 @@
 namespace quantd::server {
 
 // Runs one QuantizeModel job: calibrate on the fp32 model with the request's
-// method, build the int8 session with its quantization settings, optionally
-// evaluate both, time both (the measured speed-up; skipped for simulated
-// sessions), publish the next model version with those settings. Job progress is one fraction across all
-// phases, so clients can draw a single bar; each update carries an ETA.
+// method, build the int8 session with its quantization settings, report how
+// much of it runs in int8, optionally evaluate both, time both (the measured
+// speed-up; coverage and timing are skipped for simulated sessions), publish
+// the next model version with those settings. Job progress is one fraction
+// across all phases, so clients can draw a single bar; each update carries an ETA.
 // Cancellation (CancelJob, or server shutdown) is checked during
 // calibration, evaluation and benchmarking and between every phase.
 class QuantizationJobRunner {
@@ -45,6 +46,8 @@ class QuantizationJobRunner {
     bool simulated = false;
     std::optional<v1::OutputAgreement> agreement;
     std::vector<v1::LayerSqnr> layer_sqnr;  // graph order
+    // Unset for simulated versions, and when it could not be measured.
+    std::optional<v1::Int8Coverage> int8_coverage;
   };
 
   absl::StatusOr<Outcome> Execute(const v1::Job& job, const std::atomic<bool>& stopping,

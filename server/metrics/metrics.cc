@@ -133,6 +133,13 @@ struct Metrics::Impl {
               "Measured throughput of an int8 model version divided by that of its fp32 "
               "original, timed on this server when the version was published.")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& int8_mac_share =
+      prometheus::BuildGauge()
+          .Name("quantd_model_int8_mac_share")
+          .Help(
+              "Fraction of an int8 model version's multiply-accumulates that run in int8 "
+              "kernels, measured on one sample when the version was published.")
+          .Register(*registry);
   std::unique_ptr<prometheus::Exposer> exposer;
   std::string bound_address;
 };
@@ -225,11 +232,16 @@ void Metrics::SetModelSpeedup(const std::string& model_id, int32_t version,
       .Set(throughput_speedup);
 }
 
+void Metrics::SetModelInt8MacShare(const std::string& model_id, int32_t version, double mac_share) {
+  impl_->int8_mac_share.Add({{"model", model_id}, {"version", absl::StrCat(version)}})
+      .Set(mac_share);
+}
+
 void Metrics::RemoveModelVersion(const std::string& model_id, int32_t version) {
   const prometheus::Labels labels = {{"model", model_id}, {"version", absl::StrCat(version)}};
   // Has() first: Add() would create the series only to remove it again.
   for (prometheus::Family<prometheus::Gauge>* family :
-       {&impl_->int8_top1, &impl_->fp32_top1, &impl_->int8_speedup}) {
+       {&impl_->int8_top1, &impl_->fp32_top1, &impl_->int8_speedup, &impl_->int8_mac_share}) {
     if (family->Has(labels)) family->Remove(&family->Add(labels));
   }
 }

@@ -61,6 +61,9 @@ class Metrics {
 
   // Measured int8/fp32 throughput ratio of a published int8 version.
   void SetModelSpeedup(const std::string& model_id, int32_t version, double throughput_speedup);
+  // Fraction in [0, 1] of a published int8 version's multiply-accumulates
+  // that run in int8 kernels (Int8Coverage.mac_share).
+  void SetModelInt8MacShare(const std::string& model_id, int32_t version, double mac_share);
   // Drops every per-version gauge of a deleted version.
   void RemoveModelVersion(const std::string& model_id, int32_t version);
 

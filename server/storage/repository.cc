@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS model_versions (
   speedup BLOB,                    -- quantd.v1.SpeedupReport, NULL for FP32 and simulated
   options BLOB,                    -- quantd.v1.QuantizeModelRequest, NULL for FP32 versions
   simulated INTEGER NOT NULL DEFAULT 0,
+  int8_coverage BLOB,              -- quantd.v1.Int8Coverage, NULL for FP32 and simulated
   PRIMARY KEY (model_id, version)
 );
 -- Numbers of deleted versions, so that a number is never given to a second
@@ -132,6 +133,7 @@ absl::StatusOr<std::unique_ptr<Repository>> Repository::Open(const fs::path& dat
   RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "speedup", "BLOB"));
   RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "options", "BLOB"));
   RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "simulated", "INTEGER NOT NULL DEFAULT 0"));
+  RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "int8_coverage", "BLOB"));
   std::unique_ptr<Repository> repository(new Repository(data_dir, std::move(db)));
   {
     absl::MutexLock lock(&repository->mu_);
@@ -170,8 +172,8 @@ absl::Status Repository::LoadModelsAndDatasets() {
   }
   ASSIGN_OR_RETURN(SqliteStatement * versions,
                    db_->Prepare("SELECT model_id, version, precision, created_by_job_id, "
-                                "created_unix_ms, accuracy, speedup, options, simulated "
-                                "FROM model_versions "
+                                "created_unix_ms, accuracy, speedup, options, simulated, "
+                                "int8_coverage FROM model_versions "
                                 "ORDER BY model_id, version"));
   while (true) {
     ASSIGN_OR_RETURN(const bool row, versions->Step());
@@ -199,6 +201,11 @@ absl::Status Repository::LoadModelsAndDatasets() {
                        ParseRow<v1::QuantizeModelRequest>(options, "model_versions"));
     }
     version->set_simulated(versions->ColumnInt64(8) != 0);
+    const std::string coverage = versions->ColumnBlob(9);
+    if (!coverage.empty()) {
+      ASSIGN_OR_RETURN(*version->mutable_int8_coverage(),
+                       ParseRow<v1::Int8Coverage>(coverage, "model_versions"));
+    }
   }
   ASSIGN_OR_RETURN(SqliteStatement * deleted,
                    db_->Prepare("SELECT model_id, MAX(version) FROM deleted_versions "
@@ -233,7 +240,7 @@ absl::Status Repository::InsertVersion(const std::string& model_id,
   ASSIGN_OR_RETURN(SqliteStatement * insert,
                    db_->Prepare("INSERT INTO model_versions (model_id, version, precision, "
                                 "created_by_job_id, created_unix_ms, accuracy, speedup, options, "
-                                "simulated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                "simulated, int8_coverage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   RETURN_IF_ERROR(insert->BindText(1, model_id));
   RETURN_IF_ERROR(insert->BindInt64(2, version.version()));
   RETURN_IF_ERROR(insert->BindInt64(3, version.precision()));
@@ -249,6 +256,9 @@ absl::Status Repository::InsertVersion(const std::string& model_id,
     RETURN_IF_ERROR(insert->BindBlob(8, version.options().SerializeAsString()));
   }
   RETURN_IF_ERROR(insert->BindInt64(9, version.simulated() ? 1 : 0));
+  if (version.has_int8_coverage()) {
+    RETURN_IF_ERROR(insert->BindBlob(10, version.int8_coverage().SerializeAsString()));
+  }
   return insert->Execute();
 }
 
@@ -365,7 +375,7 @@ absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
     const std::optional<v1::AccuracyReport>& accuracy,
     const std::optional<v1::SpeedupReport>& speedup,
     const std::optional<v1::QuantizeModelRequest>& options, bool simulated,
-    const VersionExports& exports) {
+    const VersionExports& exports, const std::optional<v1::Int8Coverage>& int8_coverage) {
   // Holding the lock across the file writes keeps version numbers unique when
   // two jobs for one model finish together; the files are small next to the
   // ONNX model, which is hard-linked rather than copied.
@@ -390,6 +400,7 @@ absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
   if (speedup.has_value()) *version.mutable_speedup() = *speedup;
   if (options.has_value()) *version.mutable_options() = *options;
   version.set_simulated(simulated);
+  if (int8_coverage.has_value()) *version.mutable_int8_coverage() = *int8_coverage;
 
   const fs::path dir = VersionDir(model_id, next);
   // A directory without a database row is debris of an earlier crash.

@@ -74,14 +74,16 @@ class Repository {
                                                    int32_t version) const;
   // Publishes the next version of a model as INT8: the fp32 ONNX of version 1
   // plus `calibration_table`, quantized as `options` says (unset: the
-  // defaults). Atomic: either the whole version appears or none.
+  // defaults), with the reports of the job that made it (`int8_coverage`:
+  // non-simulated versions only). Atomic: either the whole version appears or none.
   // Version numbers are never reused, not even those of deleted versions.
   absl::StatusOr<v1::ModelVersion> AddInt8Version(
       const std::string& model_id, const std::string& job_id, std::string_view calibration_table,
       const std::optional<v1::AccuracyReport>& accuracy,
       const std::optional<v1::SpeedupReport>& speedup = std::nullopt,
       const std::optional<v1::QuantizeModelRequest>& options = std::nullopt, bool simulated = false,
-      const VersionExports& exports = {});
+      const VersionExports& exports = {},
+      const std::optional<v1::Int8Coverage>& int8_coverage = std::nullopt);
 
   // Deletes a model with every version: rows, then files. NOT_FOUND for an
   // unknown id. Callers check that no job still needs the model.

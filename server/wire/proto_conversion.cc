@@ -74,4 +74,29 @@ v1::LayerSqnr ToProtoLayerSqnr(const engine::LayerSqnr& layer) {
   return proto;
 }
 
+v1::Int8Coverage ToProtoInt8Coverage(const engine::Int8Coverage& coverage,
+                                     const std::vector<int64_t>& input_shape) {
+  v1::Int8Coverage proto;
+  proto.set_mac_share(coverage.mac_share());
+  proto.set_total_macs(coverage.total_macs());
+  proto.set_int8_macs(coverage.int8_macs());
+  proto.set_total_nodes(static_cast<int32_t>(coverage.nodes.size()));
+  proto.set_int8_nodes(coverage.int8_nodes());
+  for (const engine::NodeExecution& node : coverage.nodes) {
+    if (node.int8) continue;
+    v1::Fp32Island* island = proto.add_fp32_islands();
+    island->set_node_name(node.node);
+    island->set_op_type(node.op_type);
+    island->set_macs(node.macs);
+    island->set_reason(node.fp32_reason);
+  }
+  v1::ReorderCounts* reorders = proto.mutable_reorders();
+  reorders->set_quantize(coverage.boundaries.quantize);
+  reorders->set_dequantize(coverage.boundaries.dequantize);
+  reorders->set_requantize(coverage.boundaries.requantize);
+  reorders->set_relayout(coverage.boundaries.relayout);
+  proto.mutable_input_shape()->Add(input_shape.begin(), input_shape.end());
+  return proto;
+}
+
 }  // namespace quantd::server

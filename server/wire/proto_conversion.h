@@ -4,6 +4,7 @@
 // Translations between engine types and their wire (proto) forms. The engine
 // knows nothing about protobuf; this is the only place the two meet.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "engine/eval/output_agreement.h"
 #include "engine/graph/model_summary.h"
 #include "engine/runtime/inference_session.h"
+#include "engine/runtime/int8_coverage.h"
 #include "engine/tensor.h"
 #include "quantd/v1/quantd.pb.h"
 
@@ -34,6 +36,10 @@ v1::AccuracyReport ToProtoAccuracy(const engine::AccuracyReport& report,
 v1::OutputAgreement ToProtoAgreement(const engine::OutputAgreement& agreement,
                                      const std::string& dataset_id);
 v1::LayerSqnr ToProtoLayerSqnr(const engine::LayerSqnr& layer);
+// `coverage` of the Plan compiled for `input_shape` (batch 1, so its MACs and
+// reorders are per sample); the nodes without int8 become the fp32 islands.
+v1::Int8Coverage ToProtoInt8Coverage(const engine::Int8Coverage& coverage,
+                                     const std::vector<int64_t>& input_shape);
 
 // "[-1,1,28,28]": how shapes appear in error messages.
 template <typename Dims>

@@ -105,7 +105,8 @@ class DashboardStructureTest(unittest.TestCase):
         for needle in ("histogram_quantile(0.5", "histogram_quantile(0.99",
                        "quantd_infer_latency_seconds_bucket", "rate(quantd_infer_requests_total",
                        "quantd_model_int8_speedup", "quantd_model_fp32_top1",
-                       "quantd_model_int8_top1", "quantd_job_queue_depth",
+                       "quantd_model_int8_top1", "quantd_model_int8_mac_share",
+                       "quantd_job_queue_depth",
                        "quantd_job_duration_seconds_bucket", "quantd_jobs_total"):
             self.assertIn(needle, exprs)
 

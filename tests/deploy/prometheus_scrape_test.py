@@ -196,6 +196,12 @@ class PrometheusScrapeTest(unittest.TestCase):
         # of each int8 version, set when its job succeeds.
         self.wait_for(f'quantd_model_int8_speedup{{model="{self.model_id}"}}', lambda v: v > 0)
 
+    def test_int8_mac_share_gauge(self):
+        # quantd_model_int8_mac_share{model,version}: every MAC of the ResNet
+        # fixture runs in int8.
+        self.wait_for(f'quantd_model_int8_mac_share{{model="{self.model_id}"}}',
+                      lambda v: v == 1.0)
+
     def test_top1_gauges(self):
         for precision in ("int8", "fp32"):
             self.wait_for(f'quantd_model_{precision}_top1{{model="{self.model_id}"}}',

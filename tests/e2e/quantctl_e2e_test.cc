@@ -239,9 +239,11 @@ TEST_F(QuantctlE2eTest, ManagesJobsDatasetsVersionsAndDownloads) {
   ProgramResult result = Quantctl({"get-model", model_id});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("speed-up"));
+  EXPECT_THAT(result.out, HasSubstr("int8     100.0% of MACs"));
   result = Quantctl({"get-model", model_id, "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("\"throughput_speedup\""));
+  EXPECT_THAT(result.out, HasSubstr("\"mac_share\":1"));
   EXPECT_THAT(result.out, HasSubstr("\"precision\":\"INT8\""));
 
   result = Quantctl({"list-jobs", "--model=" + model_id});
@@ -256,12 +258,19 @@ TEST_F(QuantctlE2eTest, ManagesJobsDatasetsVersionsAndDownloads) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("\"state\":\"SUCCEEDED\""));
   EXPECT_THAT(result.out, HasSubstr("\"layer_sqnr\""));
+  EXPECT_THAT(result.out, HasSubstr("\"int8_coverage\""));
+  EXPECT_THAT(result.out, HasSubstr("\"fp32_islands\""));
   // The evaluation report: agreement with fp32 (on calibration samples here)
-  // and the worst layers by SQNR, or every layer with --all_layers.
+  // and the worst layers by SQNR, or every layer with --all_layers; then how
+  // much of the version runs in int8 (every MAC of the ResNet fixture).
   result = Quantctl({"get-job", job_id});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("vs fp32      top-1 agreement"));
   EXPECT_THAT(result.out, HasSubstr("layer SQNR, 10 worst of"));
+  EXPECT_THAT(result.out, ::testing::ContainsRegex(
+                              "int8 coverage  100\\.0% of MACs \\([0-9.]+ [kMG]?MAC of [0-9.]+ "
+                              "per sample\\), [0-9]+ of [0-9]+ nodes; reorders per run: [0-9]+ "
+                              "quantize, [0-9]+ dequantize, [0-9]+ requantize, [0-9]+ relayout"));
   result = Quantctl({"get-job", job_id, "--all_layers"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("layers, worst first"));

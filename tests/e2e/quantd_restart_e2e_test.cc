@@ -108,7 +108,12 @@ TEST(QuantdRestartE2eTest, RestartedServerServesStoredModelsAndVersions) {
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(stored.state(), v1::SUCCEEDED);
     EXPECT_EQ(stored.result_version(), 2);
+    EXPECT_DOUBLE_EQ(stored.int8_coverage().mac_share(), 1.0);
   }
+  // Per-version gauges come back from what the versions stored.
+  EXPECT_THAT(HttpGet((*second)->metrics_port(), "/metrics"),
+              ::testing::HasSubstr("quantd_model_int8_mac_share{model=\"" + model.id() +
+                                   "\",version=\"2\"} 1\n"));
   // The int8 plan is rebuilt from what was stored and answers as before.
   v1::InferResponse int8_after;
   const grpc::Status status = Infer(*stub, model.id(), v1::INT8, batch, int8_after);

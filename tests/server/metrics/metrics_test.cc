@@ -95,6 +95,7 @@ TEST(MetricsTest, ExpositionPassesPromtool) {
   (*metrics)->RecordJobFinished(JobOutcome::kFailed, absl::Seconds(3));
   (*metrics)->SetModelTop1("mdl_1", 2, 0.9, 0.89);
   (*metrics)->SetModelSpeedup("mdl_1", 2, 3.1);
+  (*metrics)->SetModelInt8MacShare("mdl_1", 2, 0.97);
   testing::TempDir dir;
   const std::filesystem::path file = dir.path() / "metrics.txt";
   std::ofstream(file) << (*metrics)->RenderText();
@@ -126,10 +127,15 @@ TEST(MetricsTest, SpeedupGaugeAndCancelledJobsAreExportedAndDeletedVersionsDropp
   (*metrics)->SetModelSpeedup("mdl_1", 2, 2.5);
   (*metrics)->SetModelSpeedup("mdl_1", 3, 3.25);
   (*metrics)->SetModelTop1("mdl_1", 2, 0.9, 0.89);
+  (*metrics)->SetModelInt8MacShare("mdl_1", 2, 1.0);
+  (*metrics)->SetModelInt8MacShare("mdl_1", 3, 0.875);
   std::string text = (*metrics)->RenderText();
   EXPECT_THAT(text, HasSubstr("# TYPE quantd_model_int8_speedup gauge"));
   EXPECT_THAT(text, HasSubstr("quantd_model_int8_speedup{model=\"mdl_1\",version=\"2\"} 2.5"));
   EXPECT_THAT(text, HasSubstr("quantd_model_int8_speedup{model=\"mdl_1\",version=\"3\"} 3.25"));
+  EXPECT_THAT(text, HasSubstr("# TYPE quantd_model_int8_mac_share gauge"));
+  EXPECT_THAT(text, HasSubstr("quantd_model_int8_mac_share{model=\"mdl_1\",version=\"2\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_model_int8_mac_share{model=\"mdl_1\",version=\"3\"} 0.875"));
   EXPECT_THAT(text, HasSubstr("quantd_jobs_total{outcome=\"cancelled\"} 1"));
 
   (*metrics)->RemoveModelVersion("mdl_1", 2);
@@ -137,6 +143,7 @@ TEST(MetricsTest, SpeedupGaugeAndCancelledJobsAreExportedAndDeletedVersionsDropp
   text = (*metrics)->RenderText();
   EXPECT_THAT(text, Not(HasSubstr("version=\"2\"")));
   EXPECT_THAT(text, HasSubstr("quantd_model_int8_speedup{model=\"mdl_1\",version=\"3\"} 3.25"));
+  EXPECT_THAT(text, HasSubstr("quantd_model_int8_mac_share{model=\"mdl_1\",version=\"3\"} 0.875"));
 }
 
 }  // namespace

@@ -281,6 +281,52 @@ TEST(RepositoryTest, SpeedupIsStoredWithTheVersionAndArtifactsAreListed) {
   EXPECT_EQ(repository->ListArtifacts(model_id, 5).status().code(), absl::StatusCode::kNotFound);
 }
 
+v1::Int8Coverage PartialCoverage() {
+  v1::Int8Coverage coverage;
+  coverage.set_mac_share(0.75);
+  coverage.set_total_macs(4000);
+  coverage.set_int8_macs(3000);
+  coverage.set_total_nodes(5);
+  coverage.set_int8_nodes(4);
+  v1::Fp32Island* island = coverage.add_fp32_islands();
+  island->set_node_name("fc");
+  island->set_op_type("Gemm");
+  island->set_macs(1000);
+  island->set_reason("excluded by the quantization options");
+  coverage.mutable_reorders()->set_quantize(1);
+  coverage.mutable_reorders()->set_dequantize(1);
+  for (int64_t d : {1, 1, 28, 28}) coverage.add_input_shape(d);
+  return coverage;
+}
+
+TEST(RepositoryTest, Int8CoverageIsStoredWithTheVersion) {
+  testing::TempDir dir;
+  const std::string onnx = "onnx bytes";
+  std::string model_id;
+  {
+    auto repository = OpenOrDie(dir.path());
+    ASSERT_NE(repository, nullptr);
+    model_id = repository->AddModel("m", onnx, Sha256Hex(onnx), TinySummary())->id();
+    auto v2 = repository->AddInt8Version(model_id, "job_a", "t2", std::nullopt, std::nullopt,
+                                         std::nullopt, /*simulated=*/false, {}, PartialCoverage());
+    ASSERT_TRUE(v2.ok()) << v2.status();
+    EXPECT_EQ(v2->int8_coverage().SerializeAsString(), PartialCoverage().SerializeAsString());
+    // Simulated versions have none.
+    ASSERT_TRUE(repository
+                    ->AddInt8Version(model_id, "job_b", "t3", std::nullopt, std::nullopt,
+                                     std::nullopt, /*simulated=*/true)
+                    .ok());
+  }
+  auto repository = OpenOrDie(dir.path());
+  auto model = repository->GetModel(model_id);
+  ASSERT_TRUE(model.ok());
+  ASSERT_EQ(model->versions_size(), 3);
+  EXPECT_FALSE(model->versions(0).has_int8_coverage());
+  EXPECT_EQ(model->versions(1).int8_coverage().SerializeAsString(),
+            PartialCoverage().SerializeAsString());
+  EXPECT_FALSE(model->versions(2).has_int8_coverage());
+}
+
 TEST(RepositoryTest, OpenRemovesUnreferencedDirectoriesAndUploadScratch) {
   testing::TempDir dir;
   const std::string onnx = "onnx bytes";
@@ -304,7 +350,9 @@ TEST(RepositoryTest, OpenRemovesUnreferencedDirectoriesAndUploadScratch) {
   EXPECT_TRUE(fs::is_empty(dir.path() / "uploads"));
 }
 
-TEST(RepositoryTest, DatabaseFromBeforeSpeedupsGetsTheColumnAdded) {
+// Each column added since (speedup, options, simulated, int8_coverage) is
+// added by Open().
+TEST(RepositoryTest, DatabaseFromTheFirstReleaseGetsTheLaterColumnsAdded) {
   testing::TempDir dir;
   {
     // model_versions as the first release created it.
@@ -325,11 +373,16 @@ TEST(RepositoryTest, DatabaseFromBeforeSpeedupsGetsTheColumnAdded) {
     model_id = repository->AddModel("m", onnx, Sha256Hex(onnx), TinySummary())->id();
     v1::SpeedupReport speedup;
     speedup.set_throughput_speedup(2.5);
-    ASSERT_TRUE(repository->AddInt8Version(model_id, "job_a", "t", std::nullopt, speedup).ok());
+    ASSERT_TRUE(repository
+                    ->AddInt8Version(model_id, "job_a", "t", std::nullopt, speedup, std::nullopt,
+                                     /*simulated=*/false, {}, PartialCoverage())
+                    .ok());
   }
   auto repository = OpenOrDie(dir.path());
   ASSERT_NE(repository, nullptr);
-  EXPECT_DOUBLE_EQ(repository->GetModel(model_id)->versions(1).speedup().throughput_speedup(), 2.5);
+  const v1::ModelVersion version = repository->GetModel(model_id)->versions(1);
+  EXPECT_DOUBLE_EQ(version.speedup().throughput_speedup(), 2.5);
+  EXPECT_DOUBLE_EQ(version.int8_coverage().mac_share(), 0.75);
 }
 
 }  // namespace
