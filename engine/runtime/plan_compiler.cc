@@ -261,7 +261,12 @@ const std::vector<int64_t>& PlanCompiler::Dims(const std::string& name) const {
   return values_.at(name).dims;
 }
 
-QuantParams PlanCompiler::Quant(const std::string& name) const { return values_.at(name).quant; }
+QuantParams PlanCompiler::Quant(const std::string& name) const {
+  const ValueState& state = values_.at(name);
+  // A view not materialized yet holds its source's values.
+  if (state.buffer < 0 && !state.view_of.empty()) return Quant(state.view_of);
+  return state.quant;
+}
 
 std::optional<std::string> PlanCompiler::ViewSource(const std::string& name) const {
   const ValueState& state = values_.at(name);

@@ -314,6 +314,36 @@ TEST(Int8ModernOpsTest, NearestResizeKeepsTheInputGrid) {
   EXPECT_LE(MaxAbsDiffToReference(r, "u"), a_bound);
 }
 
+// ShuffleNet: a channel shuffle is Reshape -> Transpose -> Reshape between
+// int8 convolutions. The reshapes are views of int8 values and keep their
+// grid, so the shuffle is one int8 copy and nothing is dequantized around it.
+TEST(Int8ModernOpsTest, ChannelShuffleStaysInt8) {
+  std::mt19937 rng(48);
+  PostOp relu;
+  const Graph g = GraphBuilder({1, 4, 6, 6})
+                      .Const("w1", {8, 4, 3, 3}, rng, -0.5f, 0.5f)
+                      .Const("w2", {4, 8, 1, 1}, rng, -0.5f, 0.5f)
+                      .Ints("split_shape", {1, 2, 4, 6, 6})
+                      .Ints("merged_shape", {1, 8, 6, 6})
+                      .Op("Conv", "c1", {"x", "w1"}, "a", {{"pads", Ints{1, 1, 1, 1}}}, {relu})
+                      .Op("Reshape", "split", {"a", "split_shape"}, "groups")
+                      .Op("Transpose", "shuffle", {"groups"}, "shuffled",
+                          {{"perm", Ints{0, 2, 1, 3, 4}}})
+                      .Op("Reshape", "merge", {"shuffled", "merged_shape"}, "m")
+                      .Op("Conv", "c2", {"m", "w2"}, "y")
+                      .Output("y")
+                      .Build();
+  const Int8Result r = RunInt8(g, RandomTensor({1, 4, 6, 6}, rng));
+  ExpectInt8(r.coverage, {"c1", "shuffle", "c2"});
+  EXPECT_EQ(r.coverage.boundaries.quantize, 1);  // the model input only
+  EXPECT_EQ(r.coverage.boundaries.dequantize, 0);
+  EXPECT_EQ(r.coverage.boundaries.requantize, 0);
+  // The shuffle moves values; the error is c1's.
+  const float a_bound = ConvErrorBound(g.constants.at("w1"), Step(r.table, "x"), 1.0f) +
+                        0.5f * Step(r.table, "a") + 1e-6f;
+  EXPECT_LE(MaxAbsDiffToReference(r, "m"), a_bound);
+}
+
 // The coverage report names the reason a node stays f32.
 TEST(Int8ModernOpsTest, CoverageNamesWhyANodeStaysFp32) {
   std::mt19937 rng(47);
