@@ -82,6 +82,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "engine/data/dataset.h"
+#include "common/large_allocations.h"
 #include "engine/export/qdq_export.h"
 #include "engine/quant/minmax_calibrator.h"
 #include "engine/runtime/inference_session.h"
@@ -108,6 +109,10 @@ ABSL_FLAG(std::string, qdq_out, "",
 ABSL_FLAG(bool, qdq_signed_as_uint8, true,
           "--qdq_out: signed activations as uint8 with zero point 128 (same values; lets ONNX "
           "Runtime fuse every Conv, see QdqExportOptions)");
+ABSL_FLAG(bool, qdq_round_before_residual_add, true,
+          "--qdq_out: round Conv outputs before residual Adds, so that ONNX Runtime fuses them "
+          "into QLinearConv + QLinearAdd (its fastest form; jobs publish the faithful export, "
+          "see QdqExportOptions)");
 ABSL_FLAG(bool, tune_batch_split, true,
           "SessionOptions::tune_batch_split of the timed session; false runs every batch whole "
           "(no tuning runs: a quicker, less representative measurement)");
@@ -343,6 +348,7 @@ absl::Status WriteQdqExport(std::string_view onnx_bytes, const CalibrationTable&
   std::filesystem::remove(path);
   quantd::engine::QdqExportOptions export_options;
   export_options.signed_activations_as_uint8 = absl::GetFlag(FLAGS_qdq_signed_as_uint8);
+  export_options.round_before_residual_add = absl::GetFlag(FLAGS_qdq_round_before_residual_add);
   absl::StatusOr<std::string> qdq =
       quantd::engine::ExportQdqModel(onnx_bytes, calibration, {}, export_options);
   if (!qdq.ok()) {
@@ -395,6 +401,28 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& model_path, int batch,
     RETURN_IF_ERROR(WriteQdqExport(onnx_bytes, calibration, path, model.qdq_error));
   }
   return model;
+}
+
+// The int8 coverage of the Plan for one sample, as JSON members: the share of
+// MACs in int8, int8 and total nodes, reorders per run, and each fp32 island
+// with MACs ("op node: reason").
+absl::StatusOr<std::string> CoverageJson(InferenceSession& session,
+                                         std::vector<int64_t> input_shape) {
+  input_shape[0] = 1;
+  ASSIGN_OR_RETURN(const quantd::engine::Int8Coverage coverage, session.Coverage(input_shape));
+  std::vector<std::string> islands;
+  for (const quantd::engine::NodeExecution& node : coverage.nodes) {
+    if (node.int8 || node.macs == 0) continue;
+    islands.push_back(
+        JsonString(absl::StrCat(node.op_type, " ", node.node, ": ", node.fp32_reason)));
+  }
+  const auto& reorders = coverage.boundaries;
+  return absl::StrFormat(
+      "\"int8_mac_share\": %.4f, \"int8_nodes\": %d, \"total_nodes\": %d, "
+      "\"reorders\": {\"quantize\": %d, \"dequantize\": %d, \"requantize\": %d, "
+      "\"relayout\": %d}, \"fp32_islands_with_macs\": [%s]",
+      coverage.mac_share(), coverage.int8_nodes(), coverage.nodes.size(), reorders.quantize,
+      reorders.dequantize, reorders.requantize, reorders.relayout, absl::StrJoin(islands, ", "));
 }
 
 absl::Status Run() {
@@ -486,6 +514,10 @@ absl::Status Run() {
   if (!model.qdq_error.empty()) {
     absl::StrAppend(&result, ", \"qdq_error\": ", JsonString(model.qdq_error));
   }
+  if (precision == "int8") {
+    ASSIGN_OR_RETURN(const std::string coverage, CoverageJson(session, model.input_shape));
+    absl::StrAppend(&result, ", ", coverage);
+  }
   WriteResult(result + "}");
   return absl::OkStatus();
 }
@@ -493,6 +525,9 @@ absl::Status Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As quantd does: batch outputs of segmentation models exceed malloc's
+  // default reuse limit.
+  quantd::KeepLargeAllocationsForReuse();
   absl::ParseCommandLine(argc, argv);
   const absl::Status status = Run();
   if (status.ok()) return 0;

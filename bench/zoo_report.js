@@ -114,7 +114,11 @@ function main() {
       .map(readCase);
 
   if (cases.length === 0) console.log('No model was run.');
-  else printTables(cases);
+  else {
+    printTables(cases);
+    printMedians(cases);
+    printCoverage(cases);
+  }
   printNotes(runDir, cases);
 }
 
@@ -150,6 +154,59 @@ function printTables(cases) {
     const rss = RUNTIMES.map((runtime) => cell(s, runtime, (r) => r.peak_rss_mb.toFixed(0)));
     console.log(`| ${s.model} | ${s.batch} | ${latencies.join(' | ')} | ${rss.join(' | ')} |`);
   }
+}
+
+// Median ratio of a over b across the models of one batch: each model's
+// median over its rounds, then the median of those.
+function zooMedian(cases, batch, a, b) {
+  const perModel = cases.filter((s) => s.batch === batch).map((s) => {
+    const ratios = s.rounds.filter((round) => measured(round[a]) && measured(round[b]))
+                           .map((round) => round[a].images_per_s / round[b].images_per_s);
+    return ratios.length > 0 ? median(ratios) : null;
+  }).filter((ratio) => ratio !== null);
+  return perModel.length > 0 ? `${median(perModel).toFixed(2)}x over ${perModel.length} models`
+                             : '—';
+}
+
+function printMedians(cases) {
+  const batches = [...new Set(cases.map((s) => s.batch))].sort((x, y) => x - y);
+  console.log('');
+  console.log('| batch | median quantd int8/fp32 | median quantd fp32/ORT fp32 | ' +
+              'median quantd int8/ORT int8 |');
+  console.log('|---:|---:|---:|---:|');
+  for (const batch of batches) {
+    console.log(`| ${batch} | ${zooMedian(cases, batch, 'quantd_int8', 'quantd')} | ` +
+                `${zooMedian(cases, batch, 'quantd', 'ort')} | ` +
+                `${zooMedian(cases, batch, 'quantd_int8', 'ort_int8')} |`);
+  }
+}
+
+// quantd int8's coverage report per model (the Plan for one sample; the
+// same in every round and batch, so the first result that has one).
+function printCoverage(cases) {
+  const seen = new Set();
+  const rows = [];
+  for (const s of cases) {
+    if (seen.has(s.model)) continue;
+    const result = s.rounds.map((round) => round.quantd_int8)
+                           .find((r) => r.int8_mac_share !== undefined);
+    if (!result) continue;
+    seen.add(s.model);
+    const r = result.reorders;
+    const islands = result.fp32_islands_with_macs.length === 0
+      ? 'none' : result.fp32_islands_with_macs.join('; ');
+    rows.push(`| ${s.model} | ${(100 * result.int8_mac_share).toFixed(1)}% | ` +
+              `${result.int8_nodes} / ${result.total_nodes} | ` +
+              `${r.quantize} / ${r.dequantize} / ${r.requantize} / ${r.relayout} | ${islands} |`);
+  }
+  if (rows.length === 0) return;
+  console.log('');
+  console.log('quantd int8 coverage (Plan for one sample):');
+  console.log('');
+  console.log('| model | MACs in int8 | int8 nodes / nodes | reorders per run: quantize / ' +
+              'dequantize / requantize / relayout | fp32 nodes with MACs |');
+  console.log('|---|---:|---:|---:|---|');
+  for (const row of rows) console.log(row);
 }
 
 // Why cells are empty (once per model, runtime and reason), then the models

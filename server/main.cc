@@ -10,6 +10,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/large_allocations.h"
 #include "server/quantd_server.h"
 #include "server/server_config.h"
 
@@ -36,6 +37,8 @@ ABSL_FLAG(int64_t, infer_queue_capacity, 256,
           "beyond");
 
 int main(int argc, char** argv) {
+  // Before any thread starts: large Infer outputs are reused, not re-faulted.
+  quantd::KeepLargeAllocationsForReuse();
   absl::SetProgramUsageMessage("quantd: int8 quantization and inference service for ONNX CNNs");
   absl::ParseCommandLine(argc, argv);
 

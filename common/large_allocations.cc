@@ -1,0 +1,14 @@
+#include "common/large_allocations.h"
+
+#include <malloc.h>
+
+namespace quantd {
+
+void KeepLargeAllocationsForReuse() {
+  // Both fail only for values glibc rejects; malloc then keeps its defaults,
+  // which are slower for large blocks but correct.
+  mallopt(M_MMAP_THRESHOLD, 512 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+}  // namespace quantd
