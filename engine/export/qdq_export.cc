@@ -456,7 +456,11 @@ class QdqWriter {
 
   // int32 bias on the accumulator's grid, input_scale * weight_scale[c].
   // (quantd adds the f32 bias in that domain unrounded; the difference is
-  // under half an accumulator step.)
+  // under half an accumulator step.) A bias that does not fit in int32 on
+  // that grid (a layer whose input range is tiny next to its bias, such as
+  // LRASPP's high_classifier with random weights: input ~4e-9, bias ~0.03)
+  // stays float: saturated it would be another function, and quantd adds it
+  // in f32 too.
   std::string QuantizedBias(const Node& node, const std::vector<float>& bias,
                             const ActivationGrid& input, const std::vector<float>& multipliers) {
     const int64_t oc = static_cast<int64_t>(bias.size());
@@ -465,8 +469,11 @@ class QdqWriter {
     constexpr double kLimit = std::numeric_limits<int32_t>::max();
     for (int64_t c = 0; c < oc; ++c) {
       const double multiplier = static_cast<double>(input.scale) * multipliers[c];
-      q[c] =
-          static_cast<int32_t>(std::clamp(std::nearbyint(bias[c] * multiplier), -kLimit, kLimit));
+      const double rounded = std::nearbyint(bias[c] * multiplier);
+      if (std::fabs(rounded) > kLimit) {
+        return AddInitializer<float>(node.name + "_bias", onnx::TensorProto::FLOAT, {oc}, bias);
+      }
+      q[c] = static_cast<int32_t>(rounded);
       scales[c] = static_cast<float>(1.0 / multiplier);
     }
     const std::string values =

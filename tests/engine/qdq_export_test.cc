@@ -424,6 +424,42 @@ TEST(QdqExportTest, ExcludedFirstConvStaysFloat) {
   EXPECT_NO_THROW(onnx::checker::check_model(model));
 }
 
+// A bias that does not fit in int32 on the accumulator's grid (the input's
+// range is tiny next to it) stays float instead of saturating: quantd adds it
+// in f32, and a clamped bias would be another function.
+TEST(QdqExportTest, BiasBeyondInt32OnTheAccumulatorGridStaysFloat) {
+  const std::string onnx = ReadFixture("resnet_fmnist.onnx");
+  CalibrationTable table = CalibrateFixture(onnx, /*fused=*/false);
+  const Graph graph = FusedGraph(onnx);
+  const Node* first_conv = nullptr;
+  for (const Node& node : graph.nodes) {
+    if (node.op_type == "Conv" && node.inputs.size() > 2) {
+      first_conv = &node;
+      break;
+    }
+  }
+  ASSERT_NE(first_conv, nullptr);
+  ASSERT_EQ(first_conv->inputs[0], graph.inputs[0].name);
+  // Inputs within +-1e-9: bias * 127e9 * weight multiplier is far beyond 2^31.
+  table.ranges[graph.inputs[0].name] = TensorRange{-1e-9f, 1e-9f};
+  absl::StatusOr<std::string> qdq = ExportQdqModel(onnx, table, {});
+  ASSERT_TRUE(qdq.ok()) << qdq.status();
+  const onnx::ModelProto model = Parse(*qdq);
+  EXPECT_NO_THROW(onnx::checker::check_model(model));
+  const onnx::NodeProto* conv = FindNode(model, first_conv->name);
+  ASSERT_NE(conv, nullptr);
+  ASSERT_EQ(conv->input_size(), 3);
+  const auto initializers = Initializers(model);
+  ASSERT_EQ(initializers.count(conv->input(2)), 1u) << "bias is no initializer: " << conv->input(2);
+  const onnx::TensorProto& bias = *initializers.at(conv->input(2));
+  EXPECT_EQ(bias.data_type(), onnx::TensorProto::FLOAT);
+  const Constant& expected = graph.constants.at(first_conv->inputs[2]);
+  ASSERT_EQ(bias.float_data_size() + static_cast<int>(bias.raw_data().size() / 4),
+            static_cast<int>(expected.floats.size()));
+  // The weights are still int8: only the bias changed form.
+  EXPECT_EQ(Producers(model).at(conv->input(1))->op_type(), "DequantizeLinear");
+}
+
 // Versions made before calibration ran unfused have no range for the Conv
 // output before a residual Add: that Conv's result then goes into the Add
 // unquantized, exactly as quantd computes it.
