@@ -52,6 +52,10 @@ struct PostOp {
   float beta = 0.0f;   // Clip: upper bound; HardSigmoid: beta
   // kSum only: the value added to the node's result (e.g. the residual branch).
   std::string sum_input;
+  // Activations fused by a pass: the value the activation read before fusion
+  // (the producer's raw result). Calibration sees the unfused graph, so this
+  // names the raw result's range; empty when unknown.
+  std::string pre_activation = {};
 };
 
 struct Node {

@@ -208,6 +208,7 @@ bool TryFuseSwish(Graph& graph, size_t index) {
     if (!CanTakePostOps(producer) || producer.outputs[0] != x) continue;
     PostOp swish;
     swish.kind = PostOp::Kind::kSwish;
+    swish.pre_activation = x;
     producer.post_ops.push_back(swish);
     producer.outputs[0] = mul.outputs[0];
     const std::string gate = sigmoid->outputs[0];
@@ -235,6 +236,7 @@ bool TryFuse(Graph& graph, size_t index) {
     return false;
   }
   producer.post_ops.push_back(*post_op);
+  producer.post_ops.back().pre_activation = input;
   producer.outputs[0] = activation.outputs[0];
   graph.nodes.erase(graph.nodes.begin() + index);
   return true;

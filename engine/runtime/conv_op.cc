@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "engine/graph/window_geometry.h"
 #include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
+#include "engine/runtime/table_activation.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
@@ -104,7 +106,13 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
   const bool int8 = src_q.quantized();
   const bool simulated = c.simulated() && quantize && (c.Grid(x) || c.CalibratedGrid(x));
   const QuantParams dst_q = int8 ? ChooseDstQuant(c, node) : QuantParams{};
-  const PostOpDomain domain = ChoosePostOpDomain(node, dst_q);
+  // A costly activation by table: the convolution writes its raw result on
+  // that result's own grid (`conv_q`), a table step maps it into dst_q.
+  const std::optional<TableActivation> table =
+      int8 ? ChooseTableActivation(c, node, dst_q) : std::nullopt;
+  const Node& conv = table ? table->without_activation : node;
+  const QuantParams conv_q = table ? table->raw : dst_q;
+  const PostOpDomain domain = ChoosePostOpDomain(conv, conv_q);
   const std::optional<ActivationGrid> dst_grid = simulated ? ChooseDstGrid(c, node) : std::nullopt;
 
   const memory::dims weight_dims =
@@ -142,10 +150,10 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
     const memory::desc weight_md(weight_dims, int8 ? memory::data_type::s8 : memory::data_type::f32,
                                  memory::format_tag::any);
     const memory::desc bias_md({oc}, memory::data_type::f32, memory::format_tag::a);
-    const memory::desc dst_md(geometry.dst_dims, dst_q.type, memory::format_tag::any);
+    const memory::desc dst_md(geometry.dst_dims, conv_q.type, memory::format_tag::any);
     dnnl::primitive_attr attr = StepAttr();
     ASSIGN_OR_RETURN(dnnl::post_ops post_ops,
-                     MakePostOps(node, domain, SumParams(c, node, dst_q, domain)));
+                     MakePostOps(conv, domain, SumParams(c, conv, conv_q, domain)));
     if (dst_grid) AppendFakeQuant(post_ops, *dst_grid);
     attr.set_post_ops(post_ops);
     if (int8) attr.set_output_scales(1 << 1, output_scales);
@@ -170,7 +178,7 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
     // picks 8-channel blocks for grouped fp32 convolutions (RegNet), which
     // its binary primitive then runs on the reference kernel.
     const memory::desc src_nhwc(xd, src_md.data_type(), memory::format_tag::acdb);
-    const memory::desc dst_nhwc(geometry.dst_dims, dst_q.type, memory::format_tag::acdb);
+    const memory::desc dst_nhwc(geometry.dst_dims, conv_q.type, memory::format_tag::acdb);
     const dnnl::convolution_forward::desc desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_nhwc,
         weight_md, bias_md, dst_nhwc, geometry.strides, geometry.dilates, geometry.pad_l,
@@ -188,7 +196,7 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
   ASSIGN_OR_RETURN(const int src_buffer,
                    simulated ? c.FakeQuantizedBufferFor(x, pd->src_desc(), node.name)
                              : c.BufferFor(x, pd->src_desc(), src_q.scale, node.name));
-  ASSIGN_OR_RETURN(const int dst_buffer, SumDestination(c, node, pd->dst_desc(), dst_q));
+  ASSIGN_OR_RETURN(const int conv_buffer, SumDestination(c, conv, pd->dst_desc(), conv_q));
   dnnl::primitive primitive;
   try {
     primitive = dnnl::convolution_forward(*pd);
@@ -199,7 +207,16 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
             {{DNNL_ARG_SRC, src_buffer},
              {DNNL_ARG_WEIGHTS, weight_buffer},
              {DNNL_ARG_BIAS, bias_buffer},
-             {DNNL_ARG_DST, dst_buffer}});
+             {DNNL_ARG_DST, conv_buffer}});
+  int dst_buffer = conv_buffer;
+  if (table) {
+    memory::desc dst_desc = pd->dst_desc();
+    dst_desc.data.data_type = memory::convert_to_c(dst_q.type);
+    dst_buffer = c.AddBuffer(dst_desc);
+    c.AddByteTableStep(node.name, ActivationTable(table->activation, conv_q, dst_q), conv_buffer,
+                       dst_buffer);
+    c.RecordQuantizedValue(table->activation.pre_activation, conv_q);
+  }
   c.DefineValue(node.outputs[0], geometry.dst_dims, dst_buffer, dst_q);
   if (dst_grid) c.SetGrid(node.outputs[0], *dst_grid);
   return absl::OkStatus();

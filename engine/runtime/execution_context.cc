@@ -85,7 +85,15 @@ absl::StatusOr<std::vector<Tensor>> ExecutionContext::Run(const Tensor& input,
   RETURN_IF_ERROR(report_until(0));
   for (size_t i = 0; i < p.steps.size(); ++i) {
     try {
-      p.steps[i].primitive.execute(stream_, step_args_[i]);
+      const PlanStep& step = p.steps[i];
+      if (step.byte_table) {
+        const memory& src = step_args_[i].at(DNNL_ARG_SRC);
+        ApplyByteTable(*step.byte_table, static_cast<const uint8_t*>(src.get_data_handle()),
+                       static_cast<uint8_t*>(step_args_[i].at(DNNL_ARG_DST).get_data_handle()),
+                       src.get_desc().get_size());
+      } else {
+        step.primitive.execute(stream_, step_args_[i]);
+      }
     } catch (const dnnl::error& e) {
       return absl::InternalError(
           absl::StrCat("node '", p.steps[i].node, "': oneDNN execution failed: ", e.what()));

@@ -8,10 +8,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "engine/runtime/byte_table.h"
 #include "engine/runtime/int8_coverage.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -41,6 +43,13 @@ struct PlanStep {
   std::unordered_map<int, int> args;
   dnnl::memory::desc scratchpad;  // zero-sized when the primitive needs none
   float reorder_scale = 1.0f;     // reorders: the multiplier they apply
+  // Set: a step quantd runs itself instead of a primitive (`primitive` is
+  // empty): every byte of DNNL_ARG_SRC looked up into DNNL_ARG_DST.
+  std::shared_ptr<const ByteTable> byte_table = nullptr;
+
+  bool IsReorder() const {
+    return !byte_table && primitive.get_kind() == dnnl::primitive::kind::reorder;
+  }
 };
 
 // A graph value that RunObserved reports once steps [0, after_step) ran.

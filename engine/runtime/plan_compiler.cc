@@ -200,7 +200,7 @@ void PlanCompiler::RecordExecution(const Node& node, size_t first_step) {
   };
   for (size_t i = first_step; i < plan_->steps.size(); ++i) {
     const PlanStep& step = plan_->steps[i];
-    if (step.primitive.get_kind() == dnnl::primitive::kind::reorder) {
+    if (step.IsReorder()) {
       // Data movement (Slice, Transpose) of int8 values; a reorder that only
       // converts a value on its way in or out does not make the node int8.
       execution.int8 |=
@@ -237,7 +237,7 @@ void PlanCompiler::CountBoundaries() {
     return desc.data_type() == memory::data_type::u8 || desc.data_type() == memory::data_type::s8;
   };
   for (const PlanStep& step : plan_->steps) {
-    if (step.primitive.get_kind() != dnnl::primitive::kind::reorder) continue;
+    if (!step.IsReorder()) continue;
     const memory::desc& from = plan_->buffers[step.args.at(DNNL_ARG_FROM)].desc;
     const memory::desc& to = plan_->buffers[step.args.at(DNNL_ARG_TO)].desc;
     if (!quantized(from) && quantized(to)) {
@@ -464,6 +464,16 @@ void PlanCompiler::AddStep(const std::string& node, dnnl::primitive primitive,
   if (scratchpad != nullptr) step.scratchpad = memory::desc(*scratchpad);
   plan_->scratchpad_size = std::max(plan_->scratchpad_size, step.scratchpad.get_size());
   plan_->steps.push_back(std::move(step));
+}
+
+void PlanCompiler::AddByteTableStep(const std::string& node, ByteTable table, int from, int to) {
+  PlanStep step{node, {}, {{DNNL_ARG_SRC, from}, {DNNL_ARG_DST, to}}, {}};
+  step.byte_table = std::make_shared<const ByteTable>(std::move(table));
+  plan_->steps.push_back(std::move(step));
+}
+
+void PlanCompiler::RecordQuantizedValue(const std::string& name, QuantParams quant) {
+  plan_->quantized_values[name] = quant;
 }
 
 absl::Status PlanCompiler::AddReorderStep(const std::string& node, int from, int to, float scale) {

@@ -130,6 +130,12 @@ class PlanCompiler {
                                            const std::vector<float>& scales);
   void AddStep(const std::string& node, dnnl::primitive primitive,
                std::unordered_map<int, int> args);
+  // Adds a step mapping every byte of buffer `from` through `table` into
+  // buffer `to` (both u8/s8, same layout).
+  void AddByteTableStep(const std::string& node, ByteTable table, int from, int to);
+  // Records that the Plan rounds `name` onto `quant` although `name` has no
+  // buffer of its own here (e.g. a fused activation's input; QDQ export).
+  void RecordQuantizedValue(const std::string& name, QuantParams quant);
   // Adds a step reordering buffer `from` into buffer `to` with x_to = x_from *
   // scale (type conversion and layout change included).
   absl::Status AddReorderStep(const std::string& node, int from, int to, float scale);
