@@ -541,6 +541,15 @@ class QdqWriter {
         last = AddNode("Add", Unique(absl::StrCat(node.name, "_add")), {current, op.sum_input},
                        {next});
       } else {
+        // quantd rounds the raw result onto its own grid before an activation
+        // it looks up in a table (table_activation.h).
+        if (const std::optional<ActivationGrid> raw =
+                op.pre_activation.empty() ? std::nullopt : quantized_.StoredGrid(op.pre_activation);
+            raw && int8 && current == producer->output(0)) {
+          const std::string rounded = Unique(op.pre_activation + "_rounded");
+          EmitQdq(current, rounded, *raw);
+          current = rounded;
+        }
         ASSIGN_OR_RETURN(last, EmitActivation(node, op, i, current, next));
       }
       current = next;

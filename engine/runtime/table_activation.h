@@ -1,11 +1,11 @@
 #ifndef QUANTD_ENGINE_RUNTIME_TABLE_ACTIVATION_H_
 #define QUANTD_ENGINE_RUNTIME_TABLE_ACTIVATION_H_
 
-// int8 layers whose fused activation costs an exp() per element (Sigmoid,
-// Tanh, SiLU) write their raw result on its own calibrated int8 grid, and a
-// 256-entry table maps it onto the destination's grid (ByteTable). Evaluated
-// as a post-op, SiLU took EfficientNet-B0 at batch 32 about as long as all of
-// its int8 convolutions (55 of 136 ms); looked up, a few ms. The raw result
+// int8 layers whose fused activation is Sigmoid, Tanh, SiLU or HardSwish
+// write their raw result on its own calibrated int8 grid, and a 256-entry
+// table maps it onto the destination's grid (ByteTable). Evaluated as a
+// post-op, SiLU took EfficientNet-B0 at batch 32 about as long as all of its
+// int8 convolutions (55 of 136 ms); looked up, a few ms. The raw result
 // is rounded once more than with the post-op, as ONNX Runtime and TFLite
 // round it (a QDQ pair before the activation); the QDQ export writes that
 // pair too.
@@ -28,7 +28,7 @@ struct TableActivation {
 
 // For an int8 `node` whose result is stored as `dst`: its activation in table
 // form, or nullopt (then any activation stays a fused post-op). Needs `dst`
-// quantized, the activation to be the node's only post-op and a costly one,
+// quantized, the activation to be the node's only post-op and one of those,
 // and a calibrated range for the raw result (PostOp::pre_activation).
 std::optional<TableActivation> ChooseTableActivation(const PlanCompiler& c, const Node& node,
                                                      QuantParams dst);

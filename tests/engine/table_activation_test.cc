@@ -1,7 +1,7 @@
 // Costly activations of int8 layers by table lookup (table_activation.h,
 // byte_table.h): the kernel against a plain loop, the table against the
 // activation evaluated on each of the 256 inputs, and SiLU / Sigmoid / Tanh
-// exported the way PyTorch writes them, fused by the standard pass and run
+// (and HardSwish) exported the way PyTorch writes them, fused by the standard pass and run
 // int8, against the naive reference interpreter.
 
 #include <cmath>
@@ -113,7 +113,10 @@ TEST_P(TableActivationPlanTest, RunsInt8AgainstTheReference) {
   if (activation.kind == PostOp::Kind::kSwish) {
     builder.Op("Sigmoid", "gate", {"raw"}, "g").Op("Mul", "silu", {"raw", "g"}, "a");
   } else {
-    builder.Op(activation.kind == PostOp::Kind::kTanh ? "Tanh" : "Sigmoid", "act", {"raw"}, "a");
+    const char* op = activation.kind == PostOp::Kind::kTanh        ? "Tanh"
+                     : activation.kind == PostOp::Kind::kHardSwish ? "HardSwish"
+                                                                   : "Sigmoid";
+    builder.Op(op, "act", {"raw"}, "a");
   }
   const Graph unfused = builder.Op("Conv", "c2", {"a", "w2"}, "y").Output("y").Build();
   Graph fused = unfused;
@@ -158,7 +161,9 @@ TEST_P(TableActivationPlanTest, RunsInt8AgainstTheReference) {
 INSTANTIATE_TEST_SUITE_P(Activations, TableActivationPlanTest,
                          ::testing::Values(ActivationCase{"Swish", PostOp::Kind::kSwish, 1.1f},
                                            ActivationCase{"Sigmoid", PostOp::Kind::kSigmoid, 0.25f},
-                                           ActivationCase{"Tanh", PostOp::Kind::kTanh, 1.0f}),
+                                           ActivationCase{"Tanh", PostOp::Kind::kTanh, 1.0f},
+                                           ActivationCase{"HardSwish", PostOp::Kind::kHardSwish,
+                                                          1.5f}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace
