@@ -247,10 +247,74 @@ class QdqWriter {
     return dequantized;
   }
 
+  // GELU written out as PyTorch exports it before opset 20 (ONNX Runtime
+  // fuses that form back): x * (1 + Erf(x / sqrt 2)) * 0.5.
+  onnx::NodeProto* EmitGelu(const std::string& name, const std::string& x,
+                            const std::string& output) {
+    auto scalar = [&](const std::string& suffix, float value) {
+      return AddInitializer<float>(name + suffix, onnx::TensorProto::FLOAT, {}, {value});
+    };
+    const std::string scaled = Unique(name + "_scaled"), erf = Unique(name + "_erf"),
+                      plus_one = Unique(name + "_plus_one"), product = Unique(name + "_product");
+    AddNode("Div", scaled, {x, scalar("_sqrt2", static_cast<float>(std::sqrt(2.0)))}, {scaled});
+    AddNode("Erf", erf, {scaled}, {erf});
+    AddNode("Add", plus_one, {erf, scalar("_one", 1.0f)}, {plus_one});
+    AddNode("Mul", product, {x, plus_one}, {product});
+    return AddNode("Mul", name, {product, scalar("_half", 0.5f)}, {output});
+  }
+
+  // LayerNormalization (an opset-17 op) written out as PyTorch exports it
+  // before opset 17, over the last axis.
+  onnx::NodeProto* EmitLayerNorm(const Node& node, const std::string& x, const std::string& output) {
+    const std::string& name = node.name;
+    auto value = [&](const char* suffix) { return Unique(name + suffix); };
+    const std::string mean = value("_mean"), centered = value("_centered"),
+                      squared = value("_squared"), variance = value("_variance"),
+                      shifted = value("_plus_eps"), deviation = value("_deviation"),
+                      normalized = value("_normalized");
+    onnx::NodeProto* reduce = AddNode("ReduceMean", mean, {x}, {mean});
+    SetAttribute(*reduce, "axes", std::vector<int64_t>{-1});
+    AddNode("Sub", centered, {x, mean}, {centered});
+    AddNode("Pow", squared,
+            {centered, AddInitializer<float>(name + "_two", onnx::TensorProto::FLOAT, {}, {2.0f})},
+            {squared});
+    reduce = AddNode("ReduceMean", variance, {squared}, {variance});
+    SetAttribute(*reduce, "axes", std::vector<int64_t>{-1});
+    const float epsilon = [&] {
+      const auto it = node.attributes.find("epsilon");
+      const float* f = it == node.attributes.end() ? nullptr : std::get_if<float>(&it->second);
+      return f != nullptr ? *f : 1e-5f;
+    }();
+    AddNode("Add", shifted,
+            {variance,
+             AddInitializer<float>(name + "_epsilon", onnx::TensorProto::FLOAT, {}, {epsilon})},
+            {shifted});
+    AddNode("Sqrt", deviation, {shifted}, {deviation});
+    AddNode("Div", normalized, {centered, deviation}, {normalized});
+    if (node.inputs.size() < 3 || node.inputs[2].empty()) {
+      return AddNode("Mul", name, {normalized, InputName(node.inputs[1])}, {output});
+    }
+    const std::string scaled = value("_scaled");
+    AddNode("Mul", scaled, {normalized, InputName(node.inputs[1])}, {scaled});
+    return AddNode("Add", name, {scaled, InputName(node.inputs[2])}, {output});
+  }
+
   absl::Status EmitNode(const Node& node) {
     const std::string& op = node.op_type;
     if (node.outputs.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("node '", node.name, "' has no output"));
+    }
+    if (op == "Gelu" || op == "LayerNormalization") {
+      // Ops of opsets 20 and 17 that quantd collapsed from their written-out
+      // forms go back to those forms.
+      const bool rewritten = !node.post_ops.empty() || quantized_.StoredGrid(node.outputs[0]);
+      const std::string output =
+          rewritten ? Unique(node.outputs[0] + "_float") : node.outputs[0];
+      const std::string x = InputName(node.inputs[0]);
+      onnx::NodeProto* last =
+          op == "Gelu" ? EmitGelu(node.name, x, output) : EmitLayerNorm(node, x, output);
+      if (rewritten) return EmitPostOpsAndOutput(node, last, /*int8=*/false);
+      return absl::OkStatus();
     }
     if (op == "Conv" || op == "Gemm" || op == "MatMul") return EmitWeighted(node);
     if (op == "BatchNormalization" && quantized_.RunsInt8(node)) return EmitBatchNormAsConv(node);
@@ -366,8 +430,9 @@ class QdqWriter {
     return op;
   }
 
-  // Conv, Gemm and MatMul (written as Gemm with transB = 1, the layout
-  // quantd's inner product uses, so per-channel scales sit on axis 0).
+  // Conv, Gemm (written with transB = 1, the layout quantd's inner product
+  // uses, so per-channel scales sit on axis 0) and MatMul (written as MatMul,
+  // since its A may have any rank: B [K, N], scales on axis 1).
   absl::Status EmitWeighted(const Node& node) {
     ASSIGN_OR_RETURN(WeightedOp op, ReadWeights(node));
     return EmitWeightedOp(node, op, node.op_type == "Conv", node.attributes);
@@ -391,13 +456,23 @@ class QdqWriter {
                               const std::map<std::string, AttributeValue>& conv_attributes) {
     const int64_t oc = op.weight_dims[0];
     const bool int8 = quantized_.RunsInt8(node);
+    const bool matmul = !conv && node.op_type == "MatMul";
     std::vector<std::string> inputs;
     if (int8) {
       const ActivationGrid input_grid = quantized_.int8_node_input.at(node.name);
       inputs.push_back(QuantizedInput(node.inputs[0], input_grid));
       const std::vector<float> multipliers = WeightScales(op.weights, oc, options_);
-      inputs.push_back(QuantizedWeights(node, op, multipliers));
+      inputs.push_back(QuantizedWeights(node, op, multipliers, /*as_matmul_b=*/!conv && matmul));
       if (op.bias) inputs.push_back(QuantizedBias(node, *op.bias, input_grid, multipliers));
+    } else if (matmul) {
+      inputs.push_back(node.inputs[0]);
+      const int64_t k = op.weight_dims[1];
+      std::vector<float> b(op.weights.size());
+      for (int64_t o = 0; o < oc; ++o) {
+        for (int64_t i = 0; i < k; ++i) b[i * oc + o] = op.weights[o * k + i];
+      }
+      inputs.push_back(
+          AddInitializer<float>(node.name + "_weight", onnx::TensorProto::FLOAT, {k, oc}, b));
     } else {
       inputs.push_back(node.inputs[0]);
       inputs.push_back(AddInitializer<float>(node.name + "_weight", onnx::TensorProto::FLOAT,
@@ -410,10 +485,11 @@ class QdqWriter {
     const bool rewritten =
         !node.post_ops.empty() || quantized_.StoredGrid(node.outputs[0]).has_value();
     const std::string output = rewritten ? Unique(node.outputs[0] + "_float") : node.outputs[0];
-    onnx::NodeProto* proto = AddNode(conv ? "Conv" : "Gemm", node.name, inputs, {output});
+    onnx::NodeProto* proto =
+        AddNode(conv ? "Conv" : matmul ? "MatMul" : "Gemm", node.name, inputs, {output});
     if (conv) {
       for (const auto& [name, value] : conv_attributes) SetAttribute(*proto, name, value);
-    } else {
+    } else if (!matmul) {
       SetAttribute(*proto, "transB", int64_t{1});
     }
     if (rewritten) return EmitPostOpsAndOutput(node, proto, int8);
@@ -422,19 +498,24 @@ class QdqWriter {
 
   // s8 weights exactly as oneDNN's reorder makes them: round to nearest
   // even, saturate to [-128, 127].
+  // `as_matmul_b`: stored as MatMul's B, [K, OC], with the scales on axis 1.
   std::string QuantizedWeights(const Node& node, const WeightedOp& op,
-                               const std::vector<float>& multipliers) {
+                               const std::vector<float>& multipliers, bool as_matmul_b = false) {
     const int64_t oc = op.weight_dims[0];
     const int64_t per_channel = static_cast<int64_t>(op.weights.size()) / oc;
     std::vector<int8_t> q(op.weights.size());
     for (int64_t c = 0; c < oc; ++c) {
       for (int64_t i = 0; i < per_channel; ++i) {
         const float v = std::nearbyint(op.weights[c * per_channel + i] * multipliers[c]);
-        q[c * per_channel + i] = static_cast<int8_t>(std::clamp(v, -128.0f, 127.0f));
+        const size_t at = as_matmul_b ? static_cast<size_t>(i * oc + c)
+                                      : static_cast<size_t>(c * per_channel + i);
+        q[at] = static_cast<int8_t>(std::clamp(v, -128.0f, 127.0f));
       }
     }
+    const std::vector<int64_t> weight_dims =
+        as_matmul_b ? std::vector<int64_t>{per_channel, oc} : op.weight_dims;
     const std::string weights = AddInitializer<int8_t>(node.name + "_weight_quantized",
-                                                       onnx::TensorProto::INT8, op.weight_dims, q);
+                                                       onnx::TensorProto::INT8, weight_dims, q);
     const bool per_tensor = options_.weight_granularity == WeightGranularity::kPerTensor;
     std::vector<float> scales;
     for (float m : multipliers) scales.push_back(1.0f / m);
@@ -450,7 +531,7 @@ class QdqWriter {
     onnx::NodeProto* dq =
         AddNode("DequantizeLinear", Unique(node.name + "_weight_DequantizeLinear"),
                 {weights, scale, zero_point}, {dequantized});
-    if (!per_tensor) SetAttribute(*dq, "axis", int64_t{0});
+    if (!per_tensor) SetAttribute(*dq, "axis", int64_t{as_matmul_b ? 1 : 0});
     return dequantized;
   }
 
@@ -605,6 +686,8 @@ class QdqWriter {
         AddNode("Sigmoid", gate, {input}, {gate});
         return AddNode("Mul", name, {input, gate}, {output});
       }
+      case PostOp::Kind::kGeluErf:
+        return EmitGelu(name, input, output);
       case PostOp::Kind::kSum:
         break;
     }

@@ -45,7 +45,8 @@ struct PostOp {
     kHardSwish,
     kSum,
     kTanh,
-    kSwish,  // x * Sigmoid(x) (SiLU), as exporters write it out
+    kSwish,    // x * Sigmoid(x) (SiLU), as exporters write it out
+    kGeluErf,  // x * (1 + Erf(x / sqrt(2))) / 2 (GELU, "none" approximation)
   };
   Kind kind = Kind::kRelu;
   float alpha = 0.0f;  // Clip: lower bound; LeakyRelu/HardSigmoid: alpha

@@ -480,6 +480,69 @@ absl::StatusOr<Folded> FoldArithmetic(const Node& node, const Value& a, const Va
   return Folded(Values{std::move(out)});
 }
 
+// Equal as int64 0/1 (quantd keeps booleans as integers). A symbol stands for
+// a size, never negative: it differs from any negative value (exporters test
+// shape entries against -1 before an Expand); otherwise an unknown stays
+// unknown and nothing folds.
+absl::StatusOr<Folded> FoldEqual(const Node& node, const Value& a, const Value& b) {
+  if (a.type != b.type) return Folded();
+  const std::optional<std::vector<int64_t>> dims = BroadcastDims(a.dims, b.dims);
+  if (!dims) return Invalid(node, "the operands' shapes do not broadcast");
+  ASSIGN_OR_RETURN(const int64_t total, CheckedElementCount(node, *dims));
+  Value out{.type = Constant::Type::kInt64, .dims = *dims, .floats = {}, .ints = {}};
+  std::vector<int64_t> coord(dims->size(), 0);
+  for (int64_t n = 0; n < total; ++n) {
+    const int64_t i = BroadcastIndex(a.dims, *dims, coord);
+    const int64_t j = BroadcastIndex(b.dims, *dims, coord);
+    if (a.is_float()) {
+      out.ints.push_back(Known(a.floats[i] == b.floats[j] ? 1 : 0));
+    } else {
+      const Dim x = a.ints[i], y = b.ints[j];
+      if (x == y) {
+        out.ints.push_back(Known(1));
+      } else if (x.known() && y.known()) {
+        out.ints.push_back(Known(0));
+      } else if ((x.known() && x.value < 0) || (y.known() && y.value < 0)) {
+        out.ints.push_back(Known(0));
+      } else {
+        return Folded();
+      }
+    }
+    for (int64_t k = static_cast<int64_t>(coord.size()) - 1; k >= 0 && ++coord[k] == (*dims)[k];
+         --k) {
+      coord[k] = 0;
+    }
+  }
+  return Folded(Values{std::move(out)});
+}
+
+// Where(condition, x, y) on a known integer condition.
+absl::StatusOr<Folded> FoldWhere(const Node& node, const Value& condition, const Value& x,
+                                 const Value& y) {
+  if (condition.is_float() || !condition.known() || x.type != y.type) return Folded();
+  std::optional<std::vector<int64_t>> dims = BroadcastDims(condition.dims, x.dims);
+  if (dims) dims = BroadcastDims(*dims, y.dims);
+  if (!dims) return Invalid(node, "the operands' shapes do not broadcast");
+  ASSIGN_OR_RETURN(const int64_t total, CheckedElementCount(node, *dims));
+  Value out{.type = x.type, .dims = *dims, .floats = {}, .ints = {}};
+  std::vector<int64_t> coord(dims->size(), 0);
+  for (int64_t n = 0; n < total; ++n) {
+    const bool pick_x = condition.ints[BroadcastIndex(condition.dims, *dims, coord)].value != 0;
+    const Value& from = pick_x ? x : y;
+    const int64_t at = BroadcastIndex(from.dims, *dims, coord);
+    if (from.is_float()) {
+      out.floats.push_back(from.floats[at]);
+    } else {
+      out.ints.push_back(from.ints[at]);
+    }
+    for (int64_t k = static_cast<int64_t>(coord.size()) - 1; k >= 0 && ++coord[k] == (*dims)[k];
+         --k) {
+      coord[k] = 0;
+    }
+  }
+  return Folded(Values{std::move(out)});
+}
+
 // Shape-1 returns every dimension; Shape-15 adds start/end (Python slicing).
 Folded FoldShape(const Node& node, const SymShape& shape) {
   const int64_t rank = static_cast<int64_t>(shape.size());
@@ -527,7 +590,7 @@ bool IsEvaluableOp(std::string_view op_type) {
   static const auto* const kOps = new std::set<std::string, std::less<>>{
       "Identity", "Shape",  "Size",  "Gather", "Transpose", "Unsqueeze",       "Squeeze",
       "Concat",   "Slice",  "Cast",  "Reshape", "Range",    "ConstantOfShape", "Expand",
-      "Add",      "Sub",    "Mul",   "Div"};
+      "Add",      "Sub",    "Mul",   "Div",     "Equal",    "Where"};
   return kOps->count(op_type) > 0;
 }
 
@@ -555,6 +618,10 @@ absl::StatusOr<Folded> EvaluateNode(const Node& node, const std::vector<const Va
   if (op == "Expand") return FoldExpand(node, *in[0], *in[1]);
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
     return FoldArithmetic(node, *in[0], *in[1], symbols);
+  }
+  if (op == "Equal") return FoldEqual(node, *in[0], *in[1]);
+  if (op == "Where" && in.size() == 3 && in[2] != nullptr) {
+    return FoldWhere(node, *in[0], *in[1], *in[2]);
   }
   if (op == "Range" && in.size() == 3 && in[2] != nullptr) {
     return FoldRange(node, *in[0], *in[1], *in[2]);

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/graph/node_attributes.h"
 #include "engine/passes/graph_rewrite.h"
 
 namespace quantd::engine {
@@ -53,6 +54,12 @@ std::optional<PostOp> AsPostOp(const Graph& graph, const Node& node) {
                                      : PostOp::Kind::kHardSwish;
     return post_op;
   }
+  if (type == "Gelu") {
+    // Opset 20's Gelu; CollapseGelu writes the exported Erf form as one.
+    if (StringAttr(node, "approximate", "none") != "none") return std::nullopt;
+    post_op.kind = PostOp::Kind::kGeluErf;
+    return post_op;
+  }
   if (type == "HardSigmoid") {
     post_op.kind = PostOp::Kind::kHardSigmoid;
     post_op.alpha = 0.2f;
@@ -79,24 +86,6 @@ std::optional<PostOp> AsPostOp(const Graph& graph, const Node& node) {
 }
 
 // --- HardSwish written out: x * Clip(x + 3, 0, 6) / 6, x * HardSigmoid(x). ---
-
-bool IsScalar(const Graph& graph, const std::string& name, float value) {
-  const auto it = graph.constants.find(name);
-  return it != graph.constants.end() && it->second.type == Constant::Type::kFloat32 &&
-         it->second.floats.size() == 1 && std::fabs(it->second.floats[0] - value) <= 1e-6f;
-}
-
-// The node producing `value` when the pattern may absorb it: its only reader
-// is the pattern and it is no graph output.
-const Node* InnerProducer(const Graph& graph, const std::string& value, const char* op_type) {
-  const int index = FindProducer(graph, value);
-  if (index < 0 || CountValueUses(graph, value) != 1 || IsGraphOutput(graph, value)) {
-    return nullptr;
-  }
-  const Node& node = graph.nodes[index];
-  if (node.op_type != op_type || node.outputs.size() != 1) return nullptr;
-  return &node;
-}
 
 // `node` computes other * k (Mul by k either side, or Div by 1/k): `other`.
 std::optional<std::string> ScaledInput(const Graph& graph, const Node& node, float k) {

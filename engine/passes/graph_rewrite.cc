@@ -1,5 +1,8 @@
 #include "engine/passes/graph_rewrite.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 
 namespace quantd::engine {
@@ -69,6 +72,35 @@ std::string UniqueValueName(const Graph& graph, const std::string& base) {
     name = absl::StrCat(base, "_", suffix);
   }
   return name;
+}
+
+bool IsScalar(const Graph& graph, const std::string& name, float value) {
+  const auto it = graph.constants.find(name);
+  return it != graph.constants.end() && it->second.type == Constant::Type::kFloat32 &&
+         it->second.floats.size() == 1 && std::fabs(it->second.floats[0] - value) <= 1e-6f;
+}
+
+const Node* InnerProducer(const Graph& graph, const std::string& value, const char* op_type,
+                          int uses) {
+  const int index = FindProducer(graph, value);
+  if (index < 0 || CountValueUses(graph, value) != uses || IsGraphOutput(graph, value)) {
+    return nullptr;
+  }
+  const Node& node = graph.nodes[index];
+  if (node.op_type != op_type || node.outputs.size() != 1) return nullptr;
+  return &node;
+}
+
+void EraseNodesProducing(Graph& graph, const std::set<std::string>& values) {
+  graph.nodes.erase(std::remove_if(graph.nodes.begin(), graph.nodes.end(),
+                                   [&](const Node& node) {
+                                     if (node.outputs.empty()) return false;
+                                     for (const std::string& output : node.outputs) {
+                                       if (values.count(output) == 0) return false;
+                                     }
+                                     return true;
+                                   }),
+                    graph.nodes.end());
 }
 
 }  // namespace quantd::engine

@@ -6,6 +6,7 @@
 // value); graph outputs are asked about separately because their names are
 // part of the model's public interface and must survive rewrites.
 
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,18 @@ void ReplaceValueUses(Graph& graph, std::string from, std::string to);
 
 // `base`, or `base` with a numeric suffix, not yet naming any value or node.
 std::string UniqueValueName(const Graph& graph, const std::string& base);
+
+// Pattern matching for passes that collapse a written-out op into one node.
+// Whether `name` is a float constant holding one value within 1e-6 of `value`.
+bool IsScalar(const Graph& graph, const std::string& name, float value);
+// The node producing `value` when a pattern may absorb it: its op type is
+// `op_type`, it has one output, `value` has exactly `uses` readers (all in the
+// pattern) and is no graph output. nullptr otherwise.
+const Node* InnerProducer(const Graph& graph, const std::string& value, const char* op_type,
+                          int uses = 1);
+// Erases every node whose outputs all lie in `values` (a collapsed pattern's
+// inner nodes, once nothing outside reads them).
+void EraseNodesProducing(Graph& graph, const std::set<std::string>& values);
 
 }  // namespace quantd::engine
 

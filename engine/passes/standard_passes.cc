@@ -1,5 +1,7 @@
 #include "engine/passes/standard_passes.h"
 
+#include "engine/passes/collapse_gelu.h"
+#include "engine/passes/collapse_layer_norm.h"
 #include "engine/passes/fold_batch_norm_into_conv.h"
 #include "engine/passes/fold_constants.h"
 #include "engine/passes/fuse_activations.h"
@@ -13,6 +15,10 @@ namespace quantd::engine {
 absl::Status RunStandardPasses(Graph& graph, const PassOptions& options) {
   RETURN_IF_ERROR(FoldConstants(graph));
   RETURN_IF_ERROR(RemoveIdentityNodes(graph));
+  // Written-out ops collapse whether or not fusion is on: calibration's
+  // unfused sessions run them too.
+  RETURN_IF_ERROR(CollapseLayerNorm(graph));
+  RETURN_IF_ERROR(CollapseGelu(graph));
   if (options.fold_batch_norm) RETURN_IF_ERROR(FoldBatchNormIntoConv(graph));
   if (options.fuse_operators) {
     RETURN_IF_ERROR(FuseResidualAdd(graph));

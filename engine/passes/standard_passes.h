@@ -7,8 +7,9 @@
 namespace quantd::engine {
 
 // The rewrites every imported model gets before quantization, in this order:
-// FoldConstants, RemoveIdentityNodes, FoldBatchNormIntoConv, FuseResidualAdd,
-// FuseActivations, RemoveUnusedConstants. Residual Adds are fused before
+// FoldConstants, RemoveIdentityNodes, CollapseLayerNorm, CollapseGelu,
+// FoldBatchNormIntoConv, FuseResidualAdd, FuseActivations,
+// RemoveUnusedConstants. Residual Adds are fused before
 // activations so that conv -> +residual -> relu yields post-ops [kSum, kRelu];
 // constants are folded first so the other passes see constant Reshape
 // targets and Clip bounds.

@@ -1,6 +1,6 @@
-// Standalone Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid and HardSwish
-// (those not fused into a producer by the passes) as oneDNN eltwise in f32 on
-// the current layout.
+// Standalone Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish and
+// Gelu (those not fused into a producer by the passes), Sqrt, and Pow by a
+// constant scalar exponent, as oneDNN eltwise in f32 on the current layout.
 
 #include <limits>
 #include <optional>
@@ -46,6 +46,12 @@ absl::StatusOr<PostOp> AsPostOp(PlanCompiler& c, const Node& node) {
     op.beta = FloatAttr(node, "beta", 0.5f);
   } else if (type == "HardSwish") {
     op.kind = PostOp::Kind::kHardSwish;
+  } else if (type == "Gelu") {
+    if (StringAttr(node, "approximate", "none") != "none") {
+      return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": approximate=\"",
+                                                   StringAttr(node, "approximate"), "\""));
+    }
+    op.kind = PostOp::Kind::kGeluErf;
   } else if (type == "Clip") {
     op.kind = PostOp::Kind::kClip;
     ASSIGN_OR_RETURN(op.alpha, ClipBound(c, node, 1, "min", std::numeric_limits<float>::lowest()));
@@ -56,15 +62,33 @@ absl::StatusOr<PostOp> AsPostOp(PlanCompiler& c, const Node& node) {
   return op;
 }
 
+// Sqrt and Pow are no activations a producer takes; the rest map as their
+// post-op does.
+absl::StatusOr<std::vector<EltwiseStage>> Stages(PlanCompiler& c, const Node& node) {
+  if (node.op_type == "Sqrt") return std::vector<EltwiseStage>{{dnnl::algorithm::eltwise_sqrt}};
+  if (node.op_type == "Pow") {
+    const Constant* exponent = node.inputs.size() == 2 ? c.FindConstant(node.inputs[1]) : nullptr;
+    if (exponent == nullptr || exponent->type != Constant::Type::kFloat32 ||
+        exponent->floats.size() != 1) {
+      return absl::UnimplementedError(
+          absl::StrCat(NodeLabel(node), ": the exponent must be a float scalar constant"));
+    }
+    // oneDNN's pow is alpha * x^beta.
+    return std::vector<EltwiseStage>{{dnnl::algorithm::eltwise_pow, 1.0f, exponent->floats[0]}};
+  }
+  ASSIGN_OR_RETURN(const PostOp op, AsPostOp(c, node));
+  return EltwiseStages(op);
+}
+
 absl::Status CompileEltwise(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node));
-  ASSIGN_OR_RETURN(const PostOp op, AsPostOp(c, node));
+  ASSIGN_OR_RETURN(const std::vector<EltwiseStage> stages, Stages(c, node));
   const std::string& x = node.inputs[0];
   ASSIGN_OR_RETURN(int buffer, c.F32BufferFor(x, node.name));
   ASSIGN_OR_RETURN(dnnl::memory::desc desc, c.CurrentDesc(x));
   desc.data.data_type = dnnl_f32;
   try {
-    for (const EltwiseStage& stage : EltwiseStages(op)) {
+    for (const EltwiseStage& stage : stages) {
       const dnnl::eltwise_forward::desc op_desc(dnnl::prop_kind::forward_inference, stage.algorithm,
                                                 desc, stage.alpha, stage.beta);
       const dnnl::eltwise_forward::primitive_desc pd(op_desc, StepAttr(), c.engine());
@@ -84,7 +108,8 @@ absl::Status CompileEltwise(PlanCompiler& c, const Node& node) {
 
 void RegisterEltwiseOps(std::vector<OpDefinition>& ops) {
   for (const char* op_type :
-       {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish"}) {
+       {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Gelu", "Sqrt",
+        "Pow"}) {
     ops.push_back({.op_type = op_type, .shape = SameShapeAsInput, .compile = CompileEltwise});
   }
 }

@@ -17,9 +17,11 @@ namespace {
 
 using dnnl::memory;
 
-// `weights` is [OC, K] row-major; `bias` has OC entries.
+// `weights` is [OC, K] row-major; `bias` has OC entries. The result is value
+// `output` ([rows of a, OC]).
 absl::Status CompileInnerProduct(PlanCompiler& c, const Node& node, const std::string& a,
-                                 std::vector<float> weights, std::vector<float> bias) {
+                                 std::vector<float> weights, std::vector<float> bias,
+                                 const std::string& output) {
   const int64_t oc = static_cast<int64_t>(bias.size());
   const std::vector<int64_t> a_dims = c.Dims(a);
   if (a_dims.size() != 2) {
@@ -54,7 +56,10 @@ absl::Status CompileInnerProduct(PlanCompiler& c, const Node& node, const std::s
   if (c.int8() && quantize) {
     src_q = c.Quant(src);
     if (!src_q.quantized()) {
-      if (std::optional<QuantParams> q = c.CalibratedQuant(src)) src_q = *q;
+      // A view made here (MatMul's rows) has its source's calibrated range.
+      if (std::optional<QuantParams> q = c.CalibratedQuant(c.ViewSource(src).value_or(src))) {
+        src_q = *q;
+      }
     }
   }
   const bool int8 = src_q.quantized();
@@ -133,8 +138,8 @@ absl::Status CompileInnerProduct(PlanCompiler& c, const Node& node, const std::s
              {DNNL_ARG_WEIGHTS, weight_buffer},
              {DNNL_ARG_BIAS, bias_buffer},
              {DNNL_ARG_DST, dst_buffer}});
-  c.DefineValue(node.outputs[0], {src_dims[0], oc}, dst_buffer, dst_q);
-  if (dst_grid) c.SetGrid(node.outputs[0], *dst_grid);
+  c.DefineValue(output, {src_dims[0], oc}, dst_buffer, dst_q);
+  if (dst_grid) c.SetGrid(output, *dst_grid);
   return absl::OkStatus();
 }
 
@@ -248,7 +253,8 @@ absl::Status CompileGemm(PlanCompiler& c, const Node& node) {
       bias[i] = beta * bias_constant->floats[bias_constant->NumElements() == 1 ? 0 : i];
     }
   }
-  return CompileInnerProduct(c, node, node.inputs[0], std::move(weights), std::move(bias));
+  return CompileInnerProduct(c, node, node.inputs[0], std::move(weights), std::move(bias),
+                             node.outputs[0]);
 }
 
 absl::Status CompileMatMul(PlanCompiler& c, const Node& node) {
@@ -256,8 +262,25 @@ absl::Status CompileMatMul(PlanCompiler& c, const Node& node) {
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs A and B"));
   }
   ASSIGN_OR_RETURN(const Constant* b, ConstantMatrix(c, node, node.inputs[1]));
-  return CompileInnerProduct(c, node, node.inputs[0], Transpose(*b),
-                             std::vector<float>(b->dims[1], 0.0f));
+  const std::string& a = node.inputs[0];
+  const std::vector<int64_t> a_dims = c.Dims(a);
+  const int64_t n = b->dims[1];
+  if (a_dims.size() <= 2) {
+    return CompileInnerProduct(c, node, a, Transpose(*b), std::vector<float>(n, 0.0f),
+                               node.outputs[0]);
+  }
+  // [..., K] x [K, N] (ConvNeXt's and transformers' Linear layers) is the
+  // inner product of A's rows, [prod(...), K], viewed back as [..., N].
+  const int64_t k = a_dims.back();
+  const std::string rows = node.outputs[0] + "/rows_of_a";
+  c.DefineView(rows, {NumElements(a_dims) / k, k}, c.ViewSource(a).value_or(a));
+  const std::string product = node.outputs[0] + "/rows";
+  RETURN_IF_ERROR(
+      CompileInnerProduct(c, node, rows, Transpose(*b), std::vector<float>(n, 0.0f), product));
+  std::vector<int64_t> out = a_dims;
+  out.back() = n;
+  c.DefineView(node.outputs[0], out, product);
+  return absl::OkStatus();
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include "engine/graph/onnx_importer.h"
 #include "engine/passes/fold_constants.h"
 #include "engine/passes/check_inference_mode.h"
+#include "engine/passes/collapse_gelu.h"
+#include "engine/passes/collapse_layer_norm.h"
 #include "engine/passes/graph_rewrite.h"
 #include "engine/passes/remove_identity_nodes.h"
 #include "engine/runtime/op_registry.h"
@@ -102,6 +104,9 @@ absl::StatusOr<ModelSummary> InspectModel(std::string_view onnx_bytes) {
   for (const Node& node : graph.nodes) ++summary.op_counts[node.op_type];
   RETURN_IF_ERROR(FoldConstants(graph));
   RETURN_IF_ERROR(RemoveIdentityNodes(graph));
+  // Written-out layer norms and GELUs run as the one op they collapse into.
+  RETURN_IF_ERROR(CollapseLayerNorm(graph));
+  RETURN_IF_ERROR(CollapseGelu(graph));
   RETURN_IF_ERROR(CheckOperatorSupport(graph));
   RETURN_IF_ERROR(CheckInferenceMode(graph));
   RETURN_IF_ERROR(CheckInput(graph));

@@ -29,6 +29,7 @@ const Registry& TheRegistry() {
     RegisterEltwiseOps(r->definitions);
     RegisterBinaryOps(r->definitions);
     RegisterBatchNormOps(r->definitions);
+    RegisterLayerNormOps(r->definitions);
     RegisterReshapeOps(r->definitions);
     RegisterResizeOps(r->definitions);
     RegisterConcatOps(r->definitions);

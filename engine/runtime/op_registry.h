@@ -99,6 +99,7 @@ void RegisterPoolingOps(std::vector<OpDefinition>& ops);        // pooling_op.cc
 void RegisterEltwiseOps(std::vector<OpDefinition>& ops);        // eltwise_op.cc
 void RegisterBinaryOps(std::vector<OpDefinition>& ops);         // binary_op.cc
 void RegisterBatchNormOps(std::vector<OpDefinition>& ops);      // batch_norm_op.cc
+void RegisterLayerNormOps(std::vector<OpDefinition>& ops);      // layer_norm_op.cc
 void RegisterReshapeOps(std::vector<OpDefinition>& ops);        // reshape_op.cc
 void RegisterResizeOps(std::vector<OpDefinition>& ops);         // resize_op.cc
 void RegisterConcatOps(std::vector<OpDefinition>& ops);         // concat_op.cc

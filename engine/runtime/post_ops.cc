@@ -35,6 +35,8 @@ std::vector<EltwiseStage> EltwiseStages(const PostOp& op) {
     case PostOp::Kind::kSwish:
       // oneDNN's swish is x * sigmoid(alpha * x).
       return {{algorithm::eltwise_swish, 1.0f, 0.0f}};
+    case PostOp::Kind::kGeluErf:
+      return {{algorithm::eltwise_gelu_erf, 0.0f, 0.0f}};
     case PostOp::Kind::kSum:
       break;
   }

@@ -13,7 +13,7 @@ namespace quantd::engine {
 
 void RegisterShapeOps(std::vector<OpDefinition>& ops) {
   for (const char* op_type :
-       {"Shape", "Size", "Cast", "Gather", "Range", "ConstantOfShape", "Expand"}) {
+       {"Shape", "Size", "Cast", "Gather", "Range", "ConstantOfShape", "Expand", "Equal", "Where"}) {
     ops.push_back({.op_type = op_type});
   }
 }

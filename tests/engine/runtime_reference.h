@@ -339,7 +339,28 @@ inline float Activation(const std::string& op, float v, float alpha, float beta)
   if (op == "Tanh") return std::tanh(v);
   if (op == "HardSigmoid") return std::max(0.0f, std::min(1.0f, alpha * v + beta));
   if (op == "HardSwish") return v * std::max(0.0f, std::min(1.0f, v / 6.0f + 0.5f));
+  if (op == "Gelu") return float(0.5 * v * (1.0 + std::erf(double(v) / std::sqrt(2.0))));
+  if (op == "Erf") return float(std::erf(double(v)));
+  if (op == "Sqrt") return float(std::sqrt(double(v)));
   return v;
+}
+
+// LayerNormalization over the last axis: (x - mean) / sqrt(var + eps) * scale + bias.
+inline Tensor LayerNorm(const Tensor& x, const Constant& scale, const Constant* bias, float eps) {
+  Tensor y = x;
+  const int64_t c = x.shape.back(), rows = Product(x.shape) / c;
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0.0, var = 0.0;
+    for (int64_t i = 0; i < c; ++i) mean += x.data[r * c + i];
+    mean /= double(c);
+    for (int64_t i = 0; i < c; ++i) var += (x.data[r * c + i] - mean) * (x.data[r * c + i] - mean);
+    var /= double(c);
+    for (int64_t i = 0; i < c; ++i) {
+      const double n = (x.data[r * c + i] - mean) / std::sqrt(var + double(eps));
+      y.data[r * c + i] = float(n * scale.floats[i] + (bias ? bias->floats[i] : 0.0f));
+    }
+  }
+  return y;
 }
 
 // Row-major index helpers for the data-movement ops.
@@ -575,6 +596,9 @@ inline void ApplyPostOps(const Node& n, Tensor& y, const std::map<std::string, T
         case PostOp::Kind::kSwish:
           v = v * Activation("Sigmoid", v, 0.0f, 0.0f);
           break;
+        case PostOp::Kind::kGeluErf:
+          v = Activation("Gelu", v, 0.0f, 0.0f);
+          break;
       }
     }
   }
@@ -605,7 +629,22 @@ inline std::map<std::string, Tensor> RunAll(const Graph& g, const Tensor& input)
       y = Gemm(x, *constant(n, 1), RefInt(n, "transB", 0) != 0, RefFloat(n, "alpha", 1.0f),
                constant(n, 2), RefFloat(n, "beta", 1.0f));
     } else if (n.op_type == "MatMul") {
-      y = Gemm(x, *constant(n, 1), false, 1.0f, nullptr, 0.0f);
+      // [..., K] x [K, N]: the rows of A, then A's leading dims back.
+      Tensor rows = x;
+      rows.shape = {Product(x.shape) / x.shape.back(), x.shape.back()};
+      y = Gemm(rows, *constant(n, 1), false, 1.0f, nullptr, 0.0f);
+      std::vector<int64_t> out = x.shape;
+      out.back() = constant(n, 1)->dims[1];
+      y.shape = out;
+    } else if (n.op_type == "LayerNormalization") {
+      y = LayerNorm(x, *constant(n, 1), constant(n, 2), RefFloat(n, "epsilon", 1e-5f));
+    } else if (n.op_type == "Pow") {
+      y = x;
+      const float e = constant(n, 1)->floats[0];
+      for (float& v : y.data) v = float(std::pow(double(v), double(e)));
+    } else if (n.op_type == "Gelu" || n.op_type == "Erf" || n.op_type == "Sqrt") {
+      y = x;
+      for (float& v : y.data) v = Activation(n.op_type, v, 0.0f, 0.0f);
     } else if (n.op_type.find("Pool") != std::string::npos) {
       y = Pool(n, x);
     } else if (n.op_type == "Add") {

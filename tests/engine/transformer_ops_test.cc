@@ -1,0 +1,335 @@
+// The ops ConvNeXt and transformers are made of, as PyTorch exports them at
+// opset 13: layer normalization and GELU written out (collapsed by the
+// standard passes into LayerNormalization and Gelu), Linear layers as a
+// MatMul of a 3-D or 4-D activation by a constant, Sqrt and Pow. Each against
+// the naive reference interpreter running the graph as exported; a
+// ConvNeXt block also int8, and through the QDQ export.
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/export/qdq_export.h"
+#include "engine/passes/standard_passes.h"
+#include "engine/runtime/execution_context.h"
+#include "engine/runtime/inference_session.h"
+#include "engine/runtime/model_inspection.h"
+#include "engine/runtime/plan_compiler.h"
+#include "gtest/gtest.h"
+#include "onnx/checker.h"
+#include "plan_test_helpers.h"
+#include "runtime_reference.h"
+#include "tests/engine/onnx_model_builder.h"
+
+namespace quantd::engine {
+namespace {
+
+using testing::GraphBuilder;
+using testing::RandomTensor;
+using Ints = std::vector<int64_t>;
+
+std::vector<std::string> OpTypes(const Graph& graph) {
+  std::vector<std::string> types;
+  for (const Node& node : graph.nodes) types.push_back(node.op_type);
+  return types;
+}
+
+// The graph after the standard passes, run as an fp32 Plan, against the
+// reference interpreter on the graph as written.
+void ExpectPassedGraphMatches(const Graph& written, const Tensor& input, float tolerance = 1e-4f) {
+  Graph passed = written;
+  ASSERT_TRUE(RunStandardPasses(passed).ok());
+  const Tensor expected = testing::reference::Run(written, input);
+  absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(passed, input.shape, {});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  absl::StatusOr<std::unique_ptr<ExecutionContext>> context = ExecutionContext::Create(*plan);
+  ASSERT_TRUE(context.ok()) << context.status();
+  absl::StatusOr<std::vector<Tensor>> actual = (*context)->Run(input);
+  ASSERT_TRUE(actual.ok()) << actual.status();
+  const Tensor& y = (*actual)[0];
+  ASSERT_EQ(y.shape, expected.shape);
+  for (size_t i = 0; i < y.data.size(); ++i) {
+    ASSERT_NEAR(y.data[i], expected.data[i], tolerance * (1.0f + std::fabs(expected.data[i])))
+        << "element " << i;
+  }
+}
+
+// F.layer_norm over the last axis as exported before opset 17.
+GraphBuilder& WriteLayerNorm(GraphBuilder& b, const std::string& x, const std::string& y,
+                             const std::string& prefix) {
+  return b.Floats(prefix + "two", {}, {2.0f})
+      .Floats(prefix + "eps", {}, {1e-6f})
+      .Op("ReduceMean", prefix + "mean", {x}, prefix + "m", {{"axes", Ints{-1}}})
+      .Op("Sub", prefix + "sub", {x, prefix + "m"}, prefix + "d")
+      .Op("Pow", prefix + "pow", {prefix + "d", prefix + "two"}, prefix + "p")
+      .Op("ReduceMean", prefix + "var", {prefix + "p"}, prefix + "v", {{"axes", Ints{-1}}})
+      .Op("Add", prefix + "add_eps", {prefix + "v", prefix + "eps"}, prefix + "ve")
+      .Op("Sqrt", prefix + "sqrt", {prefix + "ve"}, prefix + "s")
+      .Op("Div", prefix + "div", {prefix + "d", prefix + "s"}, prefix + "n")
+      .Op("Mul", prefix + "scale", {prefix + "n", prefix + "gamma"}, prefix + "g")
+      .Op("Add", prefix + "shift", {prefix + "beta", prefix + "g"}, y);
+}
+
+// nn.GELU() as exported before opset 20.
+GraphBuilder& WriteGelu(GraphBuilder& b, const std::string& x, const std::string& y,
+                        const std::string& prefix) {
+  return b.Floats(prefix + "sqrt2", {}, {1.4142135381698608f})
+      .Floats(prefix + "one", {}, {1.0f})
+      .Floats(prefix + "half", {}, {0.5f})
+      .Op("Div", prefix + "div", {x, prefix + "sqrt2"}, prefix + "q")
+      .Op("Erf", prefix + "erf", {prefix + "q"}, prefix + "e")
+      .Op("Add", prefix + "add", {prefix + "e", prefix + "one"}, prefix + "e1")
+      .Op("Mul", prefix + "mul", {x, prefix + "e1"}, prefix + "xe")
+      .Op("Mul", prefix + "half_mul", {prefix + "xe", prefix + "half"}, y);
+}
+
+TEST(LayerNormTest, WrittenOutFormCollapsesIntoOneNodeAndMatches) {
+  std::mt19937 rng(61);
+  GraphBuilder b({2, 3, 4, 16});
+  b.Const("ln.gamma", {16}, rng, 0.5f, 1.5f).Const("ln.beta", {16}, rng, -0.5f, 0.5f);
+  WriteLayerNorm(b, "x", "y", "ln.");
+  const Graph written = b.Output("y").Build();
+  Graph passed = written;
+  ASSERT_TRUE(RunStandardPasses(passed).ok());
+  EXPECT_EQ(OpTypes(passed), std::vector<std::string>{"LayerNormalization"});
+  EXPECT_EQ(passed.nodes[0].outputs[0], "y");
+  EXPECT_FLOAT_EQ(FloatAttr(passed.nodes[0], "epsilon", 0.0f), 1e-6f);
+  // Shifted inputs: the mean must come off before the variance is taken.
+  ExpectPassedGraphMatches(written, RandomTensor({2, 3, 4, 16}, rng, 2.0f, 5.0f));
+}
+
+// An inner value with a reader outside the pattern keeps the pattern as is.
+TEST(LayerNormTest, InnerValueReadElsewhereIsNotCollapsed) {
+  std::mt19937 rng(62);
+  GraphBuilder b({1, 5, 8});
+  b.Const("ln.gamma", {8}, rng).Const("ln.beta", {8}, rng);
+  WriteLayerNorm(b, "x", "y", "ln.").Op("Add", "also", {"y", "ln.d"}, "z");
+  const Graph written = b.Output("z").Build();
+  Graph passed = written;
+  ASSERT_TRUE(RunStandardPasses(passed).ok());
+  for (const Node& node : passed.nodes) EXPECT_NE(node.op_type, "LayerNormalization");
+  ExpectPassedGraphMatches(written, RandomTensor({1, 5, 8}, rng));
+}
+
+TEST(LayerNormTest, OnlyTheLastAxisIsSupported) {
+  std::mt19937 rng(63);
+  const Graph g = GraphBuilder({1, 4, 6})
+                      .Const("gamma", {4}, rng)
+                      .Op("LayerNormalization", "ln", {"x", "gamma"}, "y", {{"axis", int64_t{1}}})
+                      .Output("y")
+                      .Build();
+  const absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, {1, 4, 6}, {});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(plan.status().message().find("last axis"), std::string::npos) << plan.status();
+}
+
+// A transformer MLP: Linear (MatMul of a 3-D activation + bias), GELU,
+// Linear. The GELU collapses and fuses into the bias Add.
+TEST(GeluTest, WrittenOutFormCollapsesAndFusesIntoItsProducer) {
+  std::mt19937 rng(64);
+  GraphBuilder b({2, 5, 8});
+  b.Const("w1", {8, 12}, rng, -0.5f, 0.5f)
+      .Const("b1", {12}, rng)
+      .Const("w2", {12, 4}, rng, -0.5f, 0.5f)
+      .Op("MatMul", "fc1", {"x", "w1"}, "h")
+      .Op("Add", "fc1_bias", {"b1", "h"}, "hb");
+  WriteGelu(b, "hb", "a", "gelu.").Op("MatMul", "fc2", {"a", "w2"}, "y");
+  const Graph written = b.Output("y").Build();
+  Graph passed = written;
+  ASSERT_TRUE(RunStandardPasses(passed).ok());
+  EXPECT_EQ(OpTypes(passed), (std::vector<std::string>{"MatMul", "Add", "MatMul"}));
+  ASSERT_EQ(passed.nodes[1].post_ops.size(), 1u);
+  EXPECT_EQ(passed.nodes[1].post_ops[0].kind, PostOp::Kind::kGeluErf);
+  ExpectPassedGraphMatches(written, RandomTensor({2, 5, 8}, rng, -2.0f, 2.0f));
+}
+
+// The other order PyTorch writes: (x * 0.5) * (1 + erf(x / sqrt 2)); standalone.
+TEST(GeluTest, HalfFirstOrderCollapsesToAStandaloneGelu) {
+  std::mt19937 rng(65);
+  const Graph written = GraphBuilder({1, 3, 7})
+                            .Floats("sqrt2", {}, {1.4142135381698608f})
+                            .Floats("one", {}, {1.0f})
+                            .Floats("half", {}, {0.5f})
+                            .Op("Mul", "half_x", {"half", "x"}, "hx")
+                            .Op("Div", "div", {"x", "sqrt2"}, "q")
+                            .Op("Erf", "erf", {"q"}, "e")
+                            .Op("Add", "add", {"one", "e"}, "e1")
+                            .Op("Mul", "mul", {"hx", "e1"}, "y")
+                            .Output("y")
+                            .Build();
+  Graph passed = written;
+  ASSERT_TRUE(RunStandardPasses(passed).ok());
+  EXPECT_EQ(OpTypes(passed), std::vector<std::string>{"Gelu"});
+  ExpectPassedGraphMatches(written, RandomTensor({1, 3, 7}, rng, -3.0f, 3.0f));
+}
+
+TEST(EltwiseTest, SqrtAndPowByAConstantScalar) {
+  std::mt19937 rng(66);
+  const Graph g = GraphBuilder({2, 3, 5})
+                      .Floats("three", {}, {3.0f})
+                      .Op("Sqrt", "sqrt", {"x"}, "s")
+                      .Op("Pow", "pow", {"s", "three"}, "y")
+                      .Output("y")
+                      .Build();
+  ExpectPassedGraphMatches(g, RandomTensor({2, 3, 5}, rng, 0.1f, 4.0f));
+}
+
+TEST(EltwiseTest, PowByARuntimeExponentIsRefused) {
+  const Graph g = GraphBuilder({1, 4})
+                      .Op("Pow", "pow", {"x", "x"}, "y")
+                      .Output("y")
+                      .Build();
+  const absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, {1, 4}, {});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented);
+}
+
+TEST(MatMulTest, FourDimensionalActivationByAConstant) {
+  std::mt19937 rng(67);
+  const Graph g = GraphBuilder({2, 3, 4, 6})
+                      .Const("w", {6, 5}, rng)
+                      .Op("MatMul", "fc", {"x", "w"}, "y")
+                      .Output("y")
+                      .Build();
+  ExpectPassedGraphMatches(g, RandomTensor({2, 3, 4, 6}, rng));
+}
+
+// A ConvNeXt block as torchvision exports it: depthwise 7x7 conv, channels
+// last, layer norm, Linear 4x wider, GELU, Linear back, channels first,
+// layer scale, residual.
+onnx::ModelProto ConvNextBlock(std::mt19937& rng) {
+  using namespace testing;
+  constexpr int64_t kC = 16;
+  onnx::ModelProto model = MakeOnnxModel(13);
+  AddGraphInput(model, "x", {kSymbolicBatchDim, kC, 8, 8});
+  AddGraphOutput(model, "y", {kSymbolicBatchDim, kC, 8, 8});
+  auto random = [&](int64_t n, float lo, float hi) {
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& f : v) f = d(rng);
+    return v;
+  };
+  AddFloatInitializer(model, "dw.w", {kC, 1, 7, 7}, random(kC * 49, -0.3f, 0.3f));
+  AddFloatInitializer(model, "dw.b", {kC}, random(kC, -0.1f, 0.1f));
+  AddFloatInitializer(model, "ln.gamma", {kC}, random(kC, 0.5f, 1.5f));
+  AddFloatInitializer(model, "ln.beta", {kC}, random(kC, -0.2f, 0.2f));
+  AddFloatInitializer(model, "fc1.w", {kC, 4 * kC}, random(kC * 4 * kC, -0.3f, 0.3f));
+  AddFloatInitializer(model, "fc1.b", {4 * kC}, random(4 * kC, -0.1f, 0.1f));
+  AddFloatInitializer(model, "fc2.w", {4 * kC, kC}, random(4 * kC * kC, -0.2f, 0.2f));
+  AddFloatInitializer(model, "fc2.b", {kC}, random(kC, -0.1f, 0.1f));
+  AddFloatInitializer(model, "layer_scale", {kC, 1, 1}, random(kC, 0.5f, 1.0f));
+  for (const auto& [name, value] : std::map<std::string, float>{
+           {"two", 2.0f}, {"eps", 1e-6f}, {"sqrt2", 1.4142135381698608f}, {"one", 1.0f},
+           {"half", 0.5f}}) {
+    AddFloatInitializer(model, name, {}, {value});
+  }
+  onnx::NodeProto* conv = AddNode(model, "Conv", {"x", "dw.w", "dw.b"}, {"c"}, "dw");
+  AddIntAttr(conv, "group", kC);
+  AddIntsAttr(conv, "pads", {3, 3, 3, 3});
+  AddIntsAttr(AddNode(model, "Transpose", {"c"}, {"t"}, "to_last"), "perm", {0, 2, 3, 1});
+  AddIntsAttr(AddNode(model, "ReduceMean", {"t"}, {"m"}, "ln_mean"), "axes", {-1});
+  AddNode(model, "Sub", {"t", "m"}, {"d"}, "ln_sub");
+  AddNode(model, "Pow", {"d", "two"}, {"p"}, "ln_pow");
+  AddIntsAttr(AddNode(model, "ReduceMean", {"p"}, {"v"}, "ln_var"), "axes", {-1});
+  AddNode(model, "Add", {"v", "eps"}, {"ve"}, "ln_eps");
+  AddNode(model, "Sqrt", {"ve"}, {"s"}, "ln_sqrt");
+  AddNode(model, "Div", {"d", "s"}, {"n"}, "ln_div");
+  AddNode(model, "Mul", {"n", "ln.gamma"}, {"g"}, "ln_scale");
+  AddNode(model, "Add", {"g", "ln.beta"}, {"l"}, "ln_shift");
+  AddNode(model, "MatMul", {"l", "fc1.w"}, {"h"}, "fc1");
+  AddNode(model, "Add", {"fc1.b", "h"}, {"hb"}, "fc1_bias");
+  AddNode(model, "Div", {"hb", "sqrt2"}, {"q"}, "gelu_div");
+  AddNode(model, "Erf", {"q"}, {"e"}, "gelu_erf");
+  AddNode(model, "Add", {"e", "one"}, {"e1"}, "gelu_add");
+  AddNode(model, "Mul", {"hb", "e1"}, {"xe"}, "gelu_mul");
+  AddNode(model, "Mul", {"xe", "half"}, {"a"}, "gelu_half");
+  AddNode(model, "MatMul", {"a", "fc2.w"}, {"o"}, "fc2");
+  AddNode(model, "Add", {"fc2.b", "o"}, {"ob"}, "fc2_bias");
+  AddIntsAttr(AddNode(model, "Transpose", {"ob"}, {"f"}, "to_first"), "perm", {0, 3, 1, 2});
+  AddNode(model, "Mul", {"layer_scale", "f"}, {"ls"}, "layer_scale_mul");
+  AddNode(model, "Add", {"ls", "x"}, {"y"}, "residual");
+  return model;
+}
+
+double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ab += double(a[i]) * b[i];
+    aa += double(a[i]) * a[i];
+    bb += double(b[i]) * b[i];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+// fp32 within 1e-4 of the reference; int8 (the depthwise conv and both
+// Linear layers) close to fp32; the QDQ export valid at opset 13, with the
+// collapsed ops written out again and the Linear layers as MatMul.
+TEST(ConvNextBlockTest, RunsFp32AndInt8AndExports) {
+  std::mt19937 rng(68);
+  const std::string onnx = testing::Serialize(ConvNextBlock(rng));
+  const absl::StatusOr<ModelSummary> summary = InspectModel(onnx);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+
+  std::vector<Tensor> inputs;
+  for (int i = 0; i < 8; ++i) inputs.push_back(RandomTensor({1, 16, 8, 8}, rng, -1.0f, 1.0f));
+  SessionOptions unfused;
+  unfused.fuse_operators = false;
+  absl::StatusOr<std::unique_ptr<InferenceSession>> observer =
+      InferenceSession::Create(onnx, unfused);
+  ASSERT_TRUE(observer.ok()) << observer.status();
+  std::map<std::string, std::vector<float>> seen;  // every observed value, all inputs
+  for (const Tensor& input : inputs) {
+    ASSERT_TRUE((*observer)
+                    ->RunObserved(input,
+                                  [&](const std::string& name, const Tensor& value) {
+                                    seen[name].insert(seen[name].end(), value.data.begin(),
+                                                      value.data.end());
+                                  })
+                    .ok());
+  }
+  CalibrationTable table;
+  for (const auto& [name, values] : seen) {
+    const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+    table.ranges[name] = TensorRange{*lo, *hi};
+  }
+  absl::StatusOr<std::unique_ptr<InferenceSession>> fp32 = InferenceSession::Create(onnx, {});
+  ASSERT_TRUE(fp32.ok()) << fp32.status();
+  SessionOptions int8_options;
+  int8_options.precision = Precision::kInt8;
+  int8_options.calibration = &table;
+  absl::StatusOr<std::unique_ptr<InferenceSession>> int8 =
+      InferenceSession::Create(onnx, int8_options);
+  ASSERT_TRUE(int8.ok()) << int8.status();
+  const absl::StatusOr<Int8Coverage> coverage = (*int8)->Coverage({1, 16, 8, 8});
+  ASSERT_TRUE(coverage.ok()) << coverage.status();
+  EXPECT_EQ(coverage->mac_share(), 1.0);
+
+  for (const Tensor& input : inputs) {
+    absl::StatusOr<std::vector<Tensor>> f = (*fp32)->Run(input);
+    absl::StatusOr<std::vector<Tensor>> q = (*int8)->Run(input);
+    ASSERT_TRUE(f.ok() && q.ok());
+    EXPECT_GT(Cosine((*f)[0].data, (*q)[0].data), 0.99);
+  }
+
+  absl::StatusOr<std::string> qdq = ExportQdqModel(onnx, table, {});
+  ASSERT_TRUE(qdq.ok()) << qdq.status();
+  onnx::ModelProto exported;
+  ASSERT_TRUE(exported.ParseFromString(*qdq));
+  EXPECT_NO_THROW(onnx::checker::check_model(exported));
+  int matmuls = 0;
+  for (const onnx::NodeProto& node : exported.graph().node()) {
+    EXPECT_NE(node.op_type(), "LayerNormalization");
+    EXPECT_NE(node.op_type(), "Gelu");
+    EXPECT_NE(node.op_type(), "Gemm");
+    matmuls += node.op_type() == "MatMul";
+  }
+  EXPECT_EQ(matmuls, 2);
+}
+
+}  // namespace
+}  // namespace quantd::engine
