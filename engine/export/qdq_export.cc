@@ -316,7 +316,11 @@ class QdqWriter {
       if (rewritten) return EmitPostOpsAndOutput(node, last, /*int8=*/false);
       return absl::OkStatus();
     }
-    if (op == "Conv" || op == "Gemm" || op == "MatMul") return EmitWeighted(node);
+    // A MatMul of two runtime values (attention) runs f32: written as is.
+    const bool weighted =
+        op == "Conv" || op == "Gemm" ||
+        (op == "MatMul" && node.inputs.size() == 2 && graph_.constants.count(node.inputs[1]) > 0);
+    if (weighted) return EmitWeighted(node);
     if (op == "BatchNormalization" && quantized_.RunsInt8(node)) return EmitBatchNormAsConv(node);
     if (op == "Upsample" || (op == "Resize" && graph_.opset_version < 11)) {
       return absl::UnimplementedError(absl::StrCat("QDQ export: node '", node.name, "' (", op,
@@ -331,6 +335,14 @@ class QdqWriter {
     }
     std::vector<std::string> inputs;
     for (const std::string& input : node.inputs) inputs.push_back(InputName(input));
+    if (op == "Where" && !node.inputs.empty() && graph_.constants.count(node.inputs[0]) > 0) {
+      // quantd keeps a folded Equal's booleans as int64 0/1; Where wants bool.
+      const std::string condition = Unique(node.inputs[0] + "_bool");
+      onnx::NodeProto* cast =
+          AddNode("Cast", Unique(node.name + "_condition"), {inputs[0]}, {condition});
+      SetAttribute(*cast, "to", int64_t{onnx::TensorProto::BOOL});
+      inputs[0] = condition;
+    }
     std::map<std::string, AttributeValue> attributes = node.attributes;
     // Opsets before 11 carry Clip bounds and Pad amounts as attributes;
     // from 11 on they are inputs.

@@ -1,5 +1,5 @@
 // Gemm (transA = 0) and MatMul with a constant 2-D B as a oneDNN inner
-// product. A Flatten/Reshape view of a 4-D activation feeds the inner product
+// product (MatMul of two runtime values: batched_matmul.h). A Flatten/Reshape view of a 4-D activation feeds the inner product
 // directly (weights viewed as [OC, C, H, W]), so the activation never has to
 // be reordered to plain layout. Quantization as in conv_op.cc.
 
@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/runtime/batched_matmul.h"
 #include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
@@ -261,6 +262,7 @@ absl::Status CompileMatMul(PlanCompiler& c, const Node& node) {
   if (node.inputs.size() != 2 || node.outputs.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs A and B"));
   }
+  if (c.HasValue(node.inputs[1])) return CompileBatchedMatMul(c, node);
   ASSIGN_OR_RETURN(const Constant* b, ConstantMatrix(c, node, node.inputs[1]));
   const std::string& a = node.inputs[0];
   const std::vector<int64_t> a_dims = c.Dims(a);
@@ -283,6 +285,11 @@ absl::Status CompileMatMul(PlanCompiler& c, const Node& node) {
   return absl::OkStatus();
 }
 
+// A MatMul by a runtime B (batched_matmul.cc) reads A as f32.
+bool Int8MatMulInput(const PlanCompiler& c, const Node& node, size_t index) {
+  return index == 0 && node.inputs.size() == 2 && c.FindConstant(node.inputs[1]) != nullptr;
+}
+
 }  // namespace
 
 void RegisterInnerProductOps(std::vector<OpDefinition>& ops) {
@@ -295,7 +302,7 @@ void RegisterInnerProductOps(std::vector<OpDefinition>& ops) {
   ops.push_back({.op_type = "MatMul",
                  .shape = MatMulShape,
                  .compile = CompileMatMul,
-                 .int8_input = Int8FirstInput,
+                 .int8_input = Int8MatMulInput,
                  .macs = MatrixProductMacs,
                  .takes_post_ops = true});
 }

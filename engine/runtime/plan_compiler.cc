@@ -222,13 +222,17 @@ std::string PlanCompiler::Fp32Reason(const Node& node) const {
   if (definition == nullptr || definition->int8_input == nullptr) {
     return absl::StrCat("quantd has no int8 kernel for ", node.op_type);
   }
+  bool reads_int8 = false;
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const std::string& input = node.inputs[i];
     if (input.empty() || !HasValue(input) || !definition->int8_input(*this, node, i)) continue;
+    reads_int8 = true;
     if (Quant(input).quantized()) continue;
     if (!CalibratedGrid(input)) return absl::StrCat("input '", input, "' has no calibrated range");
     return absl::StrCat("input '", input, "' arrives as f32");
   }
+  // E.g. a MatMul of two runtime values: the op has int8 kernels, this form not.
+  if (!reads_int8) return absl::StrCat("quantd has no int8 kernel for this ", node.op_type);
   return "no input it reads as int8 is quantized";
 }
 

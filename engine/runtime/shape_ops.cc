@@ -1,6 +1,7 @@
 // Ops the runtime computes only on constants and on the input's shape, never
 // on tensor values: exporters' shape arithmetic around a dynamic batch or
-// image size (Shape -> Gather -> Unsqueeze -> Concat -> Reshape). When a Plan
+// image size (Shape -> Gather -> Unsqueeze -> Concat -> Reshape; Gather also
+// runs on runtime values, slice_op.cc). When a Plan
 // is compiled for an input shape they are evaluated into constants of that
 // Plan (PlanCompiler::InferShapes, engine/passes/constant_evaluation.h, with
 // its element caps), so they need no shape rule and no compile function; a
@@ -13,7 +14,7 @@ namespace quantd::engine {
 
 void RegisterShapeOps(std::vector<OpDefinition>& ops) {
   for (const char* op_type :
-       {"Shape", "Size", "Cast", "Gather", "Range", "ConstantOfShape", "Expand", "Equal", "Where"}) {
+       {"Shape", "Size", "Cast", "Range", "ConstantOfShape", "Expand", "Equal", "Where"}) {
     ops.push_back({.op_type = op_type});
   }
 }

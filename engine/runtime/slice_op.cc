@@ -3,7 +3,10 @@
 // input's shape when the Plan compiles): one reorder out of a strided view of
 // the value's buffer, in the value's own layout and data type, so a channel
 // split of an int8 channels-last tensor (ShuffleNet) stays int8 on its grid.
-// Steps must be positive.
+// Steps must be positive. Gather of a runtime value at one constant index
+// (ViT's class token, x[:, 0]) is the same copy of a one-wide window, viewed
+// without that axis. (Gather on constants and shapes is evaluated when the
+// Plan compiles, shape_ops.cc.)
 
 #include <algorithm>
 #include <optional>
@@ -102,11 +105,11 @@ absl::StatusOr<std::vector<Shape>> SliceShape(const Node& node, const ShapeConte
   return std::vector<Shape>{window.count};
 }
 
-absl::Status CompileSlice(PlanCompiler& c, const Node& node) {
-  RETURN_IF_ERROR(RequireRuntimeInput(c, node));
+// Copies `window` of `node`'s input into value `output`.
+absl::Status CopyWindow(PlanCompiler& c, const Node& node, const SliceWindow& window,
+                        const std::string& output) {
   const std::string& x = node.inputs[0];
   const std::vector<int64_t> dims = c.Dims(x);
-  ASSIGN_OR_RETURN(const SliceWindow window, ReadWindow(node, c.shapes(), dims));
   if (std::find(window.count.begin(), window.count.end(), 0) != window.count.end() ||
       dims.size() > 6) {
     return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": an empty slice, or rank > 6"));
@@ -140,13 +143,80 @@ absl::Status CompileSlice(PlanCompiler& c, const Node& node) {
         channels_last ? memory::format_tag::acdb : PlainTag(dims.size());
     const int dst_buffer = c.AddBuffer(memory::desc(window.count, quant.type, out_tag));
     RETURN_IF_ERROR(c.AddReorderStep(node.name, view_buffer, dst_buffer, 1.0f));
-    c.DefineValue(node.outputs[0], window.count, dst_buffer, quant);
+    c.DefineValue(output, window.count, dst_buffer, quant);
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
   }
   if (c.simulated() && !c.Excluded(node)) {
-    if (const std::optional<ActivationGrid> grid = c.Grid(x)) c.SetGrid(node.outputs[0], *grid);
+    if (const std::optional<ActivationGrid> grid = c.Grid(x)) c.SetGrid(output, *grid);
   }
+  return absl::OkStatus();
+}
+
+absl::Status CompileSlice(PlanCompiler& c, const Node& node) {
+  RETURN_IF_ERROR(RequireRuntimeInput(c, node));
+  ASSIGN_OR_RETURN(const SliceWindow window,
+                   ReadWindow(node, c.shapes(), c.Dims(node.inputs[0])));
+  return CopyWindow(c, node, window, node.outputs[0]);
+}
+
+// Gather at one constant index: the normalized axis and index.
+struct GatherAt {
+  int64_t axis = 0;
+  int64_t index = 0;
+};
+
+absl::StatusOr<GatherAt> ReadGather(const Node& node, const ShapeContext& shapes,
+                                    const std::vector<int64_t>& dims) {
+  if (node.inputs.size() != 2 || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs data and indices"));
+  }
+  const Constant* indices = shapes.FindConstant(node.inputs[1]);
+  if (indices == nullptr || indices->type != Constant::Type::kInt64 || !indices->dims.empty()) {
+    return absl::UnimplementedError(absl::StrCat(
+        NodeLabel(node), ": on a runtime value, indices must be one int64 constant (a scalar)"));
+  }
+  const int64_t rank = static_cast<int64_t>(dims.size());
+  GatherAt at{IntAttr(node, "axis", 0), indices->ints[0]};
+  if (at.axis < 0) at.axis += rank;
+  if (at.axis < 0 || at.axis >= rank) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": axis ", IntAttr(node, "axis", 0), " for rank ", rank));
+  }
+  const int64_t size = dims[static_cast<size_t>(at.axis)];
+  if (at.index < 0) at.index += size;
+  if (at.index < 0 || at.index >= size) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": index ", indices->ints[0],
+                                                   " outside an axis of ", size));
+  }
+  return at;
+}
+
+std::vector<int64_t> WithoutAxis(std::vector<int64_t> dims, int64_t axis) {
+  dims.erase(dims.begin() + axis);
+  return dims;
+}
+
+absl::StatusOr<std::vector<Shape>> GatherShape(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* x = node.inputs.empty() ? nullptr : shapes.Dims(node.inputs[0]);
+  if (x == nullptr) return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs data"));
+  ASSIGN_OR_RETURN(const GatherAt at, ReadGather(node, shapes, *x));
+  return std::vector<Shape>{WithoutAxis(*x, at.axis)};
+}
+
+absl::Status CompileGather(PlanCompiler& c, const Node& node) {
+  RETURN_IF_ERROR(RequireRuntimeInput(c, node, 2));
+  const std::vector<int64_t> dims = c.Dims(node.inputs[0]);
+  ASSIGN_OR_RETURN(const GatherAt at, ReadGather(node, c.shapes(), dims));
+  SliceWindow window;
+  window.begin.assign(dims.size(), 0);
+  window.step.assign(dims.size(), 1);
+  window.count = dims;
+  window.begin[static_cast<size_t>(at.axis)] = at.index;
+  window.count[static_cast<size_t>(at.axis)] = 1;
+  const std::string kept = node.outputs[0] + "/kept_axis";
+  RETURN_IF_ERROR(CopyWindow(c, node, window, kept));
+  c.DefineView(node.outputs[0], WithoutAxis(dims, at.axis), kept);
   return absl::OkStatus();
 }
 
@@ -156,6 +226,10 @@ void RegisterSliceOps(std::vector<OpDefinition>& ops) {
   ops.push_back({.op_type = "Slice",
                  .shape = SliceShape,
                  .compile = CompileSlice,
+                 .int8_input = Int8FirstInput});
+  ops.push_back({.op_type = "Gather",
+                 .shape = GatherShape,
+                 .compile = CompileGather,
                  .int8_input = Int8FirstInput});
 }
 

@@ -345,6 +345,61 @@ inline float Activation(const std::string& op, float v, float alpha, float beta)
   return v;
 }
 
+// MatMul of two tensors of rank >= 2, batch axes broadcast (numpy).
+inline Tensor BatchedMatMul(const Tensor& a, const Tensor& b) {
+  const size_t r = std::max(a.shape.size(), b.shape.size());
+  std::vector<int64_t> as = a.shape, bs = b.shape;
+  as.insert(as.begin(), r - as.size(), 1);
+  bs.insert(bs.begin(), r - bs.size(), 1);
+  const int64_t M = as[r - 2], K = as[r - 1], N = bs[r - 1];
+  std::vector<int64_t> out(r);
+  for (size_t i = 0; i + 2 < r; ++i) out[i] = std::max(as[i], bs[i]);
+  out[r - 2] = M;
+  out[r - 1] = N;
+  Tensor y{"", out, std::vector<float>(Product(out))};
+  const int64_t batches = Product(out) / (M * N);
+  for (int64_t t = 0; t < batches; ++t) {
+    // Batch coordinate -> offsets into a and b (size-1 axes repeat).
+    int64_t rest = t, a_off = 0, b_off = 0, a_stride = M * K, b_stride = K * N;
+    for (int64_t i = static_cast<int64_t>(r) - 3; i >= 0; --i) {
+      const int64_t coord = rest % out[i];
+      rest /= out[i];
+      a_off += (as[i] == 1 ? 0 : coord) * a_stride;
+      b_off += (bs[i] == 1 ? 0 : coord) * b_stride;
+      a_stride *= as[i];
+      b_stride *= bs[i];
+    }
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        double acc = 0.0;
+        for (int64_t k = 0; k < K; ++k)
+          acc += double(a.data[a_off + m * K + k]) * b.data[b_off + k * N + n];
+        y.data[t * M * N + m * N + n] = float(acc);
+      }
+  }
+  return y;
+}
+
+// Gather along `axis` at constant int64 `indices` (any shape).
+inline Tensor Gather(const Tensor& x, const Constant& indices, int64_t axis) {
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  if (axis < 0) axis += r;
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < axis; ++i) outer *= x.shape[i];
+  for (int64_t i = axis + 1; i < r; ++i) inner *= x.shape[i];
+  const int64_t size = x.shape[axis];
+  std::vector<int64_t> out(x.shape.begin(), x.shape.begin() + axis);
+  out.insert(out.end(), indices.dims.begin(), indices.dims.end());
+  out.insert(out.end(), x.shape.begin() + axis + 1, x.shape.end());
+  Tensor y{"", out, {}};
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t index : indices.ints) {
+      const int64_t at = index < 0 ? index + size : index;
+      for (int64_t i = 0; i < inner; ++i) y.data.push_back(x.data[(o * size + at) * inner + i]);
+    }
+  return y;
+}
+
 // LayerNormalization over the last axis: (x - mean) / sqrt(var + eps) * scale + bias.
 inline Tensor LayerNorm(const Tensor& x, const Constant& scale, const Constant* bias, float eps) {
   Tensor y = x;
@@ -615,8 +670,11 @@ inline std::map<std::string, Tensor> RunAll(const Graph& g, const Tensor& input)
     if (it != env.end()) return it->second;
     return Constant2Tensor(g.constants.at(name));
   };
+  // nullptr for an absent input and for a runtime value.
   auto constant = [&](const Node& n, size_t i) -> const Constant* {
-    return n.inputs.size() > i && !n.inputs[i].empty() ? &g.constants.at(n.inputs[i]) : nullptr;
+    if (n.inputs.size() <= i || n.inputs[i].empty()) return nullptr;
+    const auto it = g.constants.find(n.inputs[i]);
+    return it == g.constants.end() ? nullptr : &it->second;
   };
   for (const Node& n : g.nodes) {
     Tensor y;
@@ -628,6 +686,10 @@ inline std::map<std::string, Tensor> RunAll(const Graph& g, const Tensor& input)
     } else if (n.op_type == "Gemm") {
       y = Gemm(x, *constant(n, 1), RefInt(n, "transB", 0) != 0, RefFloat(n, "alpha", 1.0f),
                constant(n, 2), RefFloat(n, "beta", 1.0f));
+    } else if (n.op_type == "MatMul" && constant(n, 1) == nullptr) {
+      y = BatchedMatMul(x, get(n.inputs[1]));
+    } else if (n.op_type == "Gather") {
+      y = Gather(x, *constant(n, 1), RefInt(n, "axis", 0));
     } else if (n.op_type == "MatMul") {
       // [..., K] x [K, N]: the rows of A, then A's leading dims back.
       Tensor rows = x;

@@ -199,6 +199,119 @@ TEST(MatMulTest, FourDimensionalActivationByAConstant) {
   ExpectPassedGraphMatches(g, RandomTensor({2, 3, 4, 6}, rng));
 }
 
+Constant ScalarIndex(int64_t index) {
+  Constant c;
+  c.type = Constant::Type::kInt64;
+  c.ints = {index};
+  return c;  // dims {}: a scalar
+}
+
+// Self-attention as nn.MultiheadAttention exports it, one head: Q x K^T of two
+// runtime values (batch axes broadcast), scaled, Softmax over the last axis,
+// x V; then the class token x[:, 0] (a Gather of a runtime value).
+TEST(AttentionTest, RuntimeMatMulsSoftmaxAndClassTokenGather) {
+  std::mt19937 rng(69);
+  Graph g = GraphBuilder({2, 5, 8})
+                      .Const("wq", {8, 8}, rng, -0.5f, 0.5f)
+                      .Const("wk", {8, 8}, rng, -0.5f, 0.5f)
+                      .Const("wv", {8, 8}, rng, -0.5f, 0.5f)
+                      .Floats("scale", {}, {0.35f})
+                      .Op("MatMul", "q", {"x", "wq"}, "q")
+                      .Op("MatMul", "k", {"x", "wk"}, "k")
+                      .Op("MatMul", "v", {"x", "wv"}, "v")
+                      .Op("Transpose", "kt", {"k"}, "kt", {{"perm", Ints{0, 2, 1}}})
+                      .Op("MatMul", "scores", {"q", "kt"}, "s")
+                      .Op("Mul", "scaled", {"s", "scale"}, "ss")
+                      .Op("Softmax", "softmax", {"ss"}, "p", {{"axis", int64_t{-1}}})
+                      .Op("MatMul", "attend", {"p", "v"}, "o")
+                      .Op("Gather", "class_token", {"o", "first"}, "y", {{"axis", int64_t{1}}})
+                      .Output("y")
+                      .Build();
+  g.constants["first"] = ScalarIndex(0);
+  ExpectPassedGraphMatches(g, RandomTensor({2, 5, 8}, rng));
+}
+
+// [2, 3, 4, 6] x [3, 6, 4]: B's batch axes broadcast against A's. B is a
+// runtime value made from x (its first image, reshaped and transposed).
+TEST(AttentionTest, BatchAxesBroadcast) {
+  std::mt19937 rng(70);
+  const Graph g = GraphBuilder({2, 3, 4, 6})
+                      .Ints("starts", {0})
+                      .Ints("ends", {1})
+                      .Ints("axes", {0})
+                      .Ints("b_shape", {3, 4, 6})
+                      .Op("Slice", "first_image", {"x", "starts", "ends", "axes"}, "x0")
+                      .Op("Reshape", "drop_batch", {"x0", "b_shape"}, "b0")
+                      .Op("Transpose", "to_k_by_n", {"b0"}, "b", {{"perm", Ints{0, 2, 1}}})
+                      .Op("MatMul", "batched", {"x", "b"}, "y")
+                      .Output("y")
+                      .Build();
+  ExpectPassedGraphMatches(g, RandomTensor({2, 3, 4, 6}, rng));
+}
+
+// Gather of a runtime value needs one constant scalar index.
+TEST(AttentionTest, GatherWithSeveralIndicesIsRefused) {
+  const Graph g = GraphBuilder({2, 5, 8})
+                      .Ints("two", {0, 1})
+                      .Op("Gather", "pick", {"x", "two"}, "y", {{"axis", int64_t{1}}})
+                      .Output("y")
+                      .Build();
+  const absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, {2, 5, 8}, {});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented) << plan.status();
+}
+
+// ViT's class token: Expand(cls, Where(Equal(shape, -1), 1, shape)) with
+// shape = [batch, -1, -1] computed from the input, then Concat with the
+// patches. Equal and Where fold once the batch is known; a symbolic batch
+// never equals -1.
+Graph ClassTokenGraph(std::mt19937& rng) {
+  GraphBuilder b({-1, 4, 8});
+  b.Const("cls", {1, 1, 8}, rng)
+      .Ints("zero", {0})
+      .Ints("minus_ones", {-1, -1})
+      .Op("Shape", "shape", {"x"}, "xs")
+      .Op("Gather", "batch", {"xs", "zero_scalar"}, "n", {{"axis", int64_t{0}}})
+      .Op("Unsqueeze", "batch_1d", {"n", "zero"}, "n1")
+      .Op("Concat", "target", {"n1", "minus_ones"}, "t", {{"axis", int64_t{0}}})
+      .Op("Shape", "target_rank", {"t"}, "tr")
+      .Op("ConstantOfShape", "ones", {"tr"}, "o", {{"value", int64_t{1}}})
+      .Op("Mul", "minus", {"o", "minus_one_scalar"}, "m")
+      .Op("Equal", "is_minus_one", {"t", "m"}, "eq")
+      .Op("Where", "expand_to", {"eq", "o", "t"}, "w")
+      .Op("Expand", "tokens", {"cls", "w"}, "c")
+      .Op("Concat", "with_patches", {"c", "x"}, "y", {{"axis", int64_t{1}}})
+      .Output("y");
+  Graph g = b.Build();
+  g.constants["zero_scalar"] = ScalarIndex(0);
+  g.constants["minus_one_scalar"] = ScalarIndex(-1);
+  return g;
+}
+
+TEST(ClassTokenTest, EqualAndWhereFoldPerBatch) {
+  std::mt19937 rng(71);
+  const Graph g = ClassTokenGraph(rng);
+  for (const int64_t batch : {1, 3}) {
+    const Tensor x = RandomTensor({batch, 4, 8}, rng);
+    absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, x.shape, {});
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    absl::StatusOr<std::unique_ptr<ExecutionContext>> context = ExecutionContext::Create(*plan);
+    ASSERT_TRUE(context.ok()) << context.status();
+    absl::StatusOr<std::vector<Tensor>> y = (*context)->Run(x);
+    ASSERT_TRUE(y.ok()) << y.status();
+    ASSERT_EQ((*y)[0].shape, (Ints{batch, 5, 8}));
+    const std::vector<float>& cls = g.constants.at("cls").floats;
+    for (int64_t n = 0; n < batch; ++n) {
+      for (int64_t i = 0; i < 8; ++i) {
+        EXPECT_EQ((*y)[0].data[n * 40 + i], cls[i]);
+        for (int64_t t = 0; t < 4; ++t) {
+          EXPECT_EQ((*y)[0].data[n * 40 + (t + 1) * 8 + i], x.data[n * 32 + t * 8 + i]);
+        }
+      }
+    }
+  }
+}
+
 // A ConvNeXt block as torchvision exports it: depthwise 7x7 conv, channels
 // last, layer norm, Linear 4x wider, GELU, Linear back, channels first,
 // layer scale, residual.
