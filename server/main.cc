@@ -36,6 +36,10 @@ ABSL_FLAG(int64_t, infer_queue_capacity, 256,
           "Infer calls that may wait for a compute slot; Infer fails with RESOURCE_EXHAUSTED "
           "beyond");
 
+ABSL_FLAG(int64_t, max_infer_response_bytes, int64_t{64} << 20,
+          "Largest Infer response (output tensors and top-k classifications), at most 1 GiB; "
+          "larger ones fail with RESOURCE_EXHAUSTED before they are built");
+
 int main(int argc, char** argv) {
   // Before any thread starts: large Infer outputs are reused, not re-faulted.
   quantd::KeepLargeAllocationsForReuse();
@@ -50,6 +54,7 @@ int main(int argc, char** argv) {
   config.max_model_bytes = absl::GetFlag(FLAGS_max_model_bytes);
   config.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
   config.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
+  config.max_infer_response_bytes = absl::GetFlag(FLAGS_max_infer_response_bytes);
   config.job_queue_capacity = absl::GetFlag(FLAGS_job_queue_capacity);
   config.infer_concurrency = absl::GetFlag(FLAGS_infer_concurrency);
   config.infer_queue_capacity = absl::GetFlag(FLAGS_infer_queue_capacity);

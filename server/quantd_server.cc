@@ -27,6 +27,9 @@ namespace {
 
 // In-flight calls get this long to finish on shutdown before being cancelled.
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
+// --max_infer_response_bytes at most: far below protobuf's 2 GiB message
+// limit, where serializing aborts the process.
+constexpr int64_t kMaxResponseCap = int64_t{1} << 30;
 
 absl::Status ValidateConfig(const ServerConfig& config) {
   if (config.workers < 1) {
@@ -46,6 +49,11 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   }
   if (config.max_model_bytes < 1 || config.max_dataset_bytes < 1) {
     return absl::InvalidArgumentError("--max_model_bytes and --max_dataset_bytes must be >= 1");
+  }
+  if (config.max_infer_response_bytes < 1 || config.max_infer_response_bytes > kMaxResponseCap) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_infer_response_bytes must be in [1, ", kMaxResponseCap, "], got ",
+        config.max_infer_response_bytes));
   }
   if (config.max_receive_message_bytes < 1 ||
       config.max_receive_message_bytes > std::numeric_limits<int>::max()) {
@@ -141,6 +149,9 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   int port = 0;
   builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_receive_message_bytes));
+  // Infer checks its responses against the cap; the other RPCs' responses are
+  // small or paged. The margin is for gRPC's framing.
+  builder.SetMaxSendMessageSize(static_cast<int>(config.max_infer_response_bytes + (1 << 20)));
   builder.RegisterService(server->service_.get());
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || port == 0) {

@@ -15,6 +15,9 @@ struct ServerConfig {
   int64_t max_model_bytes = int64_t{256} << 20;
   int64_t max_dataset_bytes = int64_t{1} << 30;
   int64_t max_receive_message_bytes = int64_t{64} << 20;
+  // Largest Infer response (outputs and classifications); larger ones are
+  // refused with RESOURCE_EXHAUSTED before they are built. At most 1 GiB.
+  int64_t max_infer_response_bytes = int64_t{64} << 20;
   int64_t job_queue_capacity = 64;
   int session_cache_capacity = 16;
   // Infer calls that run a model at once; 0: cores / OpenMP threads per call

@@ -437,6 +437,12 @@ absl::Status QuantdService::DoInfer(const v1::InferRequest& request, v1::InferRe
   { InferAdmission::Slot done = std::move(slot); }  // the next call may run now
   ASSIGN_OR_RETURN(const std::vector<engine::Tensor> outputs, std::move(run));
 
+  if (const int64_t bytes = InferResponseBytesBound(outputs, model, request.top_k());
+      bytes > config_.max_infer_response_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the response would be up to ", bytes, " bytes, over --max_infer_response_bytes (",
+        config_.max_infer_response_bytes, "); send fewer samples per request or a smaller top_k"));
+  }
   response->set_model_id(model.id());
   response->set_version(version.version());
   response->set_precision(version.precision());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +20,30 @@ absl::StatusOr<engine::Tensor> InputFromImages(const v1::InferRequest& request,
   ASSIGN_OR_RETURN(engine::Tensor input, engine::PreprocessImageBatch(images, spec));
   if (model.inputs_size() > 0) input.name = model.inputs(0).name();
   return input;
+}
+
+int64_t InferResponseBytesBound(const std::vector<engine::Tensor>& outputs, const v1::Model& model,
+                                int32_t top_k) {
+  // Per tensor: 4 bytes per float, its shape and name, tags and lengths.
+  int64_t bytes = 64;
+  for (const engine::Tensor& output : outputs) {
+    bytes += 4 * output.NumElements() + 10 * static_cast<int64_t>(output.shape.size()) +
+             static_cast<int64_t>(output.name.size()) + 32;
+  }
+  if (top_k <= 0 || outputs.empty() || outputs.front().shape.empty() ||
+      outputs.front().shape[0] <= 0) {
+    return bytes;
+  }
+  const engine::Tensor& scores = outputs.front();
+  const int64_t rows = scores.shape[0];
+  const int64_t classes = scores.NumElements() / rows;
+  int64_t longest_label = 0;
+  for (const std::string& label : model.labels()) {
+    longest_label = std::max<int64_t>(longest_label, static_cast<int64_t>(label.size()));
+  }
+  // A ScoredClass: index, score, label and their tags and lengths.
+  const int64_t per_class = 24 + longest_label;
+  return bytes + rows * (8 + std::min<int64_t>(top_k, classes) * per_class);
 }
 
 void AddClassifications(const engine::Tensor& scores, const v1::Model& model, int32_t top_k,

@@ -2,6 +2,7 @@
 #define QUANTD_SERVER_WIRE_IMAGE_INFERENCE_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/tensor.h"
@@ -20,6 +21,13 @@ absl::StatusOr<engine::Tensor> InputFromImages(const v1::InferRequest& request,
 // the model's labels where it has them.
 void AddClassifications(const engine::Tensor& scores, const v1::Model& model, int32_t top_k,
                         v1::InferResponse& response);
+
+// An upper bound of the wire size of an InferResponse carrying `outputs` and
+// AddClassifications(outputs[0], model, top_k): checked before the response
+// is built, so that a request cannot make the server build a message larger
+// than it may send (protobuf aborts beyond 2 GiB).
+int64_t InferResponseBytesBound(const std::vector<engine::Tensor>& outputs, const v1::Model& model,
+                                int32_t top_k);
 
 }  // namespace quantd::server
 

@@ -48,6 +48,7 @@ class InProcessServerTest : public ::testing::Test {
     config.metrics_listen_address = "none";
     config.data_dir = dir_.path().string();
     config.job_queue_capacity = 4;
+    AdjustConfig(config);
     auto server = QuantdServer::Start(config);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -57,6 +58,9 @@ class InProcessServerTest : public ::testing::Test {
     stub_ = v1::Quantd::NewStub(
         grpc::CreateChannel(server_->listen_address(), grpc::InsecureChannelCredentials()));
   }
+
+  // Tests of a limit lower it here.
+  virtual void AdjustConfig(ServerConfig& /*config*/) {}
 
   void RestartServer() {
     stub_.reset();
