@@ -28,7 +28,7 @@ absl::StatusOr<std::unique_ptr<JobTracker>> JobTracker::Load(Repository* reposit
       tracker->recovered_queued_job_ids_.push_back(job.id());
     }
     std::string id = job.id();
-    tracker->jobs_[id] = Entry{std::move(job), 1};
+    tracker->jobs_[id] = Entry{std::move(job), 1, tracker->next_sequence_++};
   }
   return tracker;
 }
@@ -36,7 +36,7 @@ absl::StatusOr<std::unique_ptr<JobTracker>> JobTracker::Load(Repository* reposit
 absl::Status JobTracker::Add(const v1::Job& job) {
   RETURN_IF_ERROR(repository_->SaveJob(job));
   absl::MutexLock lock(&mu_);
-  jobs_[job.id()] = Entry{job, 1};
+  jobs_[job.id()] = Entry{job, 1, next_sequence_++};
   return absl::OkStatus();
 }
 
@@ -55,18 +55,21 @@ absl::StatusOr<v1::Job> JobTracker::Get(const std::string& job_id) const {
 }
 
 std::vector<v1::Job> JobTracker::List(const JobFilter& filter) const {
+  std::vector<const Entry*> entries;
   std::vector<v1::Job> jobs;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [id, entry] : jobs_) {
-      if (!filter.model_id.empty() && entry.job.model_id() != filter.model_id) continue;
-      if (filter.state != v1::JOB_STATE_UNSPECIFIED && entry.job.state() != filter.state) continue;
-      jobs.push_back(entry.job);
-    }
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, entry] : jobs_) {
+    if (!filter.model_id.empty() && entry.job.model_id() != filter.model_id) continue;
+    if (filter.state != v1::JOB_STATE_UNSPECIFIED && entry.job.state() != filter.state) continue;
+    entries.push_back(&entry);
   }
-  std::stable_sort(jobs.begin(), jobs.end(), [](const v1::Job& a, const v1::Job& b) {
-    return a.created_unix_ms() < b.created_unix_ms();
+  // Oldest first; jobs of one millisecond in the order they were created.
+  std::sort(entries.begin(), entries.end(), [](const Entry* a, const Entry* b) {
+    return std::pair(a->job.created_unix_ms(), a->sequence) <
+           std::pair(b->job.created_unix_ms(), b->sequence);
   });
+  jobs.reserve(entries.size());
+  for (const Entry* entry : entries) jobs.push_back(entry->job);
   return jobs;
 }
 

@@ -105,12 +105,17 @@ class JobTracker {
   struct Entry {
     v1::Job job;
     int64_t revision = 1;
+    // Creation order: loaded jobs in the repository's order (creation time,
+    // then insertion), then each Add. It orders jobs created in the same
+    // millisecond, which their ids (random) do not.
+    int64_t sequence = 0;
   };
 
   Repository* const repository_;
   std::vector<std::string> recovered_queued_job_ids_;
   mutable absl::Mutex mu_;
   std::map<std::string, Entry, std::less<>> jobs_ ABSL_GUARDED_BY(mu_);
+  int64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -163,11 +163,13 @@ void Repository::RemoveUnreferencedFiles() {
 }
 
 absl::Status Repository::LoadModelsAndDatasets() {
-  ASSIGN_OR_RETURN(SqliteStatement * models, db_->Prepare("SELECT id, model FROM models"));
+  ASSIGN_OR_RETURN(SqliteStatement * models,
+                   db_->Prepare("SELECT id, model FROM models ORDER BY created_unix_ms, rowid"));
   while (true) {
     ASSIGN_OR_RETURN(const bool row, models->Step());
     if (!row) break;
     ASSIGN_OR_RETURN(v1::Model model, ParseRow<v1::Model>(models->ColumnBlob(1), "models"));
+    creation_order_[models->ColumnText(0)] = next_creation_++;
     models_[models->ColumnText(0)] = std::move(model);
   }
   ASSIGN_OR_RETURN(SqliteStatement * versions,
@@ -216,12 +218,15 @@ absl::Status Repository::LoadModelsAndDatasets() {
     highest_deleted_version_[deleted->ColumnText(0)] =
         static_cast<int32_t>(deleted->ColumnInt64(1));
   }
-  ASSIGN_OR_RETURN(SqliteStatement * datasets, db_->Prepare("SELECT id, dataset FROM datasets"));
+  ASSIGN_OR_RETURN(
+      SqliteStatement * datasets,
+      db_->Prepare("SELECT id, dataset FROM datasets ORDER BY created_unix_ms, rowid"));
   while (true) {
     ASSIGN_OR_RETURN(const bool row, datasets->Step());
     if (!row) break;
     ASSIGN_OR_RETURN(v1::Dataset dataset,
                      ParseRow<v1::Dataset>(datasets->ColumnBlob(1), "datasets"));
+    creation_order_[datasets->ColumnText(0)] = next_creation_++;
     datasets_[datasets->ColumnText(0)] = std::move(dataset);
   }
   return absl::OkStatus();
@@ -310,6 +315,7 @@ absl::StatusOr<v1::Model> Repository::AddModel(const std::string& name, std::str
     return status;
   }
   *model.add_versions() = version;
+  creation_order_[model.id()] = next_creation_++;
   models_[model.id()] = model;
   return model;
 }
@@ -324,14 +330,15 @@ absl::StatusOr<v1::Model> Repository::GetModel(const std::string& model_id) cons
 }
 
 std::vector<v1::Model> Repository::ListModels() const {
-  std::vector<v1::Model> models;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [id, model] : models_) models.push_back(model);
-  }
-  std::stable_sort(models.begin(), models.end(), [](const v1::Model& a, const v1::Model& b) {
-    return a.created_unix_ms() < b.created_unix_ms();
+  absl::MutexLock lock(&mu_);
+  std::vector<const v1::Model*> oldest_first;
+  for (const auto& [id, model] : models_) oldest_first.push_back(&model);
+  std::sort(oldest_first.begin(), oldest_first.end(), [&](const v1::Model* a, const v1::Model* b) {
+    return std::pair(a->created_unix_ms(), creation_order_.at(a->id())) <
+           std::pair(b->created_unix_ms(), creation_order_.at(b->id()));
   });
+  std::vector<v1::Model> models;
+  for (const v1::Model* model : oldest_first) models.push_back(*model);
   return models;
 }
 
@@ -461,6 +468,7 @@ absl::StatusOr<v1::Dataset> Repository::AddDataset(const std::string& name,
     RETURN_IF_ERROR(insert->BindInt64(2, dataset.created_unix_ms()));
     RETURN_IF_ERROR(insert->BindBlob(3, dataset.SerializeAsString()));
     RETURN_IF_ERROR(insert->Execute());
+    creation_order_[dataset.id()] = next_creation_++;
     datasets_[dataset.id()] = dataset;
     return absl::OkStatus();
   }();
@@ -481,15 +489,16 @@ absl::StatusOr<v1::Dataset> Repository::GetDataset(const std::string& dataset_id
 }
 
 std::vector<v1::Dataset> Repository::ListDatasets() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<const v1::Dataset*> oldest_first;
+  for (const auto& [id, dataset] : datasets_) oldest_first.push_back(&dataset);
+  std::sort(oldest_first.begin(), oldest_first.end(),
+            [&](const v1::Dataset* a, const v1::Dataset* b) {
+              return std::pair(a->created_unix_ms(), creation_order_.at(a->id())) <
+                     std::pair(b->created_unix_ms(), creation_order_.at(b->id()));
+            });
   std::vector<v1::Dataset> datasets;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [id, dataset] : datasets_) datasets.push_back(dataset);
-  }
-  std::stable_sort(datasets.begin(), datasets.end(),
-                   [](const v1::Dataset& a, const v1::Dataset& b) {
-                     return a.created_unix_ms() < b.created_unix_ms();
-                   });
+  for (const v1::Dataset* dataset : oldest_first) datasets.push_back(*dataset);
   return datasets;
 }
 
@@ -509,6 +518,7 @@ absl::Status Repository::DeleteModel(const std::string& model_id) {
     }
     RETURN_IF_ERROR(transaction.Commit());
     models_.erase(models_.find(model_id));
+    creation_order_.erase(model_id);
     highest_deleted_version_.erase(model_id);
   }
   // Rows first, files after: a crash in between leaves unreferenced files,
@@ -564,6 +574,7 @@ absl::Status Repository::DeleteDataset(const std::string& dataset_id) {
     RETURN_IF_ERROR(remove->BindText(1, dataset_id));
     RETURN_IF_ERROR(remove->Execute());
     datasets_.erase(datasets_.find(dataset_id));
+    creation_order_.erase(dataset_id);
   }
   RemoveDirectoryQuietly(DatasetDir(dataset_id));
   return absl::OkStatus();

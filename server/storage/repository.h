@@ -144,6 +144,11 @@ class Repository {
   // Mirrors of the database rows, so reads never touch SQLite.
   std::map<std::string, v1::Model, std::less<>> models_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, v1::Dataset, std::less<>> datasets_ ABSL_GUARDED_BY(mu_);
+  // Creation order of models and datasets (their ids never collide: mdl_ and
+  // ds_ prefixes), for "oldest first" listings: timestamps tie within a
+  // millisecond, ids are random. Loaded in (created_unix_ms, rowid) order.
+  std::map<std::string, int64_t, std::less<>> creation_order_ ABSL_GUARDED_BY(mu_);
+  int64_t next_creation_ ABSL_GUARDED_BY(mu_) = 0;
   // Per model, the highest version number ever deleted (deleted_versions).
   std::map<std::string, int32_t, std::less<>> highest_deleted_version_ ABSL_GUARDED_BY(mu_);
 };

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -53,6 +54,32 @@ TEST(JobTrackerTest, RestartRequeuesQueuedAndFailsRunningJobs) {
       EXPECT_EQ(job.state(), v1::FAILED);
     }
   }
+}
+
+// Two jobs created in the same millisecond list in creation order, also after
+// a restart, whatever their (random) ids. ListJobs ordered by timestamp only
+// returned them in id order, which made a server test flaky.
+TEST(JobTrackerTest, JobsOfOneMillisecondListInCreationOrder) {
+  testing::TempDir dir;
+  {
+    auto repository = Repository::Open(dir.path());
+    ASSERT_TRUE(repository.ok());
+    auto tracker = JobTracker::Load(repository->get());
+    ASSERT_TRUE(tracker.ok()) << tracker.status();
+    for (const char* id : {"job_z", "job_m", "job_a"}) {
+      ASSERT_TRUE((*tracker)->Add(MakeJob(id, v1::QUEUED, 100)).ok());
+    }
+    std::vector<std::string> ids;
+    for (const v1::Job& job : (*tracker)->List({})) ids.push_back(job.id());
+    EXPECT_THAT(ids, ElementsAre("job_z", "job_m", "job_a"));
+  }
+  auto repository = Repository::Open(dir.path());
+  ASSERT_TRUE(repository.ok());
+  auto tracker = JobTracker::Load(repository->get());
+  ASSERT_TRUE(tracker.ok()) << tracker.status();
+  std::vector<std::string> ids;
+  for (const v1::Job& job : (*tracker)->List({})) ids.push_back(job.id());
+  EXPECT_THAT(ids, ElementsAre("job_z", "job_m", "job_a"));
 }
 
 TEST(JobTrackerTest, PersistedUpdatesSurviveAndProgressOnlyUpdatesDoNot) {

@@ -4,7 +4,9 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -225,6 +227,29 @@ TEST(RepositoryTest, DeletedVersionsAndModelsLoseRowsAndFilesAndNumbersAreNotReu
   repository.reset();
   repository = OpenOrDie(dir.path());
   EXPECT_TRUE(repository->ListModels().empty());
+}
+
+// Datasets added within one millisecond (eight in a row almost always are)
+// list in the order they were added, live and after reopening, whatever
+// their random ids: ordering by timestamp alone put them in id order.
+TEST(RepositoryTest, ListsDatasetsInCreationOrderWithinOneMillisecond) {
+  testing::TempDir dir;
+  std::vector<std::string> added;
+  auto repository = OpenOrDie(dir.path());
+  ASSERT_NE(repository, nullptr);
+  for (int i = 0; i < 8; ++i) {
+    auto dataset = repository->AddDataset(absl::StrCat("d", i), TinyDataset(true));
+    ASSERT_TRUE(dataset.ok()) << dataset.status();
+    added.push_back(dataset->id());
+  }
+  std::vector<std::string> listed;
+  for (const v1::Dataset& dataset : repository->ListDatasets()) listed.push_back(dataset.id());
+  EXPECT_EQ(listed, added);
+  repository.reset();
+  repository = OpenOrDie(dir.path());
+  listed.clear();
+  for (const v1::Dataset& dataset : repository->ListDatasets()) listed.push_back(dataset.id());
+  EXPECT_EQ(listed, added);
 }
 
 TEST(RepositoryTest, DatasetsAreListedOldestFirstAndDeleted) {
