@@ -79,10 +79,11 @@ absl::StatusOr<std::string> ReadWholeFile(std::string_view path, const std::stri
 // Reads an IDX file, inflating it first if it is gzip-compressed (detected by
 // content, not by the ".gz" suffix, so renamed files still load).
 absl::StatusOr<IdxUbyteArray> ReadIdxUbyteFile(std::string_view path, int expected_rank,
-                                               const std::string& what) {
+                                               const std::string& what,
+                                               size_t max_inflated_bytes = kMaxInflatedBytes) {
   ASSIGN_OR_RETURN(std::string contents, ReadWholeFile(path, what));
   if (IsGzip(contents)) {
-    ASSIGN_OR_RETURN(contents, Gunzip(contents, what, kMaxInflatedBytes));
+    ASSIGN_OR_RETURN(contents, Gunzip(contents, what, max_inflated_bytes));
   }
   return ParseIdxUbyte(std::move(contents), expected_rank, what);
 }
@@ -111,13 +112,24 @@ Tensor Dataset::Batch(int64_t start, int64_t count) const {
 }
 
 absl::StatusOr<Dataset> ReadIdxDataset(std::string_view images_file, std::string_view labels_file,
-                                       float pixel_scale) {
+                                       float pixel_scale, uint64_t max_sample_bytes) {
   if (!std::isfinite(pixel_scale)) {
     return absl::InvalidArgumentError(
         absl::StrCat("pixel_scale must be finite, got ", pixel_scale));
   }
   const std::string images_what = absl::StrCat("images file '", std::string(images_file), "'");
-  ASSIGN_OR_RETURN(IdxUbyteArray images, ReadIdxUbyteFile(images_file, 3, images_what));
+  // One float per pixel byte, plus the IDX header (at most 16 bytes for rank 3).
+  const size_t max_inflated = static_cast<size_t>(
+      std::min<uint64_t>(kMaxInflatedBytes, (max_sample_bytes + 3) / sizeof(float) + 16));
+  ASSIGN_OR_RETURN(IdxUbyteArray images,
+                   ReadIdxUbyteFile(images_file, 3, images_what, max_inflated));
+  const uint64_t sample_bytes = uint64_t{images.values.size()} * sizeof(float);
+  if (sample_bytes > max_sample_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        images_what, ": ", images.dims[0], " images of ", images.dims[1], "x", images.dims[2],
+        " decode to ", sample_bytes, " bytes of float32 samples, over the limit of ",
+        max_sample_bytes, " bytes"));
+  }
 
   Dataset data;
   data.num_samples = images.dims[0];

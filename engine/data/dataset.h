@@ -34,10 +34,14 @@ struct Dataset {
 // gzip-compressed or not. Images (ubyte, rank 3: N x H x W) become samples of
 // shape {1, H, W} with pixel values multiplied by `pixel_scale`. Labels
 // (ubyte, rank 1) are optional: pass an empty path. Errors name what is wrong
-// with which file.
+// with which file. The decoded samples (4 bytes per pixel) may take at most
+// `max_sample_bytes`: RESOURCE_EXHAUSTED beyond, before they are allocated,
+// and a gzip stream is not inflated past what that allows (a 0.5 MB gzip of
+// zeros would otherwise become 2 GiB of samples).
 absl::StatusOr<Dataset> ReadIdxDataset(std::string_view images_file,
                                        std::string_view labels_file,
-                                       float pixel_scale);
+                                       float pixel_scale,
+                                       uint64_t max_sample_bytes = uint64_t{4} << 30);
 
 // Reads the file at `samples_file` as little-endian float32 samples of
 // `sample_shape`; `labels_file` is an empty path or names a file of one

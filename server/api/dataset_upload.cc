@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "engine/data/image_preprocessing.h"
@@ -170,7 +171,8 @@ absl::StatusOr<engine::Dataset> DecodeEncodedImages(const ReceivedDataset& recei
 }  // namespace
 
 absl::StatusOr<engine::Dataset> DecodeDataset(const ReceivedDataset& received,
-                                              const std::filesystem::path& scratch_dir) {
+                                              const std::filesystem::path& scratch_dir,
+                                              int64_t max_sample_bytes) {
   if (received.header.format() == v1::ENCODED_IMAGES) return DecodeEncodedImages(received);
   const ScratchFile& samples = *received.samples;
   ScratchFile labels(scratch_dir, "labels");
@@ -186,7 +188,8 @@ absl::StatusOr<engine::Dataset> DecodeDataset(const ReceivedDataset& received,
     if (received.header.format() == v1::IDX) {
       const float scale =
           received.header.pixel_scale() == 0 ? 1.0f / 255.0f : received.header.pixel_scale();
-      data = engine::ReadIdxDataset(samples.path().string(), labels_path, scale);
+      data = engine::ReadIdxDataset(samples.path().string(), labels_path, scale,
+                                    static_cast<uint64_t>(max_sample_bytes));
     } else {
       const std::vector<int64_t> shape(received.header.sample_shape().begin(),
                                        received.header.sample_shape().end());
@@ -201,8 +204,15 @@ absl::StatusOr<engine::Dataset> DecodeDataset(const ReceivedDataset& received,
     const std::string message = absl::StrReplaceAll(
         data.status().message(),
         {{samples.path().string(), "SAMPLES part"}, {labels.path().string(), "LABELS part"}});
-    return absl::Status(data.status().code(),
-                        absl::StrCat("dataset '", received.header.name(), "': ", message));
+    // Both the decoded size and the gzip bound derived from it are this flag's.
+    const bool over_limit = data.status().code() == absl::StatusCode::kResourceExhausted ||
+                            absl::StrContains(message, "inflates to more than");
+    return absl::Status(
+        over_limit ? absl::StatusCode::kResourceExhausted : data.status().code(),
+        absl::StrCat("dataset '", received.header.name(), "': ", message,
+                     over_limit ? absl::StrCat(" (--max_dataset_bytes is ", max_sample_bytes,
+                                               " bytes of decoded samples)")
+                                : ""));
   }
   if (data->num_samples <= 0) {
     return absl::InvalidArgumentError(

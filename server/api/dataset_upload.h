@@ -46,9 +46,11 @@ absl::StatusOr<ReceivedDataset> ReceiveDatasetUpload(
 // ENCODED_IMAGES: every image preprocessed by the header's spec, and if any
 // cannot be, INVALID_ARGUMENT naming all their indices). The engine's
 // readers take file paths, so labels pass through a ScratchFile in
-// `scratch_dir` too.
+// `scratch_dir` too. IDX samples may decode to at most `max_sample_bytes`
+// (--max_dataset_bytes): a small gzip must not become gigabytes of floats.
 absl::StatusOr<engine::Dataset> DecodeDataset(const ReceivedDataset& received,
-                                              const std::filesystem::path& scratch_dir);
+                                              const std::filesystem::path& scratch_dir,
+                                              int64_t max_sample_bytes);
 
 }  // namespace quantd::server
 

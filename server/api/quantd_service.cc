@@ -107,7 +107,8 @@ absl::Status QuantdService::DoUploadDataset(grpc::ServerReader<v1::UploadDataset
   ASSIGN_OR_RETURN(const ReceivedDataset received,
                    ReceiveDatasetUpload(ReadFrom(reader), config_.max_dataset_bytes,
                                         repository_->scratch_dir()));
-  ASSIGN_OR_RETURN(const engine::Dataset data, DecodeDataset(received, repository_->scratch_dir()));
+  ASSIGN_OR_RETURN(const engine::Dataset data, DecodeDataset(received, repository_->scratch_dir(),
+                                                             config_.max_dataset_bytes));
   const v1::DatasetUploadHeader& header = received.header;
   ASSIGN_OR_RETURN(*response, repository_->AddDataset(
                                   header.name(), data, header.format(),

@@ -198,6 +198,26 @@ TEST_F(DatasetFileTest, NonFinitePixelScaleIsRejected) {
   EXPECT_THAT(std::string(data.status().message()), HasSubstr("pixel_scale"));
 }
 
+// A gzip bomb: 1000 zero images of 28x28 compress to about 1 KB but decode
+// to 3.1 MB of floats. With a 1 MB limit it is refused, and the stream is not
+// even inflated past the 256 K pixels that limit allows.
+TEST_F(DatasetFileTest, DecodedSizeIsCappedBeforeInflatingAndAllocating) {
+  const std::string images =
+      GzipCompress(IdxBytes(0x803, {1000, 28, 28}, std::string(1000 * 28 * 28, '\0')));
+  ASSERT_LT(images.size(), 10000u);
+  const std::string path = Write("bomb", images);
+  absl::StatusOr<Dataset> refused = ReadIdxDataset(path, "", 1.0f, 1 << 20);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("inflates to more than 262160 bytes"));
+  // Within the inflate bound but over the decoded limit: refused as too large.
+  const std::string small = Write(
+      "small", GzipCompress(IdxBytes(0x803, {2, 2, 2}, std::string(8, '\0'))));
+  absl::StatusOr<Dataset> over = ReadIdxDataset(small, "", 1.0f, 31);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted) << over.status();
+  EXPECT_TRUE(ReadIdxDataset(small, "", 1.0f, 32).ok());
+  EXPECT_TRUE(ReadIdxDataset(path, "", 1.0f, 1000 * 28 * 28 * 4).ok());
+}
+
 TEST(DatasetTest, BatchCopiesTheRequestedSamples) {
   Dataset data;
   data.sample_shape = {1, 2};

@@ -15,6 +15,8 @@
 namespace quantd::server {
 namespace {
 
+constexpr int64_t kNoLimit = int64_t{1} << 40;
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -152,7 +154,7 @@ TEST(DatasetUploadTest, DecodesRawFloat32) {
     ReceivedDataset received =
         WithSamples(scratch.path(), RawHeader({1, 2}), Bytes(std::vector<float>{1, 2, 3, 4, 5, 6}));
     received.labels_file = Bytes(std::vector<int32_t>{0, 1, 2});
-    return DecodeDataset(received, scratch.path());
+    return DecodeDataset(received, scratch.path(), kNoLimit);
   }();
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->num_samples, 3);
@@ -170,7 +172,7 @@ TEST(DatasetUploadTest, DecodesIdxWithDefaultPixelScale) {
   testing::TempDir scratch;
   ReceivedDataset received = WithSamples(scratch.path(), IdxHeader(0), images);
   received.labels_file = labels;
-  auto data = DecodeDataset(received, scratch.path());
+  auto data = DecodeDataset(received, scratch.path(), kNoLimit);
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->num_samples, 2);
   EXPECT_THAT(data->sample_shape, ElementsAre(1, 2, 2));
@@ -179,11 +181,25 @@ TEST(DatasetUploadTest, DecodesIdxWithDefaultPixelScale) {
   EXPECT_THAT(data->labels, ElementsAre(3, 9));
 }
 
+// Two 2x2 images decode to 32 bytes of floats: a limit of 31 refuses them,
+// naming the flag, although the IDX bytes themselves are only 24.
+TEST(DatasetUploadTest, IdxDecodedPastTheLimitIsResourceExhausted) {
+  std::string images = BigEndian32(0x00000803) + BigEndian32(2) + BigEndian32(2) + BigEndian32(2);
+  images += std::string(8, '\0');
+  testing::TempDir scratch;
+  ReceivedDataset received = WithSamples(scratch.path(), IdxHeader(0), images);
+  absl::Status status = DecodeDataset(received, scratch.path(), 31).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(status.message(), HasSubstr("decode to 32 bytes of float32 samples"));
+  EXPECT_THAT(status.message(), HasSubstr("--max_dataset_bytes is 31 bytes"));
+  EXPECT_TRUE(DecodeDataset(received, scratch.path(), 32).ok());
+}
+
 TEST(DatasetUploadTest, MisSizedRawSamplesAreRejected) {
   testing::TempDir scratch;
   ReceivedDataset received =
       WithSamples(scratch.path(), RawHeader({1, 2}), Bytes(std::vector<float>{1, 2, 3}));
-  absl::Status status = DecodeDataset(received, scratch.path()).status();
+  absl::Status status = DecodeDataset(received, scratch.path(), kNoLimit).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("dataset 'raw'"));
   EXPECT_THAT(status.message(), ::testing::Not(HasSubstr(scratch.path().string())));
