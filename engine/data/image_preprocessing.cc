@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "engine/status_macros.h"
 #include "opencv2/core.hpp"
 #include "opencv2/imgcodecs.hpp"
 #include "opencv2/imgproc.hpp"
@@ -39,10 +42,67 @@ absl::Status ValidatePerChannel(const std::vector<float>& values, const char* fi
   return absl::OkStatus();
 }
 
+struct ImageSize {
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+uint32_t BigEndian32(std::string_view bytes, size_t at) {
+  uint32_t value = 0;
+  for (size_t i = 0; i < 4; ++i) value = value << 8 | static_cast<unsigned char>(bytes[at + i]);
+  return value;
+}
+
+// The size a PNG or JPEG header declares, read without decoding anything
+// (nullopt for other formats and for headers too short to say): a 100-byte
+// image that declares 100000x100000 pixels is refused before OpenCV
+// allocates for it.
+std::optional<ImageSize> DeclaredSize(std::string_view bytes) {
+  // PNG: signature, then the IHDR chunk: width and height at 16 and 20.
+  if (bytes.size() >= 24 && bytes.substr(0, 8) == std::string_view("\x89PNG\r\n\x1a\n", 8) &&
+      bytes.substr(12, 4) == "IHDR") {
+    return ImageSize{BigEndian32(bytes, 20), BigEndian32(bytes, 16)};
+  }
+  // JPEG: SOI, then segments up to a start-of-frame marker (C0-CF except
+  // C4 DHT, C8 JPG, CC DAC), whose payload holds precision, height, width.
+  if (bytes.size() < 4 || static_cast<unsigned char>(bytes[0]) != 0xFF ||
+      static_cast<unsigned char>(bytes[1]) != 0xD8) {
+    return std::nullopt;
+  }
+  size_t at = 2;
+  while (at + 9 <= bytes.size()) {
+    if (static_cast<unsigned char>(bytes[at]) != 0xFF) return std::nullopt;
+    const unsigned marker = static_cast<unsigned char>(bytes[at + 1]);
+    const size_t length = static_cast<size_t>(static_cast<unsigned char>(bytes[at + 2])) << 8 |
+                          static_cast<unsigned char>(bytes[at + 3]);
+    if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+      const auto u16 = [&](size_t i) {
+        return static_cast<int64_t>(static_cast<unsigned char>(bytes[i])) << 8 |
+               static_cast<unsigned char>(bytes[i + 1]);
+      };
+      return ImageSize{u16(at + 5), u16(at + 7)};
+    }
+    if (length < 2) return std::nullopt;
+    at += 2 + length;
+  }
+  return std::nullopt;
+}
+
+absl::Status CheckSides(int64_t rows, int64_t cols, const char* what) {
+  if (rows > kMaxSide || cols > kMaxSide) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "image %s %dx%d; sides above %d are not accepted", what, rows, cols, kMaxSide));
+  }
+  return absl::OkStatus();
+}
+
 // Decodes into 8-bit pixels in the requested color order (OpenCV decodes
 // color images as BGR).
 absl::StatusOr<cv::Mat> Decode(std::string_view encoded, ColorOrder color_order) {
   if (encoded.empty()) return absl::InvalidArgumentError("image is empty (0 bytes)");
+  if (const std::optional<ImageSize> declared = DeclaredSize(encoded)) {
+    RETURN_IF_ERROR(CheckSides(declared->rows, declared->cols, "header declares"));
+  }
   const cv::Mat buffer(1, static_cast<int>(encoded.size()), CV_8UC1,
                        const_cast<char*>(encoded.data()));
   const int mode = color_order == ColorOrder::kGrayscale ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR;
@@ -53,17 +113,16 @@ absl::StatusOr<cv::Mat> Decode(std::string_view encoded, ColorOrder color_order)
         "could not decode image (%d bytes): not a PNG, JPEG or other format OpenCV reads",
         encoded.size()));
   }
-  if (decoded.rows > kMaxSide || decoded.cols > kMaxSide) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "image is %dx%d; sides above %d are not accepted", decoded.rows, decoded.cols, kMaxSide));
-  }
+  RETURN_IF_ERROR(CheckSides(decoded.rows, decoded.cols, "is"));
   if (color_order == ColorOrder::kRgb) cv::cvtColor(decoded, decoded, cv::COLOR_BGR2RGB);
   return decoded;
 }
 
 // Scales the image so its shorter side is `shorter_side`, keeping the aspect
 // ratio. Area interpolation when shrinking avoids aliasing; linear when growing.
-cv::Mat ResizeShorterSide(const cv::Mat& image, int64_t shorter_side) {
+// The longer side is held to the same limit as a decoded image's: a 1x8192
+// image resized to a shorter side of 256 would be 256x2,097,152.
+absl::StatusOr<cv::Mat> ResizeShorterSide(const cv::Mat& image, int64_t shorter_side) {
   const int64_t rows = image.rows;
   const int64_t cols = image.cols;
   const int64_t shorter = std::min(rows, cols);
@@ -73,6 +132,7 @@ cv::Mat ResizeShorterSide(const cv::Mat& image, int64_t shorter_side) {
   // `shorter_side` always fits.
   const int64_t new_rows = rows <= cols ? shorter_side : std::llround(rows * factor);
   const int64_t new_cols = rows <= cols ? std::llround(cols * factor) : shorter_side;
+  RETURN_IF_ERROR(CheckSides(new_rows, new_cols, "would be resized to"));
   cv::Mat resized;
   cv::resize(image, resized, cv::Size(static_cast<int>(new_cols), static_cast<int>(new_rows)), 0,
              0, factor < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
@@ -84,9 +144,10 @@ absl::Status PreprocessInto(std::string_view encoded, const ImagePreprocessing& 
   try {
     absl::StatusOr<cv::Mat> decoded = Decode(encoded, spec.color_order);
     if (!decoded.ok()) return decoded.status();
-    cv::Mat image = spec.resize_shorter_side > 0
-                        ? ResizeShorterSide(*decoded, spec.resize_shorter_side)
-                        : *decoded;
+    cv::Mat image = *decoded;
+    if (spec.resize_shorter_side > 0) {
+      ASSIGN_OR_RETURN(image, ResizeShorterSide(*decoded, spec.resize_shorter_side));
+    }
     if (image.rows < spec.crop_height || image.cols < spec.crop_width) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "image is %dx%d (after resize), smaller than the %dx%d crop; set "

@@ -138,6 +138,38 @@ TEST(ImagePreprocessingTest, GarbageAndTooSmallImagesAreInvalidArgument) {
   EXPECT_THAT(small.status().message(), HasSubstr("resize_shorter_side"));
 }
 
+// Sizes are checked from the PNG or JPEG header before anything is decoded
+// (a 100-byte file may declare gigapixels), and a resize may not grow the
+// longer side past the same limit.
+TEST(ImagePreprocessingTest, DeclaredAndResizedSidesAreCheckedBeforeAllocating) {
+  std::string png = Encode(Gradient(), ".png");
+  // IHDR: width at byte 16, height at 20, big-endian. 100000 rows.
+  png[20] = 0;
+  png[21] = 0x01;
+  png[22] = static_cast<char>(0x86);
+  png[23] = static_cast<char>(0xA0);
+  absl::StatusOr<Tensor> refused = PreprocessImage(png, Gray(28));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("header declares 100000x28"));
+
+  std::string jpeg = Encode(Gradient(), ".jpg");
+  const size_t sof = jpeg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  jpeg[sof + 5] = static_cast<char>(0x23);  // height 9000 = 0x2328
+  jpeg[sof + 6] = static_cast<char>(0x28);
+  refused = PreprocessImage(jpeg, Gray(28));
+  EXPECT_THAT(refused.status().message(), HasSubstr("header declares 9000x28"));
+
+  // 1 x 40 pixels with the shorter side resized to 256: 256 x 10240.
+  ImagePreprocessing wide = Gray(28);
+  wide.resize_shorter_side = 256;
+  refused = PreprocessImage(Encode(Gradient(1, 40), ".png"), wide);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("would be resized to 256x10240"));
+  // 1 x 30 grows to 256 x 7680, within the limit.
+  EXPECT_TRUE(PreprocessImage(Encode(Gradient(1, 30), ".png"), wide).ok());
+}
+
 TEST(ImagePreprocessingTest, ValidationNamesTheField) {
   ImagePreprocessing spec = Gray(0);
   EXPECT_THAT(ValidateImagePreprocessing(spec).message(), HasSubstr("crop_height"));
