@@ -118,11 +118,14 @@ void RemoveEntriesExcept(const fs::path& dir, Keep&& keep) {
 
 int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 
-Repository::Repository(fs::path data_dir, std::unique_ptr<SqliteDatabase> db)
-    : data_dir_(std::move(data_dir)), db_(std::move(db)) {}
+Repository::Repository(fs::path data_dir, DataDirLock lock, std::unique_ptr<SqliteDatabase> db)
+    : data_dir_(std::move(data_dir)), lock_(std::move(lock)), db_(std::move(db)) {}
 
 absl::StatusOr<std::unique_ptr<Repository>> Repository::Open(const fs::path& data_dir) {
   RETURN_IF_ERROR(CreateDirectoriesDurably(data_dir));
+  // Before anything is cleaned up: another quantd's in-flight files are not
+  // debris.
+  ASSIGN_OR_RETURN(DataDirLock lock, DataDirLock::Acquire(data_dir));
   RETURN_IF_ERROR(CreateDirectoriesDurably(data_dir / "models"));
   RETURN_IF_ERROR(CreateDirectoriesDurably(data_dir / "datasets"));
   RETURN_IF_ERROR(CreateDirectoriesDurably(data_dir / "uploads"));
@@ -134,7 +137,8 @@ absl::StatusOr<std::unique_ptr<Repository>> Repository::Open(const fs::path& dat
   RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "options", "BLOB"));
   RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "simulated", "INTEGER NOT NULL DEFAULT 0"));
   RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "int8_coverage", "BLOB"));
-  std::unique_ptr<Repository> repository(new Repository(data_dir, std::move(db)));
+  std::unique_ptr<Repository> repository(
+      new Repository(data_dir, std::move(lock), std::move(db)));
   {
     absl::MutexLock lock(&repository->mu_);
     RETURN_IF_ERROR(repository->LoadModelsAndDatasets());

@@ -17,6 +17,7 @@
 #include "engine/data/dataset.h"
 #include "engine/graph/model_summary.h"
 #include "quantd/v1/quantd.pb.h"
+#include "server/storage/data_dir_lock.h"
 #include "server/storage/sqlite_database.h"
 
 namespace quantd::server {
@@ -125,7 +126,7 @@ class Repository {
   absl::StatusOr<std::vector<v1::Job>> LoadJobs() const;
 
  private:
-  Repository(std::filesystem::path data_dir, std::unique_ptr<SqliteDatabase> db);
+  Repository(std::filesystem::path data_dir, DataDirLock lock, std::unique_ptr<SqliteDatabase> db);
 
   absl::Status LoadModelsAndDatasets() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Leftovers of a crash: upload scratch files, and model, version and
@@ -139,6 +140,7 @@ class Repository {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::filesystem::path data_dir_;
+  const DataDirLock lock_;  // held while the repository is open
   mutable absl::Mutex mu_;
   std::unique_ptr<SqliteDatabase> db_ ABSL_GUARDED_BY(mu_);
   // Mirrors of the database rows, so reads never touch SQLite.

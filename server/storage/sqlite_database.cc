@@ -87,7 +87,20 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   // WAL lets a crash lose at most the last commit's tail, never corrupt the
   // file; synchronous=FULL makes every commit durable before it returns.
-  absl::Status status = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+  // The pragma answers with the mode it got: a filesystem without the shared
+  // memory WAL needs keeps the old mode, without an error.
+  absl::StatusOr<SqliteStatement*> wal = db->Prepare("PRAGMA journal_mode=WAL");
+  if (!wal.ok()) return wal.status();
+  absl::StatusOr<bool> row = (*wal)->Step();
+  if (!row.ok()) return row.status();
+  const std::string mode = *row ? (*wal)->ColumnText(0) : std::string();
+  (*wal)->Reset();  // no read left open on the cached statement
+  if (mode != "wal") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("database '", path, "' cannot use write-ahead logging (journal mode '", mode,
+                     "'); put --data_dir on a local filesystem"));
+  }
+  absl::Status status = db->Exec("PRAGMA synchronous=FULL;");
   if (!status.ok()) return status;
   return db;
 }

@@ -214,6 +214,9 @@ TEST_F(QuantdServerTest, JobInterruptedByShutdownRunsAgainAfterRestart) {
     reader->Finish().IgnoreError();
   }
   server_->Shutdown();
+  // The data directory stays locked while the server object lives.
+  stub_.reset();
+  server_.reset();
   // Either the job finished before the shutdown reached it, or it went back
   // to QUEUED; it is never left RUNNING or failed by a clean shutdown.
   {

@@ -252,6 +252,25 @@ TEST(RepositoryTest, ListsDatasetsInCreationOrderWithinOneMillisecond) {
   EXPECT_EQ(listed, added);
 }
 
+// A second quantd on the same data directory would delete the first one's
+// in-flight files as debris: it fails to open instead, naming the directory,
+// and the directory opens again once the first lets go.
+TEST(RepositoryTest, ADataDirectoryOpensOnceAtATime) {
+  testing::TempDir dir;
+  auto first = Repository::Open(dir.path());
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string id = (*first)->AddDataset("kept", TinyDataset(true))->id();
+  auto second = Repository::Open(dir.path());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr("is in use by another quantd"));
+  EXPECT_TRUE((*first)->GetDataset(id).ok());
+  first->reset();
+  auto third = Repository::Open(dir.path());
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_TRUE((*third)->GetDataset(id).ok());
+}
+
 TEST(RepositoryTest, DatasetsAreListedOldestFirstAndDeleted) {
   testing::TempDir dir;
   auto repository = OpenOrDie(dir.path());
