@@ -7,7 +7,12 @@
 #include "engine/status_macros.h"
 
 namespace quantd::server {
+
 namespace {
+// A model has at most tens of thousands of nodes; names are paths of a few
+// hundred bytes.
+constexpr int kMaxExcludedNames = 10000;
+constexpr size_t kMaxExcludedNameBytes = 1024;
 
 constexpr int kDefaultBits = 8;
 
@@ -56,6 +61,23 @@ absl::Status ValidateKnobs(const v1::QuantizeModelRequest& request) {
         absl::StrCat("ema_passes must be >= 0 (0: 1), got ", request.ema_passes()));
   }
   const v1::QuantizationSettings& q = request.quantization();
+  // Exclusions are stored with the job and the version: bounded like labels.
+  for (const auto& [field, names] :
+       {std::pair{"exclude_nodes", &q.exclude_nodes()},
+        std::pair{"exclude_op_types", &q.exclude_op_types()}}) {
+    if (names->size() > kMaxExcludedNames) {
+      return absl::InvalidArgumentError(absl::StrCat("quantization.", field, " has ",
+                                                     names->size(), " entries, over the limit of ",
+                                                     kMaxExcludedNames));
+    }
+    for (const std::string& name : *names) {
+      if (name.size() > kMaxExcludedNameBytes) {
+        return absl::InvalidArgumentError(absl::StrCat("quantization.", field, " has a name of ",
+                                                       name.size(), " bytes, over the limit of ",
+                                                       kMaxExcludedNameBytes));
+      }
+    }
+  }
   RETURN_IF_ERROR(CheckBits("weight_bits", q.weight_bits()));
   RETURN_IF_ERROR(CheckBits("activation_bits", q.activation_bits()));
   if (!v1::WeightGranularity_IsValid(q.weight_granularity())) {

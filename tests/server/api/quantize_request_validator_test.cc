@@ -205,6 +205,13 @@ TEST_F(ValidateQuantizeRequestTest, RejectsEachBadKnobNamingTheField) {
        "quantization.exclude_op_types 'Softmax' is not an op the runtime quantizes"},
       {[](auto& r) { r.mutable_quantization()->add_exclude_nodes(""); },
        "quantization.exclude_nodes has an empty name"},
+      // The finding: 60,000 names of 1 KiB were accepted and stored.
+      {[](auto& r) {
+         for (int n = 0; n < 10001; ++n) r.mutable_quantization()->add_exclude_nodes("conv");
+       },
+       "quantization.exclude_nodes has 10001 entries, over the limit of 10000"},
+      {[](auto& r) { r.mutable_quantization()->add_exclude_op_types(std::string(1025, 'x')); },
+       "quantization.exclude_op_types has a name of 1025 bytes, over the limit of 1024"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     v1::QuantizeModelRequest request = Request();
