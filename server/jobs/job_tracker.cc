@@ -1,6 +1,7 @@
 #include "server/jobs/job_tracker.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,12 +13,43 @@ bool IsTerminal(v1::JobState state) {
   return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
 }
 
+namespace {
+
+// What MarkSucceeded would have recorded, from what the version keeps (the
+// accuracy and SQNR reports lived only in the job and are lost).
+void MarkPublished(v1::Job& job, const v1::ModelVersion& version) {
+  job.set_state(v1::SUCCEEDED);
+  job.set_phase("done");
+  job.set_progress(1);
+  job.clear_eta_seconds();
+  job.clear_error();
+  job.set_result_version(version.version());
+  job.set_finished_unix_ms(version.created_unix_ms());
+  if (version.has_speedup()) *job.mutable_speedup() = version.speedup();
+  if (version.has_int8_coverage()) *job.mutable_int8_coverage() = version.int8_coverage();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<JobTracker>> JobTracker::Load(Repository* repository) {
   std::unique_ptr<JobTracker> tracker(new JobTracker(repository));
   ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, repository->LoadJobs());
+  // Versions by the job that published them: a job killed between publishing
+  // its version and being marked SUCCEEDED did succeed.
+  std::map<std::string, const v1::ModelVersion*> published;
+  const std::vector<v1::Model> models = repository->ListModels();
+  for (const v1::Model& model : models) {
+    for (const v1::ModelVersion& version : model.versions()) {
+      if (!version.created_by_job_id().empty()) published[version.created_by_job_id()] = &version;
+    }
+  }
   absl::MutexLock lock(&tracker->mu_);
   for (v1::Job& job : jobs) {
-    if (job.state() == v1::RUNNING) {
+    if (const auto it = published.find(job.id());
+        job.state() == v1::RUNNING && it != published.end()) {
+      MarkPublished(job, *it->second);
+      RETURN_IF_ERROR(repository->SaveJob(job));
+    } else if (job.state() == v1::RUNNING) {
       // The client asked for the job to stop; honour that rather than fail it.
       job.set_state(job.cancel_requested() ? v1::CANCELLED : v1::FAILED);
       job.set_error(job.cancel_requested() ? kCancelledJobError : kInterruptedJobError);

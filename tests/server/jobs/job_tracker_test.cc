@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/temp_dir.h"
@@ -80,6 +81,53 @@ TEST(JobTrackerTest, JobsOfOneMillisecondListInCreationOrder) {
   std::vector<std::string> ids;
   for (const v1::Job& job : (*tracker)->List({})) ids.push_back(job.id());
   EXPECT_THAT(ids, ElementsAre("job_z", "job_m", "job_a"));
+}
+
+// A kill between publishing a version and marking the job SUCCEEDED leaves a
+// RUNNING job whose version exists: on restart it is SUCCEEDED with that
+// version (it used to be reported FAILED as interrupted).
+TEST(JobTrackerTest, RunningJobWhoseVersionWasPublishedSucceedsOnRestart) {
+  testing::TempDir dir;
+  std::string model_id;
+  {
+    auto repository = Repository::Open(dir.path());
+    ASSERT_TRUE(repository.ok());
+    const std::string onnx = "onnx bytes";  // the tracker never reads them
+    engine::ModelSummary summary;
+    summary.inputs = {{"input", {-1, 1, 28, 28}}};
+    summary.outputs = {{"logits", {-1, 10}}};
+    auto model = (*repository)->AddModel("m", onnx, Sha256Hex(onnx), summary);
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_id = model->id();
+    v1::Job published = MakeJob("job_published", v1::RUNNING, 10);
+    published.set_model_id(model_id);
+    ASSERT_TRUE((*repository)->SaveJob(published).ok());
+    ASSERT_TRUE((*repository)->SaveJob(MakeJob("job_cut_short", v1::RUNNING, 11)).ok());
+    v1::SpeedupReport speedup;
+    speedup.set_throughput_speedup(2.5);
+    ASSERT_TRUE((*repository)
+                    ->AddInt8Version(model_id, "job_published", "{}", std::nullopt, speedup)
+                    .ok());
+  }
+  auto repository = Repository::Open(dir.path());
+  ASSERT_TRUE(repository.ok());
+  auto tracker = JobTracker::Load(repository->get());
+  ASSERT_TRUE(tracker.ok()) << tracker.status();
+  const absl::StatusOr<v1::Job> done = (*tracker)->Get("job_published");
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state(), v1::SUCCEEDED);
+  EXPECT_EQ(done->result_version(), 2);
+  EXPECT_EQ(done->error(), "");
+  EXPECT_EQ(done->speedup().throughput_speedup(), 2.5);
+  EXPECT_EQ((*tracker)->Get("job_cut_short")->state(), v1::FAILED);
+  // Stored, so a second restart agrees.
+  const absl::StatusOr<std::vector<v1::Job>> stored = (*repository)->LoadJobs();
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  for (const v1::Job& job : *stored) {
+    if (job.id() == "job_published") {
+      EXPECT_EQ(job.state(), v1::SUCCEEDED);
+    }
+  }
 }
 
 TEST(JobTrackerTest, PersistedUpdatesSurviveAndProgressOnlyUpdatesDoNot) {
