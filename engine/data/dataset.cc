@@ -140,7 +140,10 @@ absl::StatusOr<Dataset> ReadIdxDataset(std::string_view images_file, std::string
 
   if (labels_file.empty()) return data;
   const std::string labels_what = absl::StrCat("labels file '", std::string(labels_file), "'");
-  ASSIGN_OR_RETURN(IdxUbyteArray labels, ReadIdxUbyteFile(labels_file, 1, labels_what));
+  // One byte per image plus the header: inflating further cannot be right.
+  ASSIGN_OR_RETURN(IdxUbyteArray labels,
+                   ReadIdxUbyteFile(labels_file, 1, labels_what,
+                                    static_cast<size_t>(images.dims[0]) + 16));
   if (labels.dims[0] != data.num_samples) {
     return absl::InvalidArgumentError(absl::StrCat(labels_what, " holds ", labels.dims[0],
                                                    " labels, but ", images_what, " holds ",

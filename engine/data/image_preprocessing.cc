@@ -72,6 +72,10 @@ std::optional<ImageSize> DeclaredSize(std::string_view bytes) {
   size_t at = 2;
   while (at + 9 <= bytes.size()) {
     if (static_cast<unsigned char>(bytes[at]) != 0xFF) return std::nullopt;
+    if (static_cast<unsigned char>(bytes[at + 1]) == 0xFF) {  // fill byte before a marker
+      ++at;
+      continue;
+    }
     const unsigned marker = static_cast<unsigned char>(bytes[at + 1]);
     const size_t length = static_cast<size_t>(static_cast<unsigned char>(bytes[at + 2])) << 8 |
                           static_cast<unsigned char>(bytes[at + 3]);

@@ -272,14 +272,22 @@ class QdqWriter {
                       squared = value("_squared"), variance = value("_variance"),
                       shifted = value("_plus_eps"), deviation = value("_deviation"),
                       normalized = value("_normalized");
-    onnx::NodeProto* reduce = AddNode("ReduceMean", mean, {x}, {mean});
-    SetAttribute(*reduce, "axes", std::vector<int64_t>{-1});
+    // ReduceMean's axes: an attribute before opset 18, an input from it on.
+    auto reduce_last_axis = [&](const std::string& in, const std::string& out) {
+      if (opset_ >= 18) {
+        AddNode("ReduceMean", out,
+                {in, AddInitializer<int64_t>(out + "_axes", onnx::TensorProto::INT64, {1}, {-1})},
+                {out});
+      } else {
+        SetAttribute(*AddNode("ReduceMean", out, {in}, {out}), "axes", std::vector<int64_t>{-1});
+      }
+    };
+    reduce_last_axis(x, mean);
     AddNode("Sub", centered, {x, mean}, {centered});
     AddNode("Pow", squared,
             {centered, AddInitializer<float>(name + "_two", onnx::TensorProto::FLOAT, {}, {2.0f})},
             {squared});
-    reduce = AddNode("ReduceMean", variance, {squared}, {variance});
-    SetAttribute(*reduce, "axes", std::vector<int64_t>{-1});
+    reduce_last_axis(squared, variance);
     const float epsilon = [&] {
       const auto it = node.attributes.find("epsilon");
       const float* f = it == node.attributes.end() ? nullptr : std::get_if<float>(&it->second);

@@ -16,6 +16,11 @@ bool IsConstant(const Graph& graph, const std::string& name) {
   return it != graph.constants.end() && it->second.type == Constant::Type::kFloat32;
 }
 
+// LayerNormalization takes one scale and one bias per element of the axis.
+bool IsVector(const Graph& graph, const std::string& name) {
+  return graph.constants.at(name).dims.size() == 1;
+}
+
 // A mean over the last axis only, dims kept (what the pattern's Sub and Div
 // broadcast against).
 bool IsLastAxisMean(const Node& node) {
@@ -50,10 +55,12 @@ std::optional<LayerNormMatch> Match(const Graph& graph, const Node& add) {
   const auto shifted = SplitConstant(graph, add);
   if (!shifted) return std::nullopt;
   m.beta = shifted->second;
+  if (!IsVector(graph, m.beta)) return std::nullopt;
   const Node* mul = InnerProducer(graph, shifted->first, "Mul");
   const auto scaled = mul ? SplitConstant(graph, *mul) : std::nullopt;
   if (!scaled) return std::nullopt;
   m.gamma = scaled->second;
+  if (!IsVector(graph, m.gamma)) return std::nullopt;
   const Node* div = InnerProducer(graph, scaled->first, "Div");
   if (div == nullptr || div->inputs.size() != 2) return std::nullopt;
   const Node* sqrt = InnerProducer(graph, div->inputs[1], "Sqrt");

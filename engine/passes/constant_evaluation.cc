@@ -480,10 +480,9 @@ absl::StatusOr<Folded> FoldArithmetic(const Node& node, const Value& a, const Va
   return Folded(Values{std::move(out)});
 }
 
-// Equal as int64 0/1 (quantd keeps booleans as integers). A symbol stands for
-// a size, never negative: it differs from any negative value (exporters test
-// shape entries against -1 before an Expand); otherwise an unknown stays
-// unknown and nothing folds.
+// Equal as int64 0/1 (quantd keeps booleans as integers). An unknown (a
+// symbol: the batch, or arithmetic on it, which may be negative) leaves the
+// node unfolded; it folds when a Plan compiles for a known input shape.
 absl::StatusOr<Folded> FoldEqual(const Node& node, const Value& a, const Value& b) {
   if (a.type != b.type) return Folded();
   const std::optional<std::vector<int64_t>> dims = BroadcastDims(a.dims, b.dims);
@@ -501,8 +500,6 @@ absl::StatusOr<Folded> FoldEqual(const Node& node, const Value& a, const Value& 
       if (x == y) {
         out.ints.push_back(Known(1));
       } else if (x.known() && y.known()) {
-        out.ints.push_back(Known(0));
-      } else if ((x.known() && x.value < 0) || (y.known() && y.value < 0)) {
         out.ints.push_back(Known(0));
       } else {
         return Folded();

@@ -206,7 +206,8 @@ absl::StatusOr<engine::Dataset> DecodeDataset(const ReceivedDataset& received,
         {{samples.path().string(), "SAMPLES part"}, {labels.path().string(), "LABELS part"}});
     // Both the decoded size and the gzip bound derived from it are this flag's.
     const bool over_limit = data.status().code() == absl::StatusCode::kResourceExhausted ||
-                            absl::StrContains(message, "inflates to more than");
+                            (absl::StrContains(message, "inflates to more than") &&
+                             absl::StrContains(message, "SAMPLES part"));
     return absl::Status(
         over_limit ? absl::StatusCode::kResourceExhausted : data.status().code(),
         absl::StrCat("dataset '", received.header.name(), "': ", message,

@@ -66,8 +66,10 @@ absl::StatusOr<std::unique_ptr<JobTracker>> JobTracker::Load(Repository* reposit
 }
 
 absl::Status JobTracker::Add(const v1::Job& job) {
-  RETURN_IF_ERROR(repository_->SaveJob(job));
+  // Saved under the lock: the row order (what a restart lists by) and the
+  // sequence must agree when two jobs are added at once.
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(repository_->SaveJob(job));
   jobs_[job.id()] = Entry{job, 1, next_sequence_++};
   return absl::OkStatus();
 }

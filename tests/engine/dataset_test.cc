@@ -218,6 +218,16 @@ TEST_F(DatasetFileTest, DecodedSizeIsCappedBeforeInflatingAndAllocating) {
   EXPECT_TRUE(ReadIdxDataset(path, "", 1.0f, 1000 * 28 * 28 * 4).ok());
 }
 
+// Labels are one byte per image: a labels stream is not inflated past that.
+TEST_F(DatasetFileTest, LabelsAreNotInflatedPastOneBytePerImage) {
+  const std::string images = Write("images", ImagesIdx());  // 3 images
+  const std::string labels =
+      Write("labels", GzipCompress(IdxBytes(0x801, {1 << 20}, std::string(1 << 20, '\0'))));
+  absl::StatusOr<Dataset> refused = ReadIdxDataset(images, labels, 1.0f);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("inflates to more than 19 bytes"));
+}
+
 TEST(DatasetTest, BatchCopiesTheRequestedSamples) {
   Dataset data;
   data.sample_shape = {1, 2};

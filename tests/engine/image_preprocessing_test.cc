@@ -159,6 +159,10 @@ TEST(ImagePreprocessingTest, DeclaredAndResizedSidesAreCheckedBeforeAllocating) 
   jpeg[sof + 6] = static_cast<char>(0x28);
   refused = PreprocessImage(jpeg, Gray(28));
   EXPECT_THAT(refused.status().message(), HasSubstr("header declares 9000x28"));
+  // Fill bytes (0xFF) before a marker are legal and do not hide the size.
+  jpeg.insert(sof, "\xFF\xFF\xFF");
+  refused = PreprocessImage(jpeg, Gray(28));
+  EXPECT_THAT(refused.status().message(), HasSubstr("header declares 9000x28"));
 
   // 1 x 40 pixels with the shorter side resized to 256: 256 x 10240.
   ImagePreprocessing wide = Gray(28);

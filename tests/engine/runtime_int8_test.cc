@@ -262,7 +262,8 @@ TEST(RuntimeInt8Test, SessionRunMatchesPlanAndIsDeterministic) {
 // The output scales oneDNN received for the (single) conv step of `node`.
 std::vector<float> OutputScalesOf(const Plan& plan, const std::string& node) {
   for (const PlanStep& step : plan.steps) {
-    if (step.node != node || step.primitive.get_kind() != dnnl::primitive::kind::convolution) {
+    if (step.byte_table || step.node != node ||
+        step.primitive.get_kind() != dnnl::primitive::kind::convolution) {
       continue;
     }
     const_dnnl_primitive_attr_t attr = nullptr;
@@ -383,7 +384,7 @@ TEST(RuntimeInt8Test, ExcludedConvRunsFp32AndItsConsumerInt8) {
   ASSERT_TRUE(plan.ok()) << plan.status();
   std::map<std::string, std::set<dnnl::memory::data_type>> conv_src_types;
   for (const PlanStep& step : (*plan)->steps) {
-    if (step.primitive.get_kind() != dnnl::primitive::kind::convolution) continue;
+    if (step.byte_table || step.primitive.get_kind() != dnnl::primitive::kind::convolution) continue;
     conv_src_types[step.node].insert((*plan)->buffers[step.args.at(DNNL_ARG_SRC)].desc.data_type());
     conv_src_types[step.node].insert(
         (*plan)->buffers[step.args.at(DNNL_ARG_WEIGHTS)].desc.data_type());

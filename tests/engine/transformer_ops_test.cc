@@ -115,6 +115,20 @@ TEST(LayerNormTest, InnerValueReadElsewhereIsNotCollapsed) {
   ExpectPassedGraphMatches(written, RandomTensor({1, 5, 8}, rng));
 }
 
+// A scalar gamma broadcasts in the written-out form, but LayerNormalization
+// takes one per channel: the pattern stays as written and still runs.
+TEST(LayerNormTest, ScalarGammaIsNotCollapsed) {
+  std::mt19937 rng(72);
+  GraphBuilder b({1, 3, 8});
+  b.Floats("ln.gamma", {}, {1.5f}).Const("ln.beta", {8}, rng);
+  WriteLayerNorm(b, "x", "y", "ln.");
+  const Graph written = b.Output("y").Build();
+  Graph passed = written;
+  ASSERT_TRUE(RunStandardPasses(passed).ok());
+  for (const Node& node : passed.nodes) EXPECT_NE(node.op_type, "LayerNormalization");
+  ExpectPassedGraphMatches(written, RandomTensor({1, 3, 8}, rng));
+}
+
 TEST(LayerNormTest, OnlyTheLastAxisIsSupported) {
   std::mt19937 rng(63);
   const Graph g = GraphBuilder({1, 4, 6})
@@ -288,6 +302,29 @@ Graph ClassTokenGraph(std::mt19937& rng) {
   return g;
 }
 
+// Arithmetic on the batch may be negative (N - 2 is -1 at batch 1): Equal of
+// such a symbol with -1 must not fold at load time, when the batch is unknown.
+TEST(ClassTokenTest, EqualOfArithmeticOnTheBatchWaitsForTheShape) {
+  Graph g = GraphBuilder({-1, 4})
+                .Ints("two", {2})
+                .Ints("minus_one", {-1})
+                .Ints("zero", {0})
+                .Op("Shape", "shape", {"x"}, "s")
+                .Op("Slice", "batch", {"s", "zero", "one_end"}, "n")
+                .Op("Sub", "less_two", {"n", "two"}, "d")
+                .Op("Equal", "is_minus_one", {"d", "minus_one"}, "eq")
+                .Op("Cast", "as_float", {"eq"}, "y", {{"to", int64_t{1}}})
+                .Output("y")
+                .Build();
+  g.constants["one_end"] = g.constants.at("zero");
+  g.constants["one_end"].ints = {1};
+  Graph passed = g;
+  ASSERT_TRUE(RunStandardPasses(passed).ok());
+  bool equal_left = false;
+  for (const Node& node : passed.nodes) equal_left |= node.op_type == "Equal";
+  EXPECT_TRUE(equal_left) << "Equal folded with the batch unknown";
+}
+
 TEST(ClassTokenTest, EqualAndWhereFoldPerBatch) {
   std::mt19937 rng(71);
   const Graph g = ClassTokenGraph(rng);
@@ -367,6 +404,38 @@ onnx::ModelProto ConvNextBlock(std::mt19937& rng) {
   AddNode(model, "Mul", {"layer_scale", "f"}, {"ls"}, "layer_scale_mul");
   AddNode(model, "Add", {"ls", "x"}, {"y"}, "residual");
   return model;
+}
+
+// Native LayerNormalization at opset 18, where ReduceMean takes its axes as an
+// input: the export writes the layer norm out in that form.
+TEST(LayerNormTest, ExportAtOpset18GivesReduceMeanItsAxesAsAnInput) {
+  using namespace testing;
+  onnx::ModelProto model = MakeOnnxModel(18);
+  AddGraphInput(model, "x", {kSymbolicBatchDim, 4, 6});
+  AddGraphOutput(model, "y", {kSymbolicBatchDim, 4, 6});
+  AddFloatInitializer(model, "gamma", {6}, {1, 2, 3, 4, 5, 6});
+  AddFloatInitializer(model, "beta", {6}, {0, 0, 1, 1, 0, 0});
+  AddIntAttr(AddNode(model, "LayerNormalization", {"x", "gamma", "beta"}, {"y"}, "ln"), "axis",
+             -1);
+  const std::string onnx = Serialize(model);
+  std::mt19937 rng(73);
+  CalibrationTable table;
+  table.ranges["x"] = TensorRange{-1.0f, 1.0f};
+  table.ranges["y"] = TensorRange{-8.0f, 8.0f};
+  absl::StatusOr<std::string> qdq = ExportQdqModel(onnx, table, {});
+  ASSERT_TRUE(qdq.ok()) << qdq.status();
+  onnx::ModelProto exported;
+  ASSERT_TRUE(exported.ParseFromString(*qdq));
+  // (Debian's libonnx 1.12 knows no opset 18 and checks ReduceMean against its
+  // opset-13 schema, so onnx::checker cannot judge this model.)
+  int reduces = 0;
+  for (const onnx::NodeProto& node : exported.graph().node()) {
+    if (node.op_type() != "ReduceMean") continue;
+    ++reduces;
+    EXPECT_EQ(node.input_size(), 2) << node.name();
+    EXPECT_EQ(node.attribute_size(), 0) << node.name();
+  }
+  EXPECT_EQ(reduces, 2);
 }
 
 double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
