@@ -277,8 +277,7 @@ TEST(AttentionTest, GatherWithSeveralIndicesIsRefused) {
 
 // ViT's class token: Expand(cls, Where(Equal(shape, -1), 1, shape)) with
 // shape = [batch, -1, -1] computed from the input, then Concat with the
-// patches. Equal and Where fold once the batch is known; a symbolic batch
-// never equals -1.
+// patches. Equal and Where fold when a Plan compiles for a known batch.
 Graph ClassTokenGraph(std::mt19937& rng) {
   GraphBuilder b({-1, 4, 8});
   b.Const("cls", {1, 1, 8}, rng)
