@@ -88,18 +88,17 @@ struct WeightedOp {
 
 class QdqWriter {
  public:
-  QdqWriter(const Graph& graph, const Graph& unfused, const CalibrationTable& calibration,
-            const QuantizationOptions& options, const QdqExportOptions& export_options,
-            QuantizedValues quantized)
+  // `unfused_output`: node name -> first output in the graph without fusion.
+  QdqWriter(const Graph& graph, std::map<std::string, std::string> unfused_output,
+            const CalibrationTable& calibration, const QuantizationOptions& options,
+            const QdqExportOptions& export_options, QuantizedValues quantized)
       : graph_(graph),
         calibration_(calibration),
         options_(options),
         signed_as_uint8_(export_options.signed_activations_as_uint8),
         round_before_residual_add_(export_options.round_before_residual_add),
-        quantized_(std::move(quantized)) {
-    for (const Node& node : unfused.nodes) {
-      if (!node.outputs.empty()) unfused_output_[node.name] = node.outputs[0];
-    }
+        quantized_(std::move(quantized)),
+        unfused_output_(std::move(unfused_output)) {
     for (const ValueInfo& input : graph.inputs) used_names_.insert(input.name);
     for (const ValueInfo& output : graph.outputs) used_names_.insert(output.name);
     for (const Node& node : graph.nodes) {
@@ -761,14 +760,24 @@ absl::StatusOr<std::string> ExportQdqModel(std::string_view fp32_onnx,
   const bool fold_batch_norm = export_options.fold_batch_norm;
   ASSIGN_OR_RETURN(const Graph graph,
                    ImportWithPasses(fp32_onnx, PassOptions{.fold_batch_norm = fold_batch_norm}));
-  ASSIGN_OR_RETURN(const Graph unfused,
-                   ImportWithPasses(fp32_onnx, PassOptions{.fold_batch_norm = fold_batch_norm,
-                                                           .fuse_operators = false}));
+  // Of the graph without fusion only the names of the values fusion hides
+  // are needed: its constants (every weight again) are freed before the Plan
+  // below compiles.
+  std::map<std::string, std::string> unfused_output;
+  {
+    ASSIGN_OR_RETURN(const Graph unfused,
+                     ImportWithPasses(fp32_onnx, PassOptions{.fold_batch_norm = fold_batch_norm,
+                                                             .fuse_operators = false}));
+    for (const Node& node : unfused.nodes) {
+      if (!node.outputs.empty()) unfused_output[node.name] = node.outputs[0];
+    }
+  }
   RETURN_IF_ERROR(ValidateQuantizationOptions(options, graph));
   ASSIGN_OR_RETURN(QuantizedValues quantized,
                    FindQuantizedValues(graph, calibration, options, RepresentativeShape(graph)));
   try {
-    return QdqWriter(graph, unfused, calibration, options, export_options, std::move(quantized))
+    return QdqWriter(graph, std::move(unfused_output), calibration, options, export_options,
+                     std::move(quantized))
         .Write();
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("QDQ export failed: ", e.what()));
