@@ -434,6 +434,13 @@ int64_t BroadcastIndex(const std::vector<int64_t>& dims, const std::vector<int64
   return flat;
 }
 
+// Advances `coord` to the next element of `dims` in row-major order.
+void NextCoordinate(std::vector<int64_t>& coord, const std::vector<int64_t>& dims) {
+  for (int64_t k = static_cast<int64_t>(coord.size()) - 1; k >= 0 && ++coord[k] == dims[k]; --k) {
+    coord[k] = 0;
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<Folded> FoldArithmetic(const Node& node, const Value& a, const Value& b,
@@ -472,10 +479,7 @@ absl::StatusOr<Folded> FoldArithmetic(const Node& node, const Value& a, const Va
         out.ints.push_back(symbols.Fresh());
       }
     }
-    for (int64_t k = static_cast<int64_t>(coord.size()) - 1; k >= 0 && ++coord[k] == (*dims)[k];
-         --k) {
-      coord[k] = 0;
-    }
+    NextCoordinate(coord, *dims);
   }
   return Folded(Values{std::move(out)});
 }
@@ -505,10 +509,7 @@ absl::StatusOr<Folded> FoldEqual(const Node& node, const Value& a, const Value& 
         return Folded();
       }
     }
-    for (int64_t k = static_cast<int64_t>(coord.size()) - 1; k >= 0 && ++coord[k] == (*dims)[k];
-         --k) {
-      coord[k] = 0;
-    }
+    NextCoordinate(coord, *dims);
   }
   return Folded(Values{std::move(out)});
 }
@@ -532,10 +533,7 @@ absl::StatusOr<Folded> FoldWhere(const Node& node, const Value& condition, const
     } else {
       out.ints.push_back(from.ints[at]);
     }
-    for (int64_t k = static_cast<int64_t>(coord.size()) - 1; k >= 0 && ++coord[k] == (*dims)[k];
-         --k) {
-      coord[k] = 0;
-    }
+    NextCoordinate(coord, *dims);
   }
   return Folded(Values{std::move(out)});
 }
@@ -573,10 +571,7 @@ absl::StatusOr<Folded> FoldExpand(const Node& node, const Value& data, const Val
   const int64_t total = Product(*dims);
   for (int64_t n = 0; n < total; ++n) {
     picks.push_back(BroadcastIndex(data.dims, *dims, coord));
-    for (int64_t k = static_cast<int64_t>(coord.size()) - 1; k >= 0 && ++coord[k] == (*dims)[k];
-         --k) {
-      coord[k] = 0;
-    }
+    NextCoordinate(coord, *dims);
   }
   return Folded(Values{Pick(data, picks, *dims)});
 }

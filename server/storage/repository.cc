@@ -333,17 +333,28 @@ absl::StatusOr<v1::Model> Repository::GetModel(const std::string& model_id) cons
   return it->second;
 }
 
+namespace {
+
+// Models or datasets oldest first: by creation time, ties in creation order.
+template <typename T>
+std::vector<T> OldestFirst(const std::map<std::string, T, std::less<>>& items,
+                           const std::map<std::string, int64_t, std::less<>>& creation_order) {
+  std::vector<const T*> sorted;
+  for (const auto& [id, item] : items) sorted.push_back(&item);
+  std::sort(sorted.begin(), sorted.end(), [&](const T* a, const T* b) {
+    return std::pair(a->created_unix_ms(), creation_order.at(a->id())) <
+           std::pair(b->created_unix_ms(), creation_order.at(b->id()));
+  });
+  std::vector<T> out;
+  for (const T* item : sorted) out.push_back(*item);
+  return out;
+}
+
+}  // namespace
+
 std::vector<v1::Model> Repository::ListModels() const {
   absl::MutexLock lock(&mu_);
-  std::vector<const v1::Model*> oldest_first;
-  for (const auto& [id, model] : models_) oldest_first.push_back(&model);
-  std::sort(oldest_first.begin(), oldest_first.end(), [&](const v1::Model* a, const v1::Model* b) {
-    return std::pair(a->created_unix_ms(), creation_order_.at(a->id())) <
-           std::pair(b->created_unix_ms(), creation_order_.at(b->id()));
-  });
-  std::vector<v1::Model> models;
-  for (const v1::Model* model : oldest_first) models.push_back(*model);
-  return models;
+  return OldestFirst(models_, creation_order_);
 }
 
 absl::StatusOr<v1::ModelVersion> Repository::FindVersion(const std::string& model_id,
@@ -494,16 +505,7 @@ absl::StatusOr<v1::Dataset> Repository::GetDataset(const std::string& dataset_id
 
 std::vector<v1::Dataset> Repository::ListDatasets() const {
   absl::MutexLock lock(&mu_);
-  std::vector<const v1::Dataset*> oldest_first;
-  for (const auto& [id, dataset] : datasets_) oldest_first.push_back(&dataset);
-  std::sort(oldest_first.begin(), oldest_first.end(),
-            [&](const v1::Dataset* a, const v1::Dataset* b) {
-              return std::pair(a->created_unix_ms(), creation_order_.at(a->id())) <
-                     std::pair(b->created_unix_ms(), creation_order_.at(b->id()));
-            });
-  std::vector<v1::Dataset> datasets;
-  for (const v1::Dataset* dataset : oldest_first) datasets.push_back(*dataset);
-  return datasets;
+  return OldestFirst(datasets_, creation_order_);
 }
 
 absl::Status Repository::DeleteModel(const std::string& model_id) {
