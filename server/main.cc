@@ -21,7 +21,7 @@ ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
 ABSL_FLAG(std::string, data_dir, "./.quantd-data",
           "Directory for the metadata database and stored models and datasets");
 ABSL_FLAG(int32_t, workers, 1, "Quantization jobs run concurrently");
-ABSL_FLAG(int64_t, max_model_bytes, int64_t{256} << 20, "Largest accepted ONNX upload");
+ABSL_FLAG(int64_t, max_model_bytes, int64_t{1} << 30, "Largest accepted ONNX upload");
 ABSL_FLAG(int64_t, max_dataset_bytes, int64_t{1} << 30,
           "Largest accepted dataset upload (samples and labels together)");
 ABSL_FLAG(int64_t, max_receive_message_bytes, int64_t{64} << 20,

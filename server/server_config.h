@@ -12,7 +12,7 @@ struct ServerConfig {
   std::string metrics_listen_address = "127.0.0.1:9464";  // "" or "none": no /metrics
   std::string data_dir = "./.quantd-data";
   int workers = 1;
-  int64_t max_model_bytes = int64_t{256} << 20;
+  int64_t max_model_bytes = int64_t{1} << 30;
   int64_t max_dataset_bytes = int64_t{1} << 30;
   int64_t max_receive_message_bytes = int64_t{64} << 20;
   // Largest Infer response (outputs and classifications); larger ones are

@@ -385,7 +385,9 @@ absl::StatusOr<Node> ConvertNode(const onnx::NodeProto& proto, Graph& graph) {
   return node;
 }
 
-absl::StatusOr<Graph> ConvertGraph(const onnx::GraphProto& proto, int64_t opset_version) {
+// Frees each initializer's bytes once converted, so that a model's weights
+// are held about once, not twice, while it is imported (ViT-B: 346 MB).
+absl::StatusOr<Graph> ConvertGraph(onnx::GraphProto& proto, int64_t opset_version) {
   if (proto.sparse_initializer_size() > 0) {
     return absl::UnimplementedError(absl::StrCat(
         "sparse initializer '", proto.sparse_initializer(0).values().name(), "' is not supported"));
@@ -393,9 +395,11 @@ absl::StatusOr<Graph> ConvertGraph(const onnx::GraphProto& proto, int64_t opset_
   Graph graph;
   graph.name = proto.name();
   graph.opset_version = opset_version;
-  for (const onnx::TensorProto& init : proto.initializer()) {
+  for (onnx::TensorProto& init : *proto.mutable_initializer()) {
     ASSIGN_OR_RETURN(Constant constant, ConvertTensor(init));
-    graph.constants[init.name()] = std::move(constant);
+    std::string name = init.name();
+    onnx::TensorProto().Swap(&init);  // the temporary takes the bytes away
+    graph.constants[std::move(name)] = std::move(constant);
   }
   // Before IR version 4 initializers were also listed as graph inputs; they
   // are weights, not something a client sends.

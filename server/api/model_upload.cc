@@ -1,6 +1,5 @@
 #include "server/api/model_upload.h"
 
-#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -37,7 +36,8 @@ absl::Status ValidateHeader(const v1::ModelUploadHeader& header, int64_t max_byt
 }  // namespace
 
 absl::StatusOr<ReceivedModel> ReceiveModelUpload(const StreamReader<v1::UploadModelRequest>& read,
-                                                 int64_t max_bytes) {
+                                                 int64_t max_bytes,
+                                                 const std::filesystem::path& scratch_dir) {
   v1::UploadModelRequest request;
   if (!read(request)) {
     return absl::InvalidArgumentError("model upload stream is empty; send the header first");
@@ -51,16 +51,14 @@ absl::StatusOr<ReceivedModel> ReceiveModelUpload(const StreamReader<v1::UploadMo
   RETURN_IF_ERROR(ValidateHeader(received.header, max_bytes));
 
   const int64_t declared = received.header.size_bytes();
-  // The declared size is the client's claim; reserve at most 64 MiB up front so
-  // idle streams that claim a lot cannot pin memory before sending anything.
-  received.onnx_bytes.reserve(static_cast<size_t>(std::min<int64_t>(declared, int64_t{64} << 20)));
+  received.file = std::make_unique<ScratchFile>(scratch_dir, "model");
   Sha256 hasher;
   while (read(request)) {
     if (request.has_header()) {
       return absl::InvalidArgumentError("model upload carries a second header");
     }
     const std::string& chunk = request.chunk();
-    const int64_t total = static_cast<int64_t>(received.onnx_bytes.size() + chunk.size());
+    const int64_t total = received.file->size() + static_cast<int64_t>(chunk.size());
     if (total > max_bytes) {
       return absl::ResourceExhaustedError(
           absl::StrCat("model upload exceeds --max_model_bytes (", max_bytes, " bytes)"));
@@ -70,11 +68,11 @@ absl::StatusOr<ReceivedModel> ReceiveModelUpload(const StreamReader<v1::UploadMo
           "model upload sends more than the declared size_bytes (", declared, " bytes)"));
     }
     hasher.Update(chunk);
-    received.onnx_bytes += chunk;
+    RETURN_IF_ERROR(received.file->Append(chunk));
   }
-  if (static_cast<int64_t>(received.onnx_bytes.size()) != declared) {
+  if (received.file->size() != declared) {
     return absl::InvalidArgumentError(absl::StrCat("model upload declared size_bytes ", declared,
-                                                   " but sent ", received.onnx_bytes.size(),
+                                                   " but sent ", received.file->size(),
                                                    " bytes"));
   }
   const std::string digest = hasher.FinalHex();
@@ -83,6 +81,8 @@ absl::StatusOr<ReceivedModel> ReceiveModelUpload(const StreamReader<v1::UploadMo
                                                    received.header.sha256(),
                                                    ", received bytes hash to ", digest));
   }
+  RETURN_IF_ERROR(received.file->Close());
+  ASSIGN_OR_RETURN(received.mapped, MappedFile::Open(received.file->path()));
   return received;
 }
 
@@ -148,11 +148,12 @@ absl::Status ValidateImageInterface(const v1::ModelUploadHeader& header,
 }  // namespace
 
 absl::StatusOr<ValidatedModel> ReceiveAndValidateModel(
-    const StreamReader<v1::UploadModelRequest>& read, int64_t max_bytes) {
-  ASSIGN_OR_RETURN(ReceivedModel received, ReceiveModelUpload(read, max_bytes));
+    const StreamReader<v1::UploadModelRequest>& read, int64_t max_bytes,
+    const std::filesystem::path& scratch_dir) {
+  ASSIGN_OR_RETURN(ReceivedModel received, ReceiveModelUpload(read, max_bytes, scratch_dir));
   absl::StatusOr<engine::ModelSummary> summary;
   try {
-    summary = engine::InspectModel(received.onnx_bytes);
+    summary = engine::InspectModel(received.onnx_bytes());
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("model '", received.header.name(), "' cannot be inspected: ", e.what()));

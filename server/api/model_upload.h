@@ -2,11 +2,16 @@
 #define QUANTD_SERVER_API_MODEL_UPLOAD_H_
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "engine/graph/model_summary.h"
+#include "server/storage/mapped_file.h"
+#include "server/storage/scratch_file.h"
 #include "quantd/v1/quantd.pb.h"
 
 namespace quantd::server {
@@ -17,16 +22,22 @@ namespace quantd::server {
 template <typename Message>
 using StreamReader = std::function<bool(Message&)>;
 
+// An upload's bytes live in a scratch file (removed with this object), mapped
+// for reading: a 350 MB model is not held on the heap while it arrives.
 struct ReceivedModel {
   v1::ModelUploadHeader header;
-  std::string onnx_bytes;
+  std::unique_ptr<ScratchFile> file;
+  MappedFile mapped;
+  std::string_view onnx_bytes() const { return mapped.bytes(); }
 };
 
-// Consumes an UploadModel stream: the header first, then chunks. Enforces
-// `max_bytes` while the bytes arrive (RESOURCE_EXHAUSTED), and checks the
-// declared size and sha256 once they are all in (INVALID_ARGUMENT).
+// Consumes an UploadModel stream: the header first, then chunks, appended to
+// a file in `scratch_dir`. Enforces `max_bytes` while the bytes arrive
+// (RESOURCE_EXHAUSTED), and checks the declared size and sha256 once they are
+// all in (INVALID_ARGUMENT).
 absl::StatusOr<ReceivedModel> ReceiveModelUpload(const StreamReader<v1::UploadModelRequest>& read,
-                                                 int64_t max_bytes);
+                                                 int64_t max_bytes,
+                                                 const std::filesystem::path& scratch_dir);
 
 // Receives and then inspects the model (engine::InspectModel: INVALID_ARGUMENT
 // for a malformed model, UNIMPLEMENTED for unsupported operators), then checks
@@ -39,7 +50,8 @@ struct ValidatedModel {
   engine::ModelSummary summary;
 };
 absl::StatusOr<ValidatedModel> ReceiveAndValidateModel(
-    const StreamReader<v1::UploadModelRequest>& read, int64_t max_bytes);
+    const StreamReader<v1::UploadModelRequest>& read, int64_t max_bytes,
+    const std::filesystem::path& scratch_dir);
 
 }  // namespace quantd::server
 

@@ -72,11 +72,13 @@ grpc::Status QuantdService::UploadModel(grpc::ServerContext*,
 absl::Status QuantdService::DoUploadModel(grpc::ServerReader<v1::UploadModelRequest>* reader,
                                           v1::Model* response) {
   ASSIGN_OR_RETURN(ValidatedModel model,
-                   ReceiveAndValidateModel(ReadFrom(reader), config_.max_model_bytes));
-  ASSIGN_OR_RETURN(
-      *response,
-      repository_->AddModel(model.received.header.name(), model.received.onnx_bytes,
-                            model.received.header.sha256(), model.summary, &model.received.header));
+                   ReceiveAndValidateModel(ReadFrom(reader), config_.max_model_bytes,
+                                           repository_->scratch_dir()));
+  const ReceivedModel& received = model.received;
+  ASSIGN_OR_RETURN(*response,
+                   repository_->AddModelFile(received.header.name(), received.file->path(),
+                                             received.file->size(), received.header.sha256(),
+                                             model.summary, &received.header));
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 #include "engine/status_macros.h"
 #include "server/jobs/speedup_benchmark.h"
 #include "server/serving/session_loader.h"
+#include "server/storage/mapped_file.h"
 #include "server/wire/proto_conversion.h"
 #include "server/wire/quantization_settings.h"
 
@@ -94,7 +95,7 @@ std::string ErrorText(const absl::Status& status) {
 
 // An fp32 session on the unfused (BatchNorm-folded unless kept) graph.
 absl::StatusOr<std::shared_ptr<engine::InferenceSession>> CreateUnfusedSession(
-    const std::string& onnx, bool fold_batch_norm, const std::string& model_id) {
+    std::string_view onnx, bool fold_batch_norm, const std::string& model_id) {
   engine::SessionOptions options;
   options.fold_batch_norm = fold_batch_norm;
   options.fuse_operators = false;
@@ -113,7 +114,7 @@ absl::StatusOr<std::shared_ptr<engine::InferenceSession>> CreateUnfusedSession(
 // always, the QDQ ONNX model when the version runs real int8 kernels. A model
 // the QDQ export cannot write (UNIMPLEMENTED naming the op) still gets its
 // int8 version, without the QDQ file; the reason goes to the log.
-absl::StatusOr<VersionExports> MakeExports(const std::string& onnx,
+absl::StatusOr<VersionExports> MakeExports(std::string_view onnx,
                                            const engine::CalibrationTable& table,
                                            const engine::QuantizationOptions& quantization,
                                            bool fold_batch_norm, const std::string& job_id) {
@@ -324,7 +325,8 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
   // allows: the calibration session and the calibration set are gone before
   // the fp32 and int8 sessions exist (only the first samples stay when they
   // stand in for an evaluation set), and the evaluation set loads last.
-  ASSIGN_OR_RETURN(const std::string onnx, repository_->ReadModelFile(model_id, 1));
+  ASSIGN_OR_RETURN(const MappedFile model_file, repository_->ReadModelFile(model_id, 1));
+  const std::string_view onnx = model_file.bytes();
   std::optional<engine::Dataset> calibration_set;
   ASSIGN_OR_RETURN(calibration_set, repository_->LoadDataset(request.calibration_dataset_id()));
   if (stop_requested()) return stopped();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
+#include "server/storage/mapped_file.h"
 #include "server/wire/quantization_settings.h"
 
 namespace quantd::server {
@@ -46,7 +47,9 @@ absl::StatusOr<std::shared_ptr<engine::InferenceSession>> CreateSession(
 
 absl::StatusOr<std::shared_ptr<engine::InferenceSession>> LoadModelVersion(
     const Repository& repository, const std::string& model_id, const v1::ModelVersion& version) {
-  ASSIGN_OR_RETURN(const std::string onnx, repository.ReadModelFile(model_id, version.version()));
+  ASSIGN_OR_RETURN(const MappedFile model_file,
+                   repository.ReadModelFile(model_id, version.version()));
+  const std::string_view onnx = model_file.bytes();
   const std::string what = absl::StrCat("model '", model_id, "' version ", version.version());
   if (version.precision() != v1::INT8) return CreateSession(onnx, std::nullopt, what);
   ASSIGN_OR_RETURN(const std::string text,

@@ -89,6 +89,13 @@ absl::Status WriteFileAtomically(const fs::path& path, std::string_view contents
 }
 
 absl::Status LinkOrCopyFileAtomically(const fs::path& existing, const fs::path& path) {
+  {
+    // `existing` may be fresh (a streamed upload): its bytes reach the disk
+    // before any name that outlives a crash points at them.
+    FileDescriptor fd(::open(existing.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return ErrnoError("cannot open", existing, errno);
+    if (::fsync(fd.get()) != 0) return ErrnoError("cannot fsync", existing, errno);
+  }
   const fs::path temp = TempPathFor(path);
   if (::link(existing.c_str(), temp.c_str()) == 0) {
     if (::rename(temp.c_str(), path.c_str()) != 0) {

@@ -21,6 +21,7 @@ absl::Status WriteFileAtomically(const std::filesystem::path& path, std::string_
 
 // Makes `path` a second name of `existing` (a hard link) atomically, falling
 // back to an atomic copy where the file system does not support hard links.
+// Flushes `existing` to disk first.
 absl::Status LinkOrCopyFileAtomically(const std::filesystem::path& existing,
                                       const std::filesystem::path& path);
 

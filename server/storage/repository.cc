@@ -275,10 +275,29 @@ absl::StatusOr<v1::Model> Repository::AddModel(const std::string& name, std::str
                                                const std::string& sha256,
                                                const engine::ModelSummary& summary,
                                                const v1::ModelUploadHeader* image_interface) {
+  return AddModelWith(name, static_cast<int64_t>(onnx_bytes.size()), sha256, summary,
+                      image_interface, [&](const fs::path& path) {
+                        return WriteFileAtomically(path, onnx_bytes);
+                      });
+}
+
+absl::StatusOr<v1::Model> Repository::AddModelFile(const std::string& name,
+                                                   const fs::path& onnx_file, int64_t size_bytes,
+                                                   const std::string& sha256,
+                                                   const engine::ModelSummary& summary,
+                                                   const v1::ModelUploadHeader* image_interface) {
+  return AddModelWith(name, size_bytes, sha256, summary, image_interface,
+                      [&](const fs::path& path) { return LinkOrCopyFileAtomically(onnx_file, path); });
+}
+
+absl::StatusOr<v1::Model> Repository::AddModelWith(
+    const std::string& name, int64_t size_bytes, const std::string& sha256,
+    const engine::ModelSummary& summary, const v1::ModelUploadHeader* image_interface,
+    const std::function<absl::Status(const fs::path&)>& write_model) {
   v1::Model model;
   model.set_id(NewResourceId(kModelIdPrefix));
   model.set_name(std::string(name));
-  model.set_size_bytes(static_cast<int64_t>(onnx_bytes.size()));
+  model.set_size_bytes(size_bytes);
   model.set_sha256(std::string(sha256));
   model.set_created_unix_ms(NowUnixMs());
   SetModelSummary(summary, model);
@@ -291,7 +310,7 @@ absl::StatusOr<v1::Model> Repository::AddModel(const std::string& name, std::str
 
   const fs::path dir = VersionDir(model.id(), 1);
   RETURN_IF_ERROR(CreateDirectoriesDurably(dir));
-  if (absl::Status s = WriteFileAtomically(dir / kModelFile, onnx_bytes); !s.ok()) {
+  if (absl::Status s = write_model(dir / kModelFile); !s.ok()) {
     RemoveDirectoryQuietly(dir.parent_path());
     return s;
   }
@@ -369,14 +388,14 @@ absl::StatusOr<v1::ModelVersion> Repository::FindVersion(const std::string& mode
   return absl::NotFoundError(absl::StrCat("model '", model_id, "' has no version ", version));
 }
 
-absl::StatusOr<std::string> Repository::ReadModelFile(const std::string& model_id,
-                                                      int32_t version) const {
+absl::StatusOr<MappedFile> Repository::ReadModelFile(const std::string& model_id,
+                                                     int32_t version) const {
   {
     absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(FindVersion(model_id, version).status());
   }
   // Published files never change, so they are read without the lock.
-  return ReadFileToString(VersionDir(model_id, version) / kModelFile);
+  return MappedFile::Open(VersionDir(model_id, version) / kModelFile);
 }
 
 absl::StatusOr<std::string> Repository::ReadCalibrationTable(const std::string& model_id,

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "engine/graph/model_summary.h"
 #include "quantd/v1/quantd.pb.h"
 #include "server/storage/data_dir_lock.h"
+#include "server/storage/mapped_file.h"
 #include "server/storage/sqlite_database.h"
 
 namespace quantd::server {
@@ -64,12 +66,20 @@ class Repository {
                                      const std::string& sha256,
                                      const engine::ModelSummary& summary,
                                      const v1::ModelUploadHeader* image_interface = nullptr);
+  // The same for an upload already on disk (`onnx_file`, `size_bytes` long,
+  // on the data directory's file system): it is linked into place, not copied.
+  absl::StatusOr<v1::Model> AddModelFile(const std::string& name,
+                                         const std::filesystem::path& onnx_file,
+                                         int64_t size_bytes, const std::string& sha256,
+                                         const engine::ModelSummary& summary,
+                                         const v1::ModelUploadHeader* image_interface = nullptr);
   // NOT_FOUND `model 'x' not found` for an unknown id.
   absl::StatusOr<v1::Model> GetModel(const std::string& model_id) const;
   // Oldest first.
   std::vector<v1::Model> ListModels() const;
-  // The ONNX bytes of one version of a model.
-  absl::StatusOr<std::string> ReadModelFile(const std::string& model_id, int32_t version) const;
+  // The ONNX bytes of one version of a model, mapped from its file (a
+  // model's bytes are not copied onto the heap to be parsed).
+  absl::StatusOr<MappedFile> ReadModelFile(const std::string& model_id, int32_t version) const;
   // The calibration table text of an INT8 version.
   absl::StatusOr<std::string> ReadCalibrationTable(const std::string& model_id,
                                                    int32_t version) const;
@@ -133,6 +143,12 @@ class Repository {
   // dataset directories that no database row references.
   void RemoveUnreferencedFiles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::filesystem::path VersionDir(const std::string& model_id, int32_t version) const;
+  // AddModel and AddModelFile: `write_model` puts the ONNX file at the path
+  // it is given.
+  absl::StatusOr<v1::Model> AddModelWith(
+      const std::string& name, int64_t size_bytes, const std::string& sha256,
+      const engine::ModelSummary& summary, const v1::ModelUploadHeader* image_interface,
+      const std::function<absl::Status(const std::filesystem::path&)>& write_model);
   std::filesystem::path DatasetDir(const std::string& dataset_id) const;
   absl::StatusOr<v1::ModelVersion> FindVersion(const std::string& model_id, int32_t version) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

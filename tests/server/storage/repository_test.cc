@@ -45,6 +45,30 @@ std::unique_ptr<Repository> OpenOrDie(const fs::path& dir) {
   return repository.ok() ? std::move(*repository) : nullptr;
 }
 
+// A streamed upload's scratch file becomes the stored model file without a
+// copy through memory; the model keeps it after the scratch name is gone.
+TEST(RepositoryTest, ModelFileIsLinkedIntoPlace) {
+  testing::TempDir dir;
+  const std::string onnx = "bytes that arrived in chunks";
+  std::string model_id;
+  {
+    auto repository = OpenOrDie(dir.path());
+    ASSERT_NE(repository, nullptr);
+    const fs::path upload = repository->scratch_dir() / "model.tmp-upload";
+    ASSERT_TRUE(WriteFileAtomically(upload, onnx).ok());
+    auto model = repository->AddModelFile("streamed", upload, static_cast<int64_t>(onnx.size()),
+                                          Sha256Hex(onnx), TinySummary());
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_id = model->id();
+    EXPECT_EQ(model->size_bytes(), static_cast<int64_t>(onnx.size()));
+    fs::remove(upload);
+  }
+  auto repository = OpenOrDie(dir.path());
+  ASSERT_NE(repository, nullptr);
+  EXPECT_EQ(repository->ReadModelFile(model_id, 1)->bytes(), onnx);
+  EXPECT_EQ(repository->GetModel(model_id)->name(), "streamed");
+}
+
 TEST(RepositoryTest, ModelSurvivesReopenWithItsSummaryAndFile) {
   testing::TempDir dir;
   const std::string onnx = "not really onnx, but bytes";
@@ -71,7 +95,7 @@ TEST(RepositoryTest, ModelSurvivesReopenWithItsSummaryAndFile) {
   EXPECT_THAT(model->inputs(0).shape(), ElementsAre(-1, 1, 28, 28));
   EXPECT_EQ(model->op_counts().at("Conv"), 2);
   ASSERT_EQ(model->versions_size(), 1);
-  EXPECT_EQ(*repository->ReadModelFile(model_id, 1), onnx);
+  EXPECT_EQ(repository->ReadModelFile(model_id, 1)->bytes(), onnx);
   EXPECT_TRUE(fs::exists(dir.path() / "models" / model_id / "v1" / "model.onnx"));
   EXPECT_EQ(repository->ListModels().size(), 1u);
 }
@@ -115,7 +139,7 @@ TEST(RepositoryTest, Int8VersionsAreNumberedAndPersisted) {
   EXPECT_EQ(model->versions(1).created_by_job_id(), "job_a");
   EXPECT_DOUBLE_EQ(model->versions(1).accuracy().top1(), 0.75);
   EXPECT_FALSE(model->versions(2).has_accuracy());
-  EXPECT_EQ(*repository->ReadModelFile(model_id, 3), onnx);
+  EXPECT_EQ(repository->ReadModelFile(model_id, 3)->bytes(), onnx);
   EXPECT_EQ(*repository->ReadCalibrationTable(model_id, 2), "conv1\t0\t6\n");
   EXPECT_EQ(repository->ReadCalibrationTable(model_id, 1).status().code(),
             absl::StatusCode::kFailedPrecondition);
