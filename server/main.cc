@@ -30,11 +30,17 @@ ABSL_FLAG(int64_t, job_queue_capacity, 64,
           "Jobs that may wait for a worker; QuantizeModel fails with RESOURCE_EXHAUSTED beyond");
 
 ABSL_FLAG(int32_t, infer_concurrency, 0,
-          "Infer calls that run a model at once; 0: cores / OpenMP threads per call (running "
-          "more at once only oversubscribes the cores)");
+          "Executor threads that run Infer calls' models; 0: cores / OpenMP threads per call "
+          "(running more at once only oversubscribes the cores)");
 ABSL_FLAG(int64_t, infer_queue_capacity, 256,
-          "Infer calls that may wait for a compute slot; Infer fails with RESOURCE_EXHAUSTED "
+          "Infer calls that may wait for an executor; Infer fails with RESOURCE_EXHAUSTED "
           "beyond");
+ABSL_FLAG(int64_t, infer_max_batch, 32,
+          "Dynamic batching: most rows that concurrent Infer calls of one model version and "
+          "sample shape merge into; 1 turns merging off");
+ABSL_FLAG(int64_t, infer_max_queue_delay_us, 500,
+          "Dynamic batching: how long the oldest waiting Infer call may wait for others to "
+          "merge with, in microseconds (at most 1,000,000)");
 
 ABSL_FLAG(int64_t, max_infer_response_bytes, int64_t{64} << 20,
           "Largest Infer response (output tensors and top-k classifications), at most 1 GiB; "
@@ -58,6 +64,8 @@ int main(int argc, char** argv) {
   config.job_queue_capacity = absl::GetFlag(FLAGS_job_queue_capacity);
   config.infer_concurrency = absl::GetFlag(FLAGS_infer_concurrency);
   config.infer_queue_capacity = absl::GetFlag(FLAGS_infer_queue_capacity);
+  config.infer_max_batch = absl::GetFlag(FLAGS_infer_max_batch);
+  config.infer_max_queue_delay_us = absl::GetFlag(FLAGS_infer_max_queue_delay_us);
 
   // Block the shutdown signals before any thread starts, so every thread
   // inherits the mask and only sigwait() below ever receives them.

@@ -43,6 +43,15 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat("--infer_queue_capacity must be >= 0, got ",
                                                    config.infer_queue_capacity));
   }
+  if (config.infer_max_batch < 1 || config.infer_max_batch > 4096) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--infer_max_batch must be in [1, 4096] (1: no merging), got ", config.infer_max_batch));
+  }
+  if (config.infer_max_queue_delay_us < 0 || config.infer_max_queue_delay_us > 1000000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--infer_max_queue_delay_us must be in [0, 1000000], got ",
+                     config.infer_max_queue_delay_us));
+  }
   if (config.job_queue_capacity < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--job_queue_capacity must be >= 1, got ", config.job_queue_capacity));

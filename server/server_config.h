@@ -20,10 +20,16 @@ struct ServerConfig {
   int64_t max_infer_response_bytes = int64_t{64} << 20;
   int64_t job_queue_capacity = 64;
   int session_cache_capacity = 16;
-  // Infer calls that run a model at once; 0: cores / OpenMP threads per call
-  // (see InferAdmission). Calls beyond wait, at most infer_queue_capacity.
+  // Executor threads that run Infer calls' models; 0: cores / OpenMP threads
+  // per call (see InferScheduler). Calls beyond wait, at most
+  // infer_queue_capacity.
   int infer_concurrency = 0;
   int64_t infer_queue_capacity = 256;
+  // Dynamic batching: concurrent calls of one model version and sample shape
+  // merge into runs of at most infer_max_batch rows (1: off), the oldest
+  // waiting at most infer_max_queue_delay_us for others.
+  int64_t infer_max_batch = 32;
+  int64_t infer_max_queue_delay_us = 500;
 };
 
 }  // namespace quantd::server

@@ -431,13 +431,12 @@ absl::Status QuantdService::DoInfer(const v1::InferRequest& request, v1::InferRe
                      return LoadModelVersion(*repository_, model.id(), version);
                    }));
   call.batch_size = input.shape.empty() ? 0 : input.shape[0];
-  const absl::Time queued = absl::Now();
-  ASSIGN_OR_RETURN(InferAdmission::Slot slot, infer_admission_.Acquire(deadline));
-  const absl::Time admitted = absl::Now();
-  call.queue_time = admitted - queued;
-  absl::StatusOr<std::vector<engine::Tensor>> run = session->Run(input);
-  call.compute_time = absl::Now() - admitted;
-  { InferAdmission::Slot done = std::move(slot); }  // the next call may run now
+  InferScheduler::Timing timing;
+  absl::StatusOr<std::vector<engine::Tensor>> run =
+      infer_scheduler_.Run(std::move(session), std::move(input), deadline, &timing);
+  call.queue_time = timing.queue;
+  call.compute_time = timing.compute;
+  call.merged_batch_rows = timing.batch_rows;
   ASSIGN_OR_RETURN(const std::vector<engine::Tensor> outputs, std::move(run));
 
   if (const int64_t bytes = InferResponseBytesBound(outputs, model, request.top_k());

@@ -12,7 +12,7 @@
 #include "server/jobs/job_tracker.h"
 #include "server/metrics/metrics.h"
 #include "server/server_config.h"
-#include "server/serving/infer_admission.h"
+#include "server/serving/infer_scheduler.h"
 #include "server/serving/session_cache.h"
 #include "server/storage/repository.h"
 
@@ -31,9 +31,11 @@ class QuantdService final : public v1::Quantd::Service {
         queue_(queue),
         sessions_(sessions),
         metrics_(metrics),
-        infer_admission_(config.infer_concurrency > 0 ? config.infer_concurrency
-                                                       : InferAdmission::DefaultMaxRunning(),
+        infer_scheduler_(config.infer_concurrency > 0 ? config.infer_concurrency
+                                                       : InferScheduler::DefaultExecutors(),
                          config.infer_queue_capacity,
+                         InferBatching{config.infer_max_batch,
+                                       absl::Microseconds(config.infer_max_queue_delay_us)},
                          [metrics](int64_t running, int64_t waiting) {
                            metrics->SetInferConcurrency(running, waiting);
                          }) {}
@@ -109,8 +111,8 @@ class QuantdService final : public v1::Quantd::Service {
   JobQueue* const queue_;
   SessionCache* const sessions_;
   Metrics* const metrics_;
-  // When an Infer call may run its model (see InferAdmission).
-  InferAdmission infer_admission_;
+  // Runs Infer calls' models, merging concurrent calls (see InferScheduler).
+  InferScheduler infer_scheduler_;
 };
 
 }  // namespace quantd::server

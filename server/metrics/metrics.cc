@@ -52,7 +52,7 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Histogram>& infer_queue_time =
       prometheus::BuildHistogram()
           .Name("quantd_infer_queue_seconds")
-          .Help("Time a successful Infer call waited for a compute slot.")
+          .Help("Time a successful Infer call waited for its (merged) run to start.")
           .Register(*registry);
   prometheus::Family<prometheus::Histogram>& infer_compute_time =
       prometheus::BuildHistogram()
@@ -63,6 +63,11 @@ struct Metrics::Impl {
       prometheus::BuildHistogram()
           .Name("quantd_infer_batch_size")
           .Help("Samples per successful Infer call.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& infer_merged_batch_rows =
+      prometheus::BuildHistogram()
+          .Name("quantd_infer_merged_batch_rows")
+          .Help("Rows of the run a successful Infer call was merged into (dynamic batching).")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& infer_request_bytes =
       prometheus::BuildCounter()
@@ -192,6 +197,8 @@ void Metrics::RecordInfer(const InferCall& call) {
       .Observe(absl::ToDoubleSeconds(call.compute_time));
   impl_->infer_batch_size.Add(labels, BatchSizeBuckets())
       .Observe(static_cast<double>(call.batch_size));
+  impl_->infer_merged_batch_rows.Add(labels, BatchSizeBuckets())
+      .Observe(static_cast<double>(call.merged_batch_rows));
   impl_->infer_request_bytes.Add(labels).Increment(static_cast<double>(call.request_bytes));
   impl_->infer_response_bytes.Add(labels).Increment(static_cast<double>(call.response_bytes));
 }

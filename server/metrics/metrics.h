@@ -41,9 +41,10 @@ class Metrics {
     std::string precision = "unspecified";
     absl::StatusCode code = absl::StatusCode::kUnknown;
     absl::Duration latency;        // request received to response ready
-    absl::Duration queue_time;     // waiting for a compute slot
+    absl::Duration queue_time;     // waiting for its (merged) run to start
     absl::Duration compute_time;   // running the model
     int64_t batch_size = 0;
+    int64_t merged_batch_rows = 0; // rows of the run it was merged into (>= batch_size)
     int64_t request_bytes = 0;     // serialized InferRequest
     int64_t response_bytes = 0;    // serialized InferResponse
   };

@@ -26,6 +26,10 @@ absl::StatusOr<std::shared_ptr<engine::InferenceSession>> CreateSession(
   auto holder = std::make_shared<SessionWithTable>();
   engine::SessionOptions options;
   options.fold_batch_norm = fold_batch_norm;
+  // Dynamic batching runs merged batches of 1, 2, 4 ... 32 rows, besides the
+  // callers' own sizes and the batch-split tuner's sub-batches: room for
+  // them all, so that a steady load never recompiles a Plan.
+  options.max_cached_plans = 16;
   if (int8_calibration.has_value()) {
     holder->table = std::move(*int8_calibration);
     options.precision = engine::Precision::kInt8;

@@ -18,6 +18,10 @@ ScratchFile::~ScratchFile() {
 }
 
 absl::Status ScratchFile::Append(std::string_view bytes) {
+  if (closed_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("scratch file '", path_.string(), "' is closed"));
+  }
   if (!out_.is_open()) {
     out_.open(path_, std::ios::binary | std::ios::trunc);
     if (!out_) return WriteError();
@@ -29,6 +33,8 @@ absl::Status ScratchFile::Append(std::string_view bytes) {
 }
 
 absl::Status ScratchFile::Close() {
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
   if (!out_.is_open()) {
     // Nothing appended: an empty file, so readers report "empty", not "missing".
     out_.open(path_, std::ios::binary | std::ios::trunc);

@@ -25,8 +25,11 @@ class ScratchFile {
   ~ScratchFile();
 
   // Appends `bytes` (the file is created on the first call).
+  // FAILED_PRECONDITION after Close().
   absl::Status Append(std::string_view bytes);
-  // Flushes and closes the file; call before anything reads it.
+  // Flushes and closes the file; call before anything reads it. Once closed
+  // the file is never opened for writing again: it may have become a stored
+  // model's file (Repository::AddModelFile links it into place).
   absl::Status Close();
 
   const std::filesystem::path& path() const { return path_; }
@@ -38,6 +41,7 @@ class ScratchFile {
   std::filesystem::path path_;
   std::ofstream out_;
   int64_t size_ = 0;
+  bool closed_ = false;
 };
 
 }  // namespace quantd::server

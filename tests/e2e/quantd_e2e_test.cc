@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -427,7 +428,7 @@ std::string MetricsBody(int port) {
 }
 
 // Each Infer call is recorded under the version that served it, with its
-// time split into waiting for a compute slot and running the model, its
+// time split into waiting for its run and running the model, its
 // batch size and its bytes.
 TEST_F(QuantdE2eTest, InferMetricsSplitTimeAndCountSamplesPerVersion) {
   const int port = server_->process->metrics_port();
@@ -490,6 +491,59 @@ TEST_F(QuantdE2eTest, MetricsPassPromtool) {
   const ProgramResult checked = RunProgram({promtool, "check", "metrics"}, path.string());
   std::filesystem::remove(path);
   EXPECT_EQ(checked.exit_code, 0) << "promtool check metrics:\n" << checked.out << checked.err;
+}
+
+// Dynamic batching on a real server: calls that arrive together run as one
+// batch (the merged-rows histogram grows by more than the calls' own rows),
+// and each caller gets the logits of its own image, as when it ran alone.
+// A 300 ms merge window makes the merge certain on a loaded machine.
+TEST(QuantdBatchingE2eTest, ConcurrentCallsMergeAndEachGetsItsOwnRows) {
+  auto server = ServerProcess::Start(QUANTD_SERVER_BINARY, {"--infer_max_queue_delay_us=300000"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = ConnectTo((*server)->address());
+  auto shared = GetSharedServer();
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  v1::Model model;
+  ASSERT_TRUE(UploadModel(*stub, "batched", (*shared)->resnet_bytes, (*shared)->resnet_sha256,
+                          model)
+                  .ok());
+  const engine::Dataset& images = (*shared)->test_images;
+  constexpr int kCallers = 6;
+  std::vector<v1::InferResponse> alone(kCallers);
+  for (int i = 0; i < kCallers; ++i) {
+    ASSERT_TRUE(Infer(*stub, model.id(), v1::FP32, BatchTensor(images, i, 1), alone[i]).ok());
+  }
+  const std::string labels = "model=\"" + model.id() + "\",precision=\"fp32\",version=\"1\"";
+  const std::string before = MetricsBody((*server)->metrics_port());
+
+  std::vector<v1::InferResponse> together(kCallers);
+  std::vector<grpc::Status> statuses(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      statuses[i] = Infer(*stub, model.id(), v1::FP32, BatchTensor(images, i, 1), together[i]);
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  for (int i = 0; i < kCallers; ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    ASSERT_EQ(together[i].outputs_size(), 1);
+    const v1::Tensor& got = together[i].outputs(0);
+    const v1::Tensor& want = alone[i].outputs(0);
+    EXPECT_THAT(got.shape(), ElementsAre(1, 10));
+    ASSERT_EQ(got.data_size(), want.data_size());
+    for (int k = 0; k < got.data_size(); ++k) {
+      EXPECT_NEAR(got.data(k), want.data(k), 1e-4 + 1e-4 * std::fabs(want.data(k)))
+          << "caller " << i << " logit " << k;
+    }
+  }
+  const std::string after = MetricsBody((*server)->metrics_port());
+  auto increase = [&](const std::string& name) {
+    return SeriesValue(after, name, labels) - std::max(0.0, SeriesValue(before, name, labels));
+  };
+  EXPECT_EQ(increase("quantd_infer_batch_size_sum"), kCallers);
+  EXPECT_GT(increase("quantd_infer_merged_batch_rows_sum"), kCallers) << after;
+  EXPECT_EQ((*server)->Stop(), 0);
 }
 
 // A second server with a small upload limit; also checks a clean SIGTERM exit.

@@ -27,6 +27,7 @@ Metrics::InferCall SuccessfulInt8Call() {
   call.queue_time = absl::Microseconds(50);
   call.compute_time = absl::Microseconds(200);
   call.batch_size = 32;
+  call.merged_batch_rows = 64;
   call.request_bytes = 4096;
   call.response_bytes = 1280;
   return call;
@@ -63,6 +64,8 @@ TEST(MetricsTest, RendersEveryDocumentedFamily) {
                               ",le=\"0.00025\"} 1"));
   EXPECT_THAT(text, HasSubstr("quantd_infer_batch_size_bucket{" + labels + ",le=\"16\"} 0"));
   EXPECT_THAT(text, HasSubstr("quantd_infer_batch_size_bucket{" + labels + ",le=\"32\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_merged_batch_rows_bucket{" + labels + ",le=\"32\"} 0"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_merged_batch_rows_bucket{" + labels + ",le=\"64\"} 1"));
   EXPECT_THAT(text, HasSubstr("quantd_infer_request_bytes_total{" + labels + "} 4096"));
   EXPECT_THAT(text, HasSubstr("quantd_infer_response_bytes_total{" + labels + "} 1280"));
   EXPECT_THAT(text, HasSubstr("quantd_infer_requests_total{code=\"OK\"," + labels + "} 1"));

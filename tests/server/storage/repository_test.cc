@@ -61,11 +61,14 @@ TEST(RepositoryTest, ModelFileIsLinkedIntoPlace) {
     ASSERT_TRUE(model.ok()) << model.status();
     model_id = model->id();
     EXPECT_EQ(model->size_bytes(), static_cast<int64_t>(onnx.size()));
+    EXPECT_EQ(fs::hard_link_count(upload), 2u);  // linked, not copied
     fs::remove(upload);
   }
   auto repository = OpenOrDie(dir.path());
   ASSERT_NE(repository, nullptr);
-  EXPECT_EQ(repository->ReadModelFile(model_id, 1)->bytes(), onnx);
+  absl::StatusOr<MappedFile> stored = repository->ReadModelFile(model_id, 1);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->bytes(), onnx);
   EXPECT_EQ(repository->GetModel(model_id)->name(), "streamed");
 }
 

@@ -1,0 +1,315 @@
+#include "server/serving/infer_scheduler.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace quantd::server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// y = 2x, row by row. Its summary declares the batch axis dynamic, or, with
+// `fixed_batch`, fixed at 1 (then merged inputs would be refused). Records
+// every batch it ran; the first run waits for `gate` when one is set, so that
+// calls pile up behind it.
+class DoublingSession : public engine::InferenceSession {
+ public:
+  explicit DoublingSession(bool fixed_batch = false) : fixed_batch_(fixed_batch) {
+    const int64_t batch = fixed_batch ? 1 : -1;
+    summary_.inputs = {{"x", {batch, -1}}};
+    summary_.outputs = {{"y", {batch, -1}}};
+  }
+
+  absl::StatusOr<std::vector<engine::Tensor>> Run(const engine::Tensor& input) override {
+    {
+      absl::MutexLock lock(&mu_);
+      batches_.push_back(input.shape[0]);
+      inputs_.insert(inputs_.end(), input.data.begin(), input.data.end());
+    }
+    if (gate_ != nullptr) {
+      gate_->WaitForNotification();
+      gate_ = nullptr;
+    }
+    if (fail_ || (fixed_batch_ && input.shape[0] != 1)) {
+      return absl::InvalidArgumentError("input shape does not fit");
+    }
+    engine::Tensor y = input;
+    y.name = "y";
+    for (float& v : y.data) v *= 2;
+    return std::vector<engine::Tensor>{y};
+  }
+  absl::StatusOr<std::vector<engine::Tensor>> RunObserved(
+      const engine::Tensor& input, const engine::ActivationObserver&) override {
+    return Run(input);
+  }
+  const engine::ModelSummary& summary() const override { return summary_; }
+  engine::Precision precision() const override { return engine::Precision::kFp32; }
+
+  void HoldFirstRun(absl::Notification* gate) { gate_ = gate; }
+  void Fail() { fail_ = true; }
+  std::vector<int64_t> batches() const {
+    absl::MutexLock lock(&mu_);
+    return batches_;
+  }
+  std::vector<float> inputs() const {
+    absl::MutexLock lock(&mu_);
+    return inputs_;
+  }
+
+ private:
+  const bool fixed_batch_;
+  engine::ModelSummary summary_;
+  absl::Notification* gate_ = nullptr;
+  bool fail_ = false;
+  mutable absl::Mutex mu_;
+  std::vector<int64_t> batches_;
+  std::vector<float> inputs_;
+};
+
+engine::Tensor Rows(std::vector<float> first_features, int64_t features = 2) {
+  engine::Tensor t;
+  t.name = "x";
+  t.shape = {static_cast<int64_t>(first_features.size()), features};
+  for (float f : first_features) {
+    for (int64_t i = 0; i < features; ++i) t.data.push_back(f + static_cast<float>(i) / 10);
+  }
+  return t;
+}
+
+void WaitForWaiting(const InferScheduler& scheduler, int64_t count) {
+  while (scheduler.waiting() != count) std::this_thread::yield();
+}
+
+// Starts one Run per input on its own thread; Join() collects the results.
+class Clients {
+ public:
+  Clients(InferScheduler& scheduler, std::shared_ptr<engine::InferenceSession> session,
+          std::vector<engine::Tensor> inputs, absl::Time deadline = absl::InfiniteFuture())
+      : results_(inputs.size()) {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      threads_.emplace_back([&, i, session, input = inputs[i], deadline] {
+        results_[i] = scheduler.Run(session, input, deadline);
+      });
+    }
+  }
+  std::vector<absl::StatusOr<std::vector<engine::Tensor>>>& Join() {
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    return results_;
+  }
+  ~Clients() { Join(); }
+
+ private:
+  std::vector<absl::StatusOr<std::vector<engine::Tensor>>> results_;
+  std::vector<std::thread> threads_;
+};
+
+// One call occupies the executor; calls arriving meanwhile wait, then run.
+struct Blocked {
+  Blocked(InferScheduler& scheduler, std::shared_ptr<DoublingSession> session) {
+    session->HoldFirstRun(&gate);
+    blocker.emplace(scheduler, session, std::vector<engine::Tensor>{Rows({-1})});
+    while (scheduler.running() != 1) std::this_thread::yield();
+  }
+  absl::Notification gate;
+  std::optional<Clients> blocker;
+};
+
+TEST(InferSchedulerTest, MergesWaitingCallsAndHandsEachItsOwnRows) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::ZeroDuration()});
+  auto session = std::make_shared<DoublingSession>();
+  Blocked blocked(scheduler, session);
+  std::vector<engine::Tensor> inputs;
+  for (int i = 0; i < 8; ++i) inputs.push_back(Rows({static_cast<float>(i)}));
+  Clients clients(scheduler, session, inputs);
+  WaitForWaiting(scheduler, 8);
+  blocked.gate.Notify();
+  auto& results = clients.Join();
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    ASSERT_EQ(results[i]->size(), 1u);
+    EXPECT_THAT((*results[i])[0].shape, ElementsAre(1, 2));
+    EXPECT_THAT((*results[i])[0].data, ElementsAre(2.0f * i, 2.0f * i + 0.2f));
+  }
+  EXPECT_THAT(session->batches(), ElementsAre(1, 8));
+  EXPECT_EQ(scheduler.runs(), 2);
+}
+
+// Merged runs take a power of two of the waiting rows, so that a session
+// compiles Plans for few batch sizes; a multi-row call keeps its rows.
+TEST(InferSchedulerTest, MergedRunsTakePowersOfTwoRowsInArrivalOrder) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::ZeroDuration()});
+  auto session = std::make_shared<DoublingSession>();
+  Blocked blocked(scheduler, session);
+  std::vector<engine::Tensor> inputs;
+  for (int i = 0; i < 5; ++i) inputs.push_back(Rows({static_cast<float>(i)}));
+  Clients singles(scheduler, session, inputs);
+  WaitForWaiting(scheduler, 5);
+  Clients pair(scheduler, session, {Rows({10, 11})});  // queued last
+  WaitForWaiting(scheduler, 6);
+  blocked.gate.Notify();
+  for (auto& result : singles.Join()) ASSERT_TRUE(result.ok()) << result.status();
+  auto& paired = pair.Join();
+  ASSERT_TRUE(paired[0].ok()) << paired[0].status();
+  EXPECT_THAT((*paired[0])[0].data, ElementsAre(20.0f, 20.2f, 22.0f, 22.2f));
+  // 7 rows wait: the first 4 calls run together; of the 3 rows left a run
+  // takes 2 at most, so the fifth call runs alone (the 2-row call does not
+  // fit beside it), then the 2-row call.
+  EXPECT_THAT(session->batches(), ElementsAre(1, 4, 1, 2));
+}
+
+TEST(InferSchedulerTest, CallsOfOtherShapesOrSessionsNeverMerge) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::ZeroDuration()});
+  auto session = std::make_shared<DoublingSession>();
+  auto other = std::make_shared<DoublingSession>();
+  Blocked blocked(scheduler, session);
+  Clients narrow(scheduler, session, {Rows({1}, 2), Rows({2}, 2)});
+  WaitForWaiting(scheduler, 2);
+  Clients wide(scheduler, session, {Rows({3}, 3)});
+  WaitForWaiting(scheduler, 3);
+  Clients elsewhere(scheduler, other, {Rows({4}, 2)});
+  WaitForWaiting(scheduler, 4);
+  blocked.gate.Notify();
+  for (auto& result : narrow.Join()) ASSERT_TRUE(result.ok());
+  for (auto& result : wide.Join()) {
+    ASSERT_TRUE(result.ok());
+    EXPECT_THAT((*result)[0].shape, ElementsAre(1, 3));
+  }
+  for (auto& result : elsewhere.Join()) ASSERT_TRUE(result.ok());
+  EXPECT_THAT(session->batches(), ElementsAre(1, 2, 1));
+  EXPECT_THAT(other->batches(), ElementsAre(1));
+}
+
+TEST(InferSchedulerTest, MaxBatchOfOneRunsEveryCallAlone) {
+  InferScheduler scheduler(1, 64, InferBatching{1, absl::Milliseconds(1)});
+  auto session = std::make_shared<DoublingSession>();
+  Blocked blocked(scheduler, session);
+  Clients clients(scheduler, session, {Rows({1}), Rows({2}), Rows({3})});
+  WaitForWaiting(scheduler, 3);
+  blocked.gate.Notify();
+  for (auto& result : clients.Join()) ASSERT_TRUE(result.ok());
+  EXPECT_THAT(session->batches(), ElementsAre(1, 1, 1, 1));
+}
+
+// A model whose batch axis is fixed (here at 1) would refuse a merged input:
+// its calls never merge, and each succeeds as it would alone.
+TEST(InferSchedulerTest, ModelsWithoutADynamicBatchAxisNeverMerge) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::ZeroDuration()});
+  auto session = std::make_shared<DoublingSession>(/*fixed_batch=*/true);
+  Blocked blocked(scheduler, session);
+  Clients clients(scheduler, session, {Rows({1}), Rows({2})});
+  WaitForWaiting(scheduler, 2);
+  blocked.gate.Notify();
+  auto& results = clients.Join();
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  ASSERT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_THAT((*results[0])[0].data, ElementsAre(2.0f, 2.2f));
+  EXPECT_THAT((*results[1])[0].data, ElementsAre(4.0f, 4.2f));
+  EXPECT_THAT(session->batches(), ElementsAre(1, 1, 1));
+}
+
+// A merged run that fails may have failed for one call alone: each call
+// runs again by itself and gets its own answer.
+TEST(InferSchedulerTest, AFailedMergedRunIsRetriedCallByCall) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::ZeroDuration()});
+  auto session = std::make_shared<DoublingSession>();
+  Blocked blocked(scheduler, session);
+  Clients clients(scheduler, session, {Rows({1}), Rows({2})});
+  WaitForWaiting(scheduler, 2);
+  session->Fail();
+  blocked.gate.Notify();
+  for (auto& result : clients.Join()) {
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_THAT(session->batches(), ElementsAre(1, 2, 1, 1));
+}
+
+// The merge window ends at the oldest call's deadline: an idle server with a
+// long window still answers a call before its deadline.
+TEST(InferSchedulerTest, TheMergeWindowEndsAtTheCallsDeadline) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::Seconds(10)});
+  auto session = std::make_shared<DoublingSession>();
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(300);
+  absl::StatusOr<std::vector<engine::Tensor>> result =
+      scheduler.Run(session, Rows({1}), deadline);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_LE(absl::Now(), deadline + absl::Seconds(1));
+}
+
+TEST(InferSchedulerTest, RefusesWhenTheQueueIsFullNamingTheLimit) {
+  InferScheduler scheduler(1, 2, InferBatching{32, absl::ZeroDuration()});
+  auto session = std::make_shared<DoublingSession>();
+  Blocked blocked(scheduler, session);
+  Clients clients(scheduler, session, {Rows({1}), Rows({2})});
+  WaitForWaiting(scheduler, 2);
+  absl::StatusOr<std::vector<engine::Tensor>> refused = scheduler.Run(session, Rows({3}));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("--infer_queue_capacity=2"));
+  blocked.gate.Notify();
+}
+
+// A call whose deadline passes while it waits leaves the queue unrun.
+TEST(InferSchedulerTest, ACallPastItsDeadlineIsNotRun) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::ZeroDuration()});
+  auto session = std::make_shared<DoublingSession>();
+  Blocked blocked(scheduler, session);
+  absl::StatusOr<std::vector<engine::Tensor>> late =
+      scheduler.Run(session, Rows({7}), absl::Now() + absl::Milliseconds(30));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(scheduler.waiting(), 0);
+  blocked.gate.Notify();
+  blocked.blocker->Join();
+  EXPECT_THAT(session->inputs(), ElementsAre(-1.0f, -0.9f));  // only the blocker ran
+}
+
+TEST(InferSchedulerTest, ReportsQueueComputeAndMergedRows) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::Milliseconds(20)});
+  auto session = std::make_shared<DoublingSession>();
+  InferScheduler::Timing timing;
+  ASSERT_TRUE(scheduler.Run(session, Rows({1, 2}), absl::InfiniteFuture(), &timing).ok());
+  EXPECT_EQ(timing.batch_rows, 2);
+  // Alone, the call waited out the merge delay.
+  EXPECT_GE(timing.queue, absl::Milliseconds(19));
+  EXPECT_GE(timing.compute, absl::ZeroDuration());
+}
+
+TEST(InferSchedulerTest, ReportsRunningAndWaitingCounts) {
+  absl::Mutex mu;
+  int64_t last_running = -1, last_waiting = -1;
+  auto session = std::make_shared<DoublingSession>();
+  {
+    InferScheduler scheduler(1, 64, InferBatching{32, absl::ZeroDuration()},
+                             [&](int64_t running, int64_t waiting) {
+                               absl::MutexLock lock(&mu);
+                               last_running = running;
+                               last_waiting = waiting;
+                             });
+    Blocked blocked(scheduler, session);
+    Clients clients(scheduler, session, {Rows({1})});
+    WaitForWaiting(scheduler, 1);
+    {
+      absl::MutexLock lock(&mu);
+      EXPECT_EQ(last_running, 1);
+      EXPECT_EQ(last_waiting, 1);
+    }
+    blocked.gate.Notify();
+    clients.Join();
+    blocked.blocker->Join();
+    while (scheduler.running() != 0) std::this_thread::yield();
+  }
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(last_running, 0);
+  EXPECT_EQ(last_waiting, 0);
+}
+
+}  // namespace
+}  // namespace quantd::server
