@@ -206,6 +206,7 @@ absl::StatusOr<std::vector<engine::Tensor>> InferScheduler::Run(
           "); retry later"));
     }
     queue_.push_back(call);
+    last_arrival_ = call->arrived;
     Notify();
   }
   if (!call->done.WaitForNotificationWithDeadline(deadline)) {
@@ -236,15 +237,7 @@ void InferScheduler::ExecutorLoop() {
     {
       const std::shared_ptr<Call> first = queue_.front();
       if (first->mergeable) {
-        auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return stopping_ || queue_.empty() || queue_.front() != first ||
-                 RowsLike(*first) >= batching_.max_batch;
-        };
-        // At most half of the call's time to its deadline goes to waiting for
-        // company; the rest is for its run.
-        const absl::Duration budget = (first->deadline - first->arrived) / 2;
-        mu_.AwaitWithDeadline(absl::Condition(&ready),
-                              first->arrived + std::min(batching_.max_delay, budget));
+        AwaitCompany(*first);
         if (stopping_) return;
         // It left (its deadline passed) or another executor took it: start over.
         if (queue_.empty() || queue_.front() != first) continue;
@@ -266,6 +259,29 @@ void InferScheduler::ExecutorLoop() {
     for (const auto& call : batch) call->done.Notify();
     batch.clear();  // inputs (and maybe an evicted session) freed unlocked
     mu_.Lock();
+  }
+}
+
+void InferScheduler::AwaitCompany(const Call& first) {
+  // At most half of the call's time to its deadline goes to waiting for
+  // company; the rest is for its run.
+  const absl::Time latest =
+      first.arrived + std::min(batching_.max_delay, (first.deadline - first.arrived) / 2);
+  // Calls that come together (closed-loop clients answered by one run) arrive
+  // within a fraction of the window; once none has come for a fifth of it,
+  // the burst is over and waiting longer would only idle the executor.
+  const absl::Duration quiet = batching_.max_delay / 5;
+  absl::Time seen = last_arrival_;
+  auto alone = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !stopping_ && !queue_.empty() && queue_.front().get() == &first &&
+           RowsLike(first) < batching_.max_batch;
+  };
+  while (alone()) {
+    auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !alone() || last_arrival_ != seen;
+    };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&changed), std::min(latest, seen + quiet))) return;
+    seen = last_arrival_;
   }
 }
 

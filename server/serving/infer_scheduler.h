@@ -35,7 +35,7 @@ struct InferBatching {
 // Why merging: a batch of 16 runs ResNet-50 int8 at 1.6x the images/s of
 // batch 1 here. The executor takes the oldest call, waits up to `max_delay`
 // from its arrival for more rows of the same session and sample shape (the
-// non-batch dims), then runs up to `max_batch` rows of them, oldest first, as
+// non-batch dims; it stops early once calls stop arriving), then runs up to `max_batch` rows of them, oldest first, as
 // one input and hands each call its own rows of every output. A merged run
 // aims at a power of two rows, so that a session compiles Plans for few batch
 // sizes (calls of several rows can make other sums). Only models whose input
@@ -84,6 +84,10 @@ class InferScheduler {
 
  private:
   void ExecutorLoop();
+  // Waits while `first` (the oldest call) may still get company: until
+  // max_batch rows of its kind wait, no call has arrived for a fifth of
+  // max_delay, or max_delay (at most half its time to its deadline) passed.
+  void AwaitCompany(const Call& first) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The calls that run with `first` (the oldest), taken out of the queue.
   std::vector<std::shared_ptr<Call>> TakeBatch(const Call& first)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -97,6 +101,7 @@ class InferScheduler {
   std::deque<std::shared_ptr<Call>> queue_ ABSL_GUARDED_BY(mu_);
   int64_t running_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t runs_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_arrival_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> executors_;
 };

@@ -277,9 +277,21 @@ TEST(InferSchedulerTest, ReportsQueueComputeAndMergedRows) {
   InferScheduler::Timing timing;
   ASSERT_TRUE(scheduler.Run(session, Rows({1, 2}), absl::InfiniteFuture(), &timing).ok());
   EXPECT_EQ(timing.batch_rows, 2);
-  // Alone, the call waited out the merge delay.
-  EXPECT_GE(timing.queue, absl::Milliseconds(19));
+  // Alone, the call waited for company until none had come for 4 ms.
+  EXPECT_GE(timing.queue, absl::Milliseconds(4) - absl::Microseconds(100));
   EXPECT_GE(timing.compute, absl::ZeroDuration());
+}
+
+// Once calls stop arriving (a fifth of the window without one), the oldest
+// runs: a lone call does not idle the executor for the whole window.
+TEST(InferSchedulerTest, ALoneCallWaitsOnlyUntilArrivalsPause) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::Seconds(2)});
+  auto session = std::make_shared<DoublingSession>();
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(scheduler.Run(session, Rows({1})).ok());
+  const absl::Duration waited = absl::Now() - start;
+  EXPECT_GE(waited, absl::Milliseconds(390));  // the 400 ms pause
+  EXPECT_LT(waited, absl::Milliseconds(1900));  // not the 2 s window
 }
 
 TEST(InferSchedulerTest, ReportsRunningAndWaitingCounts) {
