@@ -1,6 +1,9 @@
-// ReduceMean, ReduceSum, ReduceMax, ReduceMin (axes as an attribute, or for
-// ReduceSum-13 and opset 18 as a constant input; keepdims, and
-// noop_with_empty_axes where defined) as oneDNN reduction on f32 values; the
+// ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1,
+// ReduceL2, ReduceSumSquare, ReduceLogSum and ReduceLogSumExp (axes as an
+// attribute, or for ReduceSum-13 and opset 18 as a constant input; keepdims,
+// and noop_with_empty_axes where defined) as oneDNN reduction on f32 values
+// (LogSumExp as exp, sum, log: no max is subtracted first, so it overflows
+// where exp(x) does); the
 // result without keepdims is a view. A mean over the two spatial axes of a
 // 4-D value (MnasNet's and others' global pooling) compiles as average
 // pooling on the value's own layout and data type, so it stays int8.
@@ -92,12 +95,49 @@ bool Int8SpatialMean(const PlanCompiler& c, const Node& node, size_t index) {
   return r.ok() && IsSpatialMean(node, *dims, *r);
 }
 
-absl::StatusOr<dnnl::algorithm> ReductionAlgorithm(const Node& node) {
-  if (node.op_type == "ReduceMean") return dnnl::algorithm::reduction_mean;
-  if (node.op_type == "ReduceSum") return dnnl::algorithm::reduction_sum;
-  if (node.op_type == "ReduceMax") return dnnl::algorithm::reduction_max;
-  if (node.op_type == "ReduceMin") return dnnl::algorithm::reduction_min;
+// A reduction as oneDNN computes it: an optional eltwise before (LogSumExp's
+// exp), the reduction with its p (the Lp norms), an optional eltwise after
+// (the logs).
+struct ReductionSteps {
+  std::optional<dnnl::algorithm> before = std::nullopt;
+  dnnl::algorithm algorithm = dnnl::algorithm::reduction_sum;
+  float p = 0.0f;
+  std::optional<dnnl::algorithm> after = std::nullopt;
+};
+
+absl::StatusOr<ReductionSteps> ReductionAlgorithm(const Node& node) {
+  using dnnl::algorithm;
+  const std::string& type = node.op_type;
+  if (type == "ReduceMean") return ReductionSteps{std::nullopt, algorithm::reduction_mean};
+  if (type == "ReduceSum") return ReductionSteps{std::nullopt, algorithm::reduction_sum};
+  if (type == "ReduceMax") return ReductionSteps{std::nullopt, algorithm::reduction_max};
+  if (type == "ReduceMin") return ReductionSteps{std::nullopt, algorithm::reduction_min};
+  if (type == "ReduceProd") return ReductionSteps{std::nullopt, algorithm::reduction_mul};
+  // (sum |x|^p)^(1/p), and sum |x|^p.
+  if (type == "ReduceL1") return ReductionSteps{std::nullopt, algorithm::reduction_norm_lp_sum, 1};
+  if (type == "ReduceL2") return ReductionSteps{std::nullopt, algorithm::reduction_norm_lp_sum, 2};
+  if (type == "ReduceSumSquare") {
+    return ReductionSteps{std::nullopt, algorithm::reduction_norm_lp_power_p_sum, 2};
+  }
+  if (type == "ReduceLogSum") {
+    return ReductionSteps{std::nullopt, algorithm::reduction_sum, 0, algorithm::eltwise_log};
+  }
+  if (type == "ReduceLogSumExp") {
+    return ReductionSteps{algorithm::eltwise_exp, algorithm::reduction_sum, 0,
+                          algorithm::eltwise_log};
+  }
   return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": not a reduction"));
+}
+
+// Adds `algorithm` (no parameters) on buffer `src` into a new buffer of the
+// same desc; returns it. Throws dnnl::error.
+int AddEltwiseStep(PlanCompiler& c, const Node& node, dnnl::algorithm algorithm, int src) {
+  const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm,
+                                         c.BufferDesc(src), 0.0f, 0.0f);
+  const dnnl::eltwise_forward::primitive_desc pd(desc, StepAttr(), c.engine());
+  const int dst = c.AddBuffer(pd.dst_desc());
+  c.AddStep(node.name, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+  return dst;
 }
 
 absl::Status CompileReduce(PlanCompiler& c, const Node& node) {
@@ -105,7 +145,7 @@ absl::Status CompileReduce(PlanCompiler& c, const Node& node) {
   const std::string& x = node.inputs[0];
   const std::vector<int64_t> dims = c.Dims(x);
   ASSIGN_OR_RETURN(const Reduction reduction, ReadReduction(node, c.shapes(), dims.size()));
-  ASSIGN_OR_RETURN(const dnnl::algorithm algorithm, ReductionAlgorithm(node));
+  ASSIGN_OR_RETURN(const ReductionSteps steps, ReductionAlgorithm(node));
   if (reduction.axes.empty()) {
     // noop_with_empty_axes: the input itself.
     c.DefineView(node.outputs[0], dims, c.ViewSource(x).value_or(x));
@@ -135,13 +175,15 @@ absl::Status CompileReduce(PlanCompiler& c, const Node& node) {
                 {{DNNL_ARG_SRC, src_buffer}, {DNNL_ARG_DST, dst_buffer}});
     } else {
       const memory::desc src(dims, memory::data_type::f32, PlainTag(dims.size()));
-      ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, src, 1.0f, node.name));
+      ASSIGN_OR_RETURN(int src_buffer, c.BufferFor(x, src, 1.0f, node.name));
+      if (steps.before) src_buffer = AddEltwiseStep(c, node, *steps.before, src_buffer);
       const memory::desc dst(kept, memory::data_type::f32, PlainTag(kept.size()));
-      const dnnl::reduction::desc desc(algorithm, src, dst, 0.0f, 0.0f);
+      const dnnl::reduction::desc desc(steps.algorithm, src, dst, steps.p, 0.0f);
       const dnnl::reduction::primitive_desc pd(desc, StepAttr(), c.engine());
       dst_buffer = c.AddBuffer(dst);
       c.AddStep(node.name, dnnl::reduction(pd),
                 {{DNNL_ARG_SRC, src_buffer}, {DNNL_ARG_DST, dst_buffer}});
+      if (steps.after) dst_buffer = AddEltwiseStep(c, node, *steps.after, dst_buffer);
     }
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
@@ -160,7 +202,9 @@ absl::Status CompileReduce(PlanCompiler& c, const Node& node) {
 }  // namespace
 
 void RegisterReduceOps(std::vector<OpDefinition>& ops) {
-  for (const char* op_type : {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"}) {
+  for (const char* op_type :
+       {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+        "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"}) {
     ops.push_back({.op_type = op_type,
                    .shape = ReduceShape,
                    .compile = CompileReduce,
