@@ -33,6 +33,8 @@ ABSL_FLAG(std::string, concurrency, "1,2,4,8,16,32", "Client counts to sweep, co
 ABSL_FLAG(double, seconds, 10, "Measured seconds per concurrency");
 ABSL_FLAG(double, warmup_seconds, 3, "Unmeasured seconds before each measurement");
 ABSL_FLAG(std::string, label, "", "Printed in each result line (e.g. batching on/off)");
+ABSL_FLAG(bool, raw_input, true,
+          "Send the input as Tensor.raw_data (float32 bytes) rather than repeated float data");
 
 namespace {
 
@@ -76,7 +78,14 @@ bool MakeRequest(Quantd::Stub& stub, InferRequest& request) {
   }
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> value(-1.0f, 1.0f);
-  for (int64_t i = 0; i < count; ++i) input.add_data(value(rng));
+  std::vector<float> values(static_cast<size_t>(count));
+  for (float& v : values) v = value(rng);
+  if (absl::GetFlag(FLAGS_raw_input)) {
+    input.set_raw_data(std::string(reinterpret_cast<const char*>(values.data()),
+                                   values.size() * sizeof(float)));
+  } else {
+    input.mutable_data()->Add(values.begin(), values.end());
+  }
   return true;
 }
 

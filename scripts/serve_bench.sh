@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Serving under load: a real quantd answers batch-1 Infer calls from 1..32
-# concurrent clients (bench/quantd_load), once with dynamic batching on (the
-# default) and once with --infer_max_batch=1, beside the in-process throughput
+# concurrent clients (bench/quantd_load): with dynamic batching on (the
+# default) sending floats (`typed`) and raw float32 bytes (`batching`), and
+# with --infer_max_batch=1 (`no-batch`, raw bytes), beside the in-process throughput
 # of the same model at batch 1 and 32 (bench/quantd_bench). Not part of ctest;
 # results go into docs/SERVING.md by hand, with the command.
 #
@@ -49,12 +50,13 @@ for batch in 1 32; do
                          `p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms`)'
 done
 
-serve() {  # serve LABEL [quantd flags...]: one sweep against a fresh server process
-  local label=$1
-  shift
+serve() {  # serve LABEL RAW [quantd flags...]: one sweep against a fresh server process
+  local label=$1 raw=$2
+  shift 2
   start_quantd "$QUANTD" "$WORK/data" "$WORK" "$@"
   "$LOAD" --server="$ADDRESS" --model_id="$MODEL_ID" --precision="$PRECISION" \
-    --concurrency="$CONCURRENCY" --seconds="$STEP_SECONDS" --label="$label"
+    --concurrency="$CONCURRENCY" --seconds="$STEP_SECONDS" --label="$label" \
+    --raw_input="$raw"
   kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
 }
@@ -78,8 +80,9 @@ echo "== $MODEL $PRECISION over gRPC, batch-1 calls, $STEP_SECONDS s per step" >
 if [[ -n ${BASELINE_QUANTD:-} ]]; then
   QUANTD_NOW=$QUANTD
   QUANTD=$BASELINE_QUANTD
-  serve baseline
+  serve baseline false  # (raw_data is newer than such a binary)
   QUANTD=$QUANTD_NOW
 fi
-serve batching
-serve no-batch --infer_max_batch=1
+serve typed false
+serve batching true
+serve no-batch true --infer_max_batch=1

@@ -77,7 +77,18 @@ absl::Status ValidateInferInput(const v1::Tensor& input, const v1::Model& model)
           "input tensor shape ", ShapeToString(input.shape()), " has a non-positive dimension"));
     }
   }
-  const int64_t data_size = input.data_size();
+  if (input.data_size() > 0 && !input.raw_data().empty()) {
+    return absl::InvalidArgumentError(
+        "input tensor sets both data and raw_data; send the values in one of them");
+  }
+  if (input.raw_data().size() % sizeof(float) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input tensor raw_data holds ", input.raw_data().size(),
+                     " bytes, not a whole number of float32 values (4 bytes each)"));
+  }
+  const bool raw = !input.raw_data().empty();
+  const int64_t data_size = raw ? static_cast<int64_t>(input.raw_data().size() / sizeof(float))
+                                : input.data_size();
   int64_t elements = 1;
   bool overflow = false;
   for (const int64_t d : input.shape()) {
@@ -90,7 +101,7 @@ absl::Status ValidateInferInput(const v1::Tensor& input, const v1::Model& model)
     return absl::InvalidArgumentError(
         absl::StrCat("input tensor shape ", ShapeToString(input.shape()), " needs ",
                      overflow ? std::string("more than 2^63") : absl::StrCat(elements),
-                     " values, but data holds ", data_size));
+                     " values, but ", raw ? "raw_data" : "data", " holds ", data_size));
   }
   if (model.inputs_size() == 0) return absl::OkStatus();
   const v1::TensorInfo& expected = model.inputs(0);

@@ -1,5 +1,8 @@
 #include "server/wire/proto_conversion.h"
 
+#include <bit>
+#include <cstring>
+
 namespace quantd::server {
 
 engine::Precision ToEnginePrecision(v1::Precision precision) {
@@ -34,7 +37,14 @@ engine::Tensor ToEngineTensor(const v1::Tensor& tensor) {
   engine::Tensor out;
   out.name = tensor.name();
   out.shape.assign(tensor.shape().begin(), tensor.shape().end());
-  out.data.assign(tensor.data().begin(), tensor.data().end());
+  if (!tensor.raw_data().empty()) {
+    // Little-endian float32, as on every machine quantd builds for.
+    static_assert(std::endian::native == std::endian::little);
+    out.data.resize(tensor.raw_data().size() / sizeof(float));
+    std::memcpy(out.data.data(), tensor.raw_data().data(), out.data.size() * sizeof(float));
+  } else {
+    out.data.assign(tensor.data().begin(), tensor.data().end());
+  }
   return out;
 }
 

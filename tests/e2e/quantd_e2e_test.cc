@@ -26,6 +26,7 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
 // The ids of the listed models. Matching on these rather than on the Model
@@ -391,6 +392,21 @@ TEST_F(QuantdE2eTest, Int8InferBeforeQuantizationIsRefused) {
               status.error_code() == grpc::StatusCode::NOT_FOUND)
       << "got code " << status.error_code() << ": " << status.error_message();
   ExpectStillServing();
+}
+
+// The same batch as raw little-endian float32 bytes gets the same answer.
+TEST_F(QuantdE2eTest, RawDataInputMatchesFloatData) {
+  const v1::Tensor typed = BatchTensor(test_images(), 0, 3);
+  v1::Tensor raw = typed;
+  raw.clear_data();
+  raw.set_raw_data(std::string(reinterpret_cast<const char*>(typed.data().data()),
+                               static_cast<size_t>(typed.data_size()) * sizeof(float)));
+  v1::InferResponse from_typed, from_raw;
+  ASSERT_TRUE(Infer(stub(), server_->resnet.id(), v1::FP32, typed, from_typed).ok());
+  const grpc::Status status = Infer(stub(), server_->resnet.id(), v1::FP32, raw, from_raw);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(from_raw.outputs_size(), 1);
+  EXPECT_THAT(from_raw.outputs(0).data(), ElementsAreArray(from_typed.outputs(0).data()));
 }
 
 TEST_F(QuantdE2eTest, ConcurrentInferCallsAllSucceed) {

@@ -1,7 +1,11 @@
 #include "server/api/infer_request_validator.h"
 
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/wire/proto_conversion.h"
 
 namespace quantd::server {
 namespace {
@@ -75,6 +79,40 @@ TEST(ValidateInferInputTest, RejectsMalformedTensors) {
   // A shape whose element count overflows int64 must not wrap around to a match.
   status = ValidateInferInput(TensorOf({1LL << 40, 1LL << 40, 1, 1}, 4), model);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+}
+
+// raw_data: little-endian float32 bytes instead of `data`.
+v1::Tensor RawTensorOf(std::vector<int64_t> shape, std::vector<float> values) {
+  v1::Tensor tensor;
+  for (int64_t d : shape) tensor.add_shape(d);
+  tensor.set_raw_data(std::string(reinterpret_cast<const char*>(values.data()),
+                                  values.size() * sizeof(float)));
+  return tensor;
+}
+
+TEST(ValidateInferInputTest, RawDataCountsFourBytesPerValue) {
+  const v1::Model model = ModelWithVersions({v1::FP32});
+  EXPECT_TRUE(ValidateInferInput(RawTensorOf({1, 1, 2, 2}, {1, 2, 3, 4}), model).ok());
+  absl::Status status = ValidateInferInput(RawTensorOf({2, 1, 2, 2}, {1, 2, 3, 4}), model);
+  EXPECT_EQ(status.message(), "input tensor shape [2,1,2,2] needs 8 values, but raw_data holds 4");
+  v1::Tensor ragged = RawTensorOf({1, 1, 2, 2}, {1, 2, 3, 4});
+  ragged.mutable_raw_data()->push_back('x');
+  status = ValidateInferInput(ragged, model);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("17 bytes, not a whole number of float32 values"));
+  v1::Tensor both = RawTensorOf({1, 1, 2, 2}, {1, 2, 3, 4});
+  for (int i = 0; i < 4; ++i) both.add_data(0.5f);
+  EXPECT_THAT(ValidateInferInput(both, model).message(), HasSubstr("both data and raw_data"));
+}
+
+TEST(ToEngineTensorTest, RawDataAndDataGiveTheSameTensor) {
+  const std::vector<float> values = {0.25f, -1.5f, 3.0f, 1e-7f};
+  v1::Tensor raw = RawTensorOf({1, 1, 2, 2}, values);
+  v1::Tensor typed = TensorOf({1, 1, 2, 2}, 0);
+  for (float v : values) typed.add_data(v);
+  EXPECT_EQ(ToEngineTensor(raw).data, values);
+  EXPECT_EQ(ToEngineTensor(typed).data, values);
+  EXPECT_EQ(ToEngineTensor(raw).shape, ToEngineTensor(typed).shape);
 }
 
 TEST(ValidateInferInputTest, RejectsShapeThatDoesNotFitTheModel) {
