@@ -9,6 +9,11 @@ if [[ ! -d node_modules/onnxruntime-node ]]; then
   # CUDA files from an unreachable host; the CPU library ships in the package.
   npm install --ignore-scripts --no-audit --no-fund
 fi
+# The suites under AddressSanitizer and UBSan first (SANITIZE=0 skips them), so
+# that the plain suite's ctest summary is what the run ends with.
+if [[ ${SANITIZE:-1} != 0 ]]; then
+  scripts/sanitize.sh
+fi
 scripts/build.sh
 BUILD_DIR=${BUILD_DIR:-build}
 # Each test runs in its own process; two at a time fit the 2-core machines.

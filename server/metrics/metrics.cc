@@ -86,12 +86,12 @@ struct Metrics::Impl {
           .Register(*registry);
   prometheus::Gauge& infer_running = prometheus::BuildGauge()
                                          .Name("quantd_infer_running")
-                                         .Help("Infer calls running a model right now.")
+                                         .Help("Infer runs (one or more merged calls) in progress right now.")
                                          .Register(*registry)
                                          .Add({});
   prometheus::Gauge& infer_waiting = prometheus::BuildGauge()
                                          .Name("quantd_infer_waiting")
-                                         .Help("Infer calls waiting for a compute slot.")
+                                         .Help("Infer calls waiting for their run (on an executor, maybe merged).")
                                          .Register(*registry)
                                          .Add({});
   prometheus::Gauge& job_workers = prometheus::BuildGauge()

@@ -49,7 +49,7 @@ class Metrics {
     int64_t response_bytes = 0;    // serialized InferResponse
   };
   void RecordInfer(const InferCall& call);
-  // Infer calls running a model right now, and waiting for a compute slot.
+  // Runs in progress right now, and Infer calls waiting for their run.
   void SetInferConcurrency(int64_t running, int64_t waiting);
   // Quantization workers configured, and those running a job right now.
   void SetJobWorkers(int64_t total, int64_t busy);
