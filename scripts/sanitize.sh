@@ -7,8 +7,8 @@
 #   scripts/sanitize.sh            # into build-sanitize
 #
 # The ONNX Runtime and deployment checks, and the benchmark programs, are left
-# out (they test other programs, or time things). -O1 keeps the build shorter
-# (about 20 minutes on 2 cores; the tests about 6).
+# out (they test other programs, or time things). -O1 keeps the build short
+# (about 9 minutes on 2 cores; the tests about 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${SANITIZE_BUILD_DIR:-build-sanitize}
