@@ -13,12 +13,15 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "server/api/kserve_service.h"
 #include "server/api/quantd_service.h"
 #include "server/jobs/job_queue.h"
 #include "server/jobs/job_tracker.h"
 #include "server/jobs/quantization_job.h"
 #include "server/jobs/worker_pool.h"
 #include "server/metrics/metrics.h"
+#include "server/serving/infer_scheduler.h"
+#include "server/serving/model_runner.h"
 #include "server/serving/session_cache.h"
 #include "server/storage/repository.h"
 
@@ -148,9 +151,20 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
       },
       [metrics, workers = config.workers](int busy) { metrics->SetJobWorkers(workers, busy); });
   metrics->SetJobWorkers(config.workers, 0);
-  server->service_ =
-      std::make_unique<QuantdService>(config, server->repository_.get(), server->jobs_.get(),
-                                      server->queue_.get(), server->sessions_.get(), metrics);
+  server->infer_scheduler_ = std::make_unique<InferScheduler>(
+      config.infer_concurrency > 0 ? config.infer_concurrency : InferScheduler::DefaultExecutors(),
+      config.infer_queue_capacity,
+      InferBatching{config.infer_max_batch, absl::Microseconds(config.infer_max_queue_delay_us)},
+      [metrics](int64_t running, int64_t waiting) {
+        metrics->SetInferConcurrency(running, waiting);
+      });
+  server->model_runner_ = std::make_unique<ModelRunner>(
+      server->repository_.get(), server->sessions_.get(), server->infer_scheduler_.get());
+  server->service_ = std::make_unique<QuantdService>(
+      config, server->repository_.get(), server->jobs_.get(), server->queue_.get(),
+      server->sessions_.get(), server->model_runner_.get(), metrics);
+  server->kserve_service_ = std::make_unique<KServeService>(
+      config, server->repository_.get(), server->model_runner_.get(), metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -162,6 +176,7 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   // small or paged. The margin is for gRPC's framing.
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_infer_response_bytes + (1 << 20)));
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->kserve_service_.get());
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on --listen='", config.listen_address,

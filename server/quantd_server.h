@@ -13,9 +13,12 @@ class Server;
 
 namespace quantd::server {
 
+class InferScheduler;
 class JobQueue;
 class JobTracker;
+class KServeService;
 class Metrics;
+class ModelRunner;
 class QuantdService;
 class QuantizationJobRunner;
 class Repository;
@@ -59,7 +62,12 @@ class QuantdServer {
   std::unique_ptr<SessionCache> sessions_;
   std::unique_ptr<QuantizationJobRunner> runner_;
   std::unique_ptr<WorkerPool> workers_;
+  // Both APIs' inference calls run through one scheduler, so they merge and
+  // share the executors.
+  std::unique_ptr<InferScheduler> infer_scheduler_;
+  std::unique_ptr<ModelRunner> model_runner_;
   std::unique_ptr<QuantdService> service_;
+  std::unique_ptr<KServeService> kserve_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   bool shut_down_ = false;
 };

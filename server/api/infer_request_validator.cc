@@ -1,7 +1,9 @@
 #include "server/api/infer_request_validator.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
 #include "server/wire/proto_conversion.h"
+#include "server/wire/tensor_checks.h"
 
 namespace quantd::server {
 
@@ -68,15 +70,7 @@ absl::Status ValidateInferRequest(const v1::InferRequest& request, const v1::Mod
 }
 
 absl::Status ValidateInferInput(const v1::Tensor& input, const v1::Model& model) {
-  if (input.shape().empty()) {
-    return absl::InvalidArgumentError("input tensor has no shape; expected e.g. [N,C,H,W]");
-  }
-  for (const int64_t d : input.shape()) {
-    if (d <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input tensor shape ", ShapeToString(input.shape()), " has a non-positive dimension"));
-    }
-  }
+  ASSIGN_OR_RETURN(const int64_t values, CountValues("input tensor", input.shape()));
   if (input.data_size() > 0 && !input.raw_data().empty()) {
     return absl::InvalidArgumentError(
         "input tensor sets both data and raw_data; send the values in one of them");
@@ -89,32 +83,14 @@ absl::Status ValidateInferInput(const v1::Tensor& input, const v1::Model& model)
   const bool raw = !input.raw_data().empty();
   const int64_t data_size = raw ? static_cast<int64_t>(input.raw_data().size() / sizeof(float))
                                 : input.data_size();
-  int64_t elements = 1;
-  bool overflow = false;
-  for (const int64_t d : input.shape()) {
-    if (__builtin_mul_overflow(elements, d, &elements)) {
-      overflow = true;
-      break;
-    }
-  }
-  if (overflow || elements != data_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("input tensor shape ", ShapeToString(input.shape()), " needs ",
-                     overflow ? std::string("more than 2^63") : absl::StrCat(elements),
-                     " values, but ", raw ? "raw_data" : "data", " holds ", data_size));
+  if (values != data_size) {
+    return absl::InvalidArgumentError(absl::StrCat("input tensor shape ",
+                                                   ShapeToString(input.shape()), " needs ", values,
+                                                   " values, but ", raw ? "raw_data" : "data",
+                                                   " holds ", data_size));
   }
   if (model.inputs_size() == 0) return absl::OkStatus();
-  const v1::TensorInfo& expected = model.inputs(0);
-  bool fits = expected.shape_size() == input.shape_size();
-  for (int i = 0; fits && i < input.shape_size(); ++i) {
-    fits = expected.shape(i) <= 0 || expected.shape(i) == input.shape(i);
-  }
-  if (!fits) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input tensor shape ", ShapeToString(input.shape()), " does not fit model input '",
-        expected.name(), "' ", ShapeToString(expected.shape())));
-  }
-  return absl::OkStatus();
+  return CheckFitsModelTensor("input tensor", input.shape(), model.inputs(0));
 }
 
 }  // namespace quantd::server

@@ -15,6 +15,7 @@
 #include "server/api/infer_request_validator.h"
 #include "server/api/model_upload.h"
 #include "server/api/quantize_request_validator.h"
+#include "server/api/recorded_infer.h"
 #include "server/serving/session_loader.h"
 #include "server/storage/atomic_file.h"
 #include "server/storage/resource_id.h"
@@ -38,22 +39,6 @@ bool IsActive(const v1::Job& job) {
 absl::Status RequireId(const std::string& value, const char* field) {
   if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
   return absl::OkStatus();
-}
-
-// Runs an RPC body and converts its result for gRPC. Engine, protobuf and
-// allocation failures surface as exceptions; a client must get an error, not
-// a crashed server.
-template <typename Body>
-grpc::Status Guarded(const std::string& rpc, Body&& body) {
-  absl::Status status;
-  try {
-    status = body();
-  } catch (const std::exception& e) {
-    status = absl::InternalError(absl::StrCat(rpc, " failed unexpectedly: ", e.what()));
-  } catch (...) {
-    status = absl::InternalError(absl::StrCat(rpc, " failed unexpectedly"));
-  }
-  return ToGrpcStatus(status);
 }
 
 template <typename Message>
@@ -391,24 +376,16 @@ absl::Status QuantdService::DoDeleteDataset(const std::string& dataset_id) {
 
 grpc::Status QuantdService::Infer(grpc::ServerContext* context, const v1::InferRequest* request,
                                   v1::InferResponse* response) {
-  const absl::Time start = absl::Now();
   // A client that gave up need not keep its place in the compute queue.
   const absl::Time deadline = absl::FromChrono(context->deadline());
-  Metrics::InferCall call;
-  grpc::Status status =
-      Guarded("Infer", [&] { return DoInfer(*request, response, deadline, call); });
-  call.code = static_cast<absl::StatusCode>(status.error_code());
-  call.latency = absl::Now() - start;
-  if (status.ok()) {
-    call.request_bytes = static_cast<int64_t>(request->ByteSizeLong());
-    call.response_bytes = static_cast<int64_t>(response->ByteSizeLong());
-  }
-  metrics_->RecordInfer(call);
-  return status;
+  return RecordedInfer("Infer", *metrics_, *request, *response, [&](Metrics::InferCall& call) {
+    return DoInfer(*request, response, deadline, call);
+  });
 }
 
 absl::Status QuantdService::DoInfer(const v1::InferRequest& request, v1::InferResponse* response,
                                     absl::Time deadline, Metrics::InferCall& call) {
+  const absl::Time started = absl::Now();
   ASSIGN_OR_RETURN(const v1::Model model, repository_->GetModel(request.model_id()));
   call.model = model.id();
   ASSIGN_OR_RETURN(const v1::ModelVersion version,
@@ -426,17 +403,14 @@ absl::Status QuantdService::DoInfer(const v1::InferRequest& request, v1::InferRe
     if (input.name.empty() && model.inputs_size() > 0) input.name = model.inputs(0).name();
   }
 
-  ASSIGN_OR_RETURN(std::shared_ptr<engine::InferenceSession> session,
-                   sessions_->GetOrLoad(model.id(), version.version(), [&] {
-                     return LoadModelVersion(*repository_, model.id(), version);
-                   }));
   call.batch_size = input.shape.empty() ? 0 : input.shape[0];
+  call.input_time = absl::Now() - started;
+  std::vector<engine::Tensor> inputs;
+  inputs.push_back(std::move(input));
   InferScheduler::Timing timing;
   absl::StatusOr<std::vector<engine::Tensor>> run =
-      infer_scheduler_.Run(std::move(session), std::move(input), deadline, &timing);
-  call.queue_time = timing.queue;
-  call.compute_time = timing.compute;
-  call.merged_batch_rows = timing.batch_rows;
+      runner_->Run(model.id(), version, std::move(inputs), deadline, &timing);
+  SetRunTiming(timing, call);
   ASSIGN_OR_RETURN(const std::vector<engine::Tensor> outputs, std::move(run));
 
   if (const int64_t bytes = InferResponseBytesBound(outputs, model, request.top_k());
@@ -445,11 +419,13 @@ absl::Status QuantdService::DoInfer(const v1::InferRequest& request, v1::InferRe
         "the response would be up to ", bytes, " bytes, over --max_infer_response_bytes (",
         config_.max_infer_response_bytes, "); send fewer samples per request or a smaller top_k"));
   }
+  const absl::Time output_started = absl::Now();
   response->set_model_id(model.id());
   response->set_version(version.version());
   response->set_precision(version.precision());
   for (const engine::Tensor& output : outputs) ToProtoTensor(output, *response->add_outputs());
   if (!outputs.empty()) AddClassifications(outputs.front(), model, request.top_k(), *response);
+  call.output_time = absl::Now() - output_started;
   return absl::OkStatus();
 }
 

@@ -12,7 +12,7 @@
 #include "server/jobs/job_tracker.h"
 #include "server/metrics/metrics.h"
 #include "server/server_config.h"
-#include "server/serving/infer_scheduler.h"
+#include "server/serving/model_runner.h"
 #include "server/serving/session_cache.h"
 #include "server/storage/repository.h"
 
@@ -24,21 +24,14 @@ namespace quantd::server {
 class QuantdService final : public v1::Quantd::Service {
  public:
   QuantdService(const ServerConfig& config, Repository* repository, JobTracker* jobs,
-                JobQueue* queue, SessionCache* sessions, Metrics* metrics)
+                JobQueue* queue, SessionCache* sessions, ModelRunner* runner, Metrics* metrics)
       : config_(config),
         repository_(repository),
         jobs_(jobs),
         queue_(queue),
         sessions_(sessions),
-        metrics_(metrics),
-        infer_scheduler_(config.infer_concurrency > 0 ? config.infer_concurrency
-                                                       : InferScheduler::DefaultExecutors(),
-                         config.infer_queue_capacity,
-                         InferBatching{config.infer_max_batch,
-                                       absl::Microseconds(config.infer_max_queue_delay_us)},
-                         [metrics](int64_t running, int64_t waiting) {
-                           metrics->SetInferConcurrency(running, waiting);
-                         }) {}
+        runner_(runner),
+        metrics_(metrics) {}
 
   grpc::Status UploadModel(grpc::ServerContext* context,
                            grpc::ServerReader<v1::UploadModelRequest>* reader,
@@ -110,9 +103,9 @@ class QuantdService final : public v1::Quantd::Service {
   JobTracker* const jobs_;
   JobQueue* const queue_;
   SessionCache* const sessions_;
-  Metrics* const metrics_;
   // Runs Infer calls' models, merging concurrent calls (see InferScheduler).
-  InferScheduler infer_scheduler_;
+  ModelRunner* const runner_;
+  Metrics* const metrics_;
 };
 
 }  // namespace quantd::server

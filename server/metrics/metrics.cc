@@ -5,11 +5,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "prometheus/client_metric.h"
+#include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
+#include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 
@@ -39,6 +42,61 @@ std::string BoundAddress(const std::string& requested, int port) {
   const std::string host = colon == std::string::npos ? requested : requested.substr(0, colon);
   return absl::StrCat(host, ":", port);
 }
+
+// Triton's per-model counters (nv_inference_*), rendered at each scrape from
+// the same statistics the ModelStatistics RPC reports, so the two never
+// disagree and a deleted version's series go with its statistics.
+class TritonCounters final : public prometheus::Collectable {
+ public:
+  explicit TritonCounters(const InferStatistics* statistics) : statistics_(statistics) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    const std::vector<VersionStatistics> versions = statistics_->Snapshot();
+    using Value = double (*)(const VersionStatistics&);
+    const struct {
+      const char* name;
+      const char* help;
+      Value value;
+    } kCounters[] = {
+        {"nv_inference_request_success", "Number of successful inference requests, all batch sizes",
+         [](const VersionStatistics& v) { return static_cast<double>(v.success.count); }},
+        {"nv_inference_request_failure", "Number of failed inference requests, all batch sizes",
+         [](const VersionStatistics& v) { return static_cast<double>(v.fail.count); }},
+        {"nv_inference_count", "Number of inferences performed (samples of successful requests)",
+         [](const VersionStatistics& v) { return static_cast<double>(v.inference_count); }},
+        {"nv_inference_exec_count", "Number of model executions performed (merged requests count once)",
+         [](const VersionStatistics& v) { return static_cast<double>(v.execution_count); }},
+        {"nv_inference_request_duration_us", "Cumulative duration of successful inference requests in microseconds",
+         [](const VersionStatistics& v) { return absl::ToDoubleMicroseconds(v.success.total); }},
+        {"nv_inference_queue_duration_us", "Cumulative time requests spent queued in microseconds",
+         [](const VersionStatistics& v) { return absl::ToDoubleMicroseconds(v.queue.total); }},
+        {"nv_inference_compute_input_duration_us", "Cumulative time preparing inputs in microseconds",
+         [](const VersionStatistics& v) { return absl::ToDoubleMicroseconds(v.compute_input.total); }},
+        {"nv_inference_compute_infer_duration_us", "Cumulative time running the model in microseconds",
+         [](const VersionStatistics& v) { return absl::ToDoubleMicroseconds(v.compute_infer.total); }},
+        {"nv_inference_compute_output_duration_us", "Cumulative time building outputs in microseconds",
+         [](const VersionStatistics& v) { return absl::ToDoubleMicroseconds(v.compute_output.total); }},
+    };
+    std::vector<prometheus::MetricFamily> families;
+    for (const auto& counter : kCounters) {
+      prometheus::MetricFamily family;
+      family.name = counter.name;
+      family.help = counter.help;
+      family.type = prometheus::MetricType::Counter;
+      for (const VersionStatistics& version : versions) {
+        prometheus::ClientMetric metric;
+        metric.label = {{"model", version.model}, {"version", version.version}};
+        metric.counter.value = counter.value(version);
+        family.metric.push_back(std::move(metric));
+      }
+      families.push_back(std::move(family));
+    }
+    return families;
+  }
+
+ private:
+  const InferStatistics* const statistics_;
+};
 
 }  // namespace
 
@@ -145,6 +203,9 @@ struct Metrics::Impl {
               "Fraction of an int8 model version's multiply-accumulates that run in int8 "
               "kernels, measured on one sample when the version was published.")
           .Register(*registry);
+  InferStatistics infer_statistics;
+  std::shared_ptr<TritonCounters> triton_counters =
+      std::make_shared<TritonCounters>(&infer_statistics);
   std::unique_ptr<prometheus::Exposer> exposer;
   std::string bound_address;
 };
@@ -167,6 +228,7 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
                                                  listen_address, "': ", e.what()));
     }
     impl->exposer->RegisterCollectable(impl->registry);
+    impl->exposer->RegisterCollectable(impl->triton_counters);
     const std::vector<int> ports = impl->exposer->GetListeningPorts();
     if (ports.empty()) {
       return absl::UnavailableError(
@@ -180,6 +242,7 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
 const std::string& Metrics::bound_address() const { return impl_->bound_address; }
 
 void Metrics::RecordInfer(const InferCall& call) {
+  impl_->infer_statistics.Record(call);
   impl_->infer_requests
       .Add({{"model", call.model},
             {"version", call.version},
@@ -251,10 +314,41 @@ void Metrics::RemoveModelVersion(const std::string& model_id, int32_t version) {
        {&impl_->int8_top1, &impl_->fp32_top1, &impl_->int8_speedup, &impl_->int8_mac_share}) {
     if (family->Has(labels)) family->Remove(&family->Add(labels));
   }
+  // The Infer series also carry the precision (and the request count the
+  // status code); a version has one precision, but try each.
+  for (const char* precision : {"fp32", "int8", "unspecified"}) {
+    prometheus::Labels infer_labels = labels;
+    infer_labels["precision"] = precision;
+    for (prometheus::Family<prometheus::Histogram>* family :
+         {&impl_->infer_latency, &impl_->infer_queue_time, &impl_->infer_compute_time,
+          &impl_->infer_batch_size, &impl_->infer_merged_batch_rows}) {
+      if (family->Has(infer_labels)) family->Remove(&family->Add(infer_labels, BatchSizeBuckets()));
+    }
+    for (prometheus::Family<prometheus::Counter>* family :
+         {&impl_->infer_request_bytes, &impl_->infer_response_bytes}) {
+      if (family->Has(infer_labels)) family->Remove(&family->Add(infer_labels));
+    }
+    for (int code = 0; code <= static_cast<int>(absl::StatusCode::kUnauthenticated); ++code) {
+      infer_labels["code"] = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+      if (impl_->infer_requests.Has(infer_labels)) {
+        impl_->infer_requests.Remove(&impl_->infer_requests.Add(infer_labels));
+      }
+    }
+  }
+  impl_->infer_statistics.Remove(model_id, absl::StrCat(version));
+}
+
+std::vector<VersionStatistics> Metrics::InferStatisticsOf(const std::string& model_id,
+                                                          const std::string& version) const {
+  return impl_->infer_statistics.Snapshot(model_id, version);
 }
 
 std::string Metrics::RenderText() const {
-  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+  std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();
+  for (prometheus::MetricFamily& family : impl_->triton_counters->Collect()) {
+    families.push_back(std::move(family));
+  }
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace quantd::server

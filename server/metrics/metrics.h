@@ -6,10 +6,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/metrics/infer_statistics.h"
 
 namespace quantd::server {
 
@@ -30,24 +32,12 @@ class Metrics {
   // "host:port" actually bound, or "" when not serving.
   const std::string& bound_address() const;
 
-  // One finished Infer call. Labels: `model` is the model id ("unknown" when
-  // the request named no existing model), `version` the version number served
-  // ("none" before one was chosen), `precision` "fp32", "int8" or
-  // "unspecified". Latencies, batch size and bytes are recorded for
-  // successful calls only; the request count for every call.
-  struct InferCall {
-    std::string model = "unknown";
-    std::string version = "none";
-    std::string precision = "unspecified";
-    absl::StatusCode code = absl::StatusCode::kUnknown;
-    absl::Duration latency;        // request received to response ready
-    absl::Duration queue_time;     // waiting for its (merged) run to start
-    absl::Duration compute_time;   // running the model
-    int64_t batch_size = 0;
-    int64_t merged_batch_rows = 0; // rows of the run it was merged into (>= batch_size)
-    int64_t request_bytes = 0;     // serialized InferRequest
-    int64_t response_bytes = 0;    // serialized InferResponse
-  };
+  // One finished inference call of either API (see InferCall): counted in
+  // quantd's own metrics (labels model, version, precision), and in the
+  // per-version statistics behind Triton's ModelStatistics and the
+  // nv_inference_* metrics. Latencies, batch size and bytes are recorded
+  // for successful calls only; the request count for every call.
+  using InferCall = server::InferCall;
   void RecordInfer(const InferCall& call);
   // Runs in progress right now, and Infer calls waiting for their run.
   void SetInferConcurrency(int64_t running, int64_t waiting);
@@ -65,8 +55,13 @@ class Metrics {
   // Fraction in [0, 1] of a published int8 version's multiply-accumulates
   // that run in int8 kernels (Int8Coverage.mac_share).
   void SetModelInt8MacShare(const std::string& model_id, int32_t version, double mac_share);
-  // Drops every per-version gauge of a deleted version.
+  // Drops every per-version series and statistic of a deleted version.
   void RemoveModelVersion(const std::string& model_id, int32_t version);
+
+  // Triton's per-version statistics (ModelStatistics RPC); `model_id` (and
+  // `version`) empty means all.
+  std::vector<VersionStatistics> InferStatisticsOf(const std::string& model_id,
+                                                   const std::string& version) const;
 
   // The Prometheus text exposition of every metric, as /metrics serves it.
   std::string RenderText() const;

@@ -114,7 +114,7 @@ void RunEachAlone(const CallList& calls) {
     const absl::Time started = absl::Now();
     call->result = RunGuarded(*call->session, call->input);
     call->timing = InferScheduler::Timing{started - call->arrived, absl::Now() - started,
-                                          call->rows};
+                                          call->rows, /*led_run=*/true};
   }
 }
 
@@ -132,7 +132,8 @@ void RunMerged(const CallList& calls) {
   }
   const absl::Duration compute = absl::Now() - started;
   for (const auto& call : calls) {
-    call->timing = InferScheduler::Timing{started - call->arrived, compute, rows};
+    call->timing = InferScheduler::Timing{started - call->arrived, compute, rows,
+                                          /*led_run=*/call == calls.front()};
   }
 }
 

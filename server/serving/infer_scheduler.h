@@ -48,6 +48,7 @@ class InferScheduler {
     absl::Duration queue;     // arrival until its batch started
     absl::Duration compute;   // its batch's run
     int64_t batch_rows = 0;   // rows of the run it was part of
+    bool led_run = false;     // the first call of its run (one per run)
   };
   // One waiting Run() (defined in the .cc).
   struct Call;
@@ -77,6 +78,7 @@ class InferScheduler {
   // least 1: the concurrency at which runs stop oversubscribing the cores.
   static int DefaultExecutors();
 
+  int executors() const { return static_cast<int>(executors_.size()); }
   int64_t running() const;
   int64_t waiting() const;
   // Merged runs so far, and the calls they served (tests, statistics).

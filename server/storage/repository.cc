@@ -376,6 +376,12 @@ std::vector<v1::Model> Repository::ListModels() const {
   return OldestFirst(models_, creation_order_);
 }
 
+std::vector<v1::Model> Repository::FindModelsNamed(std::string_view name) const {
+  std::vector<v1::Model> models = ListModels();
+  std::erase_if(models, [&](const v1::Model& model) { return model.name() != name; });
+  return models;
+}
+
 absl::StatusOr<v1::ModelVersion> Repository::FindVersion(const std::string& model_id,
                                                          int32_t version) const {
   auto it = models_.find(model_id);

@@ -77,6 +77,8 @@ class Repository {
   absl::StatusOr<v1::Model> GetModel(const std::string& model_id) const;
   // Oldest first.
   std::vector<v1::Model> ListModels() const;
+  // The models uploaded under `name` (names need not be unique), oldest first.
+  std::vector<v1::Model> FindModelsNamed(std::string_view name) const;
   // The ONNX bytes of one version of a model, mapped from its file (a
   // model's bytes are not copied onto the heap to be parsed).
   absl::StatusOr<MappedFile> ReadModelFile(const std::string& model_id, int32_t version) const;

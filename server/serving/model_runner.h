@@ -1,0 +1,51 @@
+#ifndef QUANTD_SERVER_SERVING_MODEL_RUNNER_H_
+#define QUANTD_SERVER_SERVING_MODEL_RUNNER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/runtime/inference_session.h"
+#include "engine/tensor.h"
+#include "quantd/v1/quantd.pb.h"
+#include "server/serving/infer_scheduler.h"
+#include "server/serving/session_cache.h"
+#include "server/storage/repository.h"
+
+namespace quantd::server {
+
+// Runs inference on stored model versions for both gRPC APIs (quantd.v1
+// Infer and KServe ModelInfer): loads the version's session once (then the
+// cache has it) and runs each call through the one InferScheduler, so calls
+// of the two APIs merge with each other and share the executors.
+class ModelRunner {
+ public:
+  ModelRunner(const Repository* repository, SessionCache* sessions, InferScheduler* scheduler)
+      : repository_(repository), sessions_(sessions), scheduler_(scheduler) {}
+
+  // The version's session, loaded into the cache if it is not there.
+  absl::StatusOr<std::shared_ptr<engine::InferenceSession>> Session(
+      const std::string& model_id, const v1::ModelVersion& version);
+
+  // Runs `inputs` (the model's graph inputs, matched by name) on the version.
+  // Errors as InferScheduler::Run; `timing` gets the queue and run times.
+  absl::StatusOr<std::vector<engine::Tensor>> Run(const std::string& model_id,
+                                                  const v1::ModelVersion& version,
+                                                  std::vector<engine::Tensor> inputs,
+                                                  absl::Time deadline,
+                                                  InferScheduler::Timing* timing);
+
+  const InferScheduler& scheduler() const { return *scheduler_; }
+
+ private:
+  const Repository* const repository_;
+  SessionCache* const sessions_;
+  InferScheduler* const scheduler_;
+};
+
+}  // namespace quantd::server
+
+#endif  // QUANTD_SERVER_SERVING_MODEL_RUNNER_H_
