@@ -32,9 +32,12 @@ COPY --from=build /build/server/quantd /build/client/quantctl /usr/local/bin/
 USER 10001:10001
 VOLUME /var/lib/quantd
 EXPOSE 50051 9464
-# quantctl is in the image; list-models answers only when the gRPC server is
-# up and its SQLite repository readable, a stronger check than a port probe.
+# quantctl is in the image; `health` asks the KServe ServerReady RPC, which
+# answers once the repository is open and needs no token.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["/usr/local/bin/quantctl", "list-models", "--server=127.0.0.1:50051", "--timeout=3"]
+  CMD ["/usr/local/bin/quantctl", "health", "--server=127.0.0.1:50051", "--timeout=3"]
+# Every call needs a bearer token: mount a token file (quantctl new-token
+# prints its lines) at /etc/quantd/tokens; README "Authentication".
 ENTRYPOINT ["/usr/local/bin/quantd", "--listen=0.0.0.0:50051", \
-            "--metrics_listen=0.0.0.0:9464", "--data_dir=/var/lib/quantd"]
+            "--metrics_listen=0.0.0.0:9464", "--data_dir=/var/lib/quantd", \
+            "--token_file=/etc/quantd/tokens"]

@@ -53,7 +53,7 @@ EOF
 
 mkdir -p "$WORK/data"
 start_quantd "$QUANTD" "$WORK/data" "$WORK" --workers=1 || exit 1
-ctl() { "$QUANTCTL" "$1" --server="$ADDRESS" "${@:2}"; }
+ctl() { "$QUANTCTL" "$1" --server="$ADDRESS" --token_file="$TOKEN_FILE" "${@:2}"; }
 
 # Samples: "<seconds since start> <VmRSS kB> <VmHWM kB>"; phases: "<seconds> <phase>".
 now() { date +%s.%N; }

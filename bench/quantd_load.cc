@@ -7,6 +7,7 @@
 //
 //   quantd_load --server=127.0.0.1:50051 --model_id=mdl_... --precision=int8
 
+#include <fstream>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -28,6 +29,7 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "quantd's gRPC address");
 ABSL_FLAG(std::string, model_id, "", "Model to call");
+ABSL_FLAG(std::string, token_file, "", "File holding the bearer token to send (quantctl new-token)");
 ABSL_FLAG(std::string, precision, "int8", "fp32 or int8");
 ABSL_FLAG(std::string, concurrency, "1,2,4,8,16,32", "Client counts to sweep, comma-separated");
 ABSL_FLAG(double, seconds, 10, "Measured seconds per concurrency");
@@ -49,6 +51,18 @@ struct Step {
   std::vector<double> latencies_ms;
 };
 
+// Adds --token_file's bearer token (read once) to a call.
+void AddToken(grpc::ClientContext& context) {
+  static const std::string header = [] {
+    std::string token;
+    if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
+      std::ifstream(path) >> token;
+    }
+    return token.empty() ? std::string() : "Bearer " + token;
+  }();
+  if (!header.empty()) context.AddMetadata("authorization", header);
+}
+
 double Percentile(std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   const size_t index = std::min(sorted.size() - 1, static_cast<size_t>(p * sorted.size()));
@@ -58,6 +72,7 @@ double Percentile(std::vector<double>& sorted, double p) {
 // The model's input with dynamic dims as 1 and random values.
 bool MakeRequest(Quantd::Stub& stub, InferRequest& request) {
   grpc::ClientContext context;
+  AddToken(context);
   quantd::v1::GetModelRequest get;
   get.set_model_id(absl::GetFlag(FLAGS_model_id));
   quantd::v1::Model model;
@@ -109,6 +124,7 @@ Step RunStep(int clients, const InferRequest& request) {
         if (sent >= stop) break;
         grpc::ClientContext context;
         context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+        AddToken(context);
         InferResponse response;
         const grpc::Status status = stub->Infer(&context, request, &response);
         const absl::Time done = absl::Now();

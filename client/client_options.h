@@ -10,6 +10,7 @@ namespace quantd::client {
 // Every quantctl flag, parsed once in main and handed to the subcommands.
 struct ClientOptions {
   std::string server;
+  std::string token;             // from --token_file; "" sends none
   int64_t timeout_seconds = 60;  // deadline of unary RPCs
   bool json = false;             // list-*/get-*: print the API message as JSON
   bool all_layers = false;       // get-job / watch: every layer's SQNR and fp32 island, not 10

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "client/client_options.h"
+#include "grpcpp/channel.h"
 #include "quantd/v1/quantd.grpc.pb.h"
 
 namespace quantd::client {
@@ -18,7 +19,8 @@ struct CommandContext {
   v1::Quantd::Stub& stub;
 };
 
-std::unique_ptr<v1::Quantd::Stub> ConnectToServer(const std::string& address);
+// A channel to --server that sends --token_file's token with every call.
+std::shared_ptr<grpc::Channel> OpenChannel(const ClientOptions& options);
 
 // Applies --timeout to a unary call.
 void SetUnaryDeadline(grpc::ClientContext& context, const ClientOptions& options);
@@ -55,6 +57,13 @@ int CompareCommand(const CommandContext& ctx);
 
 // Local, no server involved: prints the lowercase hex SHA-256 of each file.
 int Sha256Command(const std::vector<std::string>& files);
+
+// access_commands.cc
+// Local: writes a new token for ROLE to `token_out` (mode 0600, never over an
+// existing file) and prints the line to add to the server's --token_file.
+int NewTokenCommand(const std::vector<std::string>& args, const std::string& token_out);
+// KServe ServerReady, which needs no token: the Docker health check.
+int HealthCommand(grpc::Channel& channel, const ClientOptions& options);
 
 }  // namespace quantd::client
 

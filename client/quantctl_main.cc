@@ -1,6 +1,7 @@
 // quantctl: the command-line client of quantd's gRPC API.
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
@@ -18,6 +19,9 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "quantd's gRPC address, HOST:PORT");
 ABSL_FLAG(int64_t, timeout, 60, "deadline of each unary RPC in seconds (0: none)");
+ABSL_FLAG(std::string, token_file, "",
+          "file holding the bearer token to send (quantctl new-token writes one)");
+ABSL_FLAG(std::string, token_out, "", "new-token: file to write the new token to (must not exist)");
 ABSL_FLAG(std::string, name, "", "name of the uploaded model or dataset (default: file name)");
 ABSL_FLAG(std::string, format, "idx", "upload-dataset: idx or raw (little-endian float32)");
 ABSL_FLAG(std::string, samples, "", "upload-dataset: the samples / IDX images file");
@@ -96,7 +100,7 @@ namespace {
 
 constexpr char kUsage[] = R"(quantctl: command-line client of quantd.
 
-usage: quantctl COMMAND [ARGS] [--server=HOST:PORT] [flags]
+usage: quantctl COMMAND [ARGS] [--server=HOST:PORT] [--token_file=FILE] [flags]
 
 models
   upload-model FILE [--name=NAME] [--labels=FILE] [preprocessing flags]
@@ -153,6 +157,11 @@ inference
                                              top-1, p50 latency, throughput over gRPC
   compare MODEL_ID --dataset_samples=IDX --dataset_labels=IDX [--batch=64]
           [--concurrency=1] [--limit=N]      fp32 vs newest int8: table and speed-up
+access
+  new-token ROLE [NAME] --token_out=FILE     make a token for ROLE (admin, build, infer,
+                                             read): writes it to FILE, prints the line
+                                             to add to quantd's --token_file
+  health                                     is the server ready (needs no token)
 local
   sha256 FILE...                             the digest upload-model sends
   help                                       this text (--helpfull lists every flag)
@@ -231,10 +240,17 @@ int Run(int argc, char** argv) {
     return kExitOk;
   }
   if (command == "sha256") return Sha256Command(args);
+  if (command == "new-token") return NewTokenCommand(args, absl::GetFlag(FLAGS_token_out));
 
   ClientOptions options;
   options.server = absl::GetFlag(FLAGS_server);
   options.timeout_seconds = absl::GetFlag(FLAGS_timeout);
+  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
+    std::ifstream in(path);
+    if (!(in >> options.token)) {
+      return ReportUsageError(absl::StrCat("cannot read a token from --token_file=", path));
+    }
+  }
   options.json = absl::GetFlag(FLAGS_json);
   options.model_filter = absl::GetFlag(FLAGS_model);
   options.state_filter = absl::GetFlag(FLAGS_state);
@@ -305,10 +321,12 @@ int Run(int argc, char** argv) {
       {"get-dataset", GetDatasetCommand},   {"delete-dataset", DeleteDatasetCommand},
       {"list-jobs", ListJobsCommand},       {"cancel", CancelJobCommand},
   };
+  const std::shared_ptr<grpc::Channel> channel = OpenChannel(options);
+  if (command == "health") return HealthCommand(*channel, options);
   const auto it = commands.find(command);
   if (it == commands.end())
     return ReportUsageError(absl::StrCat("unknown command '", command, "'"));
-  auto stub = ConnectToServer(options.server);
+  auto stub = v1::Quantd::NewStub(channel);
   return it->second(CommandContext{options, std::move(args), *stub});
 }
 

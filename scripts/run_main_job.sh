@@ -89,7 +89,7 @@ started=$SECONDS
 step "1/5 starting quantd (data in $DATA_DIR, $DATA_NOTE)"
 start_quantd "$QUANTD" "$DATA_DIR" "$RUN_DIR" || exit 1
 echo "$LISTENING"
-ctl() { "$QUANTCTL" "$1" --server="$ADDRESS" "${@:2}"; }
+ctl() { "$QUANTCTL" "$1" --server="$ADDRESS" --token_file="$TOKEN_FILE" "${@:2}"; }
 
 step "2/5 uploading $(basename "$MODEL")"
 MODEL_ID=$(ctl upload-model "$MODEL" --name="$(basename "$MODEL" .onnx)")

@@ -56,14 +56,14 @@ serve() {  # serve LABEL RAW [quantd flags...]: one sweep against a fresh server
   start_quantd "$QUANTD" "$WORK/data" "$WORK" "$@"
   "$LOAD" --server="$ADDRESS" --model_id="$MODEL_ID" --precision="$PRECISION" \
     --concurrency="$CONCURRENCY" --seconds="$STEP_SECONDS" --label="$label" \
-    --raw_input="$raw"
+    --raw_input="$raw" --token_file="$TOKEN_FILE"
   kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
 }
 
 # The model and its int8 version, made once; both sweeps serve them.
 start_quantd "$QUANTD" "$WORK/data" "$WORK"
-ctl() { "$QUANTCTL" --server="$ADDRESS" "$@"; }
+ctl() { "$QUANTCTL" --server="$ADDRESS" --token_file="$TOKEN_FILE" "$@"; }
 MODEL_ID=$(ctl upload-model "$ONNX" --name="$MODEL")
 /usr/bin/python3 -c 'import numpy as np, sys
 np.random.default_rng(1).random((16, 3, 224, 224), dtype=np.float32).tofile(sys.argv[1])' \

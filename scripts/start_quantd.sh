@@ -25,14 +25,30 @@ find_quantd_build() {
 #   start_quantd QUANTD_BINARY DATA_DIR LOG_DIR [extra quantd flags...]
 #
 # Sets SERVER_PID, ADDRESS (host:port of the gRPC service), METRICS (host:port
-# of /metrics) and LISTENING (the server's own start-up line). quantd's stdout
-# goes to LOG_DIR/quantd.out, its log to LOG_DIR/quantd.log. Returns 1 with a
-# message on stderr if the server exits or stays silent for 30 s.
+# of /metrics), LISTENING (the server's own start-up line) and TOKEN_FILE (an
+# admin token for quantctl --token_file, made with quantctl new-token in
+# LOG_DIR the first time; the server gets its digest as --token_file).
+# quantd's stdout goes to LOG_DIR/quantd.out, its log to LOG_DIR/quantd.log.
+# Returns 1 with a message on stderr if the server exits or stays silent for
+# 30 s. Needs QUANTCTL (find_quantd_build sets it).
 start_quantd() {
   local binary=$1 data_dir=$2 log_dir=$3
   shift 3
-  "$binary" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --data_dir="$data_dir" "$@" \
-    >"$log_dir/quantd.out" 2>"$log_dir/quantd.log" &
+  local auth=()
+  TOKEN_FILE=""
+  # A quantd from before authentication (a benchmark baseline) takes neither
+  # flag. (--helpfull exits non-zero: read it whole, not in a pipeline.)
+  local help
+  help=$("$binary" --helpfull 2>&1 || true)
+  if [[ $help == *--token_file* ]]; then
+    TOKEN_FILE=$log_dir/admin.token
+    if [[ ! -f $TOKEN_FILE ]]; then
+      "$QUANTCTL" new-token admin scripts --token_out="$TOKEN_FILE" >"$log_dir/tokens" || return 1
+    fi
+    auth=(--token_file="$log_dir/tokens")
+  fi
+  "$binary" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --data_dir="$data_dir" \
+    "${auth[@]}" "$@" >"$log_dir/quantd.out" 2>"$log_dir/quantd.log" &
   SERVER_PID=$!
   LISTENING=""
   for _ in $(seq 300); do

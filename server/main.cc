@@ -46,6 +46,15 @@ ABSL_FLAG(int64_t, max_infer_response_bytes, int64_t{64} << 20,
           "Largest Infer response (output tensors and top-k classifications), at most 1 GiB; "
           "larger ones fail with RESOURCE_EXHAUSTED before they are built");
 
+ABSL_FLAG(std::string, token_file, "",
+          "Bearer tokens: a file of 'SHA256-OF-TOKEN ROLE [NAME]' lines (roles admin, build, "
+          "infer, read; quantctl new-token makes one). Required unless --insecure_no_auth");
+ABSL_FLAG(bool, insecure_no_auth, false,
+          "Serve every RPC to anyone who reaches --listen, without tokens (tests, benchmarks "
+          "on loopback)");
+ABSL_FLAG(bool, reflection, false,
+          "Serve gRPC server reflection (lists every service and message to any caller)");
+
 int main(int argc, char** argv) {
   // Before any thread starts: large Infer outputs are reused, not re-faulted.
   quantd::KeepLargeAllocationsForReuse();
@@ -66,6 +75,9 @@ int main(int argc, char** argv) {
   config.infer_queue_capacity = absl::GetFlag(FLAGS_infer_queue_capacity);
   config.infer_max_batch = absl::GetFlag(FLAGS_infer_max_batch);
   config.infer_max_queue_delay_us = absl::GetFlag(FLAGS_infer_max_queue_delay_us);
+  config.token_file = absl::GetFlag(FLAGS_token_file);
+  config.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
+  config.reflection = absl::GetFlag(FLAGS_reflection);
 
   // Block the shutdown signals before any thread starts, so every thread
   // inherits the mask and only sigwait() below ever receives them.

@@ -13,6 +13,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "server/api/access_control.h"
 #include "server/api/kserve_service.h"
 #include "server/api/quantd_service.h"
 #include "server/jobs/job_queue.h"
@@ -84,6 +85,24 @@ std::string WithPort(const std::string& address, int port) {
   return absl::StrCat(colon == std::string::npos ? address : address.substr(0, colon), ":", port);
 }
 
+// --token_file, or no authentication when --insecure_no_auth says so
+// explicitly; a server that anyone reaching the port could empty is never
+// the default.
+absl::StatusOr<std::unique_ptr<AccessControl>> LoadAccessControl(const ServerConfig& config) {
+  if (!config.token_file.empty() && config.insecure_no_auth) {
+    return absl::InvalidArgumentError("--token_file and --insecure_no_auth exclude each other");
+  }
+  if (config.insecure_no_auth) return std::make_unique<AccessControl>(AccessControl::AllowAll());
+  if (config.token_file.empty()) {
+    return absl::InvalidArgumentError(
+        "authentication is required: pass --token_file=FILE (quantctl new-token makes tokens; "
+        "README \"Authentication\"), or --insecure_no_auth to let anyone who reaches the port "
+        "call every RPC");
+  }
+  ASSIGN_OR_RETURN(AccessControl access, AccessControl::FromTokenFile(config.token_file));
+  return std::make_unique<AccessControl>(std::move(access));
+}
+
 }  // namespace
 
 QuantdServer::QuantdServer() = default;
@@ -106,6 +125,7 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   const std::filesystem::path data_dir = std::filesystem::absolute(config.data_dir, ec);
   server->data_dir_ = ec ? config.data_dir : data_dir.lexically_normal().string();
 
+  ASSIGN_OR_RETURN(server->access_, LoadAccessControl(config));
   ASSIGN_OR_RETURN(server->metrics_, Metrics::Create(config.metrics_listen_address));
   ASSIGN_OR_RETURN(server->repository_, Repository::Open(server->data_dir_));
   ASSIGN_OR_RETURN(server->jobs_, JobTracker::Load(server->repository_.get()));
@@ -161,13 +181,13 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   server->model_runner_ = std::make_unique<ModelRunner>(
       server->repository_.get(), server->sessions_.get(), server->infer_scheduler_.get());
   server->service_ = std::make_unique<QuantdService>(
-      config, server->repository_.get(), server->jobs_.get(), server->queue_.get(),
+      config, server->access_.get(), server->repository_.get(), server->jobs_.get(), server->queue_.get(),
       server->sessions_.get(), server->model_runner_.get(), metrics);
   server->kserve_service_ = std::make_unique<KServeService>(
-      config, server->repository_.get(), server->model_runner_.get(), metrics);
+      config, server->access_.get(), server->repository_.get(), server->model_runner_.get(), metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (config.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);

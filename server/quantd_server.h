@@ -13,6 +13,7 @@ class Server;
 
 namespace quantd::server {
 
+class AccessControl;
 class InferScheduler;
 class JobQueue;
 class JobTracker;
@@ -55,6 +56,7 @@ class QuantdServer {
   ServerConfig config_;
   std::string listen_address_;
   std::string data_dir_;
+  std::unique_ptr<AccessControl> access_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Repository> repository_;
   std::unique_ptr<JobTracker> jobs_;

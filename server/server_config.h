@@ -30,6 +30,13 @@ struct ServerConfig {
   // waiting at most infer_max_queue_delay_us for others.
   int64_t infer_max_batch = 32;
   int64_t infer_max_queue_delay_us = 500;
+  // Authentication: a file of token digests and roles (see AccessControl),
+  // or, only when asked for explicitly, none at all. One of the two is
+  // required.
+  std::string token_file;
+  bool insecure_no_auth = false;
+  // gRPC server reflection: off, as it describes every RPC to any caller.
+  bool reflection = false;
 };
 
 }  // namespace quantd::server

@@ -50,10 +50,10 @@ grpc::Status KServeService::ServerMetadata(grpc::ServerContext*,
 
 // Ready means the version's session loads (it then stays cached); a model or
 // version that does not exist is simply not ready, as in Triton.
-grpc::Status KServeService::ModelReady(grpc::ServerContext*,
+grpc::Status KServeService::ModelReady(grpc::ServerContext* context,
                                        const inference::ModelReadyRequest* request,
                                        inference::ModelReadyResponse* response) {
-  return Guarded("ModelReady", [&]() -> absl::Status {
+  return Authorized(*access_, context, Permission::kReadModels, "ModelReady", [&]() -> absl::Status {
     absl::StatusOr<v1::Model> model = FindKServeModel(*repository_, request->name());
     if (!model.ok()) return absl::IsNotFound(model.status()) ? absl::OkStatus() : model.status();
     absl::StatusOr<v1::ModelVersion> version = ResolveKServeVersion(*model, request->version());
@@ -65,10 +65,10 @@ grpc::Status KServeService::ModelReady(grpc::ServerContext*,
   });
 }
 
-grpc::Status KServeService::ModelMetadata(grpc::ServerContext*,
+grpc::Status KServeService::ModelMetadata(grpc::ServerContext* context,
                                           const inference::ModelMetadataRequest* request,
                                           inference::ModelMetadataResponse* response) {
-  return Guarded("ModelMetadata", [&] { return DoModelMetadata(*request, response); });
+  return Authorized(*access_, context, Permission::kReadModels, "ModelMetadata", [&] { return DoModelMetadata(*request, response); });
 }
 
 absl::Status KServeService::DoModelMetadata(const inference::ModelMetadataRequest& request,
@@ -79,10 +79,10 @@ absl::Status KServeService::DoModelMetadata(const inference::ModelMetadataReques
   return absl::OkStatus();
 }
 
-grpc::Status KServeService::ModelConfig(grpc::ServerContext*,
+grpc::Status KServeService::ModelConfig(grpc::ServerContext* context,
                                         const inference::ModelConfigRequest* request,
                                         inference::ModelConfigResponse* response) {
-  return Guarded("ModelConfig", [&] { return DoModelConfig(*request, response); });
+  return Authorized(*access_, context, Permission::kReadModels, "ModelConfig", [&] { return DoModelConfig(*request, response); });
 }
 
 absl::Status KServeService::DoModelConfig(const inference::ModelConfigRequest& request,
@@ -95,10 +95,10 @@ absl::Status KServeService::DoModelConfig(const inference::ModelConfigRequest& r
   return absl::OkStatus();
 }
 
-grpc::Status KServeService::ModelStatistics(grpc::ServerContext*,
+grpc::Status KServeService::ModelStatistics(grpc::ServerContext* context,
                                             const inference::ModelStatisticsRequest* request,
                                             inference::ModelStatisticsResponse* response) {
-  return Guarded("ModelStatistics", [&] { return DoModelStatistics(*request, response); });
+  return Authorized(*access_, context, Permission::kReadModels, "ModelStatistics", [&] { return DoModelStatistics(*request, response); });
 }
 
 absl::Status KServeService::DoModelStatistics(const inference::ModelStatisticsRequest& request,
@@ -130,10 +130,10 @@ absl::Status KServeService::DoModelStatistics(const inference::ModelStatisticsRe
 
 // Every stored version is servable (its session loads on first use), so all
 // are READY and `ready` filters nothing.
-grpc::Status KServeService::RepositoryIndex(grpc::ServerContext*,
+grpc::Status KServeService::RepositoryIndex(grpc::ServerContext* context,
                                             const inference::RepositoryIndexRequest*,
                                             inference::RepositoryIndexResponse* response) {
-  return Guarded("RepositoryIndex", [&] {
+  return Authorized(*access_, context, Permission::kReadModels, "RepositoryIndex", [&] {
     for (const v1::Model& model : repository_->ListModels()) {
       const std::string name = KServeName(*repository_, model);
       for (const v1::ModelVersion& version : model.versions()) {
@@ -152,6 +152,7 @@ grpc::Status KServeService::ModelInfer(grpc::ServerContext* context,
                                        inference::ModelInferResponse* response) {
   const absl::Time deadline = absl::FromChrono(context->deadline());
   return RecordedInfer("ModelInfer", *metrics_, *request, *response, [&](Metrics::InferCall& call) {
+    RETURN_IF_ERROR(access_->Authorize(*context, Permission::kInfer));
     return DoModelInfer(*request, response, deadline, call);
   });
 }

@@ -4,6 +4,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "inference/grpc_service.grpc.pb.h"
+#include "server/api/access_control.h"
 #include "server/metrics/metrics.h"
 #include "server/server_config.h"
 #include "server/serving/model_runner.h"
@@ -20,9 +21,13 @@ namespace quantd::server {
 // overridden here answer UNIMPLEMENTED.
 class KServeService final : public inference::GRPCInferenceService::Service {
  public:
-  KServeService(const ServerConfig& config, const Repository* repository, ModelRunner* runner,
-                Metrics* metrics)
-      : config_(config), repository_(repository), runner_(runner), metrics_(metrics) {}
+  KServeService(const ServerConfig& config, const AccessControl* access,
+                const Repository* repository, ModelRunner* runner, Metrics* metrics)
+      : config_(config),
+        access_(access),
+        repository_(repository),
+        runner_(runner),
+        metrics_(metrics) {}
 
   grpc::Status ServerLive(grpc::ServerContext* context, const inference::ServerLiveRequest* request,
                           inference::ServerLiveResponse* response) override;
@@ -61,6 +66,9 @@ class KServeService final : public inference::GRPCInferenceService::Service {
                                  inference::ModelStatisticsResponse* response);
 
   const ServerConfig config_;
+  // Who may call what; ServerLive, ServerReady and ServerMetadata are open
+  // (health checks), every other RPC asks it first.
+  const AccessControl* const access_;
   const Repository* const repository_;
   ModelRunner* const runner_;
   Metrics* const metrics_;

@@ -48,10 +48,10 @@ StreamReader<Message> ReadFrom(grpc::ServerReader<Message>* reader) {
 
 }  // namespace
 
-grpc::Status QuantdService::UploadModel(grpc::ServerContext*,
+grpc::Status QuantdService::UploadModel(grpc::ServerContext* context,
                                         grpc::ServerReader<v1::UploadModelRequest>* reader,
                                         v1::Model* response) {
-  return Guarded("UploadModel", [&] { return DoUploadModel(reader, response); });
+  return Authorized(*access_, context, Permission::kBuild, "UploadModel", [&] { return DoUploadModel(reader, response); });
 }
 
 absl::Status QuantdService::DoUploadModel(grpc::ServerReader<v1::UploadModelRequest>* reader,
@@ -67,26 +67,26 @@ absl::Status QuantdService::DoUploadModel(grpc::ServerReader<v1::UploadModelRequ
   return absl::OkStatus();
 }
 
-grpc::Status QuantdService::ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
+grpc::Status QuantdService::ListModels(grpc::ServerContext* context, const v1::ListModelsRequest*,
                                        v1::ListModelsResponse* response) {
-  return Guarded("ListModels", [&] {
+  return Authorized(*access_, context, Permission::kReadModels, "ListModels", [&] {
     for (v1::Model& model : repository_->ListModels()) *response->add_models() = std::move(model);
     return absl::OkStatus();
   });
 }
 
-grpc::Status QuantdService::GetModel(grpc::ServerContext*, const v1::GetModelRequest* request,
+grpc::Status QuantdService::GetModel(grpc::ServerContext* context, const v1::GetModelRequest* request,
                                      v1::Model* response) {
-  return Guarded("GetModel", [&]() -> absl::Status {
+  return Authorized(*access_, context, Permission::kReadModels, "GetModel", [&]() -> absl::Status {
     ASSIGN_OR_RETURN(*response, repository_->GetModel(request->model_id()));
     return absl::OkStatus();
   });
 }
 
-grpc::Status QuantdService::UploadDataset(grpc::ServerContext*,
+grpc::Status QuantdService::UploadDataset(grpc::ServerContext* context,
                                           grpc::ServerReader<v1::UploadDatasetRequest>* reader,
                                           v1::Dataset* response) {
-  return Guarded("UploadDataset", [&] { return DoUploadDataset(reader, response); });
+  return Authorized(*access_, context, Permission::kBuild, "UploadDataset", [&] { return DoUploadDataset(reader, response); });
 }
 
 absl::Status QuantdService::DoUploadDataset(grpc::ServerReader<v1::UploadDatasetRequest>* reader,
@@ -103,10 +103,10 @@ absl::Status QuantdService::DoUploadDataset(grpc::ServerReader<v1::UploadDataset
   return absl::OkStatus();
 }
 
-grpc::Status QuantdService::QuantizeModel(grpc::ServerContext*,
+grpc::Status QuantdService::QuantizeModel(grpc::ServerContext* context,
                                           const v1::QuantizeModelRequest* request,
                                           v1::Job* response) {
-  return Guarded("QuantizeModel", [&] { return DoQuantizeModel(*request, response); });
+  return Authorized(*access_, context, Permission::kBuild, "QuantizeModel", [&] { return DoQuantizeModel(*request, response); });
 }
 
 absl::Status QuantdService::DoQuantizeModel(const v1::QuantizeModelRequest& request,
@@ -129,9 +129,9 @@ absl::Status QuantdService::DoQuantizeModel(const v1::QuantizeModelRequest& requ
   return absl::OkStatus();
 }
 
-grpc::Status QuantdService::GetJob(grpc::ServerContext*, const v1::GetJobRequest* request,
+grpc::Status QuantdService::GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
                                    v1::Job* response) {
-  return Guarded("GetJob", [&]() -> absl::Status {
+  return Authorized(*access_, context, Permission::kReadAll, "GetJob", [&]() -> absl::Status {
     ASSIGN_OR_RETURN(*response, jobs_->Get(request->job_id()));
     return absl::OkStatus();
   });
@@ -140,7 +140,7 @@ grpc::Status QuantdService::GetJob(grpc::ServerContext*, const v1::GetJobRequest
 grpc::Status QuantdService::WatchJob(grpc::ServerContext* context,
                                      const v1::WatchJobRequest* request,
                                      grpc::ServerWriter<v1::Job>* writer) {
-  return Guarded("WatchJob", [&] { return DoWatchJob(context, request->job_id(), writer); });
+  return Authorized(*access_, context, Permission::kReadAll, "WatchJob", [&] { return DoWatchJob(context, request->job_id(), writer); });
 }
 
 absl::Status QuantdService::DoWatchJob(grpc::ServerContext* context, const std::string& job_id,
@@ -167,9 +167,9 @@ absl::Status QuantdService::DoWatchJob(grpc::ServerContext* context, const std::
   }
 }
 
-grpc::Status QuantdService::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest* request,
+grpc::Status QuantdService::ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
                                      v1::ListJobsResponse* response) {
-  return Guarded("ListJobs", [&] { return DoListJobs(*request, response); });
+  return Authorized(*access_, context, Permission::kReadAll, "ListJobs", [&] { return DoListJobs(*request, response); });
 }
 
 absl::Status QuantdService::DoListJobs(const v1::ListJobsRequest& request,
@@ -185,9 +185,9 @@ absl::Status QuantdService::DoListJobs(const v1::ListJobsRequest& request,
   return absl::OkStatus();
 }
 
-grpc::Status QuantdService::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* request,
+grpc::Status QuantdService::CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
                                       v1::Job* response) {
-  return Guarded("CancelJob", [&] { return DoCancelJob(request->job_id(), response); });
+  return Authorized(*access_, context, Permission::kBuild, "CancelJob", [&] { return DoCancelJob(request->job_id(), response); });
 }
 
 absl::Status QuantdService::DoCancelJob(const std::string& job_id, v1::Job* response) {
@@ -210,9 +210,9 @@ absl::Status QuantdService::CheckNoActiveJobUses(
   return absl::OkStatus();
 }
 
-grpc::Status QuantdService::DeleteModel(grpc::ServerContext*, const v1::DeleteModelRequest* request,
+grpc::Status QuantdService::DeleteModel(grpc::ServerContext* context, const v1::DeleteModelRequest* request,
                                         v1::DeleteModelResponse*) {
-  return Guarded("DeleteModel", [&] { return DoDeleteModel(request->model_id()); });
+  return Authorized(*access_, context, Permission::kAdmin, "DeleteModel", [&] { return DoDeleteModel(request->model_id()); });
 }
 
 absl::Status QuantdService::DoDeleteModel(const std::string& model_id) {
@@ -233,10 +233,10 @@ absl::Status QuantdService::DoDeleteModel(const std::string& model_id) {
   return absl::OkStatus();
 }
 
-grpc::Status QuantdService::DeleteVersion(grpc::ServerContext*,
+grpc::Status QuantdService::DeleteVersion(grpc::ServerContext* context,
                                           const v1::DeleteVersionRequest* request,
                                           v1::DeleteVersionResponse*) {
-  return Guarded("DeleteVersion",
+  return Authorized(*access_, context, Permission::kAdmin, "DeleteVersion",
                  [&] { return DoDeleteVersion(request->model_id(), request->version()); });
 }
 
@@ -255,9 +255,9 @@ absl::Status QuantdService::DoDeleteVersion(const std::string& model_id, int32_t
 }
 
 grpc::Status QuantdService::DownloadVersion(
-    grpc::ServerContext*, const v1::DownloadVersionRequest* request,
+    grpc::ServerContext* context, const v1::DownloadVersionRequest* request,
     grpc::ServerWriter<v1::DownloadVersionResponse>* writer) {
-  return Guarded("DownloadVersion", [&] { return DoDownloadVersion(*request, writer); });
+  return Authorized(*access_, context, Permission::kBuild, "DownloadVersion", [&] { return DoDownloadVersion(*request, writer); });
 }
 
 namespace {
@@ -337,9 +337,9 @@ absl::Status QuantdService::DoDownloadVersion(
   return absl::OkStatus();
 }
 
-grpc::Status QuantdService::ListDatasets(grpc::ServerContext*, const v1::ListDatasetsRequest*,
+grpc::Status QuantdService::ListDatasets(grpc::ServerContext* context, const v1::ListDatasetsRequest*,
                                          v1::ListDatasetsResponse* response) {
-  return Guarded("ListDatasets", [&] {
+  return Authorized(*access_, context, Permission::kReadAll, "ListDatasets", [&] {
     for (v1::Dataset& dataset : repository_->ListDatasets()) {
       *response->add_datasets() = std::move(dataset);
     }
@@ -347,19 +347,19 @@ grpc::Status QuantdService::ListDatasets(grpc::ServerContext*, const v1::ListDat
   });
 }
 
-grpc::Status QuantdService::GetDataset(grpc::ServerContext*, const v1::GetDatasetRequest* request,
+grpc::Status QuantdService::GetDataset(grpc::ServerContext* context, const v1::GetDatasetRequest* request,
                                        v1::Dataset* response) {
-  return Guarded("GetDataset", [&]() -> absl::Status {
+  return Authorized(*access_, context, Permission::kReadAll, "GetDataset", [&]() -> absl::Status {
     RETURN_IF_ERROR(RequireId(request->dataset_id(), "dataset_id"));
     ASSIGN_OR_RETURN(*response, repository_->GetDataset(request->dataset_id()));
     return absl::OkStatus();
   });
 }
 
-grpc::Status QuantdService::DeleteDataset(grpc::ServerContext*,
+grpc::Status QuantdService::DeleteDataset(grpc::ServerContext* context,
                                           const v1::DeleteDatasetRequest* request,
                                           v1::DeleteDatasetResponse*) {
-  return Guarded("DeleteDataset", [&] { return DoDeleteDataset(request->dataset_id()); });
+  return Authorized(*access_, context, Permission::kAdmin, "DeleteDataset", [&] { return DoDeleteDataset(request->dataset_id()); });
 }
 
 absl::Status QuantdService::DoDeleteDataset(const std::string& dataset_id) {
@@ -379,6 +379,7 @@ grpc::Status QuantdService::Infer(grpc::ServerContext* context, const v1::InferR
   // A client that gave up need not keep its place in the compute queue.
   const absl::Time deadline = absl::FromChrono(context->deadline());
   return RecordedInfer("Infer", *metrics_, *request, *response, [&](Metrics::InferCall& call) {
+    RETURN_IF_ERROR(access_->Authorize(*context, Permission::kInfer));
     return DoInfer(*request, response, deadline, call);
   });
 }

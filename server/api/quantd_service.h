@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "quantd/v1/quantd.grpc.pb.h"
+#include "server/api/access_control.h"
 #include "server/jobs/job_queue.h"
 #include "server/jobs/job_tracker.h"
 #include "server/metrics/metrics.h"
@@ -23,9 +24,11 @@ namespace quantd::server {
 // grpc::Status in one place; no exception escapes to gRPC.
 class QuantdService final : public v1::Quantd::Service {
  public:
-  QuantdService(const ServerConfig& config, Repository* repository, JobTracker* jobs,
-                JobQueue* queue, SessionCache* sessions, ModelRunner* runner, Metrics* metrics)
+  QuantdService(const ServerConfig& config, const AccessControl* access, Repository* repository,
+                JobTracker* jobs, JobQueue* queue, SessionCache* sessions, ModelRunner* runner,
+                Metrics* metrics)
       : config_(config),
+        access_(access),
         repository_(repository),
         jobs_(jobs),
         queue_(queue),
@@ -99,6 +102,8 @@ class QuantdService final : public v1::Quantd::Service {
   absl::Mutex admission_mu_;
 
   const ServerConfig config_;
+  // Who may call what (every RPC asks it first).
+  const AccessControl* const access_;
   Repository* const repository_;
   JobTracker* const jobs_;
   JobQueue* const queue_;

@@ -117,6 +117,14 @@ class ComposeTest(unittest.TestCase):
         grpc_port = entrypoint_flag("listen").rsplit(":", 1)[1]
         self.assertIn(f"--server=127.0.0.1:{grpc_port}", test)
 
+    def test_quantd_gets_its_token_file(self):
+        targets = {v.split(":")[1]: v.split(":")[0] for v in self.services["quantd"]["volumes"]}
+        self.assertIn(entrypoint_flag("token_file"), targets)
+
+    def test_quantd_publishes_grpc_on_loopback_only(self):
+        for port in self.services["quantd"]["ports"]:
+            self.assertTrue(str(port).startswith("127.0.0.1:"), port)
+
     def test_prometheus_scrapes_the_quantd_service(self):
         mounts = {v.split(":")[1]: v.split(":")[0] for v in self.services["prometheus"]["volumes"]}
         config_flag = [c for c in self.services["prometheus"]["command"]
@@ -177,6 +185,13 @@ class KubernetesTest(unittest.TestCase):
         self.assertEqual(self.deployment["spec"]["strategy"]["type"], "Recreate")
         self.assertEqual(self.objects["PersistentVolumeClaim"]["spec"]["accessModes"],
                          ["ReadWriteOnce"])
+
+    def test_token_file_from_a_secret(self):
+        volumes = {v["name"]: v for v in self.pod["spec"]["volumes"]}
+        mounts = {m["mountPath"]: m for m in self.container["volumeMounts"]}
+        mount = mounts[os.path.dirname(entrypoint_flag("token_file"))]
+        self.assertTrue(mount["readOnly"])
+        self.assertIn("secretName", volumes[mount["name"]]["secret"])
 
     def test_runs_as_the_image_user(self):
         (user,) = [l.split()[1] for l in dockerfile_runtime_stage() if l.startswith("USER")]

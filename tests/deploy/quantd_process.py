@@ -52,7 +52,7 @@ class QuantdProcess:
         self.log_lines = []
         self._proc = subprocess.Popen(
             [binary, "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
-             f"--data_dir={self.data_dir}", "--workers=1"],
+             f"--data_dir={self.data_dir}", "--workers=1", "--insecure_no_auth"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             preexec_fn=die_with_parent)
         try:

@@ -4,6 +4,7 @@
 // A real `quantd` binary running as a child process on ephemeral loopback
 // ports with its own temporary data directory.
 
+#include <algorithm>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -50,6 +51,11 @@ class ServerProcess {
     std::vector<std::string> args = {binary, "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
                                      absl::StrCat("--data_dir=", server->data_dir_), "--workers=1"};
     args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+    // Tests of authentication pass a --token_file; the others need none.
+    const bool has_tokens = std::any_of(extra_flags.begin(), extra_flags.end(), [](const auto& f) {
+      return f.rfind("--token_file=", 0) == 0;
+    });
+    if (!has_tokens) args.push_back("--insecure_no_auth");
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);

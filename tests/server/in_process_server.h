@@ -48,6 +48,7 @@ class InProcessServerTest : public ::testing::Test {
     config.metrics_listen_address = "none";
     config.data_dir = dir_.path().string();
     config.job_queue_capacity = 4;
+    config.insecure_no_auth = true;  // tests of authentication set a token file instead
     AdjustConfig(config);
     auto server = QuantdServer::Start(config);
     ASSERT_TRUE(server.ok()) << server.status();
