@@ -11,6 +11,11 @@ namespace quantd::client {
 struct ClientOptions {
   std::string server;
   std::string token;             // from --token_file; "" sends none
+  // TLS: PEM contents of --tls_ca (set: the channel uses TLS and trusts these
+  // CAs), and of --tls_cert / --tls_key for mTLS.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   int64_t timeout_seconds = 60;  // deadline of unary RPCs
   bool json = false;             // list-*/get-*: print the API message as JSON
   bool all_layers = false;       // get-job / watch: every layer's SQNR and fp32 island, not 10

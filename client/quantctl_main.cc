@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
+#include <tuple>
 #include <functional>
 #include <map>
 #include <string>
@@ -21,6 +23,10 @@ ABSL_FLAG(std::string, server, "127.0.0.1:50051", "quantd's gRPC address, HOST:P
 ABSL_FLAG(int64_t, timeout, 60, "deadline of each unary RPC in seconds (0: none)");
 ABSL_FLAG(std::string, token_file, "",
           "file holding the bearer token to send (quantctl new-token writes one)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates to verify quantd's TLS certificate with (turns TLS on)");
+ABSL_FLAG(std::string, tls_cert, "", "mTLS: this client's PEM certificate chain (with --tls_ca)");
+ABSL_FLAG(std::string, tls_key, "", "mTLS: the private key of --tls_cert");
 ABSL_FLAG(std::string, token_out, "", "new-token: file to write the new token to (must not exist)");
 ABSL_FLAG(std::string, name, "", "name of the uploaded model or dataset (default: file name)");
 ABSL_FLAG(std::string, format, "idx", "upload-dataset: idx or raw (little-endian float32)");
@@ -100,7 +106,8 @@ namespace {
 
 constexpr char kUsage[] = R"(quantctl: command-line client of quantd.
 
-usage: quantctl COMMAND [ARGS] [--server=HOST:PORT] [--token_file=FILE] [flags]
+usage: quantctl COMMAND [ARGS] [--server=HOST:PORT] [--token_file=FILE]
+                [--tls_ca=PEM [--tls_cert=PEM --tls_key=PEM]] [flags]
 
 models
   upload-model FILE [--name=NAME] [--labels=FILE] [preprocessing flags]
@@ -250,6 +257,23 @@ int Run(int argc, char** argv) {
     if (!(in >> options.token)) {
       return ReportUsageError(absl::StrCat("cannot read a token from --token_file=", path));
     }
+  }
+  for (auto [flag, path, pem] :
+       {std::tuple{"tls_ca", absl::GetFlag(FLAGS_tls_ca), &options.tls_ca},
+        std::tuple{"tls_cert", absl::GetFlag(FLAGS_tls_cert), &options.tls_cert},
+        std::tuple{"tls_key", absl::GetFlag(FLAGS_tls_key), &options.tls_key}}) {
+    if (path.empty()) continue;
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream contents;
+    contents << in.rdbuf();
+    *pem = contents.str();
+    if (!in || pem->empty()) return ReportUsageError(absl::StrCat("cannot read --", flag, "=", path));
+  }
+  if (options.tls_ca.empty() && !(options.tls_cert.empty() && options.tls_key.empty())) {
+    return ReportUsageError("--tls_cert and --tls_key need --tls_ca");
+  }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return ReportUsageError("--tls_cert and --tls_key go together");
   }
   options.json = absl::GetFlag(FLAGS_json);
   options.model_filter = absl::GetFlag(FLAGS_model);

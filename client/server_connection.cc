@@ -42,17 +42,26 @@ class BearerTokenFactory final : public grpc::experimental::ClientInterceptorFac
   const std::string header_;
 };
 
+// TLS when --tls_ca is given (mTLS with --tls_cert/--tls_key), else plaintext.
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const ClientOptions& options) {
+  if (options.tls_ca.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = options.tls_ca;
+  tls.pem_cert_chain = options.tls_cert;
+  tls.pem_private_key = options.tls_key;
+  return grpc::SslCredentials(tls);
+}
+
 }  // namespace
 
 std::shared_ptr<grpc::Channel> OpenChannel(const ClientOptions& options) {
   if (options.token.empty()) {
-    return grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials());
+    return grpc::CreateChannel(options.server, ChannelCredentials(options));
   }
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
   factories.push_back(std::make_unique<BearerTokenFactory>(options.token));
   return grpc::experimental::CreateCustomChannelWithInterceptors(
-      options.server, grpc::InsecureChannelCredentials(), grpc::ChannelArguments(),
-      std::move(factories));
+      options.server, ChannelCredentials(options), grpc::ChannelArguments(), std::move(factories));
 }
 
 void SetUnaryDeadline(grpc::ClientContext& context, const ClientOptions& options) {

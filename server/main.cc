@@ -52,6 +52,10 @@ ABSL_FLAG(std::string, token_file, "",
 ABSL_FLAG(bool, insecure_no_auth, false,
           "Serve every RPC to anyone who reaches --listen, without tokens (tests, benchmarks "
           "on loopback)");
+ABSL_FLAG(std::string, tls_cert, "", "TLS: PEM certificate chain of the gRPC port (with --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "TLS: PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "mTLS: PEM CA certificates; clients must present a certificate signed by one");
 ABSL_FLAG(bool, reflection, false,
           "Serve gRPC server reflection (lists every service and message to any caller)");
 
@@ -78,6 +82,9 @@ int main(int argc, char** argv) {
   config.token_file = absl::GetFlag(FLAGS_token_file);
   config.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
   config.reflection = absl::GetFlag(FLAGS_reflection);
+  config.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  config.tls_key = absl::GetFlag(FLAGS_tls_key);
+  config.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
 
   // Block the shutdown signals before any thread starts, so every thread
   // inherits the mask and only sigwait() below ever receives them.

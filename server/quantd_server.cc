@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -85,6 +87,42 @@ std::string WithPort(const std::string& address, int port) {
   return absl::StrCat(colon == std::string::npos ? address : address.substr(0, colon), ":", port);
 }
 
+// The contents of a PEM file named by `flag`; NOT_FOUND naming the flag.
+absl::StatusOr<std::string> ReadPemFile(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (!in || contents.str().empty()) {
+    return absl::NotFoundError(absl::StrCat("cannot read --", flag, "='", path, "'"));
+  }
+  return contents.str();
+}
+
+// Plaintext, TLS (--tls_cert and --tls_key) or mTLS (also --tls_client_ca).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const ServerConfig& config) {
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  if (config.tls_cert.empty()) {
+    if (!config.tls_client_ca.empty()) {
+      return absl::InvalidArgumentError("--tls_client_ca needs --tls_cert and --tls_key");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions options;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadPemFile(config.tls_cert, "tls_cert"));
+  ASSIGN_OR_RETURN(pair.private_key, ReadPemFile(config.tls_key, "tls_key"));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!config.tls_client_ca.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs, ReadPemFile(config.tls_client_ca, "tls_client_ca"));
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
 // --token_file, or no authentication when --insecure_no_auth says so
 // explicitly; a server that anyone reaching the port could empty is never
 // the default.
@@ -126,6 +164,8 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   server->data_dir_ = ec ? config.data_dir : data_dir.lexically_normal().string();
 
   ASSIGN_OR_RETURN(server->access_, LoadAccessControl(config));
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   ServerCredentials(config));
   ASSIGN_OR_RETURN(server->metrics_, Metrics::Create(config.metrics_listen_address));
   ASSIGN_OR_RETURN(server->repository_, Repository::Open(server->data_dir_));
   ASSIGN_OR_RETURN(server->jobs_, JobTracker::Load(server->repository_.get()));
@@ -190,7 +230,7 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   if (config.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(config.listen_address, std::move(credentials), &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_receive_message_bytes));
   // Infer checks its responses against the cap; the other RPCs' responses are
   // small or paged. The margin is for gRPC's framing.
@@ -199,8 +239,10 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   builder.RegisterService(server->kserve_service_.get());
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on --listen='", config.listen_address,
-                                               "' (address in use or malformed?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on --listen='", config.listen_address,
+                     "' (address in use or malformed? with TLS: are --tls_cert and --tls_key a "
+                     "PEM chain and its key?)"));
   }
   server->listen_address_ = WithPort(config.listen_address, port);
   return server;

@@ -35,6 +35,12 @@ struct ServerConfig {
   // required.
   std::string token_file;
   bool insecure_no_auth = false;
+  // TLS for the gRPC port: PEM certificate chain and private key files (both
+  // or neither); with tls_client_ca as well, clients must present a
+  // certificate signed by that CA (mTLS).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
   // gRPC server reflection: off, as it describes every RPC to any caller.
   bool reflection = false;
 };
