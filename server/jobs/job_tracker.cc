@@ -133,10 +133,16 @@ absl::Status JobTracker::UpdateLocked(const std::string& job_id,
   mutate(updated);
   // Saved under the lock so that the stored order of states matches the
   // order watchers see; a job's row is small, the write takes milliseconds.
-  if (persist) RETURN_IF_ERROR(repository_->SaveJob(updated));
+  absl::Status saved = persist ? repository_->SaveJob(updated) : absl::OkStatus();
+  // A job that ended must be seen to end even when its row cannot be
+  // written (disk full, I/O error): left RUNNING it would hold its model and
+  // datasets against deletion and keep WatchJob open forever. The stored row
+  // stays RUNNING; a restart then settles it (SUCCEEDED when its version was
+  // published, else FAILED as interrupted).
+  if (!saved.ok() && !IsTerminal(updated.state())) return saved;
   it->second.job = std::move(updated);
   ++it->second.revision;
-  return absl::OkStatus();
+  return saved;
 }
 
 absl::StatusOr<v1::Job> JobTracker::RequestCancel(const std::string& job_id) {

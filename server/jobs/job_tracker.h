@@ -62,9 +62,12 @@ class JobTracker {
   std::vector<v1::Job> List(const JobFilter& filter = {}) const;
 
   // Applies `mutate` to the job and wakes its watchers. With `persist`, the
-  // new state is saved before watchers see it. `mutate` runs under the
-  // tracker's lock, so updates from the worker and from CancelJob never
-  // overwrite each other.
+  // new state is saved before watchers see it; if the save fails, the error
+  // is returned and the job keeps its old state, unless the new state is
+  // terminal: a job that ended is seen to end (and the error returned), and
+  // a restart settles its stored row. `mutate` runs under the tracker's
+  // lock, so updates from the worker and from CancelJob never overwrite each
+  // other.
   absl::Status Update(const std::string& job_id, const std::function<void(v1::Job&)>& mutate,
                       bool persist);
   // Like Update(), but only if the job is still in `expected` state;

@@ -5,6 +5,8 @@
 #include <thread>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -55,6 +57,51 @@ TEST(JobTrackerTest, RestartRequeuesQueuedAndFailsRunningJobs) {
       EXPECT_EQ(job.state(), v1::FAILED);
     }
   }
+}
+
+// Makes every later save of a job fail, as a full disk would: a trigger
+// added through a second connection to the repository's database.
+void BreakJobSaves(const std::filesystem::path& data_dir) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((data_dir / "quantd.db").c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db,
+                              "CREATE TRIGGER no_job_saves BEFORE UPDATE ON jobs "
+                              "BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+                              nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+// A job whose final state cannot be saved still ends for its watchers (it
+// used to stay RUNNING forever, holding its model against deletion), while a
+// non-final update that cannot be saved is not applied. The stored row stays
+// RUNNING, which a restart then settles as interrupted.
+TEST(JobTrackerTest, AFinalStateThatCannotBeSavedStillEndsTheJob) {
+  testing::TempDir dir;
+  auto repository = Repository::Open(dir.path());
+  ASSERT_TRUE(repository.ok());
+  auto tracker = JobTracker::Load(repository->get());
+  ASSERT_TRUE(tracker.ok());
+  ASSERT_TRUE((*tracker)->Add(MakeJob("job_1", v1::RUNNING, 1)).ok());
+  BreakJobSaves(dir.path());
+
+  const absl::Status progress = (*tracker)->Update(
+      "job_1", [](v1::Job& j) { j.set_phase("quantizing"); }, /*persist=*/true);
+  EXPECT_FALSE(progress.ok());
+  EXPECT_EQ((*tracker)->Get("job_1")->phase(), "");
+
+  const absl::Status finished = (*tracker)->Update(
+      "job_1", [](v1::Job& j) { j.set_state(v1::SUCCEEDED); }, /*persist=*/true);
+  EXPECT_FALSE(finished.ok());
+  EXPECT_THAT(finished.message(), ::testing::HasSubstr("disk full"));
+  EXPECT_EQ((*tracker)->Get("job_1")->state(), v1::SUCCEEDED);
+
+  auto stored = (*repository)->LoadJobs();
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].state(), v1::RUNNING);
 }
 
 // Two jobs created in the same millisecond list in creation order, also after
