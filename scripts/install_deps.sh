@@ -15,7 +15,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   dataset-fashion-mnist prometheus libonnx-testdata
-  python3-grpcio python3-onnx python3-numpy python3-yaml curl openssl
+  python3-grpcio python3-onnx python3-numpy python3-yaml curl openssl clang libclang-rt-dev
 )
 TOOL_PACKAGES=(python3-torch python3-torchvision)
 

@@ -19,4 +19,4 @@ cmake --build "$BUILD_DIR" -j"$JOBS"
 # Leaks are reported at exit; a finding fails the test that made it.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 1200 -L 'common|engine|server|e2e'
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 1200 -L 'common|engine|server|e2e|fuzz'

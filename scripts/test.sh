@@ -14,6 +14,11 @@ fi
 if [[ ${SANITIZE:-1} != 0 ]]; then
   scripts/sanitize.sh
 fi
+# Each fuzz target for a short while under libFuzzer (clang, ASan, UBSan);
+# FUZZ_SECONDS=0 skips it. Longer runs: scripts/fuzz.sh 600.
+if [[ ${FUZZ_SECONDS:-30} != 0 ]]; then
+  scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi
 scripts/build.sh
 BUILD_DIR=${BUILD_DIR:-build}
 # Each test runs in its own process; two at a time fit the 2-core machines.

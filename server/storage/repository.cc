@@ -157,8 +157,11 @@ void Repository::RemoveUnreferencedFiles() {
   RemoveEntriesExcept(data_dir_ / "models",
                       [&](const std::string& id) { return models_.contains(id); });
   for (const auto& [id, model] : models_) {
+    // A named reference: C++20 lambdas may not capture a structured binding
+    // in every compiler (clang 14).
+    const v1::Model& stored = model;
     RemoveEntriesExcept(data_dir_ / "models" / id, [&](const std::string& name) {
-      for (const v1::ModelVersion& v : model.versions()) {
+      for (const v1::ModelVersion& v : stored.versions()) {
         if (name == absl::StrCat("v", v.version())) return true;
       }
       return false;
