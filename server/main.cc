@@ -46,6 +46,8 @@ ABSL_FLAG(int64_t, max_infer_response_bytes, int64_t{64} << 20,
           "Largest Infer response (output tensors and top-k classifications), at most 1 GiB; "
           "larger ones fail with RESOURCE_EXHAUSTED before they are built");
 
+ABSL_FLAG(int64_t, max_finished_jobs, 10000,
+          "Finished jobs kept for GetJob/ListJobs; beyond, those that finished first are deleted");
 ABSL_FLAG(std::string, token_file, "",
           "Bearer tokens: a file of 'SHA256-OF-TOKEN ROLE [NAME]' lines (roles admin, build, "
           "infer, read; quantctl new-token makes one). Required unless --insecure_no_auth");
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
   config.infer_queue_capacity = absl::GetFlag(FLAGS_infer_queue_capacity);
   config.infer_max_batch = absl::GetFlag(FLAGS_infer_max_batch);
   config.infer_max_queue_delay_us = absl::GetFlag(FLAGS_infer_max_queue_delay_us);
+  config.max_finished_jobs = absl::GetFlag(FLAGS_max_finished_jobs);
   config.token_file = absl::GetFlag(FLAGS_token_file);
   config.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
   config.reflection = absl::GetFlag(FLAGS_reflection);

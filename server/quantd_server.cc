@@ -168,7 +168,8 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
                    ServerCredentials(config));
   ASSIGN_OR_RETURN(server->metrics_, Metrics::Create(config.metrics_listen_address));
   ASSIGN_OR_RETURN(server->repository_, Repository::Open(server->data_dir_));
-  ASSIGN_OR_RETURN(server->jobs_, JobTracker::Load(server->repository_.get()));
+  ASSIGN_OR_RETURN(server->jobs_,
+                   JobTracker::Load(server->repository_.get(), config.max_finished_jobs));
   Metrics* metrics = server->metrics_.get();
   server->queue_ = std::make_unique<JobQueue>(
       config.job_queue_capacity, [metrics](int64_t depth) { metrics->SetJobQueueDepth(depth); });

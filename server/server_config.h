@@ -19,6 +19,8 @@ struct ServerConfig {
   // refused with RESOURCE_EXHAUSTED before they are built. At most 1 GiB.
   int64_t max_infer_response_bytes = int64_t{64} << 20;
   int64_t job_queue_capacity = 64;
+  // Finished jobs kept (GetJob, ListJobs); the ones that finished first go.
+  int64_t max_finished_jobs = 10000;
   int session_cache_capacity = 16;
   // Executor threads that run Infer calls' models; 0: cores / OpenMP threads
   // per call (see InferScheduler). Calls beyond wait, at most

@@ -1,6 +1,7 @@
 #include "server/jobs/job_tracker.h"
 
 #include <algorithm>
+#include <iostream>
 #include <map>
 #include <utility>
 
@@ -31,8 +32,13 @@ void MarkPublished(v1::Job& job, const v1::ModelVersion& version) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<JobTracker>> JobTracker::Load(Repository* repository) {
-  std::unique_ptr<JobTracker> tracker(new JobTracker(repository));
+absl::StatusOr<std::unique_ptr<JobTracker>> JobTracker::Load(Repository* repository,
+                                                             int64_t max_finished_jobs) {
+  if (max_finished_jobs < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_finished_jobs must be at least 1, got ", max_finished_jobs));
+  }
+  std::unique_ptr<JobTracker> tracker(new JobTracker(repository, max_finished_jobs));
   ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, repository->LoadJobs());
   // Versions by the job that published them: a job killed between publishing
   // its version and being marked SUCCEEDED did succeed.
@@ -62,6 +68,7 @@ absl::StatusOr<std::unique_ptr<JobTracker>> JobTracker::Load(Repository* reposit
     std::string id = job.id();
     tracker->jobs_[id] = Entry{std::move(job), 1, tracker->next_sequence_++};
   }
+  tracker->PruneFinishedLocked("");
   return tracker;
 }
 
@@ -140,9 +147,33 @@ absl::Status JobTracker::UpdateLocked(const std::string& job_id,
   // stays RUNNING; a restart then settles it (SUCCEEDED when its version was
   // published, else FAILED as interrupted).
   if (!saved.ok() && !IsTerminal(updated.state())) return saved;
+  const bool ended = !IsTerminal(it->second.job.state()) && IsTerminal(updated.state());
   it->second.job = std::move(updated);
   ++it->second.revision;
+  if (ended) PruneFinishedLocked(job_id);
   return saved;
+}
+
+void JobTracker::PruneFinishedLocked(const std::string& keep_id) {
+  std::vector<std::pair<std::pair<int64_t, int64_t>, std::string>> prunable;
+  int64_t finished = 0;
+  for (const auto& [id, entry] : jobs_) {
+    if (!IsTerminal(entry.job.state())) continue;
+    ++finished;
+    if (id != keep_id) prunable.push_back({{entry.job.finished_unix_ms(), entry.sequence}, id});
+  }
+  const int64_t excess = finished - max_finished_jobs_;
+  if (excess <= 0) return;
+  std::sort(prunable.begin(), prunable.end());
+  for (int64_t i = 0; i < excess && i < static_cast<int64_t>(prunable.size()); ++i) {
+    const std::string& id = prunable[static_cast<size_t>(i)].second;
+    // Kept (and tried again at the next job's end) if its row cannot go.
+    if (const absl::Status deleted = repository_->DeleteJob(id); !deleted.ok()) {
+      std::cerr << "quantd: could not prune finished job '" << id << "': " << deleted << std::endl;
+      return;
+    }
+    jobs_.erase(id);
+  }
 }
 
 absl::StatusOr<v1::Job> JobTracker::RequestCancel(const std::string& job_id) {

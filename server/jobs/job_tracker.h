@@ -42,7 +42,13 @@ class JobTracker {
   // stopped are marked FAILED (kInterruptedJobError) and saved, or CANCELLED
   // if a cancellation had been requested; jobs that were QUEUED are listed by
   // recovered_queued_job_ids() for re-queueing.
-  static absl::StatusOr<std::unique_ptr<JobTracker>> Load(Repository* repository);
+  //
+  // Finished jobs are kept up to `max_finished_jobs` (at least 1); beyond,
+  // the ones that finished first are deleted, at load and whenever a job
+  // ends, so that the store and ListJobs do not grow without bound.
+  static absl::StatusOr<std::unique_ptr<JobTracker>> Load(
+      Repository* repository, int64_t max_finished_jobs = kDefaultMaxFinishedJobs);
+  static constexpr int64_t kDefaultMaxFinishedJobs = 10000;
 
   JobTracker(const JobTracker&) = delete;
   JobTracker& operator=(const JobTracker&) = delete;
@@ -99,11 +105,15 @@ class JobTracker {
   void Shutdown();
 
  private:
-  explicit JobTracker(Repository* repository) : repository_(repository) {}
+  JobTracker(Repository* repository, int64_t max_finished_jobs)
+      : repository_(repository), max_finished_jobs_(max_finished_jobs) {}
 
   absl::Status UpdateLocked(const std::string& job_id, std::optional<v1::JobState> expected,
                             const std::function<void(v1::Job&)>& mutate, bool persist)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes the finished jobs beyond max_finished_jobs_, those that finished
+  // first, never `keep_id` (the job that just ended).
+  void PruneFinishedLocked(const std::string& keep_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct Entry {
     v1::Job job;
@@ -115,6 +125,7 @@ class JobTracker {
   };
 
   Repository* const repository_;
+  const int64_t max_finished_jobs_;
   std::vector<std::string> recovered_queued_job_ids_;
   mutable absl::Mutex mu_;
   std::map<std::string, Entry, std::less<>> jobs_ ABSL_GUARDED_BY(mu_);

@@ -104,6 +104,45 @@ TEST(JobTrackerTest, AFinalStateThatCannotBeSavedStillEndsTheJob) {
   EXPECT_EQ((*stored)[0].state(), v1::RUNNING);
 }
 
+// Finished jobs beyond the limit go, those that finished first, at load
+// and when a job ends; running and queued jobs are never pruned, nor is the
+// job that just ended, however old.
+TEST(JobTrackerTest, FinishedJobsBeyondTheLimitArePrunedOldestFinishedFirst) {
+  testing::TempDir dir;
+  auto repository = Repository::Open(dir.path());
+  ASSERT_TRUE(repository.ok());
+  for (int i = 0; i < 4; ++i) {
+    v1::Job done = MakeJob("job_done_" + std::to_string(i), v1::SUCCEEDED, i);
+    done.set_finished_unix_ms(100 + i);
+    ASSERT_TRUE((*repository)->SaveJob(done).ok());
+  }
+  ASSERT_TRUE((*repository)->SaveJob(MakeJob("job_old_running", v1::QUEUED, 0)).ok());
+  auto tracker = JobTracker::Load(repository->get(), /*max_finished_jobs=*/2);
+  ASSERT_TRUE(tracker.ok()) << tracker.status();
+  auto ids = [&] {
+    std::vector<std::string> out;
+    for (const v1::Job& job : (*tracker)->List()) out.push_back(job.id());
+    return out;
+  };
+  EXPECT_THAT(ids(), ElementsAre("job_old_running", "job_done_2", "job_done_3"));
+
+  ASSERT_TRUE((*tracker)
+                  ->Update(
+                      "job_old_running",
+                      [](v1::Job& j) {
+                        j.set_state(v1::FAILED);
+                        j.set_finished_unix_ms(200);
+                      },
+                      /*persist=*/true)
+                  .ok());
+  EXPECT_THAT(ids(), ElementsAre("job_old_running", "job_done_3"));
+  auto stored = (*repository)->LoadJobs();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->size(), 2u);
+  EXPECT_EQ(JobTracker::Load(repository->get(), 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 // Two jobs created in the same millisecond list in creation order, also after
 // a restart, whatever their (random) ids. ListJobs ordered by timestamp only
 // returned them in id order, which made a server test flaky.
