@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
 #include "client/image_folder.h"
+#include "client/list_pages.h"
 #include "client/local_file.h"
 #include "client/preprocessing_flags.h"
 #include "client/proto_printer.h"
@@ -239,10 +240,10 @@ int UploadDatasetCommand(const CommandContext& ctx) {
 
 int ListDatasetsCommand(const CommandContext& ctx) {
   if (!ctx.args.empty()) return ReportUsageError("list-datasets takes no arguments");
-  grpc::ClientContext context;
-  SetUnaryDeadline(context, ctx.options);
   v1::ListDatasetsResponse response;
-  const grpc::Status status = ctx.stub.ListDatasets(&context, {}, &response);
+  const grpc::Status status = ListAllPages(
+      v1::ListDatasetsRequest{}, ctx.options, response,
+      [&](grpc::ClientContext* c, const auto& q, auto* r) { return ctx.stub.ListDatasets(c, q, r); });
   if (!status.ok()) return ReportRpcError("list-datasets", status, ctx.options.server);
   if (ctx.options.json) {
     std::printf("%s", FormatJson(response).c_str());

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
+#include "client/list_pages.h"
 #include "client/proto_printer.h"
 #include "client/rpc_error.h"
 
@@ -226,10 +227,10 @@ int ListJobsCommand(const CommandContext& ctx) {
     }
     request.set_state(state);
   }
-  grpc::ClientContext context;
-  SetUnaryDeadline(context, ctx.options);
   v1::ListJobsResponse response;
-  const grpc::Status status = ctx.stub.ListJobs(&context, request, &response);
+  const grpc::Status status = ListAllPages(
+      request, ctx.options, response,
+      [&](grpc::ClientContext* c, const auto& q, auto* r) { return ctx.stub.ListJobs(c, q, r); });
   if (!status.ok()) return ReportRpcError("list-jobs", status, ctx.options.server);
   if (ctx.options.json) {
     std::printf("%s", FormatJson(response).c_str());

@@ -9,8 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/commands.h"
-#include "client/preprocessing_flags.h"
+#include "client/list_pages.h"
 #include "client/local_file.h"
+#include "client/preprocessing_flags.h"
 #include "client/proto_printer.h"
 #include "client/rpc_error.h"
 #include "common/sha256.h"
@@ -93,10 +94,10 @@ int UploadModelCommand(const CommandContext& ctx) {
 
 int ListModelsCommand(const CommandContext& ctx) {
   if (!ctx.args.empty()) return ReportUsageError("list-models takes no arguments");
-  grpc::ClientContext context;
-  SetUnaryDeadline(context, ctx.options);
   v1::ListModelsResponse response;
-  const grpc::Status status = ctx.stub.ListModels(&context, {}, &response);
+  const grpc::Status status = ListAllPages(
+      v1::ListModelsRequest{}, ctx.options, response,
+      [&](grpc::ClientContext* c, const auto& q, auto* r) { return ctx.stub.ListModels(c, q, r); });
   if (!status.ok()) return ReportRpcError("list-models", status, ctx.options.server);
   if (ctx.options.json) {
     std::printf("%s", FormatJson(response).c_str());

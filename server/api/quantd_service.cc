@@ -14,6 +14,7 @@
 #include "server/api/grpc_status.h"
 #include "server/api/infer_request_validator.h"
 #include "server/api/model_upload.h"
+#include "server/api/pagination.h"
 #include "server/api/quantize_request_validator.h"
 #include "server/api/recorded_infer.h"
 #include "server/serving/session_loader.h"
@@ -67,10 +68,14 @@ absl::Status QuantdService::DoUploadModel(grpc::ServerReader<v1::UploadModelRequ
   return absl::OkStatus();
 }
 
-grpc::Status QuantdService::ListModels(grpc::ServerContext* context, const v1::ListModelsRequest*,
+grpc::Status QuantdService::ListModels(grpc::ServerContext* context,
+                                       const v1::ListModelsRequest* request,
                                        v1::ListModelsResponse* response) {
   return Authorized(*access_, context, Permission::kReadModels, "ListModels", [&] {
-    for (v1::Model& model : repository_->ListModels()) *response->add_models() = std::move(model);
+    ASSIGN_OR_RETURN(std::vector<v1::Model> page,
+                     Page(repository_->ListModels(), request->page_size(), request->page_token(),
+                          *response->mutable_next_page_token()));
+    for (v1::Model& model : page) *response->add_models() = std::move(model);
     return absl::OkStatus();
   });
 }
@@ -181,7 +186,10 @@ absl::Status QuantdService::DoListJobs(const v1::ListJobsRequest& request,
   JobFilter filter;
   filter.model_id = request.model_id();
   filter.state = request.state();
-  for (v1::Job& job : jobs_->List(filter)) *response->add_jobs() = std::move(job);
+  ASSIGN_OR_RETURN(std::vector<v1::Job> page,
+                   Page(jobs_->List(filter), request.page_size(), request.page_token(),
+                        *response->mutable_next_page_token()));
+  for (v1::Job& job : page) *response->add_jobs() = std::move(job);
   return absl::OkStatus();
 }
 
@@ -337,12 +345,14 @@ absl::Status QuantdService::DoDownloadVersion(
   return absl::OkStatus();
 }
 
-grpc::Status QuantdService::ListDatasets(grpc::ServerContext* context, const v1::ListDatasetsRequest*,
+grpc::Status QuantdService::ListDatasets(grpc::ServerContext* context,
+                                         const v1::ListDatasetsRequest* request,
                                          v1::ListDatasetsResponse* response) {
   return Authorized(*access_, context, Permission::kReadAll, "ListDatasets", [&] {
-    for (v1::Dataset& dataset : repository_->ListDatasets()) {
-      *response->add_datasets() = std::move(dataset);
-    }
+    ASSIGN_OR_RETURN(std::vector<v1::Dataset> page,
+                     Page(repository_->ListDatasets(), request->page_size(),
+                          request->page_token(), *response->mutable_next_page_token()));
+    for (v1::Dataset& dataset : page) *response->add_datasets() = std::move(dataset);
     return absl::OkStatus();
   });
 }

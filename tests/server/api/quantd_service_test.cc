@@ -468,5 +468,47 @@ TEST_F(QuantdServiceTest, BadKnobIsInvalidArgumentNamingTheField) {
   EXPECT_THAT(status.error_message(), HasSubstr("weight_bits must be in 2..8 (0: 8), got 9"));
 }
 
+// ListModels pages through every model once, in upload order, as the
+// unpaged list (one page of the default size here) has them.
+TEST_F(QuantdServiceTest, ListModelsComesInPages) {
+  const std::string onnx = *ReadFileToString(kModelPath);
+  std::vector<std::string> uploaded;
+  for (int i = 0; i < 3; ++i) {
+    v1::Model model;
+    ASSERT_TRUE(UploadModelBytes(onnx, Sha256Hex(onnx), &model).ok());
+    uploaded.push_back(model.id());
+  }
+  std::vector<std::string> all;  // the fixture's model, then these three
+  {
+    grpc::ClientContext context;
+    v1::ListModelsResponse everything;
+    ASSERT_TRUE(stub_->ListModels(&context, {}, &everything).ok());
+    EXPECT_EQ(everything.next_page_token(), "");
+    for (const v1::Model& model : everything.models()) all.push_back(model.id());
+  }
+  EXPECT_THAT(all, ::testing::IsSupersetOf(uploaded));
+  std::vector<std::string> listed;
+  v1::ListModelsRequest request;
+  request.set_page_size(2);
+  int pages = 0;
+  do {
+    grpc::ClientContext context;
+    v1::ListModelsResponse page;
+    ASSERT_TRUE(stub_->ListModels(&context, request, &page).ok());
+    EXPECT_LE(page.models_size(), 2);
+    for (const v1::Model& model : page.models()) listed.push_back(model.id());
+    request.set_page_token(page.next_page_token());
+    ++pages;
+  } while (!request.page_token().empty() && pages < 10);
+  EXPECT_EQ(pages, static_cast<int>((all.size() + 1) / 2));
+  EXPECT_EQ(listed, all);
+
+  grpc::ClientContext context;
+  request.set_page_token("not-a-token");
+  v1::ListModelsResponse refused;
+  EXPECT_EQ(stub_->ListModels(&context, request, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 }  // namespace
 }  // namespace quantd::server
