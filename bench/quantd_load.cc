@@ -7,12 +7,12 @@
 //
 //   quantd_load --server=127.0.0.1:50051 --model_id=mdl_... --precision=int8
 
-#include <fstream>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -29,7 +29,8 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "quantd's gRPC address");
 ABSL_FLAG(std::string, model_id, "", "Model to call");
-ABSL_FLAG(std::string, token_file, "", "File holding the bearer token to send (quantctl new-token)");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the bearer token to send (quantctl new-token)");
 ABSL_FLAG(std::string, precision, "int8", "fp32 or int8");
 ABSL_FLAG(std::string, concurrency, "1,2,4,8,16,32", "Client counts to sweep, comma-separated");
 ABSL_FLAG(double, seconds, 10, "Measured seconds per concurrency");
@@ -83,7 +84,7 @@ bool MakeRequest(Quantd::Stub& stub, InferRequest& request) {
   }
   request.set_model_id(model.id());
   request.set_precision(absl::GetFlag(FLAGS_precision) == "fp32" ? quantd::v1::FP32
-                                                                  : quantd::v1::INT8);
+                                                                 : quantd::v1::INT8);
   quantd::v1::Tensor& input = *request.mutable_input();
   input.set_name(model.inputs(0).name());
   int64_t count = 1;
@@ -96,8 +97,8 @@ bool MakeRequest(Quantd::Stub& stub, InferRequest& request) {
   std::vector<float> values(static_cast<size_t>(count));
   for (float& v : values) v = value(rng);
   if (absl::GetFlag(FLAGS_raw_input)) {
-    input.set_raw_data(std::string(reinterpret_cast<const char*>(values.data()),
-                                   values.size() * sizeof(float)));
+    input.set_raw_data(
+        std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
   } else {
     input.mutable_data()->Add(values.begin(), values.end());
   }
@@ -158,8 +159,8 @@ int main(int argc, char** argv) {
       grpc::CreateChannel(absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials()));
   InferRequest request;
   if (!MakeRequest(*stub, request)) return 1;
-  std::printf("%-10s %8s %10s %9s %9s %9s %7s\n", "label", "clients", "calls/s", "p50 ms",
-              "p90 ms", "p99 ms", "errors");
+  std::printf("%-10s %8s %10s %9s %9s %9s %7s\n", "label", "clients", "calls/s", "p50 ms", "p90 ms",
+              "p99 ms", "errors");
   for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_concurrency), ',')) {
     int clients = 0;
     if (!absl::SimpleAtoi(part, &clients) || clients < 1) {
@@ -169,9 +170,8 @@ int main(int argc, char** argv) {
     }
     Step step = RunStep(clients, request);
     std::sort(step.latencies_ms.begin(), step.latencies_ms.end());
-    std::printf("%-10s %8d %10.1f %9.2f %9.2f %9.2f %7lld\n",
-                absl::GetFlag(FLAGS_label).c_str(), clients,
-                static_cast<double>(step.calls) / absl::GetFlag(FLAGS_seconds),
+    std::printf("%-10s %8d %10.1f %9.2f %9.2f %9.2f %7lld\n", absl::GetFlag(FLAGS_label).c_str(),
+                clients, static_cast<double>(step.calls) / absl::GetFlag(FLAGS_seconds),
                 Percentile(step.latencies_ms, 0.5), Percentile(step.latencies_ms, 0.9),
                 Percentile(step.latencies_ms, 0.99), static_cast<long long>(step.errors));
     std::fflush(stdout);

@@ -241,9 +241,10 @@ int UploadDatasetCommand(const CommandContext& ctx) {
 int ListDatasetsCommand(const CommandContext& ctx) {
   if (!ctx.args.empty()) return ReportUsageError("list-datasets takes no arguments");
   v1::ListDatasetsResponse response;
-  const grpc::Status status = ListAllPages(
-      v1::ListDatasetsRequest{}, ctx.options, response,
-      [&](grpc::ClientContext* c, const auto& q, auto* r) { return ctx.stub.ListDatasets(c, q, r); });
+  const grpc::Status status = ListAllPages(v1::ListDatasetsRequest{}, ctx.options, response,
+                                           [&](grpc::ClientContext* c, const auto& q, auto* r) {
+                                             return ctx.stub.ListDatasets(c, q, r);
+                                           });
   if (!status.ok()) return ReportRpcError("list-datasets", status, ctx.options.server);
   if (ctx.options.json) {
     std::printf("%s", FormatJson(response).c_str());

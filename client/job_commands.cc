@@ -109,7 +109,8 @@ bool ParseKnobs(const ClientOptions& o, v1::QuantizeModelRequest& request) {
     v1::CalibrationMethod method;
     if (!v1::CalibrationMethod_Parse(absl::AsciiStrToUpper(o.calibration_method), &method) ||
         method == v1::CALIBRATION_METHOD_UNSPECIFIED) {
-      return bad("calibration_method", o.calibration_method, "naive|entropy|percentile|ema|mse|auto");
+      return bad("calibration_method", o.calibration_method,
+                 "naive|entropy|percentile|ema|mse|auto");
     }
     request.set_calibration(method);
   }

@@ -49,8 +49,7 @@ int UploadModelCommand(const CommandContext& ctx) {
   const std::string name =
       ctx.options.name.empty() ? std::filesystem::path(path).stem().string() : ctx.options.name;
   const std::string digest = Sha256Hex(*bytes);
-  absl::StatusOr<std::optional<v1::PreprocessingSpec>> spec =
-      PreprocessingFromFlags(ctx.options);
+  absl::StatusOr<std::optional<v1::PreprocessingSpec>> spec = PreprocessingFromFlags(ctx.options);
   if (!spec.ok()) return ReportUsageError(spec.status().message());
   std::vector<std::string> labels;
   if (!ctx.options.labels_file.empty()) {
@@ -84,7 +83,8 @@ int UploadModelCommand(const CommandContext& ctx) {
                FormatBytes(static_cast<int64_t>(bytes->size())).c_str(), digest.c_str(),
                FormatModelSummary(model).c_str());
   if (model.has_preprocessing()) {
-    std::fprintf(stderr, "infer takes images: %s\n", FormatPreprocessing(model.preprocessing()).c_str());
+    std::fprintf(stderr, "infer takes images: %s\n",
+                 FormatPreprocessing(model.preprocessing()).c_str());
   }
   if (model.labels_size() > 0) std::fprintf(stderr, "%d labels\n", model.labels_size());
   // stdout carries only the id so scripts can capture it.

@@ -2,11 +2,11 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
-#include <tuple>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -267,7 +267,8 @@ int Run(int argc, char** argv) {
     std::ostringstream contents;
     contents << in.rdbuf();
     *pem = contents.str();
-    if (!in || pem->empty()) return ReportUsageError(absl::StrCat("cannot read --", flag, "=", path));
+    if (!in || pem->empty())
+      return ReportUsageError(absl::StrCat("cannot read --", flag, "=", path));
   }
   if (options.tls_ca.empty() && !(options.tls_cert.empty() && options.tls_key.empty())) {
     return ReportUsageError("--tls_cert and --tls_key need --tls_ca");

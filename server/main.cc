@@ -54,7 +54,8 @@ ABSL_FLAG(std::string, token_file, "",
 ABSL_FLAG(bool, insecure_no_auth, false,
           "Serve every RPC to anyone who reaches --listen, without tokens (tests, benchmarks "
           "on loopback)");
-ABSL_FLAG(std::string, tls_cert, "", "TLS: PEM certificate chain of the gRPC port (with --tls_key)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "TLS: PEM certificate chain of the gRPC port (with --tls_key)");
 ABSL_FLAG(std::string, tls_key, "", "TLS: PEM private key of --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "mTLS: PEM CA certificates; clients must present a certificate signed by one");

@@ -53,22 +53,25 @@ grpc::Status KServeService::ServerMetadata(grpc::ServerContext*,
 grpc::Status KServeService::ModelReady(grpc::ServerContext* context,
                                        const inference::ModelReadyRequest* request,
                                        inference::ModelReadyResponse* response) {
-  return Authorized(*access_, context, Permission::kReadModels, "ModelReady", [&]() -> absl::Status {
-    absl::StatusOr<v1::Model> model = FindKServeModel(*repository_, request->name());
-    if (!model.ok()) return absl::IsNotFound(model.status()) ? absl::OkStatus() : model.status();
-    absl::StatusOr<v1::ModelVersion> version = ResolveKServeVersion(*model, request->version());
-    if (!version.ok()) {
-      return absl::IsNotFound(version.status()) ? absl::OkStatus() : version.status();
-    }
-    response->set_ready(runner_->Session(model->id(), *version).ok());
-    return absl::OkStatus();
-  });
+  return Authorized(
+      *access_, context, Permission::kReadModels, "ModelReady", [&]() -> absl::Status {
+        absl::StatusOr<v1::Model> model = FindKServeModel(*repository_, request->name());
+        if (!model.ok())
+          return absl::IsNotFound(model.status()) ? absl::OkStatus() : model.status();
+        absl::StatusOr<v1::ModelVersion> version = ResolveKServeVersion(*model, request->version());
+        if (!version.ok()) {
+          return absl::IsNotFound(version.status()) ? absl::OkStatus() : version.status();
+        }
+        response->set_ready(runner_->Session(model->id(), *version).ok());
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status KServeService::ModelMetadata(grpc::ServerContext* context,
                                           const inference::ModelMetadataRequest* request,
                                           inference::ModelMetadataResponse* response) {
-  return Authorized(*access_, context, Permission::kReadModels, "ModelMetadata", [&] { return DoModelMetadata(*request, response); });
+  return Authorized(*access_, context, Permission::kReadModels, "ModelMetadata",
+                    [&] { return DoModelMetadata(*request, response); });
 }
 
 absl::Status KServeService::DoModelMetadata(const inference::ModelMetadataRequest& request,
@@ -82,7 +85,8 @@ absl::Status KServeService::DoModelMetadata(const inference::ModelMetadataReques
 grpc::Status KServeService::ModelConfig(grpc::ServerContext* context,
                                         const inference::ModelConfigRequest* request,
                                         inference::ModelConfigResponse* response) {
-  return Authorized(*access_, context, Permission::kReadModels, "ModelConfig", [&] { return DoModelConfig(*request, response); });
+  return Authorized(*access_, context, Permission::kReadModels, "ModelConfig",
+                    [&] { return DoModelConfig(*request, response); });
 }
 
 absl::Status KServeService::DoModelConfig(const inference::ModelConfigRequest& request,
@@ -98,7 +102,8 @@ absl::Status KServeService::DoModelConfig(const inference::ModelConfigRequest& r
 grpc::Status KServeService::ModelStatistics(grpc::ServerContext* context,
                                             const inference::ModelStatisticsRequest* request,
                                             inference::ModelStatisticsResponse* response) {
-  return Authorized(*access_, context, Permission::kReadModels, "ModelStatistics", [&] { return DoModelStatistics(*request, response); });
+  return Authorized(*access_, context, Permission::kReadModels, "ModelStatistics",
+                    [&] { return DoModelStatistics(*request, response); });
 }
 
 absl::Status KServeService::DoModelStatistics(const inference::ModelStatisticsRequest& request,

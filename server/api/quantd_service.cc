@@ -52,7 +52,8 @@ StreamReader<Message> ReadFrom(grpc::ServerReader<Message>* reader) {
 grpc::Status QuantdService::UploadModel(grpc::ServerContext* context,
                                         grpc::ServerReader<v1::UploadModelRequest>* reader,
                                         v1::Model* response) {
-  return Authorized(*access_, context, Permission::kBuild, "UploadModel", [&] { return DoUploadModel(reader, response); });
+  return Authorized(*access_, context, Permission::kBuild, "UploadModel",
+                    [&] { return DoUploadModel(reader, response); });
 }
 
 absl::Status QuantdService::DoUploadModel(grpc::ServerReader<v1::UploadModelRequest>* reader,
@@ -80,8 +81,8 @@ grpc::Status QuantdService::ListModels(grpc::ServerContext* context,
   });
 }
 
-grpc::Status QuantdService::GetModel(grpc::ServerContext* context, const v1::GetModelRequest* request,
-                                     v1::Model* response) {
+grpc::Status QuantdService::GetModel(grpc::ServerContext* context,
+                                     const v1::GetModelRequest* request, v1::Model* response) {
   return Authorized(*access_, context, Permission::kReadModels, "GetModel", [&]() -> absl::Status {
     ASSIGN_OR_RETURN(*response, repository_->GetModel(request->model_id()));
     return absl::OkStatus();
@@ -91,7 +92,8 @@ grpc::Status QuantdService::GetModel(grpc::ServerContext* context, const v1::Get
 grpc::Status QuantdService::UploadDataset(grpc::ServerContext* context,
                                           grpc::ServerReader<v1::UploadDatasetRequest>* reader,
                                           v1::Dataset* response) {
-  return Authorized(*access_, context, Permission::kBuild, "UploadDataset", [&] { return DoUploadDataset(reader, response); });
+  return Authorized(*access_, context, Permission::kBuild, "UploadDataset",
+                    [&] { return DoUploadDataset(reader, response); });
 }
 
 absl::Status QuantdService::DoUploadDataset(grpc::ServerReader<v1::UploadDatasetRequest>* reader,
@@ -99,8 +101,8 @@ absl::Status QuantdService::DoUploadDataset(grpc::ServerReader<v1::UploadDataset
   ASSIGN_OR_RETURN(const ReceivedDataset received,
                    ReceiveDatasetUpload(ReadFrom(reader), config_.max_dataset_bytes,
                                         repository_->scratch_dir()));
-  ASSIGN_OR_RETURN(const engine::Dataset data, DecodeDataset(received, repository_->scratch_dir(),
-                                                             config_.max_dataset_bytes));
+  ASSIGN_OR_RETURN(const engine::Dataset data,
+                   DecodeDataset(received, repository_->scratch_dir(), config_.max_dataset_bytes));
   const v1::DatasetUploadHeader& header = received.header;
   ASSIGN_OR_RETURN(*response, repository_->AddDataset(
                                   header.name(), data, header.format(),
@@ -111,7 +113,8 @@ absl::Status QuantdService::DoUploadDataset(grpc::ServerReader<v1::UploadDataset
 grpc::Status QuantdService::QuantizeModel(grpc::ServerContext* context,
                                           const v1::QuantizeModelRequest* request,
                                           v1::Job* response) {
-  return Authorized(*access_, context, Permission::kBuild, "QuantizeModel", [&] { return DoQuantizeModel(*request, response); });
+  return Authorized(*access_, context, Permission::kBuild, "QuantizeModel",
+                    [&] { return DoQuantizeModel(*request, response); });
 }
 
 absl::Status QuantdService::DoQuantizeModel(const v1::QuantizeModelRequest& request,
@@ -145,7 +148,8 @@ grpc::Status QuantdService::GetJob(grpc::ServerContext* context, const v1::GetJo
 grpc::Status QuantdService::WatchJob(grpc::ServerContext* context,
                                      const v1::WatchJobRequest* request,
                                      grpc::ServerWriter<v1::Job>* writer) {
-  return Authorized(*access_, context, Permission::kReadAll, "WatchJob", [&] { return DoWatchJob(context, request->job_id(), writer); });
+  return Authorized(*access_, context, Permission::kReadAll, "WatchJob",
+                    [&] { return DoWatchJob(context, request->job_id(), writer); });
 }
 
 absl::Status QuantdService::DoWatchJob(grpc::ServerContext* context, const std::string& job_id,
@@ -172,9 +176,11 @@ absl::Status QuantdService::DoWatchJob(grpc::ServerContext* context, const std::
   }
 }
 
-grpc::Status QuantdService::ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
+grpc::Status QuantdService::ListJobs(grpc::ServerContext* context,
+                                     const v1::ListJobsRequest* request,
                                      v1::ListJobsResponse* response) {
-  return Authorized(*access_, context, Permission::kReadAll, "ListJobs", [&] { return DoListJobs(*request, response); });
+  return Authorized(*access_, context, Permission::kReadAll, "ListJobs",
+                    [&] { return DoListJobs(*request, response); });
 }
 
 absl::Status QuantdService::DoListJobs(const v1::ListJobsRequest& request,
@@ -193,9 +199,10 @@ absl::Status QuantdService::DoListJobs(const v1::ListJobsRequest& request,
   return absl::OkStatus();
 }
 
-grpc::Status QuantdService::CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
-                                      v1::Job* response) {
-  return Authorized(*access_, context, Permission::kBuild, "CancelJob", [&] { return DoCancelJob(request->job_id(), response); });
+grpc::Status QuantdService::CancelJob(grpc::ServerContext* context,
+                                      const v1::CancelJobRequest* request, v1::Job* response) {
+  return Authorized(*access_, context, Permission::kBuild, "CancelJob",
+                    [&] { return DoCancelJob(request->job_id(), response); });
 }
 
 absl::Status QuantdService::DoCancelJob(const std::string& job_id, v1::Job* response) {
@@ -218,9 +225,11 @@ absl::Status QuantdService::CheckNoActiveJobUses(
   return absl::OkStatus();
 }
 
-grpc::Status QuantdService::DeleteModel(grpc::ServerContext* context, const v1::DeleteModelRequest* request,
+grpc::Status QuantdService::DeleteModel(grpc::ServerContext* context,
+                                        const v1::DeleteModelRequest* request,
                                         v1::DeleteModelResponse*) {
-  return Authorized(*access_, context, Permission::kAdmin, "DeleteModel", [&] { return DoDeleteModel(request->model_id()); });
+  return Authorized(*access_, context, Permission::kAdmin, "DeleteModel",
+                    [&] { return DoDeleteModel(request->model_id()); });
 }
 
 absl::Status QuantdService::DoDeleteModel(const std::string& model_id) {
@@ -245,7 +254,7 @@ grpc::Status QuantdService::DeleteVersion(grpc::ServerContext* context,
                                           const v1::DeleteVersionRequest* request,
                                           v1::DeleteVersionResponse*) {
   return Authorized(*access_, context, Permission::kAdmin, "DeleteVersion",
-                 [&] { return DoDeleteVersion(request->model_id(), request->version()); });
+                    [&] { return DoDeleteVersion(request->model_id(), request->version()); });
 }
 
 absl::Status QuantdService::DoDeleteVersion(const std::string& model_id, int32_t version) {
@@ -265,7 +274,8 @@ absl::Status QuantdService::DoDeleteVersion(const std::string& model_id, int32_t
 grpc::Status QuantdService::DownloadVersion(
     grpc::ServerContext* context, const v1::DownloadVersionRequest* request,
     grpc::ServerWriter<v1::DownloadVersionResponse>* writer) {
-  return Authorized(*access_, context, Permission::kBuild, "DownloadVersion", [&] { return DoDownloadVersion(*request, writer); });
+  return Authorized(*access_, context, Permission::kBuild, "DownloadVersion",
+                    [&] { return DoDownloadVersion(*request, writer); });
 }
 
 namespace {
@@ -350,14 +360,15 @@ grpc::Status QuantdService::ListDatasets(grpc::ServerContext* context,
                                          v1::ListDatasetsResponse* response) {
   return Authorized(*access_, context, Permission::kReadAll, "ListDatasets", [&] {
     ASSIGN_OR_RETURN(std::vector<v1::Dataset> page,
-                     Page(repository_->ListDatasets(), request->page_size(),
-                          request->page_token(), *response->mutable_next_page_token()));
+                     Page(repository_->ListDatasets(), request->page_size(), request->page_token(),
+                          *response->mutable_next_page_token()));
     for (v1::Dataset& dataset : page) *response->add_datasets() = std::move(dataset);
     return absl::OkStatus();
   });
 }
 
-grpc::Status QuantdService::GetDataset(grpc::ServerContext* context, const v1::GetDatasetRequest* request,
+grpc::Status QuantdService::GetDataset(grpc::ServerContext* context,
+                                       const v1::GetDatasetRequest* request,
                                        v1::Dataset* response) {
   return Authorized(*access_, context, Permission::kReadAll, "GetDataset", [&]() -> absl::Status {
     RETURN_IF_ERROR(RequireId(request->dataset_id(), "dataset_id"));
@@ -369,7 +380,8 @@ grpc::Status QuantdService::GetDataset(grpc::ServerContext* context, const v1::G
 grpc::Status QuantdService::DeleteDataset(grpc::ServerContext* context,
                                           const v1::DeleteDatasetRequest* request,
                                           v1::DeleteDatasetResponse*) {
-  return Authorized(*access_, context, Permission::kAdmin, "DeleteDataset", [&] { return DoDeleteDataset(request->dataset_id()); });
+  return Authorized(*access_, context, Permission::kAdmin, "DeleteDataset",
+                    [&] { return DoDeleteDataset(request->dataset_id()); });
 }
 
 absl::Status QuantdService::DoDeleteDataset(const std::string& dataset_id) {

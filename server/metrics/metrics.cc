@@ -64,18 +64,29 @@ class TritonCounters final : public prometheus::Collectable {
          [](const VersionStatistics& v) { return static_cast<double>(v.fail.count); }},
         {"nv_inference_count", "Number of inferences performed (samples of successful requests)",
          [](const VersionStatistics& v) { return static_cast<double>(v.inference_count); }},
-        {"nv_inference_exec_count", "Number of model executions performed (merged requests count once)",
+        {"nv_inference_exec_count",
+         "Number of model executions performed (merged requests count once)",
          [](const VersionStatistics& v) { return static_cast<double>(v.execution_count); }},
-        {"nv_inference_request_duration_us", "Cumulative duration of successful inference requests in microseconds",
+        {"nv_inference_request_duration_us",
+         "Cumulative duration of successful inference requests in microseconds",
          [](const VersionStatistics& v) { return absl::ToDoubleMicroseconds(v.success.total); }},
         {"nv_inference_queue_duration_us", "Cumulative time requests spent queued in microseconds",
          [](const VersionStatistics& v) { return absl::ToDoubleMicroseconds(v.queue.total); }},
-        {"nv_inference_compute_input_duration_us", "Cumulative time preparing inputs in microseconds",
-         [](const VersionStatistics& v) { return absl::ToDoubleMicroseconds(v.compute_input.total); }},
-        {"nv_inference_compute_infer_duration_us", "Cumulative time running the model in microseconds",
-         [](const VersionStatistics& v) { return absl::ToDoubleMicroseconds(v.compute_infer.total); }},
-        {"nv_inference_compute_output_duration_us", "Cumulative time building outputs in microseconds",
-         [](const VersionStatistics& v) { return absl::ToDoubleMicroseconds(v.compute_output.total); }},
+        {"nv_inference_compute_input_duration_us",
+         "Cumulative time preparing inputs in microseconds",
+         [](const VersionStatistics& v) {
+           return absl::ToDoubleMicroseconds(v.compute_input.total);
+         }},
+        {"nv_inference_compute_infer_duration_us",
+         "Cumulative time running the model in microseconds",
+         [](const VersionStatistics& v) {
+           return absl::ToDoubleMicroseconds(v.compute_infer.total);
+         }},
+        {"nv_inference_compute_output_duration_us",
+         "Cumulative time building outputs in microseconds",
+         [](const VersionStatistics& v) {
+           return absl::ToDoubleMicroseconds(v.compute_output.total);
+         }},
     };
     std::vector<prometheus::MetricFamily> families;
     for (const auto& counter : kCounters) {
@@ -142,16 +153,18 @@ struct Metrics::Impl {
           .Name("quantd_infer_requests_total")
           .Help("Infer calls by model, version, precision and gRPC status code.")
           .Register(*registry);
-  prometheus::Gauge& infer_running = prometheus::BuildGauge()
-                                         .Name("quantd_infer_running")
-                                         .Help("Infer runs (one or more merged calls) in progress right now.")
-                                         .Register(*registry)
-                                         .Add({});
-  prometheus::Gauge& infer_waiting = prometheus::BuildGauge()
-                                         .Name("quantd_infer_waiting")
-                                         .Help("Infer calls waiting for their run (on an executor, maybe merged).")
-                                         .Register(*registry)
-                                         .Add({});
+  prometheus::Gauge& infer_running =
+      prometheus::BuildGauge()
+          .Name("quantd_infer_running")
+          .Help("Infer runs (one or more merged calls) in progress right now.")
+          .Register(*registry)
+          .Add({});
+  prometheus::Gauge& infer_waiting =
+      prometheus::BuildGauge()
+          .Name("quantd_infer_waiting")
+          .Help("Infer calls waiting for their run (on an executor, maybe merged).")
+          .Register(*registry)
+          .Add({});
   prometheus::Gauge& job_workers = prometheus::BuildGauge()
                                        .Name("quantd_job_workers")
                                        .Help("Quantization workers configured (--workers).")
