@@ -1,4 +1,5 @@
-// Load generator for quantd's Infer, in the manner of Triton's perf_analyzer:
+// Load generator for quantd's Infer (or, with --api=kserve, KServe's
+// ModelInfer on the same server), in the manner of Triton's perf_analyzer:
 // for each concurrency of --concurrency, that many clients (a thread and a
 // channel each) send batch-1 Infer calls back to back for --seconds after
 // --warmup_seconds, and it prints calls/s and the p50/p90/p99 latency.
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -25,6 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "inference/grpc_service.grpc.pb.h"
 #include "quantd/v1/quantd.grpc.pb.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "quantd's gRPC address");
@@ -36,6 +39,9 @@ ABSL_FLAG(std::string, concurrency, "1,2,4,8,16,32", "Client counts to sweep, co
 ABSL_FLAG(double, seconds, 10, "Measured seconds per concurrency");
 ABSL_FLAG(double, warmup_seconds, 3, "Unmeasured seconds before each measurement");
 ABSL_FLAG(std::string, label, "", "Printed in each result line (e.g. batching on/off)");
+ABSL_FLAG(std::string, api, "quantd",
+          "quantd: quantd.v1 Infer; kserve: KServe ModelInfer (raw_input_contents; int8 is the "
+          "default version, fp32 version 1)");
 ABSL_FLAG(bool, raw_input, true,
           "Send the input as Tensor.raw_data (float32 bytes) rather than repeated float data");
 
@@ -105,6 +111,41 @@ bool MakeRequest(Quantd::Stub& stub, InferRequest& request) {
   return true;
 }
 
+// The same call as KServe's ModelInfer: the input as raw bytes.
+inference::ModelInferRequest ToModelInfer(const InferRequest& request) {
+  inference::ModelInferRequest infer;
+  infer.set_model_name(request.model_id());
+  infer.set_model_version(request.precision() == quantd::v1::FP32 ? "1" : "");
+  auto& input = *infer.add_inputs();
+  input.set_name(request.input().name());
+  input.set_datatype("FP32");
+  input.mutable_shape()->CopyFrom(request.input().shape());
+  if (!request.input().raw_data().empty()) {
+    infer.add_raw_input_contents(request.input().raw_data());
+  } else {
+    input.mutable_contents()->mutable_fp32_contents()->CopyFrom(request.input().data());
+  }
+  return infer;
+}
+
+// One client's call, through the API --api names.
+std::function<grpc::Status(grpc::ClientContext*)> ClientCall(
+    const std::shared_ptr<grpc::Channel>& channel, const InferRequest& request) {
+  if (absl::GetFlag(FLAGS_api) == "kserve") {
+    auto stub = std::shared_ptr(inference::GRPCInferenceService::NewStub(channel));
+    auto infer = std::make_shared<inference::ModelInferRequest>(ToModelInfer(request));
+    return [stub, infer](grpc::ClientContext* context) {
+      inference::ModelInferResponse response;
+      return stub->ModelInfer(context, *infer, &response);
+    };
+  }
+  auto stub = std::shared_ptr(Quantd::NewStub(channel));
+  return [stub, &request](grpc::ClientContext* context) {
+    InferResponse response;
+    return stub->Infer(context, request, &response);
+  };
+}
+
 Step RunStep(int clients, const InferRequest& request) {
   const std::string address = absl::GetFlag(FLAGS_server);
   const absl::Time start = absl::Now();
@@ -117,8 +158,8 @@ Step RunStep(int clients, const InferRequest& request) {
       grpc::ChannelArguments args;
       args.SetInt("grpc.use_local_subchannel_pool", 1);  // a connection per client
       args.SetMaxSendMessageSize(64 << 20);
-      auto stub = Quantd::NewStub(
-          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+      const auto call = ClientCall(
+          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args), request);
       Step& mine = per_client[c];
       while (true) {
         const absl::Time sent = absl::Now();
@@ -126,8 +167,7 @@ Step RunStep(int clients, const InferRequest& request) {
         grpc::ClientContext context;
         context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
         AddToken(context);
-        InferResponse response;
-        const grpc::Status status = stub->Infer(&context, request, &response);
+        const grpc::Status status = call(&context);
         const absl::Time done = absl::Now();
         if (sent < measure_from || done > stop) continue;
         if (!status.ok()) {

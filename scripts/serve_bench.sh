@@ -2,7 +2,8 @@
 # Serving under load: a real quantd answers batch-1 Infer calls from 1..32
 # concurrent clients (bench/quantd_load): with dynamic batching on (the
 # default) sending floats (`typed`) and raw float32 bytes (`batching`), and
-# with --infer_max_batch=1 (`no-batch`, raw bytes), beside the in-process throughput
+# with --infer_max_batch=1 (`no-batch`, raw bytes), and through the KServe API
+# (`kserve`: ModelInfer with raw_input_contents, batching on), beside the in-process throughput
 # of the same model at batch 1 and 32 (bench/quantd_bench). Not part of ctest;
 # results go into docs/SERVING.md by hand, with the command.
 #
@@ -51,12 +52,13 @@ for batch in 1 32; do
 done
 
 serve() {  # serve LABEL RAW [quantd flags...]: one sweep against a fresh server process
-  local label=$1 raw=$2
+  local label=$1 raw=$2 api=quantd
   shift 2
+  if [[ $label == kserve ]]; then api=kserve; fi
   start_quantd "$QUANTD" "$WORK/data" "$WORK" "$@"
   "$LOAD" --server="$ADDRESS" --model_id="$MODEL_ID" --precision="$PRECISION" \
     --concurrency="$CONCURRENCY" --seconds="$STEP_SECONDS" --label="$label" \
-    --raw_input="$raw" --token_file="$TOKEN_FILE"
+    --raw_input="$raw" --token_file="$TOKEN_FILE" --api="$api"
   kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
 }
@@ -86,3 +88,4 @@ fi
 serve typed false
 serve batching true
 serve no-batch true --infer_max_batch=1
+serve kserve true
