@@ -92,22 +92,8 @@ absl::StatusOr<int> FirstSource(PlanCompiler& c, const Node& node, const Operand
     desc.data.data_type = dnnl_f32;
     return buffer;
   }
-  ASSIGN_OR_RETURN(const int source, PlainBuffer(c, a, node));
   desc = plain;
-  if (a.dims == out) return source;
-  const std::vector<float> zeros(Product(out), 0.0f);
-  const int zero_buffer = c.AddF32Constant(out, PlainTag(out.size()), zeros.data());
-  const int expanded = c.AddBuffer(plain);
-  try {
-    const dnnl::binary::desc op_desc(dnnl::algorithm::binary_add, plain, c.BufferDesc(source),
-                                     plain);
-    const dnnl::binary::primitive_desc pd(op_desc, StepAttr(), c.engine());
-    c.AddStep(node.name, dnnl::binary(pd),
-              {{DNNL_ARG_SRC_0, zero_buffer}, {DNNL_ARG_SRC_1, source}, {DNNL_ARG_DST, expanded}});
-  } catch (const dnnl::error& e) {
-    return DnnlError(node, e);
-  }
-  return expanded;
+  return BroadcastF32(c, a.name, out, node);
 }
 
 // Whether oneDNN has a jit kernel for the binary reading `a` and `b` as
@@ -134,6 +120,41 @@ bool JitBinaryFor(PlanCompiler& c, const Node& node, const memory::desc& layout,
     return false;
   }
 }
+
+}  // namespace
+
+absl::StatusOr<int> BroadcastF32(PlanCompiler& c, const std::string& name,
+                                 const std::vector<int64_t>& out, const Node& node) {
+  const std::vector<int64_t>& dims = c.Dims(name);
+  bool broadcasts = dims.size() <= out.size();
+  const Operand value{name, nullptr, broadcasts ? AlignRank(dims, out.size()) : dims};
+  for (size_t i = 0; broadcasts && i < out.size(); ++i) {
+    broadcasts = value.dims[i] == out[i] || value.dims[i] == 1;
+  }
+  if (!broadcasts) {
+    return absl::UnimplementedError(
+        absl::StrCat(NodeLabel(node), ": '", name, "' [", absl::StrJoin(dims, ","),
+                     "] does not broadcast to [", absl::StrJoin(out, ","), "]"));
+  }
+  ASSIGN_OR_RETURN(const int source, PlainBuffer(c, value, node));
+  if (value.dims == out) return source;
+  const memory::desc plain(out, memory::data_type::f32, PlainTag(out.size()));
+  const std::vector<float> zeros(Product(out), 0.0f);
+  const int zero_buffer = c.AddF32Constant(out, PlainTag(out.size()), zeros.data());
+  const int expanded = c.AddBuffer(plain);
+  try {
+    const dnnl::binary::desc op_desc(dnnl::algorithm::binary_add, plain, c.BufferDesc(source),
+                                     plain);
+    const dnnl::binary::primitive_desc pd(op_desc, StepAttr(), c.engine());
+    c.AddStep(node.name, dnnl::binary(pd),
+              {{DNNL_ARG_SRC_0, zero_buffer}, {DNNL_ARG_SRC_1, source}, {DNNL_ARG_DST, expanded}});
+  } catch (const dnnl::error& e) {
+    return DnnlError(node, e);
+  }
+  return expanded;
+}
+
+namespace {
 
 absl::Status CompileBinary(PlanCompiler& c, const Node& node) {
   if (node.inputs.size() != 2 || node.outputs.empty()) {

@@ -61,17 +61,36 @@ absl::StatusOr<std::unique_ptr<ExecutionContext>> ExecutionContext::Create(
   return context;
 }
 
+absl::Status ExecutionContext::CopyInputs(absl::Span<const Tensor* const> inputs) {
+  const Plan& p = *plan_;
+  if (inputs.size() != p.inputs.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the plan has ", p.inputs.size(), " inputs; got ", inputs.size()));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& input = *inputs[i];
+    memory& input_memory = memories_[p.inputs[i].buffer];
+    if (input.data.size() * sizeof(float) != input_memory.get_desc().get_size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input '", p.inputs[i].name, "' has ", input.data.size(),
+          " values; the plan expects shape [", absl::StrJoin(p.inputs[i].shape, ","), "]"));
+    }
+    std::memcpy(input_memory.get_data_handle(), input.data.data(),
+                input.data.size() * sizeof(float));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<Tensor>> ExecutionContext::Run(const Tensor& input,
                                                           const ActivationObserver* observer) {
+  const Tensor* const inputs[] = {&input};
+  return Run(inputs, observer);
+}
+
+absl::StatusOr<std::vector<Tensor>> ExecutionContext::Run(absl::Span<const Tensor* const> inputs,
+                                                          const ActivationObserver* observer) {
   const Plan& p = *plan_;
-  memory& input_memory = memories_[p.input_buffer];
-  if (static_cast<size_t>(input.data.size()) * sizeof(float) !=
-      input_memory.get_desc().get_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("input has ", input.data.size(),
-                                                   " values; the plan expects shape [",
-                                                   absl::StrJoin(p.input_shape, ","), "]"));
-  }
-  std::memcpy(input_memory.get_data_handle(), input.data.data(), input.data.size() * sizeof(float));
+  RETURN_IF_ERROR(CopyInputs(inputs));
 
   size_t next_observed = 0;
   auto report_until = [&](size_t steps_done) -> absl::Status {

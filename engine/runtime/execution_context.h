@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "engine/runtime/inference_session.h"
 #include "engine/runtime/plan.h"
 #include "engine/tensor.h"
@@ -20,8 +21,12 @@ class ExecutionContext {
  public:
   static absl::StatusOr<std::unique_ptr<ExecutionContext>> Create(std::shared_ptr<const Plan> plan);
 
-  // `input` must hold exactly the plan's input shape. With an observer, also
-  // reports the input and every node output in plain f32 (dequantized).
+  // `inputs` are the plan's inputs in its (graph) order, each holding exactly
+  // the values of its shape; names are not looked at. With an observer, also
+  // reports the inputs and every node output in plain f32 (dequantized).
+  absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const Tensor* const> inputs,
+                                          const ActivationObserver* observer = nullptr);
+  // The same for a plan with one input.
   absl::StatusOr<std::vector<Tensor>> Run(const Tensor& input,
                                           const ActivationObserver* observer = nullptr);
 
@@ -30,6 +35,8 @@ class ExecutionContext {
  private:
   explicit ExecutionContext(std::shared_ptr<const Plan> plan);
 
+  // Copies the caller's tensors into the plan's input buffers.
+  absl::Status CopyInputs(absl::Span<const Tensor* const> inputs);
   absl::Status Report(const ObservedValue& value, const ActivationObserver& observer);
 
   std::shared_ptr<const Plan> plan_;

@@ -16,9 +16,11 @@
 #include "engine/graph/onnx_importer.h"
 #include "engine/passes/check_inference_mode.h"
 #include "engine/passes/standard_passes.h"
+#include "engine/runtime/batch_rows.h"
 #include "engine/runtime/batch_split_tuner.h"
 #include "engine/runtime/constant_cache.h"
 #include "engine/runtime/execution_context.h"
+#include "engine/runtime/input_binding.h"
 #include "engine/runtime/model_inspection.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/runtime/quantization_scheme.h"
@@ -27,10 +29,6 @@
 
 namespace quantd::engine {
 namespace {
-
-std::string ShapeString(const std::vector<int64_t>& shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
-}
 
 // Execution contexts of one Plan, reused across requests so activation memory
 // is allocated once per concurrent caller rather than once per request.
@@ -64,6 +62,44 @@ class ContextPool {
   std::vector<std::unique_ptr<ExecutionContext>> free_ ABSL_GUARDED_BY(mu_);
 };
 
+// Shapes of the graph inputs, in graph order: what a Plan is compiled for.
+using InputShapes = std::vector<std::vector<int64_t>>;
+
+BoundInputs Bound(const std::vector<Tensor>& tensors) {
+  BoundInputs bound;
+  bound.reserve(tensors.size());
+  for (const Tensor& tensor : tensors) bound.push_back(&tensor);
+  return bound;
+}
+
+InputShapes ShapesOf(const BoundInputs& inputs) {
+  InputShapes shapes;
+  shapes.reserve(inputs.size());
+  for (const Tensor* input : inputs) shapes.push_back(input->shape);
+  return shapes;
+}
+
+// Rows [begin, begin + count) of every input.
+std::vector<Tensor> SliceInputs(const BoundInputs& inputs, int64_t begin, int64_t count) {
+  std::vector<Tensor> slices;
+  slices.reserve(inputs.size());
+  for (const Tensor* input : inputs) slices.push_back(SliceRows(*input, begin, count));
+  return slices;
+}
+
+// Stacks a part's outputs (`rows` rows each) under those of the parts before
+// it, reserving `total_rows` on the first; false when an output's dimension 0
+// is not `rows` (not batch-major after all: a Reshape folded the batch away).
+bool StackOutputs(std::vector<Tensor>& stacked, const std::vector<Tensor>& part, int64_t rows,
+                  int64_t total_rows) {
+  for (const Tensor& output : part) {
+    if (output.shape.empty() || output.shape[0] != rows) return false;
+  }
+  stacked.resize(part.size());
+  for (size_t i = 0; i < part.size(); ++i) AppendRows(stacked[i], part[i], total_rows);
+  return true;
+}
+
 class CompiledSession final : public InferenceSession {
  public:
   CompiledSession(Graph graph, ModelSummary summary, const SessionOptions& options)
@@ -75,49 +111,46 @@ class CompiledSession final : public InferenceSession {
   }
 
   // Compiles the batch-1 Plan up front, so bad attributes surface when the
-  // model is loaded rather than at its first request. A model whose height or
-  // width is dynamic has no size worth guessing (too small a guess fails its
-  // kernels); its Plans compile at first use of each input size.
+  // model is loaded rather than at its first request. A model with a dynamic
+  // dim beyond dimension 0 has no size worth guessing (too small a guess
+  // fails its kernels); its Plans compile at first use of each input size.
   absl::Status Warm() {
-    std::vector<int64_t> shape = graph_.inputs[0].shape;
-    for (size_t i = 1; i < shape.size(); ++i) {
-      if (shape[i] <= 0) return absl::OkStatus();
+    InputShapes shapes;
+    for (const ValueInfo& input : graph_.inputs) {
+      std::vector<int64_t> shape = input.shape;
+      for (size_t i = 1; i < shape.size(); ++i) {
+        if (shape[i] <= 0) return absl::OkStatus();
+      }
+      if (!shape.empty() && shape[0] <= 0) shape[0] = 1;
+      shapes.push_back(std::move(shape));
     }
-    if (!shape.empty() && shape[0] <= 0) shape[0] = 1;
-    return PlanFor(shape).status();
+    return PlanFor(shapes).status();
+  }
+
+  absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) override {
+    ASSIGN_OR_RETURN(const BoundInputs bound, BindInputs(graph_.inputs, inputs));
+    return RunBound(bound);
   }
 
   absl::StatusOr<std::vector<Tensor>> Run(const Tensor& input) override {
-    const int64_t batch = input.shape.empty() ? 0 : input.shape[0];
-    if (!options_.tune_batch_split || !outputs_follow_batch_ ||
-        batch < BatchSplitTuner::kMinSplitBatch) {
-      return RunWith(input, nullptr);
-    }
-    RETURN_IF_ERROR(ValidateInput(input));
-    const int threads = omp_get_max_threads();
-    const BatchSplit split = batch_split_.SplitFor(batch, threads);
-    const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<std::vector<Tensor>> outputs =
-        split.workers > 1      ? RunSideBySide(input, split, threads)
-        : split.chunk == batch ? RunWith(input, nullptr)
-                               : RunInChunks(input, split.chunk);
-    if (outputs.ok()) {
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (batch_split_.Report(batch, threads, split, seconds)) {
-        std::vector<int64_t> measured_shape = input.shape;
-        measured_shape[0] = split.chunk;
-        DropPlan(measured_shape, threads / split.workers);
-      }
-    }
-    return outputs;
+    if (graph_.inputs.size() != 1) return InferenceSession::Run(input);
+    RETURN_IF_ERROR(ValidateInput(graph_.inputs[0], input));
+    return RunBound({&input});
+  }
+
+  // int8 values are reported dequantized (the plan records each buffer's
+  // scale); simulated sessions hold fake-quantized f32 already.
+  absl::StatusOr<std::vector<Tensor>> RunObserved(const std::vector<Tensor>& inputs,
+                                                  const ActivationObserver& observer) override {
+    ASSIGN_OR_RETURN(const BoundInputs bound, BindInputs(graph_.inputs, inputs));
+    return RunWith(bound, &observer);
   }
 
   absl::StatusOr<std::vector<Tensor>> RunObserved(const Tensor& input,
                                                   const ActivationObserver& observer) override {
-    // int8 values are reported dequantized (the plan records each buffer's
-    // scale); simulated sessions hold fake-quantized f32 already.
-    return RunWith(input, &observer);
+    if (graph_.inputs.size() != 1) return InferenceSession::RunObserved(input, observer);
+    RETURN_IF_ERROR(ValidateInput(graph_.inputs[0], input));
+    return RunWith({&input}, &observer);
   }
 
   int TuningRunsLeft(int64_t batch) override {
@@ -126,10 +159,15 @@ class CompiledSession final : public InferenceSession {
   }
 
   absl::StatusOr<Int8Coverage> Coverage(const std::vector<int64_t>& input_shape) override {
+    if (graph_.inputs.size() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("coverage is measured for one input shape; the model takes ",
+                       DescribeInputs(graph_.inputs)));
+    }
     Tensor probe{"", input_shape, {}};
     probe.data.resize(static_cast<size_t>(std::max<int64_t>(0, probe.NumElements())));
-    RETURN_IF_ERROR(ValidateInput(probe));
-    ASSIGN_OR_RETURN(std::shared_ptr<ContextPool> pool, PlanFor(input_shape));
+    RETURN_IF_ERROR(ValidateInput(graph_.inputs[0], probe));
+    ASSIGN_OR_RETURN(std::shared_ptr<ContextPool> pool, PlanFor({input_shape}));
     return pool->plan().coverage;
   }
 
@@ -140,47 +178,59 @@ class CompiledSession final : public InferenceSession {
   }
 
  private:
-  // Whether dimension 0 of the input and of every output is the (dynamic)
+  // Whether dimension 0 of every input and every output is the (dynamic)
   // batch, so a batch can be run in parts and the outputs stacked.
   bool OutputsFollowBatch() const {
-    if (graph_.inputs[0].shape.empty() || graph_.inputs[0].shape[0] > 0) return false;
+    for (const ValueInfo& input : graph_.inputs) {
+      if (input.shape.empty() || input.shape[0] > 0) return false;
+    }
     for (const ValueInfo& output : graph_.outputs) {
       if (output.shape.empty() || output.shape[0] > 0) return false;
     }
     return true;
   }
 
-  // Runs the images of `input` in consecutive sub-batches of `chunk` (which
+  // Runs validated `inputs`, split as BatchSplitTuner finds fastest when the
+  // model and the call allow it: every input holds the same batch.
+  absl::StatusOr<std::vector<Tensor>> RunBound(const BoundInputs& inputs) {
+    const int64_t batch = inputs[0]->shape.empty() ? 0 : inputs[0]->shape[0];
+    for (const Tensor* input : inputs) {
+      if (input->shape.empty() || input->shape[0] != batch) return RunWith(inputs, nullptr);
+    }
+    if (!options_.tune_batch_split || !outputs_follow_batch_ ||
+        batch < BatchSplitTuner::kMinSplitBatch) {
+      return RunWith(inputs, nullptr);
+    }
+    const int threads = omp_get_max_threads();
+    const BatchSplit split = batch_split_.SplitFor(batch, threads);
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<std::vector<Tensor>> outputs =
+        split.workers > 1      ? RunSideBySide(inputs, split, threads)
+        : split.chunk == batch ? RunWith(inputs, nullptr)
+                               : RunInChunks(inputs, split.chunk);
+    if (outputs.ok()) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (batch_split_.Report(batch, threads, split, seconds)) {
+        InputShapes measured = ShapesOf(inputs);
+        for (std::vector<int64_t>& shape : measured) shape[0] = split.chunk;
+        DropPlan(measured, threads / split.workers);
+      }
+    }
+    return outputs;
+  }
+
+  // Runs the rows of `inputs` in consecutive sub-batches of `chunk` (which
   // divides the batch) and stacks each output along dimension 0.
-  absl::StatusOr<std::vector<Tensor>> RunInChunks(const Tensor& input, int64_t chunk) {
-    const int64_t batch = input.shape[0];
-    const size_t image_size = input.data.size() / static_cast<size_t>(batch);
-    Tensor part{input.name, input.shape, {}};
-    part.shape[0] = chunk;
+  absl::StatusOr<std::vector<Tensor>> RunInChunks(const BoundInputs& inputs, int64_t chunk) {
+    const int64_t batch = inputs[0]->shape[0];
     std::vector<Tensor> stacked;
     for (int64_t begin = 0; begin < batch; begin += chunk) {
-      const auto first = input.data.begin() + static_cast<std::ptrdiff_t>(begin * image_size);
-      part.data.assign(first, first + static_cast<std::ptrdiff_t>(chunk * image_size));
-      ASSIGN_OR_RETURN(std::vector<Tensor> outputs, RunWith(part, nullptr));
-      for (const Tensor& output : outputs) {
-        if (output.shape.empty() || output.shape[0] != chunk) {
-          // Not batch-major after all (a Reshape folded the batch away):
-          // only the whole batch gives the right answer.
-          return RunWith(input, nullptr);
-        }
-      }
-      if (stacked.empty()) {
-        stacked = std::move(outputs);
-        for (Tensor& output : stacked) {
-          output.shape[0] = batch;
-          output.data.reserve(output.data.size() * static_cast<size_t>(batch / chunk));
-        }
-        continue;
-      }
-      for (size_t i = 0; i < stacked.size(); ++i) {
-        stacked[i].data.insert(stacked[i].data.end(), outputs[i].data.begin(),
-                               outputs[i].data.end());
-      }
+      const std::vector<Tensor> part = SliceInputs(inputs, begin, chunk);
+      ASSIGN_OR_RETURN(const std::vector<Tensor> outputs, RunWith(Bound(part), nullptr));
+      // Only the whole batch gives the right answer when a part's outputs
+      // are not batch-major.
+      if (!StackOutputs(stacked, outputs, chunk, batch)) return RunWith(inputs, nullptr);
     }
     return stacked;
   }
@@ -188,13 +238,12 @@ class CompiledSession final : public InferenceSession {
   // Runs `split.workers` equal shares of the batch side by side, each on its
   // own thread with threads / workers OpenMP threads (so the cores stay
   // exactly subscribed) in sub-batches of `split.chunk`, and stacks the
-  // outputs in image order. Each worker's Plans are compiled for its own
+  // outputs in row order. Each worker's Plans are compiled for its own
   // thread count: oneDNN fixes a primitive's threads when it is created.
-  absl::StatusOr<std::vector<Tensor>> RunSideBySide(const Tensor& input, const BatchSplit& split,
-                                                    int threads) {
-    const int64_t batch = input.shape[0];
+  absl::StatusOr<std::vector<Tensor>> RunSideBySide(const BoundInputs& inputs,
+                                                    const BatchSplit& split, int threads) {
+    const int64_t batch = inputs[0]->shape[0];
     const int64_t share = batch / split.workers;
-    const size_t share_size = input.data.size() / static_cast<size_t>(split.workers);
     const int worker_threads = std::max(1, threads / split.workers);
     std::vector<absl::StatusOr<std::vector<Tensor>>> results(
         static_cast<size_t>(split.workers), absl::UnknownError("worker did not run"));
@@ -203,81 +252,45 @@ class CompiledSession final : public InferenceSession {
     for (int w = 0; w < split.workers; ++w) {
       workers.emplace_back([&, w] {
         omp_set_num_threads(worker_threads);
-        Tensor part{input.name, input.shape, {}};
-        part.shape[0] = share;
-        const auto first = input.data.begin() + static_cast<std::ptrdiff_t>(w * share_size);
-        part.data.assign(first, first + static_cast<std::ptrdiff_t>(share_size));
-        results[static_cast<size_t>(w)] =
-            split.chunk == share ? RunWith(part, nullptr) : RunInChunks(part, split.chunk);
+        const std::vector<Tensor> part = SliceInputs(inputs, w * share, share);
+        results[static_cast<size_t>(w)] = split.chunk == share
+                                              ? RunWith(Bound(part), nullptr)
+                                              : RunInChunks(Bound(part), split.chunk);
       });
     }
     for (std::thread& worker : workers) worker.join();
     std::vector<Tensor> stacked;
-    for (absl::StatusOr<std::vector<Tensor>>& result : results) {
+    for (const absl::StatusOr<std::vector<Tensor>>& result : results) {
       if (!result.ok()) return result.status();
-      for (const Tensor& output : *result) {
-        if (output.shape.empty() || output.shape[0] != share) return RunWith(input, nullptr);
-      }
-      if (stacked.empty()) {
-        stacked = std::move(*result);
-        for (Tensor& output : stacked) {
-          output.shape[0] = batch;
-          output.data.reserve(output.data.size() * static_cast<size_t>(split.workers));
-        }
-        continue;
-      }
-      for (size_t i = 0; i < stacked.size(); ++i) {
-        stacked[i].data.insert(stacked[i].data.end(), (*result)[i].data.begin(),
-                               (*result)[i].data.end());
-      }
+      if (!StackOutputs(stacked, *result, share, batch)) return RunWith(inputs, nullptr);
     }
     return stacked;
   }
 
-  // Forgets the Plan for `shape` compiled for `threads` OpenMP threads
+  // Forgets the Plan for `shapes` compiled for `threads` OpenMP threads
   // (in-flight runs keep theirs alive).
-  void DropPlan(const std::vector<int64_t>& shape, int threads) {
+  void DropPlan(const InputShapes& shapes, int threads) {
     absl::MutexLock lock(&mu_);
     plans_.remove_if(
-        [&](const CachedPlan& plan) { return plan.shape == shape && plan.threads == threads; });
+        [&](const CachedPlan& plan) { return plan.shapes == shapes && plan.threads == threads; });
   }
 
-  // Plans are cached per input shape and per OpenMP thread count of the
-  // threads that run them: a Plan compiled on 2 threads runs wrongly sized
-  // on 1, and the other way round.
+  // Plans are cached per set of input shapes and per OpenMP thread count of
+  // the threads that run them: a Plan compiled on 2 threads runs wrongly
+  // sized on 1, and the other way round.
   struct CachedPlan {
-    std::vector<int64_t> shape;
+    InputShapes shapes;
     int threads = 0;
     std::shared_ptr<ContextPool> contexts;
   };
 
-  absl::Status ValidateInput(const Tensor& input) const {
-    const ValueInfo& model_input = graph_.inputs[0];
-    bool ok = input.shape.size() == model_input.shape.size();
-    for (size_t i = 0; ok && i < input.shape.size(); ++i) {
-      ok = input.shape[i] >= 1 &&
-           (model_input.shape[i] <= 0 || model_input.shape[i] == input.shape[i]);
-    }
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("input shape ", ShapeString(input.shape), " does not match model input '",
-                       model_input.name, "' ", ShapeString(model_input.shape)));
-    }
-    if (static_cast<int64_t>(input.data.size()) != input.NumElements()) {
-      return absl::InvalidArgumentError(absl::StrCat("input has ", input.data.size(),
-                                                     " values but shape ", ShapeString(input.shape),
-                                                     " needs ", input.NumElements()));
-    }
-    return absl::OkStatus();
-  }
-
-  // The plan for `shape`, compiled on first use; least recently used first
+  // The plan for `shapes`, compiled on first use; least recently used first
   // out when the cache is full.
-  absl::StatusOr<std::shared_ptr<ContextPool>> PlanFor(const std::vector<int64_t>& shape) {
+  absl::StatusOr<std::shared_ptr<ContextPool>> PlanFor(const InputShapes& shapes) {
     const int threads = omp_get_max_threads();
     absl::MutexLock lock(&mu_);
     for (auto it = plans_.begin(); it != plans_.end(); ++it) {
-      if (it->shape == shape && it->threads == threads) {
+      if (it->shapes == shapes && it->threads == threads) {
         plans_.splice(plans_.begin(), plans_, it);
         return plans_.front().contexts;
       }
@@ -289,20 +302,20 @@ class CompiledSession final : public InferenceSession {
     plan_options.quantization = options_.quantization;
     plan_options.fp32_winograd = options_.fp32_winograd;
     plan_options.constants = constants_;
-    ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, CompilePlan(graph_, shape, plan_options));
-    plans_.push_front(CachedPlan{shape, threads, std::make_shared<ContextPool>(std::move(plan))});
+    ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, CompilePlan(graph_, shapes, plan_options));
+    plans_.push_front(CachedPlan{shapes, threads, std::make_shared<ContextPool>(std::move(plan))});
     while (plans_.size() > static_cast<size_t>(options_.max_cached_plans)) {
       plans_.pop_back();
     }
     return plans_.front().contexts;
   }
 
-  absl::StatusOr<std::vector<Tensor>> RunWith(const Tensor& input,
+  // Runs validated `inputs` whole.
+  absl::StatusOr<std::vector<Tensor>> RunWith(const BoundInputs& inputs,
                                               const ActivationObserver* observer) {
-    RETURN_IF_ERROR(ValidateInput(input));
-    ASSIGN_OR_RETURN(std::shared_ptr<ContextPool> pool, PlanFor(input.shape));
+    ASSIGN_OR_RETURN(std::shared_ptr<ContextPool> pool, PlanFor(ShapesOf(inputs)));
     ASSIGN_OR_RETURN(std::unique_ptr<ExecutionContext> context, pool->Acquire());
-    absl::StatusOr<std::vector<Tensor>> outputs = context->Run(input, observer);
+    absl::StatusOr<std::vector<Tensor>> outputs = context->Run(inputs, observer);
     pool->Release(std::move(context));
     return outputs;
   }
@@ -332,12 +345,24 @@ ModelSummary SummarizeGraph(const Graph& graph) {
 
 }  // namespace
 
+// A one-input model takes the tensor as its input whatever its name: unnamed,
+// it binds by position.
+absl::StatusOr<std::vector<Tensor>> InferenceSession::Run(const Tensor& input) {
+  std::vector<Tensor> inputs = {input};
+  if (summary().inputs.size() == 1) inputs[0].name.clear();
+  return Run(inputs);
+}
+
+absl::StatusOr<std::vector<Tensor>> InferenceSession::RunObserved(
+    const Tensor& input, const ActivationObserver& observer) {
+  std::vector<Tensor> inputs = {input};
+  if (summary().inputs.size() == 1) inputs[0].name.clear();
+  return RunObserved(inputs, observer);
+}
+
 absl::StatusOr<std::unique_ptr<InferenceSession>> CreateSessionFromGraph(
     Graph graph, ModelSummary summary, const SessionOptions& options) {
-  if (graph.inputs.size() != 1) {
-    return absl::UnimplementedError(absl::StrCat(
-        "the runtime supports models with exactly one input; this one has ", graph.inputs.size()));
-  }
+  if (graph.inputs.empty()) return absl::InvalidArgumentError("the model has no runtime input");
   if (options.precision == Precision::kInt8 && options.calibration == nullptr) {
     return absl::InvalidArgumentError("an int8 session needs a calibration table");
   }

@@ -29,14 +29,17 @@ struct SessionOptions {
   // kInt8 only: how weights and activations are quantized and which nodes
   // stay fp32. Fewer than 8 bits (or `simulate`) makes a simulated session.
   QuantizationOptions quantization = {};
-  // Plans are compiled per input shape on first use; at most this many are kept.
+  // Plans are compiled per set of input shapes on first use; at most this
+  // many are kept.
   int max_cached_plans = 8;
   // fp32 only: run 3x3 stride-1 convolutions as Winograd where oneDNN can
   // (faster; outputs differ from direct convolution by ~1e-6 relative).
   bool fp32_winograd = true;
   // Run() may split a batch of 8 or more images into sub-batches when that
   // measures faster for this model (see BatchSplitTuner). Outputs are the
-  // same up to float rounding (~1e-6 relative).
+  // same up to float rounding (~1e-6 relative). Only models whose every
+  // input and output has a dynamic dimension 0, run with the same batch on
+  // every input, are split.
   bool tune_batch_split = true;
   // false keeps BatchNormalization nodes as they are (a quantization knob:
   // folding changes the weights that get quantized). Calibration ranges must
@@ -68,23 +71,36 @@ class InferenceSession {
 
   virtual ~InferenceSession() = default;
 
-  // Runs one batch. `input.shape` must match the model input (dynamic dims
-  // free); errors name the expected and actual shape. Returns the model's
-  // outputs in graph order, in plain row-major layout.
-  virtual absl::StatusOr<std::vector<Tensor>> Run(const Tensor& input) = 0;
+  // Runs one batch: one tensor per graph input, in any order. A tensor is
+  // matched to the graph input of its name; one with an empty name takes the
+  // graph input at its own position. Each shape must match its input's
+  // (dynamic dims free). INVALID_ARGUMENT, naming the input and its expected
+  // and actual shape, for a missing, unknown or repeated input, a wrong rank
+  // or fixed dim, or a value count that is not the shape's. Returns the
+  // model's outputs in graph order, in plain row-major layout.
+  virtual absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) = 0;
 
-  // Like Run(), and also reports the graph input and every node output to
+  // For a model with one input: runs `input` as that input, whatever its
+  // name (Infer has always taken the tensor as the model's input). For other
+  // models, Run({input}). The default copies `input`; sessions override it
+  // to avoid that.
+  virtual absl::StatusOr<std::vector<Tensor>> Run(const Tensor& input);
+
+  // Like Run(), and also reports the graph inputs and every node output to
   // `observer`, in graph order, right after the node ran. int8 sessions report
   // their values dequantized to f32 (a fused node reports its fused output).
   // Calibration and per-layer SQNR use this; it is slower than Run() because
   // each value is reordered to plain.
-  virtual absl::StatusOr<std::vector<Tensor>> RunObserved(
-      const Tensor& input, const ActivationObserver& observer) = 0;
+  virtual absl::StatusOr<std::vector<Tensor>> RunObserved(const std::vector<Tensor>& inputs,
+                                                          const ActivationObserver& observer) = 0;
+  // The one-input form, as Run(const Tensor&).
+  virtual absl::StatusOr<std::vector<Tensor>> RunObserved(const Tensor& input,
+                                                          const ActivationObserver& observer);
 
-  // How the Plan for `input_shape` (compiled if needed) runs: which nodes
-  // compute in int8, their multiply-accumulates, why the others stay f32,
-  // and the reorders at int8/f32 borders per run. An fp32 session reports
-  // every node as f32 with no reason.
+  // How the Plan for `input_shape` (compiled if needed; models with one
+  // input) runs: which nodes compute in int8, their multiply-accumulates, why
+  // the others stay f32, and the reorders at int8/f32 borders per run. An
+  // fp32 session reports every node as f32 with no reason.
   virtual absl::StatusOr<Int8Coverage> Coverage(const std::vector<int64_t>& /*input_shape*/) {
     return absl::UnimplementedError("this session does not report its int8 coverage");
   }

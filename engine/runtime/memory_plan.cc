@@ -22,7 +22,7 @@ void AssignStorage(Plan& plan) {
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     for (const auto& [arg, buffer] : plan.steps[i].args) touch(buffer, static_cast<int>(i));
   }
-  touch(plan.input_buffer, -1);  // filled before the first step
+  for (const PlanInput& input : plan.inputs) touch(input.buffer, -1);  // filled before step 0
   for (const ObservedValue& value : plan.observed) touch(value.buffer, value.after_step - 1);
   for (const PlanOutput& output : plan.outputs) touch(output.buffer, never - 1);
 

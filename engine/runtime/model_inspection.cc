@@ -50,18 +50,10 @@ absl::Status CheckOperatorSupport(const Graph& graph) {
       absl::StrCat("unsupported operators: ", absl::StrJoin(parts, ", ")));
 }
 
-// The runtime compiles a Plan per input shape, so batch, height and width may
-// be dynamic; the channel count must be fixed, because the weights of the
-// first layer are built for it.
-absl::Status CheckInput(const Graph& graph) {
-  if (graph.inputs.size() != 1) {
-    std::vector<std::string> names;
-    for (const ValueInfo& input : graph.inputs) names.push_back(input.name);
-    return absl::InvalidArgumentError(absl::StrCat("model has ", graph.inputs.size(),
-                                                   " graph inputs ('", absl::StrJoin(names, "', '"),
-                                                   "'); quantd serves models with exactly one"));
-  }
-  const ValueInfo& input = graph.inputs[0];
+// The runtime compiles a Plan per set of input shapes, so batch, height and
+// width may be dynamic; the channel count must be fixed, because the weights
+// of the layer reading the input are built for it.
+absl::Status CheckInput(const ValueInfo& input) {
   const std::string shape = absl::StrCat("[", absl::StrJoin(input.shape, ","), "]");
   if (input.shape.size() != 4) {
     return absl::InvalidArgumentError(absl::StrCat("graph input '", input.name, "' has shape ",
@@ -79,15 +71,19 @@ absl::Status CheckInput(const Graph& graph) {
 // Infers every value's shape for one image, as the first Plan will: a node
 // that cannot run on the shapes it gets, or that asks for a constant beyond
 // the evaluation caps, is refused now rather than at the first Infer. With a
-// dynamic height or width there is no image size to try that the model is
-// sure to accept; those shapes are checked when a Plan compiles.
+// dynamic height or width on any input there is no image size to try that
+// the model is sure to accept; those shapes are checked when a Plan compiles.
 absl::Status CheckShapes(const Graph& graph) {
-  std::vector<int64_t> shape = graph.inputs[0].shape;
-  for (size_t i = 1; i < shape.size(); ++i) {
-    if (shape[i] <= 0) return absl::OkStatus();
+  std::vector<std::vector<int64_t>> shapes;
+  for (const ValueInfo& input : graph.inputs) {
+    std::vector<int64_t> shape = input.shape;
+    for (size_t i = 1; i < shape.size(); ++i) {
+      if (shape[i] <= 0) return absl::OkStatus();
+    }
+    if (!shape.empty() && shape[0] <= 0) shape[0] = 1;
+    shapes.push_back(std::move(shape));
   }
-  if (!shape.empty() && shape[0] <= 0) shape[0] = 1;
-  return ShapeInference(graph).Run(shape);
+  return ShapeInference(graph).Run(shapes);
 }
 
 }  // namespace
@@ -109,7 +105,7 @@ absl::StatusOr<ModelSummary> InspectModel(std::string_view onnx_bytes) {
   RETURN_IF_ERROR(CollapseGelu(graph));
   RETURN_IF_ERROR(CheckOperatorSupport(graph));
   RETURN_IF_ERROR(CheckInferenceMode(graph));
-  RETURN_IF_ERROR(CheckInput(graph));
+  for (const ValueInfo& input : graph.inputs) RETURN_IF_ERROR(CheckInput(input));
   RETURN_IF_ERROR(CheckShapes(graph));
   return summary;
 }

@@ -1,9 +1,9 @@
 #ifndef QUANTD_ENGINE_RUNTIME_PLAN_H_
 #define QUANTD_ENGINE_RUNTIME_PLAN_H_
 
-// A Plan is a Graph compiled for one concrete input shape: oneDNN primitives,
-// their (reordered, possibly quantized) weights and the buffers they read and
-// write. It is immutable after compilation and shared by every request; an
+// A Plan is a Graph compiled for one concrete shape of each graph input:
+// oneDNN primitives, their (reordered, possibly quantized) weights and the
+// buffers they read and write. It is immutable after compilation and shared by every request; an
 // ExecutionContext supplies one request's activation memory.
 
 #include <cstdint>
@@ -61,6 +61,14 @@ struct ObservedValue {
   float scale = 1.0f;          // quantization multiplier of `buffer` (1 = f32)
 };
 
+// A graph input, in plain row-major f32; ExecutionContext copies the
+// caller's tensor into its buffer before the first step.
+struct PlanInput {
+  std::string name;
+  std::vector<int64_t> shape;
+  int buffer = -1;
+};
+
 struct PlanOutput {
   std::string name;
   int buffer = -1;  // plain row-major f32
@@ -71,9 +79,7 @@ struct Plan {
   dnnl::engine engine;
   std::vector<PlanBuffer> buffers;
   std::vector<PlanStep> steps;
-  std::string input_name;
-  std::vector<int64_t> input_shape;
-  int input_buffer = -1;  // plain row-major f32, bound to the caller's data
+  std::vector<PlanInput> inputs;  // in graph order
   std::vector<PlanOutput> outputs;
   std::vector<ObservedValue> observed;
   // Memory plan: activation buffers whose lifetimes (first to last step that

@@ -99,11 +99,7 @@ const TensorRange* PlanCompiler::CalibratedRange(const std::string& name) const 
 }
 
 absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
-    const std::vector<int64_t>& input_shape) {
-  if (graph_.inputs.size() != 1) {
-    return absl::UnimplementedError(absl::StrCat(
-        "the runtime supports models with exactly one input; this one has ", graph_.inputs.size()));
-  }
+    const std::vector<std::vector<int64_t>>& input_shapes) {
   if (options_.int8 && options_.simulated) {
     return absl::InvalidArgumentError("a plan is either int8 or simulated, not both");
   }
@@ -119,17 +115,12 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
     }
     RETURN_IF_ERROR(ValidateQuantizationOptions(quantization, graph_));
   }
-  RETURN_IF_ERROR(shapes_.Run(input_shape));
+  RETURN_IF_ERROR(shapes_.Run(input_shapes));
   try {
     plan_->engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
-    const std::string& input_name = graph_.inputs[0].name;
-    plan_->input_name = input_name;
-    plan_->input_shape = input_shape;
-    const memory::desc input_desc(input_shape, memory::data_type::f32,
-                                  PlainTag(input_shape.size()));
-    plan_->input_buffer = AddBuffer(input_desc);
-    DefineValue(input_name, input_shape, plan_->input_buffer, QuantParams{});
-    Observe(input_name);
+    for (size_t i = 0; i < graph_.inputs.size(); ++i) {
+      RETURN_IF_ERROR(DefineInput(graph_.inputs[i].name, input_shapes[i]));
+    }
 
     for (const Node& node : graph_.nodes) {
       if (shapes_.Evaluated(node)) continue;  // its outputs are constants of this Plan
@@ -141,14 +132,8 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
       }
     }
     for (const ValueInfo& output : graph_.outputs) {
-      if (!HasValue(output.name)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("graph output '", output.name, "' is never produced"));
-      }
-      const std::vector<int64_t> dims = Dims(output.name);
-      const memory::desc plain(dims, memory::data_type::f32, PlainTag(dims.size()));
-      ASSIGN_OR_RETURN(const int buffer, BufferFor(output.name, plain, 1.0f, "graph output"));
-      plan_->outputs.push_back(PlanOutput{output.name, buffer, dims});
+      ASSIGN_OR_RETURN(PlanOutput plan_output, CompileOutput(output.name));
+      plan_->outputs.push_back(std::move(plan_output));
     }
     CountBoundaries();
     AssignStorage(*plan_);
@@ -156,6 +141,43 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanCompiler::Compile(
     return absl::InternalError(absl::StrCat("oneDNN error while compiling the plan: ", e.what()));
   }
   return std::shared_ptr<const Plan>(std::move(plan_));
+}
+
+absl::Status PlanCompiler::DefineInput(const std::string& name, const std::vector<int64_t>& shape) {
+  // oneDNN has no memory of rank 0, and plain layouts up to rank 6.
+  if (shape.empty() || PlainTag(shape.size()) == memory::format_tag::undef) {
+    return absl::UnimplementedError(absl::StrCat("graph input '", name, "' has rank ", shape.size(),
+                                                 "; the runtime takes inputs of rank 1 to 6"));
+  }
+  const int buffer = AddBuffer(memory::desc(shape, memory::data_type::f32, PlainTag(shape.size())));
+  plan_->inputs.push_back(PlanInput{name, shape, buffer});
+  DefineValue(name, shape, buffer, QuantParams{});
+  Observe(name);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PlanOutput> PlanCompiler::CompileOutput(const std::string& name) {
+  if (HasValue(name)) {
+    const std::vector<int64_t> dims = Dims(name);
+    const memory::desc plain(dims, memory::data_type::f32, PlainTag(dims.size()));
+    ASSIGN_OR_RETURN(const int buffer, BufferFor(name, plain, 1.0f, "graph output"));
+    return PlanOutput{name, buffer, dims};
+  }
+  // Computed from constants alone (folded, or evaluated for these input
+  // shapes): the Plan holds the answer.
+  const Constant* constant = FindConstant(name);
+  if (constant == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("graph output '", name, "' is never produced"));
+  }
+  if (constant->type != Constant::Type::kFloat32) {
+    return absl::UnimplementedError(
+        absl::StrCat("graph output '", name, "' is a constant of integers, not floats"));
+  }
+  // oneDNN has no memory of rank 0: a scalar is held as one element.
+  const std::vector<int64_t> dims =
+      constant->dims.empty() ? std::vector<int64_t>{1} : constant->dims;
+  const int buffer = AddF32Constant(dims, PlainTag(dims.size()), constant->floats.data());
+  return PlanOutput{name, buffer, constant->dims};
 }
 
 const std::vector<int64_t>* PlanCompiler::InferredDims(const std::string& name) const {
@@ -353,7 +375,7 @@ absl::Status RequireRuntimeInput(PlanCompiler& c, const Node& node, size_t min_i
   if (!c.HasValue(node.inputs[0])) {
     return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": input '", node.inputs[0],
                                                  "' is a constant; the runtime computes only on "
-                                                 "values derived from the graph input"));
+                                                 "values derived from the graph inputs"));
   }
   return absl::OkStatus();
 }
@@ -365,7 +387,9 @@ bool PlanCompiler::IsLastUseAsSum(const std::string& name, const Node& node) con
   const ValueState& state = values_.at(name);
   if (state.buffer < 0 || !state.view_of.empty()) return false;
   const int root = RootBuffer(state.buffer);
-  if (root == RootBuffer(plan_->input_buffer)) return false;
+  for (const PlanInput& input : plan_->inputs) {
+    if (root == RootBuffer(input.buffer)) return false;
+  }
   for (const std::string& input : node.inputs) {
     if (input == name) return false;  // read as a source while being overwritten
   }
@@ -604,11 +628,17 @@ void PlanCompiler::Observe(const std::string& name) {
                                           Dims(name), state.quant.scale});
 }
 
+absl::StatusOr<std::shared_ptr<const Plan>> CompilePlan(
+    const Graph& graph, const std::vector<std::vector<int64_t>>& input_shapes,
+    const PlanOptions& options) {
+  PlanCompiler compiler(graph, options);
+  return compiler.Compile(input_shapes);
+}
+
 absl::StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph,
                                                         const std::vector<int64_t>& input_shape,
                                                         const PlanOptions& options) {
-  PlanCompiler compiler(graph, options);
-  return compiler.Compile(input_shape);
+  return CompilePlan(graph, std::vector<std::vector<int64_t>>{input_shape}, options);
 }
 
 }  // namespace quantd::engine

@@ -1,11 +1,11 @@
 #ifndef QUANTD_ENGINE_RUNTIME_PLAN_COMPILER_H_
 #define QUANTD_ENGINE_RUNTIME_PLAN_COMPILER_H_
 
-// Compiles a post-pass Graph into a Plan for one input shape. The per-operator
-// compile functions (conv_op.cc, inner_product_op.cc, ...) build on the
-// PlanCompiler's value bookkeeping: where each value lives (buffer, layout,
-// data type, quantization scale) and how to get it into the layout a
-// primitive asks for.
+// Compiles a post-pass Graph into a Plan for one shape of each graph input.
+// The per-operator compile functions (conv_op.cc, inner_product_op.cc, ...)
+// build on the PlanCompiler's value bookkeeping: where each value lives
+// (buffer, layout, data type, quantization scale) and how to get it into the
+// layout a primitive asks for.
 
 #include <cstdint>
 #include <map>
@@ -47,7 +47,12 @@ struct PlanOptions {
   std::shared_ptr<ConstantCache> constants;
 };
 
-// Compiles `graph` (after RunStandardPasses) for `input_shape`.
+// Compiles `graph` (after RunStandardPasses) for `input_shapes`, one per
+// graph input in graph order.
+absl::StatusOr<std::shared_ptr<const Plan>> CompilePlan(
+    const Graph& graph, const std::vector<std::vector<int64_t>>& input_shapes,
+    const PlanOptions& options);
+// The same for a graph with one input.
 absl::StatusOr<std::shared_ptr<const Plan>> CompilePlan(const Graph& graph,
                                                         const std::vector<int64_t>& input_shape,
                                                         const PlanOptions& options);
@@ -62,7 +67,8 @@ class PlanCompiler {
  public:
   PlanCompiler(const Graph& graph, const PlanOptions& options);
 
-  absl::StatusOr<std::shared_ptr<const Plan>> Compile(const std::vector<int64_t>& input_shape);
+  absl::StatusOr<std::shared_ptr<const Plan>> Compile(
+      const std::vector<std::vector<int64_t>>& input_shapes);
 
   // --- For the operator compile functions. ---
   const Graph& graph() const { return graph_; }
@@ -74,7 +80,7 @@ class PlanCompiler {
   bool Excluded(const Node& node) const { return excluded_.count(node.name) > 0; }
   bool fp32_winograd() const { return options_.fp32_winograd; }
 
-  // Every value's dims for this Plan's input shape, inferred before any node
+  // Every value's dims for this Plan's input shapes, inferred before any node
   // compiles (so a producer can look at how its consumers will read).
   const ShapeContext& shapes() const { return shapes_; }
   // The inferred dims of a runtime value (nullptr: none inferred).
@@ -182,6 +188,11 @@ class PlanCompiler {
     std::vector<Copy> fake_quantized_copies;
   };
 
+  // Defines graph input `name` of `shape`: a plain f32 buffer the
+  // ExecutionContext fills.
+  absl::Status DefineInput(const std::string& name, const std::vector<int64_t>& shape);
+  // The plain f32 buffer graph output `name` is read from.
+  absl::StatusOr<PlanOutput> CompileOutput(const std::string& name);
   // Concat inputs and outputs share one grid (int8: a concat then copies
   // bytes): the union of their calibrated ranges, per group.
   void BuildConcatScaleGroups();
@@ -222,6 +233,12 @@ absl::Status DnnlError(const Node& node, const dnnl::error& e);
 // constant folding should have removed), InvalidArgument for a malformed node.
 absl::Status RequireRuntimeInput(PlanCompiler& c, const Node& node, size_t min_inputs = 1);
 dnnl::memory::format_tag PlainTag(size_t rank);
+// A buffer holding runtime value `name` as plain f32, broadcast (ONNX,
+// right-aligned) to `out`: the value's own when it has those dims, else one
+// a step fills by adding it to zeros (oneDNN's binary broadcasts only its
+// second source). UNIMPLEMENTED when it does not broadcast to `out`.
+absl::StatusOr<int> BroadcastF32(PlanCompiler& c, const std::string& name,
+                                 const std::vector<int64_t>& out, const Node& node);
 // The domain a primitive's post-ops compute in. An int8 producer whose fused
 // post-ops all commute with scaling (ReLU, Clip, the residual sum) runs them
 // directly on x_real * dst_scale, folded into its output scales; with a

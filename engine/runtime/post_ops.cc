@@ -115,6 +115,14 @@ const PostOp* FindSum(const Node& node) {
 bool ResidualReadRaw(QuantParams residual, QuantParams dst_quant) {
   return residual.type == dst_quant.type || (residual.quantized() && dst_quant.quantized());
 }
+
+// Whether the residual has other dims than the node's output, which ONNX's
+// Add broadcast it to (a graph input of one row added to every row): dst is
+// then prefilled with it expanded, from f32.
+bool ResidualBroadcasts(const PlanCompiler& c, const Node& node, const PostOp& sum) {
+  const std::vector<int64_t>* out = c.InferredDims(node.outputs[0]);
+  return out != nullptr && c.HasValue(sum.sum_input) && c.Dims(sum.sum_input) != *out;
+}
 }  // namespace
 
 ResidualSum SumParams(PlanCompiler& c, const Node& node, QuantParams dst_quant,
@@ -124,7 +132,7 @@ ResidualSum SumParams(PlanCompiler& c, const Node& node, QuantParams dst_quant,
   const QuantParams residual = c.Quant(sum->sum_input);
   // The values placed in dst are x_real * prefill_scale; the sum post-op
   // rescales them into the post-ops' domain with a single rounding.
-  if (ResidualReadRaw(residual, dst_quant)) {
+  if (!ResidualBroadcasts(c, node, *sum) && ResidualReadRaw(residual, dst_quant)) {
     return ResidualSum{domain.scale / residual.scale,
                        residual.type == dst_quant.type ? memory::data_type::undef : residual.type};
   }
@@ -138,6 +146,12 @@ absl::StatusOr<int> SumDestination(PlanCompiler& c, const Node& node, const memo
   if (!c.HasValue(sum->sum_input)) {
     return absl::InvalidArgumentError(
         absl::StrCat(NodeLabel(node), ": sum input '", sum->sum_input, "' is not defined"));
+  }
+  if (ResidualBroadcasts(c, node, *sum)) {
+    const int dst_buffer = c.AddBuffer(dst_desc);
+    ASSIGN_OR_RETURN(const int expanded, BroadcastF32(c, sum->sum_input, dst_desc.dims(), node));
+    RETURN_IF_ERROR(c.AddReorderStep(node.name, expanded, dst_buffer, dst_quant.scale));
+    return dst_buffer;
   }
   ASSIGN_OR_RETURN(const memory::desc residual_desc, c.CurrentDesc(sum->sum_input));
   const QuantParams residual = c.Quant(sum->sum_input);

@@ -10,11 +10,15 @@
 
 namespace quantd::engine {
 
-absl::Status ShapeInference::Run(const std::vector<int64_t>& input_shape) {
+absl::Status ShapeInference::Run(const std::vector<std::vector<int64_t>>& input_shapes) {
   dims_.clear();
   constants_.clear();
   evaluated_.clear();
-  dims_[graph_.inputs[0].name] = input_shape;
+  if (input_shapes.size() != graph_.inputs.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the model has ", graph_.inputs.size(), " inputs; got shapes for ", input_shapes.size()));
+  }
+  for (size_t i = 0; i < input_shapes.size(); ++i) dims_[graph_.inputs[i].name] = input_shapes[i];
   for (const Node& node : graph_.nodes) {
     for (const std::string& input : node.inputs) {
       if (!input.empty() && Dims(input) == nullptr) {

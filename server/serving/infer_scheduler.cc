@@ -9,14 +9,16 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "engine/runtime/batch_rows.h"
 
 namespace quantd::server {
 
 struct InferScheduler::Call {
   std::shared_ptr<engine::InferenceSession> session;
-  engine::Tensor input;
-  int64_t rows = 0;
-  bool mergeable = false;  // the model's batch axis is dynamic in and out
+  std::vector<engine::Tensor> inputs;
+  int64_t rows = 0;        // dimension 0 of its first input
+  bool mergeable = false;  // the model's batch axis is dynamic in and out, and
+                           // every input holds `rows` rows
   absl::Time arrived;
   absl::Time deadline;
   bool taken = false;  // out of the queue (guarded by the scheduler's mu_)
@@ -29,26 +31,45 @@ namespace {
 
 using CallList = std::vector<std::shared_ptr<InferScheduler::Call>>;
 
-// Whether a session's runs can be merged and split: its input's dimension 0
-// and every output's are dynamic (the batch). A model with a fixed batch of 1
-// refuses a merged input; a fixed-size output would be split wrongly.
+// Whether a session's runs can be merged and split: dimension 0 of every
+// input and of every output is dynamic (the batch). A model with a fixed
+// batch of 1 refuses a merged input; a fixed-size output would be split
+// wrongly.
 bool Mergeable(const engine::InferenceSession& session) {
   const engine::ModelSummary& summary = session.summary();
-  if (summary.inputs.empty() || summary.inputs[0].shape.empty() ||
-      summary.inputs[0].shape[0] > 0 || summary.outputs.empty()) {
-    return false;
-  }
-  for (const engine::ValueInfo& output : summary.outputs) {
-    if (output.shape.empty() || output.shape[0] > 0) return false;
+  if (summary.inputs.empty() || summary.outputs.empty()) return false;
+  for (const std::vector<engine::ValueInfo>* values : {&summary.inputs, &summary.outputs}) {
+    for (const engine::ValueInfo& value : *values) {
+      if (value.shape.empty() || value.shape[0] > 0) return false;
+    }
   }
   return true;
 }
 
-// Calls merge when they run the same session on samples of the same shape.
+// Whether every input holds `rows` rows: the call's rows stay aligned across
+// its inputs when stacked with other calls'.
+bool RowsAgree(const std::vector<engine::Tensor>& inputs, int64_t rows) {
+  return std::all_of(inputs.begin(), inputs.end(),
+                     [&](const engine::Tensor& input) { return input.shape[0] == rows; });
+}
+
+// Same name, rank and non-batch dims.
+bool SameSampleShape(const engine::Tensor& a, const engine::Tensor& b) {
+  return a.name == b.name && a.shape.size() == b.shape.size() &&
+         std::equal(a.shape.begin() + 1, a.shape.end(), b.shape.begin() + 1);
+}
+
+// Calls merge when they run the same session on samples of the same shapes,
+// input by input.
 bool SameKind(const InferScheduler::Call& a, const InferScheduler::Call& b) {
-  return a.mergeable && b.mergeable && a.session == b.session && a.input.name == b.input.name &&
-         a.input.shape.size() == b.input.shape.size() &&
-         std::equal(a.input.shape.begin() + 1, a.input.shape.end(), b.input.shape.begin() + 1);
+  if (!a.mergeable || !b.mergeable || a.session != b.session ||
+      a.inputs.size() != b.inputs.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.inputs.size(); ++i) {
+    if (!SameSampleShape(a.inputs[i], b.inputs[i])) return false;
+  }
+  return true;
 }
 
 int64_t LargestPowerOfTwoAtMost(int64_t n) {
@@ -57,16 +78,11 @@ int64_t LargestPowerOfTwoAtMost(int64_t n) {
   return p;
 }
 
-engine::Tensor MergeInputs(const CallList& calls, int64_t rows) {
-  engine::Tensor merged;
-  merged.name = calls.front()->input.name;
-  merged.shape = calls.front()->input.shape;
-  merged.shape[0] = rows;
-  size_t values = 0;
-  for (const auto& call : calls) values += call->input.data.size();
-  merged.data.reserve(values);
-  for (const auto& call : calls) {
-    merged.data.insert(merged.data.end(), call->input.data.begin(), call->input.data.end());
+// Each input of the calls stacked along dimension 0, in call order.
+std::vector<engine::Tensor> MergeInputs(const CallList& calls, int64_t rows) {
+  std::vector<engine::Tensor> merged(calls.front()->inputs.size());
+  for (size_t i = 0; i < merged.size(); ++i) {
+    for (const auto& call : calls) engine::AppendRows(merged[i], call->inputs[i], rows);
   }
   return merged;
 }
@@ -78,29 +94,25 @@ bool SplitOutputs(const std::vector<engine::Tensor>& outputs, const CallList& ca
   for (const engine::Tensor& output : outputs) {
     if (output.shape.empty() || output.shape[0] != rows) return false;
   }
-  std::vector<size_t> offset(outputs.size(), 0);
+  int64_t first_row = 0;
   for (const auto& call : calls) {
-    std::vector<engine::Tensor> mine(outputs.size());
-    for (size_t o = 0; o < outputs.size(); ++o) {
-      const engine::Tensor& output = outputs[o];
-      const size_t row_values = output.data.size() / static_cast<size_t>(rows);
-      const size_t count = row_values * static_cast<size_t>(call->rows);
-      mine[o].name = output.name;
-      mine[o].shape = output.shape;
-      mine[o].shape[0] = call->rows;
-      mine[o].data.assign(output.data.begin() + static_cast<std::ptrdiff_t>(offset[o]),
-                          output.data.begin() + static_cast<std::ptrdiff_t>(offset[o] + count));
-      offset[o] += count;
+    std::vector<engine::Tensor> mine;
+    mine.reserve(outputs.size());
+    for (const engine::Tensor& output : outputs) {
+      mine.push_back(engine::SliceRows(output, first_row, call->rows));
     }
+    first_row += call->rows;
     call->result = std::move(mine);
   }
   return true;
 }
 
+// One tensor runs as the session's one-tensor Run (a one-input model takes
+// it whatever its name), several as its Run of all inputs.
 absl::StatusOr<std::vector<engine::Tensor>> RunGuarded(engine::InferenceSession& session,
-                                                       const engine::Tensor& input) {
+                                                       const std::vector<engine::Tensor>& inputs) {
   try {
-    return session.Run(input);
+    return inputs.size() == 1 ? session.Run(inputs[0]) : session.Run(inputs);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("inference failed: ", e.what()));
   } catch (...) {
@@ -112,7 +124,7 @@ absl::StatusOr<std::vector<engine::Tensor>> RunGuarded(engine::InferenceSession&
 void RunEachAlone(const CallList& calls) {
   for (const auto& call : calls) {
     const absl::Time started = absl::Now();
-    call->result = RunGuarded(*call->session, call->input);
+    call->result = RunGuarded(*call->session, call->inputs);
     call->timing = InferScheduler::Timing{started - call->arrived, absl::Now() - started,
                                           call->rows, /*led_run=*/true};
   }
@@ -185,14 +197,28 @@ InferScheduler::~InferScheduler() {
 absl::StatusOr<std::vector<engine::Tensor>> InferScheduler::Run(
     std::shared_ptr<engine::InferenceSession> session, engine::Tensor input, absl::Time deadline,
     Timing* timing) {
-  if (input.shape.empty() || input.shape[0] < 1) {
-    return absl::InvalidArgumentError("Infer input needs a batch dimension of at least 1");
+  std::vector<engine::Tensor> inputs;
+  inputs.push_back(std::move(input));
+  return Run(std::move(session), std::move(inputs), deadline, timing);
+}
+
+absl::StatusOr<std::vector<engine::Tensor>> InferScheduler::Run(
+    std::shared_ptr<engine::InferenceSession> session, std::vector<engine::Tensor> inputs,
+    absl::Time deadline, Timing* timing) {
+  if (inputs.empty()) return absl::InvalidArgumentError("Infer needs an input tensor");
+  for (const engine::Tensor& input : inputs) {
+    if (input.shape.empty() || input.shape[0] < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Infer input", input.name.empty() ? "" : absl::StrCat(" '", input.name, "'"),
+                       " needs a batch dimension of at least 1"));
+    }
   }
   auto call = std::make_shared<Call>();
   call->session = std::move(session);
-  call->rows = input.shape[0];
-  call->mergeable = batching_.max_batch > 1 && Mergeable(*call->session);
-  call->input = std::move(input);
+  call->rows = inputs[0].shape[0];
+  call->mergeable =
+      batching_.max_batch > 1 && Mergeable(*call->session) && RowsAgree(inputs, call->rows);
+  call->inputs = std::move(inputs);
   call->arrived = absl::Now();
   call->deadline = deadline;
   {

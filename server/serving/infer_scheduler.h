@@ -34,14 +34,16 @@ struct InferBatching {
 //
 // Why merging: a batch of 16 runs ResNet-50 int8 at 1.6x the images/s of
 // batch 1 here. The executor takes the oldest call, waits up to `max_delay`
-// from its arrival for more rows of the same session and sample shape (the
-// non-batch dims; it stops early once calls stop arriving), then runs up to `max_batch` rows of them, oldest first, as
-// one input and hands each call its own rows of every output. A merged run
-// aims at a power of two rows, so that a session compiles Plans for few batch
-// sizes (calls of several rows can make other sums). Only models whose input
-// and outputs all have a dynamic dimension 0 merge; a merged run that fails
-// runs each call again alone. Calls of other shapes or models wait their turn
-// in arrival order.
+// from its arrival for more rows of the same session and sample shapes (the
+// non-batch dims of each input; it stops early once calls stop arriving),
+// then runs up to `max_batch` rows of them, oldest first, as one run (each
+// input stacked along dimension 0) and hands each call its own rows of every
+// output. A merged run aims at a power of two rows, so that a session
+// compiles Plans for few batch sizes (calls of several rows can make other
+// sums). Only models whose inputs and outputs all have a dynamic dimension 0
+// merge, and only calls whose inputs all hold the same number of rows; a
+// merged run that fails runs each call again alone. Calls of other shapes or
+// models wait their turn in arrival order.
 class InferScheduler {
  public:
   struct Timing {
@@ -64,11 +66,19 @@ class InferScheduler {
   InferScheduler(const InferScheduler&) = delete;
   InferScheduler& operator=(const InferScheduler&) = delete;
 
-  // Runs `input` (dimension 0 the batch) on `session`, possibly merged with
-  // other calls. RESOURCE_EXHAUSTED naming the limit when `max_waiting`
-  // calls already wait (beyond one per idle executor); DEADLINE_EXCEEDED when
-  // `deadline` passes before its batch starts (it is then not run). At most
-  // half the time to `deadline` is spent waiting for calls to merge with.
+  // Runs `inputs` (one per model input, as InferenceSession::Run takes them;
+  // dimension 0 of each the batch) on `session`, possibly merged with other
+  // calls. INVALID_ARGUMENT for no input or one without a batch row;
+  // RESOURCE_EXHAUSTED naming the limit when `max_waiting` calls already
+  // wait (beyond one per idle executor); DEADLINE_EXCEEDED when `deadline`
+  // passes before its batch starts (it is then not run). At most half the
+  // time to `deadline` is spent waiting for calls to merge with. A call of
+  // one tensor runs as InferenceSession::Run(const Tensor&) does.
+  absl::StatusOr<std::vector<engine::Tensor>> Run(std::shared_ptr<engine::InferenceSession> session,
+                                                  std::vector<engine::Tensor> inputs,
+                                                  absl::Time deadline = absl::InfiniteFuture(),
+                                                  Timing* timing = nullptr);
+  // The same for one input tensor.
   absl::StatusOr<std::vector<engine::Tensor>> Run(std::shared_ptr<engine::InferenceSession> session,
                                                   engine::Tensor input,
                                                   absl::Time deadline = absl::InfiniteFuture(),

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine/one_input_session.h"
 
 namespace quantd::engine {
 namespace {
@@ -16,7 +17,7 @@ using ::testing::HasSubstr;
 
 // A "model" that looks up canned class scores: each sample holds its own
 // index, and the session answers with the scores stored for that index.
-class FakeClassifierSession : public InferenceSession {
+class FakeClassifierSession : public testing::OneInputSession {
  public:
   explicit FakeClassifierSession(std::vector<std::vector<float>> scores)
       : scores_(std::move(scores)) {}

@@ -197,7 +197,7 @@ TEST(CalibratorTest, ValuesSeenOnlyAsNaNGetNoRange) {
 // Stands in for a quantized session of FakeFp32Session's model: fp32's
 // outputs, each row reversed (so top-1 disagrees on every sample whose row is
 // not constant) and/or shifted by `offset` (same top-1, larger error).
-class ScriptedQuantizedSession : public InferenceSession {
+class ScriptedQuantizedSession : public testing::OneInputSession {
  public:
   ScriptedQuantizedSession(bool reverse_rows, float offset)
       : reverse_rows_(reverse_rows), offset_(offset) {}

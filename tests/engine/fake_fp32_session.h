@@ -10,13 +10,14 @@
 
 #include "absl/status/status.h"
 #include "engine/runtime/inference_session.h"
+#include "tests/engine/one_input_session.h"
 
 namespace quantd::engine::testing {
 
 // Stands in for an fp32 session of the model y = relu(2x - 1): reports the
 // input as "input", then "scaled" (2x - 1) and "relu". Records each batch's
 // first feature per sample, which identifies the sample in the datasets below.
-class FakeFp32Session : public InferenceSession {
+class FakeFp32Session : public OneInputSession {
  public:
   absl::StatusOr<std::vector<Tensor>> Run(const Tensor& input) override {
     return RunObserved(input, [](const std::string&, const Tensor&) {});

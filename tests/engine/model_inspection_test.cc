@@ -88,15 +88,45 @@ TEST(InspectModelTest, AcceptsInferenceDropout) {
   EXPECT_THAT(summary->op_counts, ElementsAre(Pair("Dropout", 1), Pair("Relu", 1)));
 }
 
-TEST(InspectModelTest, RequiresExactlyOneInput) {
+TEST(InspectModelTest, ReportsEveryInput) {
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "a", {-1, 1, 2, 2});
+  AddGraphInput(model, "b", {-1, 1, 2, 2});
+  AddNode(model, "Add", {"a", "b"}, {"y"}, "sum");
+  AddGraphOutput(model, "y", {-1, 1, 2, 2});
+  absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  ASSERT_EQ(summary->inputs.size(), 2u);
+  EXPECT_EQ(summary->inputs[0].name, "a");
+  EXPECT_EQ(summary->inputs[1].name, "b");
+  EXPECT_THAT(summary->inputs[1].shape, ElementsAre(-1, 1, 2, 2));
+}
+
+TEST(InspectModelTest, ChecksEveryInput) {
+  onnx::ModelProto model = MakeOnnxModel();
+  AddGraphInput(model, "a", {-1, 1, 2, 2});
+  AddGraphInput(model, "b", {-1, 4});
+  AddNode(model, "Relu", {"a"}, {"y"});
+  AddNode(model, "Relu", {"b"}, {"z"});
+  AddGraphOutput(model, "y", {-1, 1, 2, 2});
+  AddGraphOutput(model, "z", {-1, 4});
+  absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
+  ASSERT_EQ(summary.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(summary.status().message(), HasSubstr("graph input 'b'"));
+  EXPECT_THAT(summary.status().message(), HasSubstr("rank-4"));
+}
+
+// Shapes are inferred with every input bound: [1,1,2,2] + [1,1,3,3] does not
+// broadcast, which only the second input's shape reveals.
+TEST(InspectModelTest, InfersShapesFromEveryInput) {
   onnx::ModelProto model = MakeOnnxModel();
   AddGraphInput(model, "a", {1, 1, 2, 2});
-  AddGraphInput(model, "b", {1, 1, 2, 2});
+  AddGraphInput(model, "b", {1, 1, 3, 3});
   AddNode(model, "Add", {"a", "b"}, {"y"}, "sum");
   AddGraphOutput(model, "y", {1, 1, 2, 2});
   absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
   ASSERT_EQ(summary.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(summary.status().message(), HasSubstr("2 graph inputs"));
+  EXPECT_THAT(summary.status().message(), HasSubstr("sum"));
 }
 
 TEST(InspectModelTest, RequiresRank4Input) {

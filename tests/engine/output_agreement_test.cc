@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine/one_input_session.h"
 
 namespace quantd::engine {
 namespace {
@@ -17,7 +18,7 @@ using ::testing::DoubleNear;
 using ::testing::HasSubstr;
 
 // Outputs `transform(row)` for each sample row of its {N, K} input.
-class RowTransformSession : public InferenceSession {
+class RowTransformSession : public testing::OneInputSession {
  public:
   explicit RowTransformSession(std::function<std::vector<float>(std::vector<float>)> transform)
       : transform_(std::move(transform)) {}

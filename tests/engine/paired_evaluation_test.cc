@@ -10,6 +10,7 @@
 #include "engine/eval/paired_batches.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine/one_input_session.h"
 
 namespace quantd::engine {
 namespace {
@@ -19,7 +20,7 @@ using ::testing::HasSubstr;
 
 // Scores each {N, 3} sample as itself, with `bias` added to the last score;
 // counts the samples it ran.
-class ScoringSession : public InferenceSession {
+class ScoringSession : public testing::OneInputSession {
  public:
   explicit ScoringSession(float bias) : bias_(bias) {}
 

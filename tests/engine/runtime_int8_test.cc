@@ -166,6 +166,34 @@ TEST(RuntimeInt8Test, SignedResidualIntoUnsignedDestination) {
   EXPECT_EQ(cy_steps, 1);
 }
 
+// A residual that ONNX broadcasts ([N,C,1,1] into [N,C,H,W]) is expanded in
+// f32 and quantized into the destination before the int8 conv sums onto it.
+TEST(RuntimeInt8Test, BroadcastResidualIntoQuantizedDestination) {
+  std::mt19937 rng(37);
+  PostOp relu;
+  PostOp sum;
+  sum.kind = PostOp::Kind::kSum;
+  sum.sum_input = "p";
+  const Graph g =
+      GraphBuilder({2, 8, 8, 8})
+          .Const("w", {8, 8, 3, 3}, rng, -0.3f, 0.3f)
+          .Const("wo", {4, 8, 1, 1}, rng, -0.5f, 0.5f)
+          .Op("GlobalAveragePool", "gap", {"x"}, "p")
+          .Op("Conv", "c", {"x", "w"}, "y", {{"pads", Ints{1, 1, 1, 1}}}, {sum, relu})
+          .Op("Conv", "co", {"y", "wo"}, "out")
+          .Output("out")
+          .Build();
+  // Inputs in [0, 2] make the residual (their mean, ~1) larger than the
+  // error bound: a residual dropped or misplaced would show.
+  const Int8Run run = RunBoth(g, RandomTensor({2, 8, 8, 8}, rng, 0.0f, 2.0f));
+  ASSERT_GT(MaxAbs(run.fp32.at("p")), 0.5f);
+  const float bound = ConvErrorBound(g.constants.at("w"), Step(run.table, "x"), 2.0f) +
+                      Step(run.table, "p") + Step(run.table, "y");
+  const float err = MaxAbsDiff(run.int8.at("y"), run.fp32.at("y"));
+  EXPECT_LE(err, bound) << "max|y| " << MaxAbs(run.fp32.at("y"));
+  EXPECT_GT(err, 0.0f);  // it really ran in int8
+}
+
 // ResNet's stage pattern: a projection block (its u8 output written over the
 // s8 shortcut's bytes) followed by an identity block, whose sum must reuse
 // those same bytes again instead of copying the residual first (a copy per

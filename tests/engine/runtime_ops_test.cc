@@ -134,6 +134,23 @@ TEST(RuntimeConvTest, FusedResidualSumThenRelu) {
   ExpectMatchesReference(g, {2, 8, 6, 6});
 }
 
+// ONNX's Add broadcasts: a residual of [N,C,1,1] fused into a Conv is
+// expanded over the output's height and width.
+TEST(RuntimeConvTest, FusedResidualSumBroadcastsASmallerResidual) {
+  std::mt19937 rng(4);
+  PostOp sum;
+  sum.kind = PostOp::Kind::kSum;
+  sum.sum_input = "p";
+  const Graph g =
+      GraphBuilder({2, 8, 6, 6})
+          .Const("w", {8, 8, 3, 3}, rng, -0.3f, 0.3f)
+          .Op("GlobalAveragePool", "gap", {"x"}, "p")
+          .Op("Conv", "c", {"x", "w"}, "y", {{"pads", Ints{1, 1, 1, 1}}}, {sum, PostOp{}})
+          .Output("y")
+          .Build();
+  ExpectMatchesReference(g, {2, 8, 6, 6});
+}
+
 TEST(RuntimeGemmTest, TransBAlphaBetaBias) {
   std::mt19937 rng(5);
   const Graph g = GraphBuilder({4, 12})

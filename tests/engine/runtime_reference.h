@@ -621,6 +621,10 @@ inline Tensor Resize(const Tensor& x, const std::vector<int64_t>& out_hw, const 
 
 inline void ApplyPostOps(const Node& n, Tensor& y, const std::map<std::string, Tensor>& env) {
   for (const PostOp& op : n.post_ops) {
+    if (op.kind == PostOp::Kind::kSum) {
+      y = Add(y, env.at(op.sum_input));  // broadcasting as the Add it replaced
+      continue;
+    }
     for (size_t i = 0; i < y.data.size(); ++i) {
       float& v = y.data[i];
       switch (op.kind) {
@@ -631,7 +635,6 @@ inline void ApplyPostOps(const Node& n, Tensor& y, const std::map<std::string, T
           v = std::min(std::max(v, op.alpha), op.beta);
           break;
         case PostOp::Kind::kSum:
-          v += env.at(op.sum_input).data[i];
           break;
         case PostOp::Kind::kLeakyRelu:
           v = Activation("LeakyRelu", v, op.alpha, 0.0f);
@@ -661,10 +664,11 @@ inline void ApplyPostOps(const Node& n, Tensor& y, const std::map<std::string, T
 
 inline Tensor Constant2Tensor(const Constant& c) { return Tensor{"", c.dims, c.floats}; }
 
-// Runs `g` on `input`; returns every value it computed, by name.
-inline std::map<std::string, Tensor> RunAll(const Graph& g, const Tensor& input) {
+// Runs `g` on `inputs` (one per graph input, in graph order); returns every
+// value it computed, by name.
+inline std::map<std::string, Tensor> RunAll(const Graph& g, const std::vector<Tensor>& inputs) {
   std::map<std::string, Tensor> env;
-  env[g.inputs[0].name] = input;
+  for (size_t i = 0; i < g.inputs.size(); ++i) env[g.inputs[i].name] = inputs.at(i);
   auto get = [&](const std::string& name) -> Tensor {
     auto it = env.find(name);
     if (it != env.end()) return it->second;
@@ -829,10 +833,16 @@ inline std::map<std::string, Tensor> RunAll(const Graph& g, const Tensor& input)
   return env;
 }
 
-// Runs `g` on `input`; returns the first graph output.
-inline Tensor Run(const Graph& g, const Tensor& input) {
-  return RunAll(g, input).at(g.outputs[0].name);
+inline std::map<std::string, Tensor> RunAll(const Graph& g, const Tensor& input) {
+  return RunAll(g, std::vector<Tensor>{input});
 }
+
+// Runs `g` on `inputs` (in graph order); returns the first graph output.
+inline Tensor Run(const Graph& g, const std::vector<Tensor>& inputs) {
+  return RunAll(g, inputs).at(g.outputs[0].name);
+}
+
+inline Tensor Run(const Graph& g, const Tensor& input) { return Run(g, std::vector<Tensor>{input}); }
 
 }  // namespace reference
 

@@ -15,7 +15,9 @@ namespace quantd::server {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::FloatNear;
 using ::testing::HasSubstr;
+using ::testing::Pointwise;
 
 // y = 2x, row by row. Its summary declares the batch axis dynamic, or, with
 // `fixed_batch`, fixed at 1 (then merged inputs would be refused). Records
@@ -29,7 +31,10 @@ class DoublingSession : public engine::InferenceSession {
     summary_.outputs = {{"y", {batch, -1}}};
   }
 
-  absl::StatusOr<std::vector<engine::Tensor>> Run(const engine::Tensor& input) override {
+  absl::StatusOr<std::vector<engine::Tensor>> Run(
+      const std::vector<engine::Tensor>& inputs) override {
+    if (inputs.size() != 1) return absl::InvalidArgumentError("one input");
+    const engine::Tensor& input = inputs[0];
     {
       absl::MutexLock lock(&mu_);
       batches_.push_back(input.shape[0]);
@@ -48,8 +53,8 @@ class DoublingSession : public engine::InferenceSession {
     return std::vector<engine::Tensor>{y};
   }
   absl::StatusOr<std::vector<engine::Tensor>> RunObserved(
-      const engine::Tensor& input, const engine::ActivationObserver&) override {
-    return Run(input);
+      const std::vector<engine::Tensor>& inputs, const engine::ActivationObserver&) override {
+    return Run(inputs);
   }
   const engine::ModelSummary& summary() const override { return summary_; }
   engine::Precision precision() const override { return engine::Precision::kFp32; }
@@ -75,6 +80,58 @@ class DoublingSession : public engine::InferenceSession {
   std::vector<float> inputs_;
 };
 
+// y = a + 10 * b[:, 0], row by row, for inputs "a" [N, K] and "b" [N, M]
+// (matched by name, or by position when unnamed): each output row shows which
+// rows of a and of b met. Records the rows of every run; the first run waits
+// for `gate` when one is set.
+class TwoInputSession : public engine::InferenceSession {
+ public:
+  TwoInputSession() {
+    summary_.inputs = {{"a", {-1, -1}}, {"b", {-1, -1}}};
+    summary_.outputs = {{"y", {-1, -1}}};
+  }
+
+  absl::StatusOr<std::vector<engine::Tensor>> Run(
+      const std::vector<engine::Tensor>& inputs) override {
+    if (inputs.size() != 2) return absl::InvalidArgumentError("two inputs");
+    const bool swapped = inputs[0].name == "b" || inputs[1].name == "a";
+    const engine::Tensor& a = inputs[swapped ? 1 : 0];
+    const engine::Tensor& b = inputs[swapped ? 0 : 1];
+    {
+      absl::MutexLock lock(&mu_);
+      batches_.push_back(a.shape[0]);
+    }
+    if (gate_ != nullptr) {
+      gate_->WaitForNotification();
+      gate_ = nullptr;
+    }
+    if (a.shape[0] != b.shape[0]) return absl::InvalidArgumentError("a and b differ in rows");
+    const size_t a_row = a.data.size() / static_cast<size_t>(a.shape[0]);
+    const size_t b_row = b.data.size() / static_cast<size_t>(b.shape[0]);
+    engine::Tensor y{"y", a.shape, a.data};
+    for (size_t i = 0; i < y.data.size(); ++i) y.data[i] += 10 * b.data[i / a_row * b_row];
+    return std::vector<engine::Tensor>{y};
+  }
+  absl::StatusOr<std::vector<engine::Tensor>> RunObserved(
+      const std::vector<engine::Tensor>& inputs, const engine::ActivationObserver&) override {
+    return Run(inputs);
+  }
+  const engine::ModelSummary& summary() const override { return summary_; }
+  engine::Precision precision() const override { return engine::Precision::kFp32; }
+
+  void HoldFirstRun(absl::Notification* gate) { gate_ = gate; }
+  std::vector<int64_t> batches() const {
+    absl::MutexLock lock(&mu_);
+    return batches_;
+  }
+
+ private:
+  engine::ModelSummary summary_;
+  absl::Notification* gate_ = nullptr;
+  mutable absl::Mutex mu_;
+  std::vector<int64_t> batches_;
+};
+
 engine::Tensor Rows(std::vector<float> first_features, int64_t features = 2) {
   engine::Tensor t;
   t.name = "x";
@@ -85,11 +142,17 @@ engine::Tensor Rows(std::vector<float> first_features, int64_t features = 2) {
   return t;
 }
 
+engine::Tensor Named(std::string name, engine::Tensor tensor) {
+  tensor.name = std::move(name);
+  return tensor;
+}
+
 void WaitForWaiting(const InferScheduler& scheduler, int64_t count) {
   while (scheduler.waiting() != count) std::this_thread::yield();
 }
 
-// Starts one Run per input on its own thread; Join() collects the results.
+// Starts one Run per input (or per set of inputs) on its own thread; Join()
+// collects the results.
 class Clients {
  public:
   Clients(InferScheduler& scheduler, std::shared_ptr<engine::InferenceSession> session,
@@ -99,6 +162,14 @@ class Clients {
       threads_.emplace_back([&, i, session, input = inputs[i], deadline] {
         results_[i] = scheduler.Run(session, input, deadline);
       });
+    }
+  }
+  Clients(InferScheduler& scheduler, std::shared_ptr<engine::InferenceSession> session,
+          std::vector<std::vector<engine::Tensor>> calls)
+      : results_(calls.size()) {
+    for (size_t i = 0; i < calls.size(); ++i) {
+      threads_.emplace_back(
+          [&, i, session, inputs = calls[i]] { results_[i] = scheduler.Run(session, inputs); });
     }
   }
   std::vector<absl::StatusOr<std::vector<engine::Tensor>>>& Join() {
@@ -118,6 +189,13 @@ struct Blocked {
   Blocked(InferScheduler& scheduler, std::shared_ptr<DoublingSession> session) {
     session->HoldFirstRun(&gate);
     blocker.emplace(scheduler, session, std::vector<engine::Tensor>{Rows({-1})});
+    while (scheduler.running() != 1) std::this_thread::yield();
+  }
+  Blocked(InferScheduler& scheduler, std::shared_ptr<TwoInputSession> session) {
+    session->HoldFirstRun(&gate);
+    blocker.emplace(
+        scheduler, session,
+        std::vector<std::vector<engine::Tensor>>{{Named("a", Rows({-1})), Named("b", Rows({-1}))}});
     while (scheduler.running() != 1) std::this_thread::yield();
   }
   absl::Notification gate;
@@ -187,6 +265,112 @@ TEST(InferSchedulerTest, CallsOfOtherShapesOrSessionsNeverMerge) {
   for (auto& result : elsewhere.Join()) ASSERT_TRUE(result.ok());
   EXPECT_THAT(session->batches(), ElementsAre(1, 2, 1));
   EXPECT_THAT(other->batches(), ElementsAre(1));
+}
+
+// Two-input calls merge input by input: every call's rows of a and of b are
+// stacked at the same offset, and each call gets its own rows back.
+TEST(InferSchedulerTest, MergesTwoInputCallsKeepingEachCallsRowsTogether) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::ZeroDuration()});
+  auto session = std::make_shared<TwoInputSession>();
+  Blocked blocked(scheduler, session);
+  // b has 3 features, a 2; the last call has two rows.
+  auto call = [](std::vector<float> rows) {
+    std::vector<float> b_rows;
+    for (float r : rows) b_rows.push_back(100 * r);
+    return std::vector<engine::Tensor>{Named("a", Rows(rows)), Named("b", Rows(b_rows, 3))};
+  };
+  Clients mergeable(
+      scheduler, session,
+      std::vector<std::vector<engine::Tensor>>{call({0}), call({1}), call({2, 2.5f})});
+  WaitForWaiting(scheduler, 3);
+  // The same inputs named in the other order: not the same kind of call.
+  std::vector<engine::Tensor> reordered = call({3});
+  std::swap(reordered[0], reordered[1]);
+  Clients apart(scheduler, session, std::vector<std::vector<engine::Tensor>>{reordered});
+  WaitForWaiting(scheduler, 4);
+  blocked.gate.Notify();
+  auto& results = mergeable.Join();
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    std::vector<float> expected;
+    for (float r : i == 2 ? std::vector<float>{2, 2.5f} : std::vector<float>{float(i)}) {
+      expected.push_back(r + 1000 * r);
+      expected.push_back(r + 0.1f + 1000 * r);
+    }
+    const engine::Tensor& y = (*results[i])[0];
+    EXPECT_THAT(y.shape, ElementsAre(i == 2 ? 2 : 1, 2));
+    EXPECT_THAT(y.data, Pointwise(FloatNear(1e-3f), expected));
+  }
+  auto& alone = apart.Join();
+  ASSERT_TRUE(alone[0].ok()) << alone[0].status();
+  EXPECT_THAT((*alone[0])[0].data, Pointwise(FloatNear(1e-3f), {3003.0f, 3003.1f}));
+  // The three calls of one kind (4 rows) ran as one: 3 runs for 5 calls.
+  EXPECT_THAT(session->batches(), ElementsAre(1, 4, 1));
+  EXPECT_EQ(scheduler.runs(), 3);
+}
+
+// Calls merge only when every input has the same non-batch shape: here only
+// b differs (3 features against 2), and only the calls whose b agree merge.
+TEST(InferSchedulerTest, TwoInputCallsWithOtherSampleShapesDoNotMerge) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::ZeroDuration()});
+  auto session = std::make_shared<TwoInputSession>();
+  Blocked blocked(scheduler, session);
+  Clients wide(
+      scheduler, session,
+      std::vector<std::vector<engine::Tensor>>{{Named("a", Rows({1})), Named("b", Rows({10}, 3))}});
+  WaitForWaiting(scheduler, 1);
+  Clients narrow(
+      scheduler, session,
+      std::vector<std::vector<engine::Tensor>>{{Named("a", Rows({2})), Named("b", Rows({20}, 2))},
+                                               {Named("a", Rows({3})), Named("b", Rows({30}, 2))}});
+  WaitForWaiting(scheduler, 3);
+  blocked.gate.Notify();
+  for (auto* clients : {&wide, &narrow}) {
+    for (auto& result : clients->Join()) {
+      ASSERT_TRUE(result.ok()) << result.status();
+      const float a = (*result)[0].data[0] / 101;  // y = a + 10 * 10a
+      EXPECT_THAT((*result)[0].data, Pointwise(FloatNear(1e-3f), {101 * a, 101 * a + 0.1f}));
+    }
+  }
+  EXPECT_THAT(session->batches(), ElementsAre(1, 1, 2));
+}
+
+// A call whose inputs hold different numbers of rows has no rows to stack
+// consistently: it runs alone, and the session judges it.
+TEST(InferSchedulerTest, CallsWhoseInputsDifferInRowsRunAlone) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::ZeroDuration()});
+  auto session = std::make_shared<TwoInputSession>();
+  Blocked blocked(scheduler, session);
+  Clients uneven(scheduler, session,
+                 std::vector<std::vector<engine::Tensor>>{
+                     {Named("a", Rows({1})), Named("b", Rows({10, 11}))}});
+  WaitForWaiting(scheduler, 1);
+  Clients even(
+      scheduler, session,
+      std::vector<std::vector<engine::Tensor>>{{Named("a", Rows({2})), Named("b", Rows({20}))},
+                                               {Named("a", Rows({3})), Named("b", Rows({30}))}});
+  WaitForWaiting(scheduler, 3);
+  blocked.gate.Notify();
+  EXPECT_EQ(uneven.Join()[0].status().code(), absl::StatusCode::kInvalidArgument);
+  auto& results = even.Join();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    const float a = static_cast<float>(i + 2);
+    EXPECT_THAT((*results[i])[0].data, Pointwise(FloatNear(1e-3f), {101 * a, 101 * a + 0.1f}));
+  }
+  EXPECT_THAT(session->batches(), ElementsAre(1, 1, 2));
+}
+
+TEST(InferSchedulerTest, RefusesAnInputWithoutABatchRowNamingIt) {
+  InferScheduler scheduler(1, 64, InferBatching{32, absl::ZeroDuration()});
+  auto session = std::make_shared<TwoInputSession>();
+  absl::StatusOr<std::vector<engine::Tensor>> refused =
+      scheduler.Run(session, {Named("a", Rows({1})), engine::Tensor{"b", {0, 2}, {}}});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("'b'"));
+  EXPECT_EQ(scheduler.Run(session, std::vector<engine::Tensor>{}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(InferSchedulerTest, MaxBatchOfOneRunsEveryCallAlone) {

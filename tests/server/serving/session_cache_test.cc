@@ -13,11 +13,11 @@ namespace {
 // A stand-in session: the cache only stores and hands out sessions.
 class FakeSession : public engine::InferenceSession {
  public:
-  absl::StatusOr<std::vector<engine::Tensor>> Run(const engine::Tensor&) override {
+  absl::StatusOr<std::vector<engine::Tensor>> Run(const std::vector<engine::Tensor>&) override {
     return std::vector<engine::Tensor>{};
   }
   absl::StatusOr<std::vector<engine::Tensor>> RunObserved(
-      const engine::Tensor&, const engine::ActivationObserver&) override {
+      const std::vector<engine::Tensor>&, const engine::ActivationObserver&) override {
     return std::vector<engine::Tensor>{};
   }
   const engine::ModelSummary& summary() const override { return summary_; }
