@@ -50,17 +50,17 @@ absl::Status CheckOperatorSupport(const Graph& graph) {
       absl::StrCat("unsupported operators: ", absl::StrJoin(parts, ", ")));
 }
 
-// The runtime compiles a Plan per set of input shapes, so batch, height and
-// width may be dynamic; the channel count must be fixed, because the weights
-// of the layer reading the input are built for it.
+// The runtime compiles a Plan per set of input shapes, so any dimension may
+// be dynamic, except an image's channel count (rank 4, NCHW): the weights of
+// the layer reading the input are built for it. Scalars are not inputs the
+// runtime can bind.
 absl::Status CheckInput(const ValueInfo& input) {
   const std::string shape = absl::StrCat("[", absl::StrJoin(input.shape, ","), "]");
-  if (input.shape.size() != 4) {
-    return absl::InvalidArgumentError(absl::StrCat("graph input '", input.name, "' has shape ",
-                                                   shape,
-                                                   "; quantd expects a rank-4 NCHW float tensor"));
+  if (input.shape.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "graph input '", input.name, "' is a scalar; quantd takes tensors of rank 1 or more"));
   }
-  if (input.shape[1] <= 0) {
+  if (input.shape.size() == 4 && input.shape[1] <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("graph input '", input.name, "' has shape ", shape,
                      "; the channel dimension (C) must be fixed (N, H and W may be dynamic)"));

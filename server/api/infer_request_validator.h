@@ -21,7 +21,8 @@ absl::StatusOr<v1::ModelVersion> ResolveModelVersion(const v1::Model& model, int
 inline constexpr int kMaxInferImages = 256;
 
 // The request's form, before any tensor or image is looked at: exactly one of
-// `input` and `images` (INVALID_ARGUMENT), at most kMaxInferImages images
+// `input`, `images` and `inputs` (INVALID_ARGUMENT; `inputs` for a model with
+// several inputs, then checked by ValidateInferInputs), at most kMaxInferImages images
 // (RESOURCE_EXHAUSTED), images only for a model with a preprocessing spec
 // (FAILED_PRECONDITION), top_k >= 0 (INVALID_ARGUMENT); a tensor input is then
 // checked by ValidateInferInput.
@@ -30,6 +31,11 @@ absl::Status ValidateInferRequest(const v1::InferRequest& request, const v1::Mod
 // The input tensor is well formed (every dimension positive, as many values
 // as the shape holds) and fits the model's first input where that is static.
 absl::Status ValidateInferInput(const v1::Tensor& input, const v1::Model& model);
+
+// `inputs` holds one well-formed tensor for each model input, matched by
+// name (an unnamed tensor takes the input at its position), each fitting
+// its input; INVALID_ARGUMENT names the tensor and what is wrong.
+absl::Status ValidateInferInputs(const v1::InferRequest& request, const v1::Model& model);
 
 }  // namespace quantd::server
 

@@ -418,18 +418,23 @@ absl::Status QuantdService::DoInfer(const v1::InferRequest& request, v1::InferRe
   call.version = absl::StrCat(version.version());
   RETURN_IF_ERROR(ValidateInferRequest(request, model));
 
-  engine::Tensor input;
+  std::vector<engine::Tensor> inputs;
   if (request.images_size() > 0) {
-    ASSIGN_OR_RETURN(input, InputFromImages(request, model));
+    ASSIGN_OR_RETURN(inputs.emplace_back(), InputFromImages(request, model));
+  } else if (request.has_input()) {
+    inputs.push_back(ToEngineTensor(request.input()));
+    if (inputs[0].name.empty() && model.inputs_size() > 0) {
+      inputs[0].name = model.inputs(0).name();
+    }
   } else {
-    input = ToEngineTensor(request.input());
-    if (input.name.empty() && model.inputs_size() > 0) input.name = model.inputs(0).name();
+    for (int i = 0; i < request.inputs_size(); ++i) {
+      engine::Tensor& input = inputs.emplace_back(ToEngineTensor(request.inputs(i)));
+      if (input.name.empty()) input.name = model.inputs(i).name();
+    }
   }
 
-  call.batch_size = input.shape.empty() ? 0 : input.shape[0];
+  call.batch_size = inputs[0].shape.empty() ? 0 : inputs[0].shape[0];
   call.input_time = absl::Now() - started;
-  std::vector<engine::Tensor> inputs;
-  inputs.push_back(std::move(input));
   InferScheduler::Timing timing;
   absl::StatusOr<std::vector<engine::Tensor>> run =
       runner_->Run(model.id(), version, std::move(inputs), deadline, &timing);

@@ -19,10 +19,7 @@ absl::StatusOr<std::vector<engine::Tensor>> ModelRunner::Run(const std::string& 
                                                              InferScheduler::Timing* timing) {
   absl::StatusOr<std::shared_ptr<engine::InferenceSession>> session = Session(model_id, version);
   if (!session.ok()) return session.status();
-  if (inputs.size() != 1) {
-    return absl::UnimplementedError("quantd runs models with exactly one input");
-  }
-  return scheduler_->Run(*std::move(session), std::move(inputs.front()), deadline, timing);
+  return scheduler_->Run(*std::move(session), std::move(inputs), deadline, timing);
 }
 
 }  // namespace quantd::server

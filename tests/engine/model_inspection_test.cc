@@ -105,15 +105,15 @@ TEST(InspectModelTest, ReportsEveryInput) {
 TEST(InspectModelTest, ChecksEveryInput) {
   onnx::ModelProto model = MakeOnnxModel();
   AddGraphInput(model, "a", {-1, 1, 2, 2});
-  AddGraphInput(model, "b", {-1, 4});
+  AddGraphInput(model, "b", {-1, -1, 2, 2});
   AddNode(model, "Relu", {"a"}, {"y"});
   AddNode(model, "Relu", {"b"}, {"z"});
   AddGraphOutput(model, "y", {-1, 1, 2, 2});
-  AddGraphOutput(model, "z", {-1, 4});
+  AddGraphOutput(model, "z", {-1, -1, 2, 2});
   absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
   ASSERT_EQ(summary.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(summary.status().message(), HasSubstr("graph input 'b'"));
-  EXPECT_THAT(summary.status().message(), HasSubstr("rank-4"));
+  EXPECT_THAT(summary.status().message(), HasSubstr("channel dimension"));
 }
 
 // Shapes are inferred with every input bound: [1,1,2,2] + [1,1,3,3] does not
@@ -129,15 +129,25 @@ TEST(InspectModelTest, InfersShapesFromEveryInput) {
   EXPECT_THAT(summary.status().message(), HasSubstr("sum"));
 }
 
-TEST(InspectModelTest, RequiresRank4Input) {
-  onnx::ModelProto model = MakeOnnxModel();
-  AddGraphInput(model, "x", {-1, 784});
-  AddNode(model, "Relu", {"x"}, {"y"});
-  AddGraphOutput(model, "y", {-1, 784});
-  absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
+// Inputs need not be images: feature vectors and sequences are accepted;
+// a scalar input is not.
+TEST(InspectModelTest, AcceptsInputsOfAnyRankButScalars) {
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{-1, 784}, std::vector<int64_t>{-1, -1, 64}}) {
+    onnx::ModelProto model = MakeOnnxModel();
+    AddGraphInput(model, "x", shape);
+    AddNode(model, "Relu", {"x"}, {"y"});
+    AddGraphOutput(model, "y", shape);
+    absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
+    EXPECT_TRUE(summary.ok()) << summary.status();
+  }
+  onnx::ModelProto scalar = MakeOnnxModel();
+  AddGraphInput(scalar, "x", {});
+  AddNode(scalar, "Relu", {"x"}, {"y"});
+  AddGraphOutput(scalar, "y", {});
+  absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(scalar));
   ASSERT_EQ(summary.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(summary.status().message(), HasSubstr("graph input 'x'"));
-  EXPECT_THAT(summary.status().message(), HasSubstr("rank-4"));
+  EXPECT_THAT(summary.status().message(), HasSubstr("graph input 'x' is a scalar"));
 }
 
 // Detectors take any image size: the runtime compiles a Plan per input shape.

@@ -85,8 +85,8 @@ TEST(ValidateInferInputTest, RejectsMalformedTensors) {
 v1::Tensor RawTensorOf(std::vector<int64_t> shape, std::vector<float> values) {
   v1::Tensor tensor;
   for (int64_t d : shape) tensor.add_shape(d);
-  tensor.set_raw_data(std::string(reinterpret_cast<const char*>(values.data()),
-                                  values.size() * sizeof(float)));
+  tensor.set_raw_data(
+      std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
   return tensor;
 }
 
@@ -122,6 +122,64 @@ TEST(ValidateInferInputTest, RejectsShapeThatDoesNotFitTheModel) {
   EXPECT_EQ(status.message(),
             "input tensor shape [1,1,4,1] does not fit model input 'input' [-1,1,2,2]");
   EXPECT_FALSE(ValidateInferInput(TensorOf({4, 4}, 16), model).ok());
+}
+
+// A model with two inputs: "input" [-1,1,2,2] (the helper's) and "b" [-1,3].
+v1::Model TwoInputModel() {
+  v1::Model model = ModelWithVersions({v1::FP32});
+  v1::TensorInfo* b = model.add_inputs();
+  b->set_name("b");
+  b->add_shape(-1);
+  b->add_shape(3);
+  return model;
+}
+
+v1::InferRequest WithInputs(std::vector<std::pair<std::string, v1::Tensor>> tensors) {
+  v1::InferRequest request;
+  for (auto& [name, tensor] : tensors) {
+    tensor.set_name(name);
+    *request.add_inputs() = tensor;
+  }
+  return request;
+}
+
+TEST(ValidateInferInputsTest, EveryInputOnceByNameOrPosition) {
+  const v1::Model model = TwoInputModel();
+  EXPECT_TRUE(
+      ValidateInferRequest(
+          WithInputs({{"b", TensorOf({2, 3}, 6)}, {"input", TensorOf({2, 1, 2, 2}, 8)}}), model)
+          .ok());
+  EXPECT_TRUE(ValidateInferRequest(
+                  WithInputs({{"", TensorOf({2, 1, 2, 2}, 8)}, {"", TensorOf({2, 3}, 6)}}), model)
+                  .ok());
+  const struct {
+    v1::InferRequest request;
+    const char* message;
+  } bad[] = {
+      {WithInputs({{"input", TensorOf({2, 1, 2, 2}, 8)}}), "holds 1 tensors for a model with 2"},
+      {WithInputs({{"input", TensorOf({2, 1, 2, 2}, 8)}, {"c", TensorOf({2, 3}, 6)}}),
+       "inputs[1] names 'c'"},
+      {WithInputs({{"input", TensorOf({2, 1, 2, 2}, 8)}, {"input", TensorOf({2, 1, 2, 2}, 8)}}),
+       "'input' is given twice"},
+      {WithInputs({{"input", TensorOf({2, 1, 2, 2}, 8)}, {"b", TensorOf({2, 4}, 8)}}),
+       "input 'b' shape [2,4] does not fit"},
+      {WithInputs({{"input", TensorOf({2, 1, 2, 2}, 7)}, {"b", TensorOf({2, 3}, 6)}}),
+       "input 'input' shape [2,1,2,2] needs 8 values"},
+  };
+  for (const auto& [request, message] : bad) {
+    const absl::Status status = ValidateInferRequest(request, model);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << message;
+    EXPECT_THAT(status.message(), HasSubstr(message));
+  }
+  // One `input` tensor for a two-input model names the field to use.
+  v1::InferRequest single;
+  *single.mutable_input() = TensorOf({2, 1, 2, 2}, 8);
+  EXPECT_THAT(ValidateInferRequest(single, model).message(), HasSubstr("`inputs`"));
+  // `input` and `inputs` together are refused.
+  v1::InferRequest both =
+      WithInputs({{"input", TensorOf({2, 1, 2, 2}, 8)}, {"b", TensorOf({2, 3}, 6)}});
+  *both.mutable_input() = TensorOf({2, 1, 2, 2}, 8);
+  EXPECT_THAT(ValidateInferRequest(both, model).message(), HasSubstr("exactly one of"));
 }
 
 }  // namespace
