@@ -16,8 +16,8 @@ namespace {
 namespace fs = std::filesystem;
 
 bool IsImageFile(const fs::path& path) {
-  static const std::set<std::string> kExtensions = {".png", ".jpg",  ".jpeg", ".bmp", ".webp",
-                                                    ".tif", ".tiff", ".pgm",  ".ppm", ".pbm"};
+  // The formats the server decodes (engine/data/image_preprocessing.h).
+  static const std::set<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".bmp"};
   if (path.filename().string().starts_with(".")) return false;
   return kExtensions.contains(absl::AsciiStrToLower(path.extension().string()));
 }
@@ -40,7 +40,7 @@ absl::StatusOr<ImageFolder> ScanImageFolder(const std::string& root) {
   }
   if (relative.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "'", root, "' holds no .png/.jpg/.jpeg/.bmp/.webp/.tif/.pgm/.ppm images"));
+        "'", root, "' holds no .png/.jpg/.jpeg/.bmp images"));
   }
   std::sort(relative.begin(), relative.end());
 

@@ -19,7 +19,7 @@ struct ImageFolder {
 };
 
 // Scans `root` recursively for image files (by extension: png, jpg, jpeg,
-// bmp, webp, tif, tiff, pgm, ppm, pbm; hidden files skipped). INVALID_ARGUMENT
+// bmp: the formats the server decodes; hidden files skipped). INVALID_ARGUMENT
 // telling the user how to arrange the folder when it holds no images or mixes
 // loose images with class folders or nests deeper than one level.
 absl::StatusOr<ImageFolder> ScanImageFolder(const std::string& root);

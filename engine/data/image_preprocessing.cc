@@ -58,6 +58,18 @@ uint32_t BigEndian32(std::string_view bytes, size_t at) {
 // image that declares 100000x100000 pixels is refused before OpenCV
 // allocates for it.
 std::optional<ImageSize> DeclaredSize(std::string_view bytes) {
+  // BMP: "BM", then a BITMAPINFOHEADER (or larger) whose width and height
+  // are little-endian int32 at 18 and 22 (a negative height: top-down rows).
+  if (bytes.size() >= 26 && bytes.substr(0, 2) == "BM") {
+    const auto le32 = [&](size_t i) {
+      uint32_t v = 0;
+      for (int k = 3; k >= 0; --k) v = v << 8 | static_cast<unsigned char>(bytes[i + k]);
+      return static_cast<int32_t>(v);
+    };
+    const int64_t width = le32(18);
+    const int64_t height = le32(22);
+    return ImageSize{height < 0 ? -height : height, width < 0 ? -width : width};
+  }
   // PNG: signature, then the IHDR chunk: width and height at 16 and 20.
   if (bytes.size() >= 24 && bytes.substr(0, 8) == std::string_view("\x89PNG\r\n\x1a\n", 8) &&
       bytes.substr(12, 4) == "IHDR") {
@@ -104,9 +116,17 @@ absl::Status CheckSides(int64_t rows, int64_t cols, const char* what) {
 // color images as BGR).
 absl::StatusOr<cv::Mat> Decode(std::string_view encoded, ColorOrder color_order) {
   if (encoded.empty()) return absl::InvalidArgumentError("image is empty (0 bytes)");
-  if (const std::optional<ImageSize> declared = DeclaredSize(encoded)) {
-    RETURN_IF_ERROR(CheckSides(declared->rows, declared->cols, "header declares"));
+  // Only formats whose size is read from the header before decoding: OpenCV
+  // reads many more (DICOM, JPEG 2000, OpenEXR, ...), and a 1 KB DICOM file
+  // declaring a 2 GB element made it allocate 2 GB (found by fuzzing).
+  const std::optional<ImageSize> declared = DeclaredSize(encoded);
+  if (!declared.has_value()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "image (%d bytes) is not a PNG, JPEG or BMP file with a readable header; quantd decodes "
+        "only these, whose size it checks before decoding",
+        encoded.size()));
   }
+  RETURN_IF_ERROR(CheckSides(declared->rows, declared->cols, "header declares"));
   const cv::Mat buffer(1, static_cast<int>(encoded.size()), CV_8UC1,
                        const_cast<char*>(encoded.data()));
   const int mode = color_order == ColorOrder::kGrayscale ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR;
@@ -114,7 +134,7 @@ absl::StatusOr<cv::Mat> Decode(std::string_view encoded, ColorOrder color_order)
   // imdecode signals garbage with an empty Mat, not an exception.
   if (decoded.empty()) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "could not decode image (%d bytes): not a PNG, JPEG or other format OpenCV reads",
+        "could not decode image (%d bytes): a PNG, JPEG or BMP header, but not a valid image",
         encoded.size()));
   }
   RETURN_IF_ERROR(CheckSides(decoded.rows, decoded.cols, "is"));

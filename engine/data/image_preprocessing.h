@@ -41,9 +41,10 @@ struct ImagePreprocessing {
 // count, a std <= 0.
 absl::Status ValidateImagePreprocessing(const ImagePreprocessing& spec);
 
-// Decodes and preprocesses one encoded image (PNG, JPEG, BMP, ...) into a
+// Decodes and preprocesses one encoded image (PNG, JPEG or BMP: formats whose
+// size is checked from the header before decoding) into a
 // {1, channels, crop_height, crop_width} tensor. INVALID_ARGUMENT if the bytes
-// are not an image OpenCV can decode, the spec is invalid, or (without a
+// are not such an image, the spec is invalid, or (without a
 // resize) the image is smaller than the crop.
 absl::StatusOr<Tensor> PreprocessImage(std::string_view encoded, const ImagePreprocessing& spec);
 

@@ -131,7 +131,11 @@ TEST(ImagePreprocessingTest, JpegDecodesApproximately) {
 TEST(ImagePreprocessingTest, GarbageAndTooSmallImagesAreInvalidArgument) {
   const absl::StatusOr<Tensor> garbage = PreprocessImage("definitely not an image", Gray(28));
   EXPECT_EQ(garbage.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(garbage.status().message(), HasSubstr("could not decode"));
+  EXPECT_THAT(garbage.status().message(), HasSubstr("not a PNG, JPEG or BMP"));
+  // A PNG header with its image data cut off.
+  const absl::StatusOr<Tensor> truncated =
+      PreprocessImage(Encode(Gradient(), ".png").substr(0, 40), Gray(28));
+  EXPECT_THAT(truncated.status().message(), HasSubstr("could not decode"));
   EXPECT_EQ(PreprocessImage("", Gray(28)).status().code(), absl::StatusCode::kInvalidArgument);
   const absl::StatusOr<Tensor> small = PreprocessImage(Encode(Gradient(), ".png"), Gray(32));
   EXPECT_EQ(small.status().code(), absl::StatusCode::kInvalidArgument);
@@ -172,6 +176,27 @@ TEST(ImagePreprocessingTest, DeclaredAndResizedSidesAreCheckedBeforeAllocating) 
   EXPECT_THAT(refused.status().message(), HasSubstr("would be resized to 256x10240"));
   // 1 x 30 grows to 256 x 7680, within the limit.
   EXPECT_TRUE(PreprocessImage(Encode(Gradient(1, 30), ".png"), wide).ok());
+}
+
+// Only formats whose size is read before decoding are decoded: BMP is, with
+// its header checked like PNG's; others OpenCV would read are refused. A 1 KB
+// DICOM file declaring a 2 GB element made OpenCV allocate 2 GB (fuzzing).
+TEST(ImagePreprocessingTest, DecodesOnlyFormatsWhoseSizeIsCheckedFirst) {
+  EXPECT_TRUE(PreprocessImage(Encode(Gradient(), ".bmp"), Gray(28)).ok());
+  std::string bmp = Encode(Gradient(), ".bmp");
+  bmp[22] = 0x28;  // height 0x2328 = 9000, little-endian at byte 22
+  bmp[23] = 0x23;
+  EXPECT_THAT(PreprocessImage(bmp, Gray(28)).status().message(),
+              HasSubstr("header declares 9000x28"));
+
+  std::string dicom(128, '\0');
+  dicom += "DICM";
+  dicom += std::string(64, 'x');
+  for (const std::string& other : {Encode(Gradient(), ".pgm"), dicom}) {
+    const absl::StatusOr<Tensor> refused = PreprocessImage(other, Gray(28));
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(refused.status().message(), HasSubstr("not a PNG, JPEG or BMP"));
+  }
 }
 
 TEST(ImagePreprocessingTest, ValidationNamesTheField) {
