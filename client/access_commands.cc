@@ -26,6 +26,10 @@ int NewTokenCommand(const std::vector<std::string>& args, const std::string& tok
         absl::StrCat("unknown role '", role, "'; roles are admin, build, infer, read"));
   }
   if (token_out.empty()) return ReportUsageError("new-token needs --token_out=FILE");
+  // The server's token file splits lines at whitespace.
+  if (args.size() == 2 && args[1].find_first_of(" \t\r\n") != std::string::npos) {
+    return ReportUsageError("the token's NAME may not contain whitespace");
+  }
   const absl::StatusOr<std::string> token = GenerateToken();
   if (!token.ok()) {
     std::fprintf(stderr, "quantctl: %s\n", std::string(token.status().message()).c_str());
@@ -42,6 +46,7 @@ int NewTokenCommand(const std::vector<std::string>& args, const std::string& tok
   const bool written =
       write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size());
   if (close(fd) != 0 || !written) {
+    unlink(token_out.c_str());  // a partial file would block the retry (O_EXCL)
     std::fprintf(stderr, "quantctl: writing %s failed\n", token_out.c_str());
     return kExitFailure;
   }

@@ -49,7 +49,8 @@ std::string BearerToken(const grpc::ServerContext& context) {
   const auto it = metadata.find("authorization");
   if (it == metadata.end()) return "";
   const absl::string_view value(it->second.data(), it->second.size());
-  if (!absl::StartsWith(value, kBearer)) return "";
+  // The scheme name is case-insensitive (RFC 6750, RFC 7235).
+  if (!absl::StartsWithIgnoreCase(value, kBearer)) return "";
   return std::string(absl::StripAsciiWhitespace(value.substr(kBearer.size())));
 }
 

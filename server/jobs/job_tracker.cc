@@ -146,7 +146,11 @@ absl::Status JobTracker::UpdateLocked(const std::string& job_id,
   // datasets against deletion and keep WatchJob open forever. The stored row
   // stays RUNNING; a restart then settles it (SUCCEEDED when its version was
   // published, else FAILED as interrupted).
-  if (!saved.ok() && !IsTerminal(updated.state())) return saved;
+  // Only a RUNNING job's end is applied unsaved: a restart settles a stored
+  // RUNNING row, but would run a QUEUED one whose cancel was not saved.
+  if (!saved.ok() && !(IsTerminal(updated.state()) && it->second.job.state() == v1::RUNNING)) {
+    return saved;
+  }
   const bool ended = !IsTerminal(it->second.job.state()) && IsTerminal(updated.state());
   it->second.job = std::move(updated);
   ++it->second.revision;
@@ -155,12 +159,17 @@ absl::Status JobTracker::UpdateLocked(const std::string& job_id,
 }
 
 void JobTracker::PruneFinishedLocked(const std::string& keep_id) {
+  // Jobs that ended within the last minute stay, so that a WatchJob stream
+  // still sees the end of its job even when many jobs end at once.
+  const int64_t recent = NowUnixMs() - 60'000;
   std::vector<std::pair<std::pair<int64_t, int64_t>, std::string>> prunable;
   int64_t finished = 0;
   for (const auto& [id, entry] : jobs_) {
     if (!IsTerminal(entry.job.state())) continue;
     ++finished;
-    if (id != keep_id) prunable.push_back({{entry.job.finished_unix_ms(), entry.sequence}, id});
+    if (id != keep_id && entry.job.finished_unix_ms() < recent) {
+      prunable.push_back({{entry.job.finished_unix_ms(), entry.sequence}, id});
+    }
   }
   const int64_t excess = finished - max_finished_jobs_;
   if (excess <= 0) return;

@@ -75,7 +75,12 @@ absl::StatusOr<engine::Tensor> ToEngineInput(const InputTensor& input, const std
   tensor.shape.assign(input.shape().begin(), input.shape().end());
   const int64_t given =
       raw != nullptr ? static_cast<int64_t>(raw->size()) : input.contents().fp32_contents_size();
-  const int64_t wanted = raw != nullptr ? values * static_cast<int64_t>(sizeof(float)) : values;
+  int64_t wanted = values;
+  // A shape of 2^62 values times 4 bytes would wrap around to a small count.
+  if (raw != nullptr && __builtin_mul_overflow(values, int64_t{sizeof(float)}, &wanted)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " shape ", ShapeToString(input.shape()), " holds more bytes than 2^63"));
+  }
   if (given != wanted) {
     return absl::InvalidArgumentError(absl::StrCat(
         what, " shape ", ShapeToString(input.shape()), " needs ", wanted,

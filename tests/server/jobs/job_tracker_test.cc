@@ -104,6 +104,20 @@ TEST(JobTrackerTest, AFinalStateThatCannotBeSavedStillEndsTheJob) {
   EXPECT_EQ((*stored)[0].state(), v1::RUNNING);
 }
 
+// A QUEUED job's cancel that cannot be saved is not applied: its stored row
+// would still say QUEUED, and a restart would run it.
+TEST(JobTrackerTest, AnUnsavedCancelOfAQueuedJobIsNotApplied) {
+  testing::TempDir dir;
+  auto repository = Repository::Open(dir.path());
+  ASSERT_TRUE(repository.ok());
+  auto tracker = JobTracker::Load(repository->get());
+  ASSERT_TRUE(tracker.ok());
+  ASSERT_TRUE((*tracker)->Add(MakeJob("job_1", v1::QUEUED, 1)).ok());
+  BreakJobSaves(dir.path());
+  EXPECT_FALSE((*tracker)->RequestCancel("job_1").ok());
+  EXPECT_EQ((*tracker)->Get("job_1")->state(), v1::QUEUED);
+}
+
 // Finished jobs beyond the limit go, those that finished first, at load
 // and when a job ends; running and queued jobs are never pruned, nor is the
 // job that just ended, however old.

@@ -117,6 +117,19 @@ TEST(KServeTensorsTest, EachMistakeNamesTheInput) {
   }
 }
 
+// 2^62 values of 4 bytes each wrap a 64-bit byte count around to 0: the
+// empty raw entry must not pass for them.
+TEST(KServeTensorsTest, ByteCountsThatOverflowAreRefused) {
+  inference::ModelInferRequest request;
+  AddInput(request, "image", {int64_t{1} << 61, 2});
+  AddInput(request, "mask", {1, 2});
+  request.add_raw_input_contents("");
+  request.add_raw_input_contents(RawBytes({1, 2}));
+  const auto tensors = InputsFromModelInfer(request, TwoInputModel());
+  EXPECT_EQ(tensors.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(tensors.status().message(), HasSubstr("more bytes than 2^63"));
+}
+
 TEST(KServeTensorsTest, OutputsAreRawFp32AndFilteredByName) {
   std::vector<engine::Tensor> outputs(2);
   outputs[0] = {"logits", {1, 3}, {1, 2, 3}};
