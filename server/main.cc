@@ -46,6 +46,16 @@ ABSL_FLAG(int64_t, max_infer_response_bytes, int64_t{64} << 20,
           "Largest Infer response (output tensors and top-k classifications), at most 1 GiB; "
           "larger ones fail with RESOURCE_EXHAUSTED before they are built");
 
+ABSL_FLAG(int64_t, max_infer_inflight_bytes, int64_t{1} << 30,
+          "Bytes that Infer/ModelInfer calls in progress may hold for their inputs together "
+          "(the request, its tensors, decoded images); calls beyond fail with RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_concurrent_uploads, 4,
+          "Model and dataset uploads received at once; more fail with RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_concurrent_downloads, 8,
+          "DownloadVersion streams at once; more fail with RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_stored_dataset_bytes, int64_t{16} << 30,
+          "Decoded bytes of all stored datasets together; an upload beyond fails with "
+          "RESOURCE_EXHAUSTED");
 ABSL_FLAG(int64_t, max_finished_jobs, 10000,
           "Finished jobs kept for GetJob/ListJobs; beyond, those that finished first are deleted");
 ABSL_FLAG(std::string, token_file, "",
@@ -83,6 +93,10 @@ int main(int argc, char** argv) {
   config.infer_max_batch = absl::GetFlag(FLAGS_infer_max_batch);
   config.infer_max_queue_delay_us = absl::GetFlag(FLAGS_infer_max_queue_delay_us);
   config.max_finished_jobs = absl::GetFlag(FLAGS_max_finished_jobs);
+  config.max_infer_inflight_bytes = absl::GetFlag(FLAGS_max_infer_inflight_bytes);
+  config.max_concurrent_uploads = absl::GetFlag(FLAGS_max_concurrent_uploads);
+  config.max_concurrent_downloads = absl::GetFlag(FLAGS_max_concurrent_downloads);
+  config.max_stored_dataset_bytes = absl::GetFlag(FLAGS_max_stored_dataset_bytes);
   config.token_file = absl::GetFlag(FLAGS_token_file);
   config.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
   config.reflection = absl::GetFlag(FLAGS_reflection);

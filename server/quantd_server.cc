@@ -16,6 +16,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "server/api/access_control.h"
+#include "server/api/admission_budget.h"
 #include "server/api/kserve_service.h"
 #include "server/api/quantd_service.h"
 #include "server/jobs/job_queue.h"
@@ -46,8 +47,8 @@ absl::Status ValidateConfig(const ServerConfig& config) {
         "--infer_concurrency must be >= 0 (0: automatic), got ", config.infer_concurrency));
   }
   if (config.infer_queue_capacity < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--infer_queue_capacity must be >= 0, got ",
-                                                   config.infer_queue_capacity));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--infer_queue_capacity must be >= 0, got ", config.infer_queue_capacity));
   }
   if (config.infer_max_batch < 1 || config.infer_max_batch > 4096) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -66,15 +67,21 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError("--max_model_bytes and --max_dataset_bytes must be >= 1");
   }
   if (config.max_infer_response_bytes < 1 || config.max_infer_response_bytes > kMaxResponseCap) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max_infer_response_bytes must be in [1, ", kMaxResponseCap, "], got ",
-        config.max_infer_response_bytes));
+    return absl::InvalidArgumentError(absl::StrCat("--max_infer_response_bytes must be in [1, ",
+                                                   kMaxResponseCap, "], got ",
+                                                   config.max_infer_response_bytes));
   }
   if (config.max_receive_message_bytes < 1 ||
       config.max_receive_message_bytes > std::numeric_limits<int>::max()) {
     return absl::InvalidArgumentError(absl::StrCat("--max_receive_message_bytes must be in [1, ",
                                                    std::numeric_limits<int>::max(), "], got ",
                                                    config.max_receive_message_bytes));
+  }
+  if (config.max_infer_inflight_bytes < 1 || config.max_concurrent_uploads < 1 ||
+      config.max_concurrent_downloads < 1 || config.max_stored_dataset_bytes < 1) {
+    return absl::InvalidArgumentError(
+        "--max_infer_inflight_bytes, --max_concurrent_uploads, --max_concurrent_downloads and "
+        "--max_stored_dataset_bytes must be >= 1");
   }
   if (config.session_cache_capacity < 1) {
     return absl::InvalidArgumentError("session cache capacity must be >= 1");
@@ -117,8 +124,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   options.pem_key_cert_pairs.push_back(std::move(pair));
   if (!config.tls_client_ca.empty()) {
     ASSIGN_OR_RETURN(options.pem_root_certs, ReadPemFile(config.tls_client_ca, "tls_client_ca"));
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(options);
 }
@@ -164,8 +170,7 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   server->data_dir_ = ec ? config.data_dir : data_dir.lexically_normal().string();
 
   ASSIGN_OR_RETURN(server->access_, LoadAccessControl(config));
-  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
-                   ServerCredentials(config));
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, ServerCredentials(config));
   ASSIGN_OR_RETURN(server->metrics_, Metrics::Create(config.metrics_listen_address));
   ASSIGN_OR_RETURN(server->repository_, Repository::Open(server->data_dir_));
   ASSIGN_OR_RETURN(server->jobs_,
@@ -221,11 +226,15 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
       });
   server->model_runner_ = std::make_unique<ModelRunner>(
       server->repository_.get(), server->sessions_.get(), server->infer_scheduler_.get());
+  server->infer_bytes_ = std::make_unique<AdmissionBudget>(
+      config.max_infer_inflight_bytes, "Infer request bytes", "--max_infer_inflight_bytes");
   server->service_ = std::make_unique<QuantdService>(
-      config, server->access_.get(), server->repository_.get(), server->jobs_.get(), server->queue_.get(),
-      server->sessions_.get(), server->model_runner_.get(), metrics);
+      config, server->access_.get(), server->repository_.get(), server->jobs_.get(),
+      server->queue_.get(), server->sessions_.get(), server->model_runner_.get(),
+      server->infer_bytes_.get(), metrics);
   server->kserve_service_ = std::make_unique<KServeService>(
-      config, server->access_.get(), server->repository_.get(), server->model_runner_.get(), metrics);
+      config, server->access_.get(), server->repository_.get(), server->model_runner_.get(),
+      server->infer_bytes_.get(), metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
   if (config.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -14,6 +14,7 @@ class Server;
 namespace quantd::server {
 
 class AccessControl;
+class AdmissionBudget;
 class InferScheduler;
 class JobQueue;
 class JobTracker;
@@ -68,6 +69,8 @@ class QuantdServer {
   // share the executors.
   std::unique_ptr<InferScheduler> infer_scheduler_;
   std::unique_ptr<ModelRunner> model_runner_;
+  // Bytes held by both APIs' inference calls in progress.
+  std::unique_ptr<AdmissionBudget> infer_bytes_;
   std::unique_ptr<QuantdService> service_;
   std::unique_ptr<KServeService> kserve_service_;
   std::unique_ptr<grpc::Server> grpc_server_;

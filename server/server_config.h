@@ -18,6 +18,16 @@ struct ServerConfig {
   // Largest Infer response (outputs and classifications); larger ones are
   // refused with RESOURCE_EXHAUSTED before they are built. At most 1 GiB.
   int64_t max_infer_response_bytes = int64_t{64} << 20;
+  // Per process: bytes that Infer and ModelInfer calls in progress hold for
+  // their inputs (the request and its copy as tensors, decoded images);
+  // uploads and downloads running at once. Calls beyond are refused with
+  // RESOURCE_EXHAUSTED rather than queued, so memory does not grow with the
+  // number of clients.
+  int64_t max_infer_inflight_bytes = int64_t{1} << 30;
+  int64_t max_concurrent_uploads = 4;
+  int64_t max_concurrent_downloads = 8;
+  // Per store: the decoded size of every dataset kept together.
+  int64_t max_stored_dataset_bytes = int64_t{16} << 30;
   int64_t job_queue_capacity = 64;
   // Finished jobs kept (GetJob, ListJobs); the ones that finished first go.
   int64_t max_finished_jobs = 10000;

@@ -158,7 +158,8 @@ grpc::Status KServeService::ModelInfer(grpc::ServerContext* context,
   const absl::Time deadline = absl::FromChrono(context->deadline());
   return RecordedInfer("ModelInfer", *metrics_, *request, *response, [&](Metrics::InferCall& call) {
     RETURN_IF_ERROR(access_->Authorize(*context, Permission::kInfer));
-    return DoModelInfer(*request, response, deadline, call);
+    return ChooseAgainIfDeleted(request->model_version().empty(),
+                                [&] { return DoModelInfer(*request, response, deadline, call); });
   });
 }
 
@@ -172,6 +173,9 @@ absl::Status KServeService::DoModelInfer(const inference::ModelInferRequest& req
                    ResolveKServeVersion(model, request.model_version()));
   call.version = absl::StrCat(version.version());
   call.precision = PrecisionLabel(version);
+  // The message and its copy as tensors, as InferInputBytesHeld counts them.
+  ASSIGN_OR_RETURN(const AdmissionBudget::Taken held,
+                   infer_bytes_->Take(2 * static_cast<int64_t>(request.ByteSizeLong())));
   ASSIGN_OR_RETURN(std::vector<engine::Tensor> inputs, InputsFromModelInfer(request, model));
   call.batch_size = inputs.front().shape.front();
   call.input_time = absl::Now() - started;

@@ -5,6 +5,7 @@
 #include "absl/time/time.h"
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/api/access_control.h"
+#include "server/api/admission_budget.h"
 #include "server/metrics/metrics.h"
 #include "server/server_config.h"
 #include "server/serving/model_runner.h"
@@ -22,11 +23,13 @@ namespace quantd::server {
 class KServeService final : public inference::GRPCInferenceService::Service {
  public:
   KServeService(const ServerConfig& config, const AccessControl* access,
-                const Repository* repository, ModelRunner* runner, Metrics* metrics)
+                const Repository* repository, ModelRunner* runner, AdmissionBudget* infer_bytes,
+                Metrics* metrics)
       : config_(config),
         access_(access),
         repository_(repository),
         runner_(runner),
+        infer_bytes_(infer_bytes),
         metrics_(metrics) {}
 
   grpc::Status ServerLive(grpc::ServerContext* context, const inference::ServerLiveRequest* request,
@@ -71,6 +74,7 @@ class KServeService final : public inference::GRPCInferenceService::Service {
   const AccessControl* const access_;
   const Repository* const repository_;
   ModelRunner* const runner_;
+  AdmissionBudget* const infer_bytes_;  // shared with quantd.v1 Infer
   Metrics* const metrics_;
 };
 

@@ -1,5 +1,6 @@
 #include "server/api/quantd_service.h"
 
+#include <algorithm>
 #include <exception>
 #include <fstream>
 #include <string>
@@ -19,6 +20,7 @@
 #include "server/api/recorded_infer.h"
 #include "server/serving/session_loader.h"
 #include "server/storage/atomic_file.h"
+#include "server/storage/mapped_file.h"
 #include "server/storage/resource_id.h"
 #include "server/wire/image_inference.h"
 #include "server/wire/proto_conversion.h"
@@ -58,6 +60,7 @@ grpc::Status QuantdService::UploadModel(grpc::ServerContext* context,
 
 absl::Status QuantdService::DoUploadModel(grpc::ServerReader<v1::UploadModelRequest>* reader,
                                           v1::Model* response) {
+  ASSIGN_OR_RETURN(const AdmissionBudget::Taken upload, uploads_.Take());
   ASSIGN_OR_RETURN(ValidatedModel model,
                    ReceiveAndValidateModel(ReadFrom(reader), config_.max_model_bytes,
                                            repository_->scratch_dir()));
@@ -98,6 +101,7 @@ grpc::Status QuantdService::UploadDataset(grpc::ServerContext* context,
 
 absl::Status QuantdService::DoUploadDataset(grpc::ServerReader<v1::UploadDatasetRequest>* reader,
                                             v1::Dataset* response) {
+  ASSIGN_OR_RETURN(const AdmissionBudget::Taken upload, uploads_.Take());
   ASSIGN_OR_RETURN(const ReceivedDataset received,
                    ReceiveDatasetUpload(ReadFrom(reader), config_.max_dataset_bytes,
                                         repository_->scratch_dir()));
@@ -106,7 +110,8 @@ absl::Status QuantdService::DoUploadDataset(grpc::ServerReader<v1::UploadDataset
   const v1::DatasetUploadHeader& header = received.header;
   ASSIGN_OR_RETURN(*response, repository_->AddDataset(
                                   header.name(), data, header.format(),
-                                  header.has_preprocessing() ? &header.preprocessing() : nullptr));
+                                  header.has_preprocessing() ? &header.preprocessing() : nullptr,
+                                  config_.max_stored_dataset_bytes));
   return absl::OkStatus();
 }
 
@@ -332,10 +337,14 @@ absl::Status QuantdService::DoDownloadVersion(
                                               MissingArtifactReason(*repository_, request), ")"));
     }
   }
-  // Each file is read whole before streaming, so its digest can lead, and a
-  // version deleted mid-download cannot cut an artifact short.
+  ASSIGN_OR_RETURN(const AdmissionBudget::Taken download, downloads_.Take());
+  // Each file is mapped, not read onto the heap: its digest leads, then its
+  // chunks stream from the page cache. Stored files are replaced, never
+  // rewritten, and a mapping outlives the file's deletion, so a version
+  // deleted mid-download cannot cut an artifact short.
   for (const Repository::Artifact& artifact : artifacts) {
-    ASSIGN_OR_RETURN(const std::string bytes, ReadFileToString(artifact.path));
+    ASSIGN_OR_RETURN(const MappedFile file, MappedFile::Open(artifact.path));
+    const std::string_view bytes = file.bytes();
     v1::DownloadVersionResponse chunk;
     chunk.set_artifact(artifact.kind);
     chunk.set_file_name(artifact.file_name);
@@ -343,7 +352,7 @@ absl::Status QuantdService::DoDownloadVersion(
     chunk.set_sha256(Sha256Hex(bytes));
     size_t offset = 0;
     do {
-      chunk.set_data(bytes.substr(offset, kDownloadChunkBytes));
+      chunk.set_data(bytes.data() + offset, std::min(kDownloadChunkBytes, bytes.size() - offset));
       offset += kDownloadChunkBytes;
       if (!writer->Write(chunk)) {
         return absl::CancelledError("DownloadVersion: client went away");
@@ -402,7 +411,8 @@ grpc::Status QuantdService::Infer(grpc::ServerContext* context, const v1::InferR
   const absl::Time deadline = absl::FromChrono(context->deadline());
   return RecordedInfer("Infer", *metrics_, *request, *response, [&](Metrics::InferCall& call) {
     RETURN_IF_ERROR(access_->Authorize(*context, Permission::kInfer));
-    return DoInfer(*request, response, deadline, call);
+    return ChooseAgainIfDeleted(request->version() == 0,
+                                [&] { return DoInfer(*request, response, deadline, call); });
   });
 }
 
@@ -417,6 +427,8 @@ absl::Status QuantdService::DoInfer(const v1::InferRequest& request, v1::InferRe
   call.precision = int8 ? "int8" : "fp32";
   call.version = absl::StrCat(version.version());
   RETURN_IF_ERROR(ValidateInferRequest(request, model));
+  ASSIGN_OR_RETURN(const AdmissionBudget::Taken held,
+                   infer_bytes_->Take(InferInputBytesHeld(request, model)));
 
   std::vector<engine::Tensor> inputs;
   if (request.images_size() > 0) {

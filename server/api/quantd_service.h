@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "quantd/v1/quantd.grpc.pb.h"
 #include "server/api/access_control.h"
+#include "server/api/admission_budget.h"
 #include "server/jobs/job_queue.h"
 #include "server/jobs/job_tracker.h"
 #include "server/metrics/metrics.h"
@@ -26,7 +27,7 @@ class QuantdService final : public v1::Quantd::Service {
  public:
   QuantdService(const ServerConfig& config, const AccessControl* access, Repository* repository,
                 JobTracker* jobs, JobQueue* queue, SessionCache* sessions, ModelRunner* runner,
-                Metrics* metrics)
+                AdmissionBudget* infer_bytes, Metrics* metrics)
       : config_(config),
         access_(access),
         repository_(repository),
@@ -34,7 +35,11 @@ class QuantdService final : public v1::Quantd::Service {
         queue_(queue),
         sessions_(sessions),
         runner_(runner),
-        metrics_(metrics) {}
+        infer_bytes_(infer_bytes),
+        metrics_(metrics),
+        uploads_(config.max_concurrent_uploads, "concurrent uploads", "--max_concurrent_uploads"),
+        downloads_(config.max_concurrent_downloads, "concurrent downloads",
+                   "--max_concurrent_downloads") {}
 
   grpc::Status UploadModel(grpc::ServerContext* context,
                            grpc::ServerReader<v1::UploadModelRequest>* reader,
@@ -110,7 +115,12 @@ class QuantdService final : public v1::Quantd::Service {
   SessionCache* const sessions_;
   // Runs Infer calls' models, merging concurrent calls (see InferScheduler).
   ModelRunner* const runner_;
+  AdmissionBudget* const infer_bytes_;
   Metrics* const metrics_;
+  // Each upload holds a scratch file and, while it is checked, about its
+  // size again in memory; each download a mapping of the files it sends.
+  AdmissionBudget uploads_;
+  AdmissionBudget downloads_;
 };
 
 }  // namespace quantd::server

@@ -35,13 +35,14 @@ void MarkPublished(v1::Job& job, const v1::ModelVersion& version) {
 absl::StatusOr<std::unique_ptr<JobTracker>> JobTracker::Load(Repository* repository,
                                                              int64_t max_finished_jobs) {
   if (max_finished_jobs < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max_finished_jobs must be at least 1, got ", max_finished_jobs));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_finished_jobs must be at least 1, got ", max_finished_jobs));
   }
   std::unique_ptr<JobTracker> tracker(new JobTracker(repository, max_finished_jobs));
   ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, repository->LoadJobs());
-  // Versions by the job that published them: a job killed between publishing
-  // its version and being marked SUCCEEDED did succeed.
+  // Versions by the job that published them. A version and its job's end
+  // commit together now; a data directory of quantd before 0.2 may still hold
+  // a job killed between the two, which did succeed.
   std::map<std::string, const v1::ModelVersion*> published;
   const std::vector<v1::Model> models = repository->ListModels();
   for (const v1::Model& model : models) {
@@ -144,8 +145,7 @@ absl::Status JobTracker::UpdateLocked(const std::string& job_id,
   // A job that ended must be seen to end even when its row cannot be
   // written (disk full, I/O error): left RUNNING it would hold its model and
   // datasets against deletion and keep WatchJob open forever. The stored row
-  // stays RUNNING; a restart then settles it (SUCCEEDED when its version was
-  // published, else FAILED as interrupted).
+  // stays RUNNING; a restart then settles it as interrupted (FAILED).
   // Only a RUNNING job's end is applied unsaved: a restart settles a stored
   // RUNNING row, but would run a QUEUED one whose cancel was not saved.
   if (!saved.ok() && !(IsTerminal(updated.state()) && it->second.job.state() == v1::RUNNING)) {

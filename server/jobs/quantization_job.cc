@@ -286,25 +286,25 @@ void QuantizationJobRunner::MarkCancelled(const std::string& job_id) {
 
 void QuantizationJobRunner::MarkSucceeded(const std::string& job_id, const Outcome& outcome) {
   LogIfError(tracker_->Update(
-                 job_id,
-                 [&](v1::Job& j) {
-                   j.set_state(v1::SUCCEEDED);
-                   j.set_phase("done");
-                   j.set_progress(1);
-                   j.clear_eta_seconds();
-                   j.set_result_version(outcome.version);
-                   j.set_finished_unix_ms(NowUnixMs());
-                   if (outcome.fp32_accuracy) *j.mutable_fp32_accuracy() = *outcome.fp32_accuracy;
-                   if (outcome.int8_accuracy) *j.mutable_int8_accuracy() = *outcome.int8_accuracy;
-                   if (outcome.speedup) *j.mutable_speedup() = *outcome.speedup;
-                   if (outcome.agreement) *j.mutable_agreement() = *outcome.agreement;
-                   for (const v1::LayerSqnr& layer : outcome.layer_sqnr) {
-                     *j.add_layer_sqnr() = layer;
-                   }
-                   if (outcome.int8_coverage) *j.mutable_int8_coverage() = *outcome.int8_coverage;
-                 },
-                 /*persist=*/true),
+                 job_id, [&](v1::Job& j) { RecordSuccess(outcome, j); }, /*persist=*/false),
              job_id);
+}
+
+void QuantizationJobRunner::RecordSuccess(const Outcome& outcome, v1::Job& j) {
+  j.set_state(v1::SUCCEEDED);
+  j.set_phase("done");
+  j.set_progress(1);
+  j.clear_eta_seconds();
+  j.clear_error();
+  j.set_result_version(outcome.version);
+  j.set_finished_unix_ms(outcome.published_unix_ms);
+  if (outcome.fp32_accuracy) *j.mutable_fp32_accuracy() = *outcome.fp32_accuracy;
+  if (outcome.int8_accuracy) *j.mutable_int8_accuracy() = *outcome.int8_accuracy;
+  if (outcome.speedup) *j.mutable_speedup() = *outcome.speedup;
+  if (outcome.agreement) *j.mutable_agreement() = *outcome.agreement;
+  j.clear_layer_sqnr();
+  for (const v1::LayerSqnr& layer : outcome.layer_sqnr) *j.add_layer_sqnr() = layer;
+  if (outcome.int8_coverage) *j.mutable_int8_coverage() = *outcome.int8_coverage;
 }
 
 absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
@@ -452,11 +452,21 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
   if (stop_requested()) return stopped();
 
   report("publishing", plan.benchmarked);
-  ASSIGN_OR_RETURN(const v1::ModelVersion version,
-                   repository_->AddInt8Version(
-                       model_id, job.id(), calibration_text, outcome.int8_accuracy, outcome.speedup,
-                       WithDefaults(request), outcome.simulated, exports, outcome.int8_coverage));
-  outcome.version = version.version();
+  // The job's final row commits with the version: a crash cannot leave a
+  // published version whose job still reads RUNNING.
+  ASSIGN_OR_RETURN(const v1::Job running, tracker_->Get(job.id()));
+  auto ended_job = [&](const v1::ModelVersion& published) {
+    outcome.version = published.version();
+    outcome.published_unix_ms = published.created_unix_ms();
+    v1::Job ended = running;
+    RecordSuccess(outcome, ended);
+    return ended;
+  };
+  ASSIGN_OR_RETURN(
+      const v1::ModelVersion version,
+      repository_->AddInt8Version(model_id, job.id(), calibration_text, outcome.int8_accuracy,
+                                  outcome.speedup, WithDefaults(request), outcome.simulated,
+                                  exports, outcome.int8_coverage, ended_job));
   // The first Infer on the new version should not pay for loading it again.
   sessions_->Insert(model_id, version.version(), std::move(int8));
   sessions_->Insert(model_id, 1, std::move(fp32));

@@ -40,6 +40,7 @@ class QuantizationJobRunner {
  private:
   struct Outcome {
     int32_t version = 0;
+    int64_t published_unix_ms = 0;
     std::optional<v1::AccuracyReport> fp32_accuracy;
     std::optional<v1::AccuracyReport> int8_accuracy;
     std::optional<v1::SpeedupReport> speedup;  // unset for simulated versions
@@ -55,7 +56,10 @@ class QuantizationJobRunner {
   // Terminal (or, on shutdown, initial) states; saved before watchers see them.
   void Requeue(const std::string& job_id);
   void MarkFailed(const std::string& job_id, const absl::Status& error);
+  // In memory only: the row was saved with the version it published.
   void MarkSucceeded(const std::string& job_id, const Outcome& outcome);
+  // The job as SUCCEEDED with the outcome's reports.
+  static void RecordSuccess(const Outcome& outcome, v1::Job& job);
   void MarkCancelled(const std::string& job_id);
   // Publishes phase, progress and ETA to watchers (memory only).
   void ReportProgress(const std::string& job_id, const std::string& phase, double progress,

@@ -22,4 +22,15 @@ absl::StatusOr<std::vector<engine::Tensor>> ModelRunner::Run(const std::string& 
   return scheduler_->Run(*std::move(session), std::move(inputs), deadline, timing);
 }
 
+absl::Status ChooseAgainIfDeleted(bool default_version,
+                                  const std::function<absl::Status()>& infer) {
+  constexpr int kAttempts = 3;
+  absl::Status status;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    status = infer();
+    if (!default_version || !absl::IsNotFound(status)) break;
+  }
+  return status;
+}
+
 }  // namespace quantd::server

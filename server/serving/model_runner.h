@@ -1,6 +1,7 @@
 #ifndef QUANTD_SERVER_SERVING_MODEL_RUNNER_H_
 #define QUANTD_SERVER_SERVING_MODEL_RUNNER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,13 @@ class ModelRunner {
   SessionCache* const sessions_;
   InferScheduler* const scheduler_;
 };
+
+// Runs `infer`, which chooses a version and runs it. When the version was
+// chosen by default (the newest), a DeleteVersion can remove it between the
+// choice and the loading of its session; `infer` then answers NOT_FOUND for a
+// version the client never named, so it is run again, choosing anew (a few
+// times at most). A version the client named is not chosen again.
+absl::Status ChooseAgainIfDeleted(bool default_version, const std::function<absl::Status()>& infer);
 
 }  // namespace quantd::server
 

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <filesystem>
+#include <iostream>
 #include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "engine/status_macros.h"
 #include "server/storage/atomic_file.h"
 #include "server/storage/resource_id.h"
@@ -114,9 +117,47 @@ void RemoveEntriesExcept(const fs::path& dir, Keep&& keep) {
   for (const fs::path& path : stale) RemoveDirectoryQuietly(path);
 }
 
+// Moves the entries of `data_dir / dir` whose names `keep` rejects to the same
+// place under `quarantine`, created when first needed; returns how many moved.
+// Files no row references may still be someone's data (a database restored
+// from an older backup, a bug): an operator decides, not the server.
+template <typename Keep>
+int QuarantineEntriesExcept(const fs::path& data_dir, const fs::path& dir, Keep&& keep,
+                            const fs::path& quarantine) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(data_dir / dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!keep(it->path().filename().string())) stale.push_back(it->path());
+  }
+  int moved = 0;
+  for (const fs::path& path : stale) {
+    const fs::path target = quarantine / dir / path.filename();
+    fs::create_directories(target.parent_path(), ec);
+    fs::rename(path, target, ec);
+    if (ec) {
+      std::cerr << "quantd: could not move unreferenced " << path << " to " << target << ": "
+                << ec.message() << std::endl;
+    } else {
+      ++moved;
+    }
+  }
+  return moved;
+}
+
 }  // namespace
 
 int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
+
+namespace {
+
+// A dataset's samples and labels as stored: 4 bytes per value.
+int64_t StoredBytes(const v1::Dataset& dataset) {
+  int64_t values = 1;
+  for (const int64_t dim : dataset.sample_shape()) values *= dim;
+  return 4 * dataset.num_samples() * (values + (dataset.has_labels() ? 1 : 0));
+}
+
+}  // namespace
 
 Repository::Repository(fs::path data_dir, DataDirLock lock, std::unique_ptr<SqliteDatabase> db)
     : data_dir_(std::move(data_dir)), lock_(std::move(lock)), db_(std::move(db)) {}
@@ -137,8 +178,7 @@ absl::StatusOr<std::unique_ptr<Repository>> Repository::Open(const fs::path& dat
   RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "options", "BLOB"));
   RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "simulated", "INTEGER NOT NULL DEFAULT 0"));
   RETURN_IF_ERROR(AddVersionColumnIfMissing(*db, "int8_coverage", "BLOB"));
-  std::unique_ptr<Repository> repository(
-      new Repository(data_dir, std::move(lock), std::move(db)));
+  std::unique_ptr<Repository> repository(new Repository(data_dir, std::move(lock), std::move(db)));
   {
     absl::MutexLock lock(&repository->mu_);
     RETURN_IF_ERROR(repository->LoadModelsAndDatasets());
@@ -149,23 +189,36 @@ absl::StatusOr<std::unique_ptr<Repository>> Repository::Open(const fs::path& dat
 
 void Repository::RemoveUnreferencedFiles() {
   // Nothing is in flight while the repository opens: every upload scratch
-  // file is debris, and so is every directory without a database row (files
-  // are written before their row commits, and deleted after it is removed).
+  // file is an interrupted transfer and goes. Model, version and dataset
+  // directories without a database row (files are written before their row
+  // commits, and deleted after it is removed) are usually debris of a crash,
+  // but are kept aside in quarantine/<time>/ rather than deleted.
   RemoveEntriesExcept(scratch_dir(), [](const std::string&) { return false; });
-  RemoveEntriesExcept(data_dir_ / "datasets",
-                      [&](const std::string& id) { return datasets_.contains(id); });
-  RemoveEntriesExcept(data_dir_ / "models",
-                      [&](const std::string& id) { return models_.contains(id); });
+  const fs::path quarantine = data_dir_ / "quarantine" /
+                              absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone());
+  int moved = QuarantineEntriesExcept(
+      data_dir_, "datasets", [&](const std::string& id) { return datasets_.contains(id); },
+      quarantine);
+  moved += QuarantineEntriesExcept(
+      data_dir_, "models", [&](const std::string& id) { return models_.contains(id); }, quarantine);
   for (const auto& [id, model] : models_) {
     // A named reference: C++20 lambdas may not capture a structured binding
     // in every compiler (clang 14).
     const v1::Model& stored = model;
-    RemoveEntriesExcept(data_dir_ / "models" / id, [&](const std::string& name) {
-      for (const v1::ModelVersion& v : stored.versions()) {
-        if (name == absl::StrCat("v", v.version())) return true;
-      }
-      return false;
-    });
+    moved += QuarantineEntriesExcept(
+        data_dir_, fs::path("models") / id,
+        [&](const std::string& name) {
+          for (const v1::ModelVersion& v : stored.versions()) {
+            if (name == absl::StrCat("v", v.version())) return true;
+          }
+          return false;
+        },
+        quarantine);
+  }
+  if (moved > 0) {
+    std::cerr << "quantd: moved " << moved
+              << " model, version or dataset directories that no database row references to "
+              << quarantine << " (delete them once you know they are not needed)" << std::endl;
   }
 }
 
@@ -279,9 +332,8 @@ absl::StatusOr<v1::Model> Repository::AddModel(const std::string& name, std::str
                                                const engine::ModelSummary& summary,
                                                const v1::ModelUploadHeader* image_interface) {
   return AddModelWith(name, static_cast<int64_t>(onnx_bytes.size()), sha256, summary,
-                      image_interface, [&](const fs::path& path) {
-                        return WriteFileAtomically(path, onnx_bytes);
-                      });
+                      image_interface,
+                      [&](const fs::path& path) { return WriteFileAtomically(path, onnx_bytes); });
 }
 
 absl::StatusOr<v1::Model> Repository::AddModelFile(const std::string& name,
@@ -289,8 +341,9 @@ absl::StatusOr<v1::Model> Repository::AddModelFile(const std::string& name,
                                                    const std::string& sha256,
                                                    const engine::ModelSummary& summary,
                                                    const v1::ModelUploadHeader* image_interface) {
-  return AddModelWith(name, size_bytes, sha256, summary, image_interface,
-                      [&](const fs::path& path) { return LinkOrCopyFileAtomically(onnx_file, path); });
+  return AddModelWith(
+      name, size_bytes, sha256, summary, image_interface,
+      [&](const fs::path& path) { return LinkOrCopyFileAtomically(onnx_file, path); });
 }
 
 absl::StatusOr<v1::Model> Repository::AddModelWith(
@@ -425,7 +478,8 @@ absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
     const std::optional<v1::AccuracyReport>& accuracy,
     const std::optional<v1::SpeedupReport>& speedup,
     const std::optional<v1::QuantizeModelRequest>& options, bool simulated,
-    const VersionExports& exports, const std::optional<v1::Int8Coverage>& int8_coverage) {
+    const VersionExports& exports, const std::optional<v1::Int8Coverage>& int8_coverage,
+    const std::function<v1::Job(const v1::ModelVersion&)>& ended_job) {
   // Holding the lock across the file writes keeps version numbers unique when
   // two jobs for one model finish together; the files are small next to the
   // ONNX model, which is hard-linked rather than copied.
@@ -466,7 +520,10 @@ absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
     if (exports.qdq_model.has_value()) {
       RETURN_IF_ERROR(WriteFileAtomically(dir / kQdqModelFile, *exports.qdq_model));
     }
-    return InsertVersion(model_id, version);
+    ASSIGN_OR_RETURN(SqliteTransaction transaction, SqliteTransaction::Begin(db_.get()));
+    RETURN_IF_ERROR(InsertVersion(model_id, version));
+    if (ended_job) RETURN_IF_ERROR(SaveJobLocked(ended_job(version)));
+    return transaction.Commit();
   }();
   if (!status.ok()) {
     RemoveDirectoryQuietly(dir);
@@ -479,7 +536,8 @@ absl::StatusOr<v1::ModelVersion> Repository::AddInt8Version(
 absl::StatusOr<v1::Dataset> Repository::AddDataset(const std::string& name,
                                                    const engine::Dataset& data,
                                                    v1::DatasetFormat format,
-                                                   const v1::PreprocessingSpec* preprocessing) {
+                                                   const v1::PreprocessingSpec* preprocessing,
+                                                   int64_t max_stored_bytes) {
   if (data.samples.size() != static_cast<size_t>(data.num_samples * data.SampleSize()) ||
       (data.has_labels() && data.labels.size() != static_cast<size_t>(data.num_samples))) {
     return absl::InternalError("dataset to store is inconsistent with its own sizes");
@@ -494,6 +552,19 @@ absl::StatusOr<v1::Dataset> Repository::AddDataset(const std::string& name,
   dataset.set_format(format);
   if (preprocessing != nullptr) *dataset.mutable_preprocessing() = *preprocessing;
 
+  const int64_t bytes = StoredBytes(dataset);
+  {
+    absl::MutexLock lock(&mu_);
+    int64_t stored = reserved_dataset_bytes_;
+    for (const auto& entry : datasets_) stored += StoredBytes(entry.second);
+    if (bytes > max_stored_bytes - stored) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "storing this dataset (", bytes, " bytes as float32) would bring the datasets kept to ",
+          stored + bytes, " bytes, over --max_stored_dataset_bytes (", max_stored_bytes,
+          "); delete datasets that are no longer needed"));
+    }
+    reserved_dataset_bytes_ += bytes;
+  }
   const fs::path dir = DatasetDir(dataset.id());
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(CreateDirectoriesDurably(dir));
@@ -513,10 +584,13 @@ absl::StatusOr<v1::Dataset> Repository::AddDataset(const std::string& name,
     RETURN_IF_ERROR(insert->Execute());
     creation_order_[dataset.id()] = next_creation_++;
     datasets_[dataset.id()] = dataset;
+    reserved_dataset_bytes_ -= bytes;
     return absl::OkStatus();
   }();
   if (!status.ok()) {
     RemoveDirectoryQuietly(dir);
+    absl::MutexLock lock(&mu_);
+    reserved_dataset_bytes_ -= bytes;
     return status;
   }
   return dataset;
@@ -664,10 +738,18 @@ absl::StatusOr<engine::Dataset> Repository::LoadDataset(const std::string& datas
 
 absl::Status Repository::SaveJob(const v1::Job& job) {
   absl::MutexLock lock(&mu_);
+  return SaveJobLocked(job);
+}
+
+absl::Status Repository::SaveJobLocked(const v1::Job& job) {
+  // A stored end is final: a later save of the same job (a cancel request
+  // racing the transaction that published its version) does not undo it.
+  static_assert(v1::SUCCEEDED == 3 && v1::FAILED == 4 && v1::CANCELLED == 5);
   ASSIGN_OR_RETURN(SqliteStatement * upsert,
                    db_->Prepare("INSERT INTO jobs (id, state, created_unix_ms, job) "
                                 "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                                "state = excluded.state, job = excluded.job"));
+                                "state = excluded.state, job = excluded.job "
+                                "WHERE jobs.state NOT IN (3, 4, 5)"));
   RETURN_IF_ERROR(upsert->BindText(1, job.id()));
   RETURN_IF_ERROR(upsert->BindInt64(2, job.state()));
   RETURN_IF_ERROR(upsert->BindInt64(3, job.created_unix_ms()));

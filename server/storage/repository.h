@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -63,14 +64,13 @@ class Repository {
   // preprocessing spec and labels of `image_interface` (the upload header),
   // when given, are kept with the model.
   absl::StatusOr<v1::Model> AddModel(const std::string& name, std::string_view onnx_bytes,
-                                     const std::string& sha256,
-                                     const engine::ModelSummary& summary,
+                                     const std::string& sha256, const engine::ModelSummary& summary,
                                      const v1::ModelUploadHeader* image_interface = nullptr);
   // The same for an upload already on disk (`onnx_file`, `size_bytes` long,
   // on the data directory's file system): it is linked into place, not copied.
   absl::StatusOr<v1::Model> AddModelFile(const std::string& name,
-                                         const std::filesystem::path& onnx_file,
-                                         int64_t size_bytes, const std::string& sha256,
+                                         const std::filesystem::path& onnx_file, int64_t size_bytes,
+                                         const std::string& sha256,
                                          const engine::ModelSummary& summary,
                                          const v1::ModelUploadHeader* image_interface = nullptr);
   // NOT_FOUND `model 'x' not found` for an unknown id.
@@ -90,13 +90,17 @@ class Repository {
   // defaults), with the reports of the job that made it (`int8_coverage`:
   // non-simulated versions only). Atomic: either the whole version appears or none.
   // Version numbers are never reused, not even those of deleted versions.
+  // `ended_job`, when given, makes the row of the job that published the
+  // version (its final state) from the version; it is saved in the same
+  // transaction, so that no crash leaves a version whose job is not ended.
   absl::StatusOr<v1::ModelVersion> AddInt8Version(
       const std::string& model_id, const std::string& job_id, std::string_view calibration_table,
       const std::optional<v1::AccuracyReport>& accuracy,
       const std::optional<v1::SpeedupReport>& speedup = std::nullopt,
       const std::optional<v1::QuantizeModelRequest>& options = std::nullopt, bool simulated = false,
       const VersionExports& exports = {},
-      const std::optional<v1::Int8Coverage>& int8_coverage = std::nullopt);
+      const std::optional<v1::Int8Coverage>& int8_coverage = std::nullopt,
+      const std::function<v1::Job(const v1::ModelVersion&)>& ended_job = nullptr);
 
   // Deletes a model with every version: rows, then files. NOT_FOUND for an
   // unknown id. Callers check that no job still needs the model.
@@ -119,10 +123,13 @@ class Repository {
 
   // `format` and `preprocessing` record how the samples were made (Dataset
   // proto); the stored samples are always the canonical float32 ones.
+  // RESOURCE_EXHAUSTED when the datasets kept (with those being stored at
+  // the same time) would exceed `max_stored_bytes` (--max_stored_dataset_bytes).
   absl::StatusOr<v1::Dataset> AddDataset(
       const std::string& name, const engine::Dataset& data,
       v1::DatasetFormat format = v1::DATASET_FORMAT_UNSPECIFIED,
-      const v1::PreprocessingSpec* preprocessing = nullptr);
+      const v1::PreprocessingSpec* preprocessing = nullptr,
+      int64_t max_stored_bytes = std::numeric_limits<int64_t>::max());
   // NOT_FOUND `dataset 'x' not found` for an unknown id.
   absl::StatusOr<v1::Dataset> GetDataset(const std::string& dataset_id) const;
   // Oldest first.
@@ -156,6 +163,7 @@ class Repository {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status InsertVersion(const std::string& model_id, const v1::ModelVersion& version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SaveJobLocked(const v1::Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::filesystem::path data_dir_;
   const DataDirLock lock_;  // held while the repository is open
@@ -169,6 +177,8 @@ class Repository {
   // millisecond, ids are random. Loaded in (created_unix_ms, rowid) order.
   std::map<std::string, int64_t, std::less<>> creation_order_ ABSL_GUARDED_BY(mu_);
   int64_t next_creation_ ABSL_GUARDED_BY(mu_) = 0;
+  // Bytes of datasets being written, not yet in datasets_.
+  int64_t reserved_dataset_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Per model, the highest version number ever deleted (deleted_versions).
   std::map<std::string, int32_t, std::less<>> highest_deleted_version_ ABSL_GUARDED_BY(mu_);
 };

@@ -22,6 +22,16 @@ absl::StatusOr<engine::Tensor> InputFromImages(const v1::InferRequest& request,
   return input;
 }
 
+int64_t InferInputBytesHeld(const v1::InferRequest& request, const v1::Model& model) {
+  const int64_t message = static_cast<int64_t>(request.ByteSizeLong());
+  if (request.images_size() == 0 || !model.has_preprocessing()) return 2 * message;
+  const v1::PreprocessingSpec& spec = model.preprocessing();
+  // Grayscale or three channels; three bounds both. Crop sides are checked
+  // at upload, so the product cannot overflow.
+  const int64_t sample = 4 * 3 * int64_t{spec.crop_height()} * int64_t{spec.crop_width()};
+  return message + request.images_size() * sample;
+}
+
 int64_t InferResponseBytesBound(const std::vector<engine::Tensor>& outputs, const v1::Model& model,
                                 int32_t top_k) {
   // Per tensor: 4 bytes per float, its shape and name, tags and lengths.

@@ -16,6 +16,12 @@ namespace quantd::server {
 absl::StatusOr<engine::Tensor> InputFromImages(const v1::InferRequest& request,
                                                const v1::Model& model);
 
+// What an Infer call holds for its inputs while it runs, counted against
+// --max_infer_inflight_bytes: the request message, its copy as tensors, and
+// its images decoded and preprocessed (4 bytes per value of the model's
+// preprocessed sample). Computed from sizes alone, before anything is decoded.
+int64_t InferInputBytesHeld(const v1::InferRequest& request, const v1::Model& model);
+
 // Per sample (row of `scores`, the first output flattened to [N, classes]),
 // the `top_k` highest scores, highest first, clipped to the class count, with
 // the model's labels where it has them.

@@ -5,11 +5,10 @@
 #include <thread>
 #include <vector>
 
-#include <sqlite3.h>
-
 #include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/break_job_saves.h"
 #include "tests/server/temp_dir.h"
 
 namespace quantd::server {
@@ -59,20 +58,7 @@ TEST(JobTrackerTest, RestartRequeuesQueuedAndFailsRunningJobs) {
   }
 }
 
-// Makes every later save of a job fail, as a full disk would: a trigger
-// added through a second connection to the repository's database.
-void BreakJobSaves(const std::filesystem::path& data_dir) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((data_dir / "quantd.db").c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  const int rc = sqlite3_exec(db,
-                              "CREATE TRIGGER no_job_saves BEFORE UPDATE ON jobs "
-                              "BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
-                              nullptr, nullptr, &error);
-  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(db);
-}
+using testing::BreakJobSaves;
 
 // A job whose final state cannot be saved still ends for its watchers (it
 // used to stay RUNNING forever, holding its model against deletion), while a
@@ -205,9 +191,8 @@ TEST(JobTrackerTest, RunningJobWhoseVersionWasPublishedSucceedsOnRestart) {
     ASSERT_TRUE((*repository)->SaveJob(MakeJob("job_cut_short", v1::RUNNING, 11)).ok());
     v1::SpeedupReport speedup;
     speedup.set_throughput_speedup(2.5);
-    ASSERT_TRUE((*repository)
-                    ->AddInt8Version(model_id, "job_published", "{}", std::nullopt, speedup)
-                    .ok());
+    ASSERT_TRUE(
+        (*repository)->AddInt8Version(model_id, "job_published", "{}", std::nullopt, speedup).ok());
   }
   auto repository = Repository::Open(dir.path());
   ASSERT_TRUE(repository.ok());

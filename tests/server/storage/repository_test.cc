@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "server/storage/atomic_file.h"
 #include "server/storage/sqlite_database.h"
+#include "tests/server/break_job_saves.h"
 #include "tests/server/temp_dir.h"
 
 namespace quantd::server {
@@ -148,6 +149,90 @@ TEST(RepositoryTest, Int8VersionsAreNumberedAndPersisted) {
             absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(repository->ReadModelFile(model_id, 9).status().message(),
               HasSubstr("has no version 9"));
+}
+
+v1::Job RunningJob(const std::string& id) {
+  v1::Job job;
+  job.set_id(id);
+  job.set_state(v1::RUNNING);
+  job.set_created_unix_ms(1);
+  return job;
+}
+
+// The version and the end of the job that made it commit together: a restart
+// never finds one without the other.
+TEST(RepositoryTest, AVersionIsPublishedWithItsJobsEnd) {
+  testing::TempDir dir;
+  const std::string onnx = "onnx bytes";
+  std::string model_id;
+  {
+    auto repository = OpenOrDie(dir.path());
+    ASSERT_NE(repository, nullptr);
+    model_id = repository->AddModel("m", onnx, Sha256Hex(onnx), TinySummary())->id();
+    ASSERT_TRUE(repository->SaveJob(RunningJob("job_a")).ok());
+    auto ended = [](const v1::ModelVersion& version) {
+      v1::Job job = RunningJob("job_a");
+      job.set_state(v1::SUCCEEDED);
+      job.set_result_version(version.version());
+      return job;
+    };
+    auto version = repository->AddInt8Version(model_id, "job_a", "t", std::nullopt, std::nullopt,
+                                              std::nullopt, false, {}, std::nullopt, ended);
+    ASSERT_TRUE(version.ok()) << version.status();
+  }
+  auto repository = OpenOrDie(dir.path());
+  ASSERT_NE(repository, nullptr);
+  EXPECT_EQ(repository->GetModel(model_id)->versions_size(), 2);
+  auto jobs = repository->LoadJobs();
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].state(), v1::SUCCEEDED);
+  EXPECT_EQ((*jobs)[0].result_version(), 2);
+}
+
+TEST(RepositoryTest, AVersionWhoseJobsEndCannotBeSavedIsNotPublished) {
+  testing::TempDir dir;
+  const std::string onnx = "onnx bytes";
+  auto repository = OpenOrDie(dir.path());
+  ASSERT_NE(repository, nullptr);
+  const std::string model_id =
+      repository->AddModel("m", onnx, Sha256Hex(onnx), TinySummary())->id();
+  ASSERT_TRUE(repository->SaveJob(RunningJob("job_a")).ok());
+  testing::BreakJobSaves(dir.path());
+  auto ended = [](const v1::ModelVersion&) {
+    v1::Job job = RunningJob("job_a");
+    job.set_state(v1::SUCCEEDED);
+    return job;
+  };
+  auto version = repository->AddInt8Version(model_id, "job_a", "t", std::nullopt, std::nullopt,
+                                            std::nullopt, false, {}, std::nullopt, ended);
+  EXPECT_THAT(version.status().message(), HasSubstr("disk full"));
+  EXPECT_EQ(repository->GetModel(model_id)->versions_size(), 1);
+  EXPECT_FALSE(fs::exists(dir.path() / "models" / model_id / "v2"));
+  repository.reset();
+  auto reopened = OpenOrDie(dir.path());
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->GetModel(model_id)->versions_size(), 1);
+  EXPECT_EQ((*reopened->LoadJobs())[0].state(), v1::RUNNING);
+}
+
+// A stored end is final: a save racing it with an earlier state (a cancel
+// request of the running job) does not bring the job back.
+TEST(RepositoryTest, AStoredJobEndIsNotOverwritten) {
+  testing::TempDir dir;
+  auto repository = OpenOrDie(dir.path());
+  ASSERT_NE(repository, nullptr);
+  v1::Job job = RunningJob("job_a");
+  ASSERT_TRUE(repository->SaveJob(job).ok());
+  job.set_state(v1::SUCCEEDED);
+  ASSERT_TRUE(repository->SaveJob(job).ok());
+  job.set_state(v1::RUNNING);
+  job.set_cancel_requested(true);
+  ASSERT_TRUE(repository->SaveJob(job).ok());
+  auto jobs = repository->LoadJobs();
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_EQ((*jobs)[0].state(), v1::SUCCEEDED);
+  EXPECT_FALSE((*jobs)[0].cancel_requested());
 }
 
 TEST(RepositoryTest, DatasetRoundTripsInCanonicalForm) {
@@ -398,7 +483,9 @@ TEST(RepositoryTest, Int8CoverageIsStoredWithTheVersion) {
   EXPECT_FALSE(model->versions(2).has_int8_coverage());
 }
 
-TEST(RepositoryTest, OpenRemovesUnreferencedDirectoriesAndUploadScratch) {
+// Directories no row references are quarantined, not deleted: they may be
+// someone's data. Interrupted upload scratch files are deleted.
+TEST(RepositoryTest, OpenQuarantinesUnreferencedDirectoriesAndRemovesUploadScratch) {
   testing::TempDir dir;
   const std::string onnx = "onnx bytes";
   std::string model_id;
@@ -409,6 +496,7 @@ TEST(RepositoryTest, OpenRemovesUnreferencedDirectoriesAndUploadScratch) {
   }
   // What a crash can leave: files written before their row was committed.
   fs::create_directories(dir.path() / "models" / "mdl_orphan" / "v1");
+  std::ofstream(dir.path() / "models" / "mdl_orphan" / "v1" / "model.onnx") << "weights";
   fs::create_directories(dir.path() / "models" / model_id / "v2");
   fs::create_directories(dir.path() / "datasets" / "ds_orphan");
   std::ofstream(dir.path() / "uploads" / "samples-123") << "partial";
@@ -419,6 +507,44 @@ TEST(RepositoryTest, OpenRemovesUnreferencedDirectoriesAndUploadScratch) {
   EXPECT_TRUE(fs::exists(dir.path() / "models" / model_id / "v1" / "model.onnx"));
   EXPECT_FALSE(fs::exists(dir.path() / "datasets" / "ds_orphan"));
   EXPECT_TRUE(fs::is_empty(dir.path() / "uploads"));
+
+  std::vector<fs::path> quarantines;
+  for (const auto& entry : fs::directory_iterator(dir.path() / "quarantine")) {
+    quarantines.push_back(entry.path());
+  }
+  ASSERT_EQ(quarantines.size(), 1u);
+  const fs::path& kept = quarantines[0];
+  std::ifstream weights(kept / "models" / "mdl_orphan" / "v1" / "model.onnx");
+  std::string contents;
+  weights >> contents;
+  EXPECT_EQ(contents, "weights");
+  EXPECT_TRUE(fs::is_directory(kept / "models" / model_id / "v2"));
+  EXPECT_TRUE(fs::is_directory(kept / "datasets" / "ds_orphan"));
+  EXPECT_FALSE(fs::exists(kept / "uploads"));
+  // Moved, not copied again: a second start finds nothing new to quarantine.
+  repository.reset();
+  ASSERT_NE(OpenOrDie(dir.path()), nullptr);
+  EXPECT_EQ(
+      std::distance(fs::directory_iterator(dir.path() / "quarantine"), fs::directory_iterator()),
+      1);
+}
+
+// The datasets kept together stay within the store's byte cap; a refused
+// dataset leaves nothing behind, and deleting one makes room again.
+TEST(RepositoryTest, StoredDatasetBytesAreCapped) {
+  testing::TempDir dir;
+  auto repository = OpenOrDie(dir.path());
+  ASSERT_NE(repository, nullptr);
+  // TinyDataset(true): 3 samples of 4 floats and 3 labels, 60 bytes.
+  const std::string first =
+      repository->AddDataset("a", TinyDataset(true), v1::RAW_FLOAT32, nullptr, 130)->id();
+  ASSERT_TRUE(repository->AddDataset("b", TinyDataset(true), v1::RAW_FLOAT32, nullptr, 130).ok());
+  auto third = repository->AddDataset("c", TinyDataset(true), v1::RAW_FLOAT32, nullptr, 130);
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(third.status().message(), HasSubstr("--max_stored_dataset_bytes (130)"));
+  EXPECT_EQ(repository->ListDatasets().size(), 2u);
+  ASSERT_TRUE(repository->DeleteDataset(first).ok());
+  EXPECT_TRUE(repository->AddDataset("c", TinyDataset(true), v1::RAW_FLOAT32, nullptr, 130).ok());
 }
 
 // Each column added since (speedup, options, simulated, int8_coverage) is

@@ -1,0 +1,135 @@
+// Per-process limits on what clients may hold at once: bytes of Infer inputs
+// in flight, concurrent uploads, concurrent downloads. A call beyond is
+// refused at once with RESOURCE_EXHAUSTED naming the flag, and what it held
+// is given back when a call ends.
+
+#include <chrono>
+#include <string>
+
+#include "common/sha256.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/api/admission_budget.h"
+#include "tests/server/in_process_server.h"
+
+namespace quantd::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(AdmissionBudgetTest, RefusesWhatWouldOverdrawItAndTakesBackWhatCallsGive) {
+  AdmissionBudget budget(100, "Infer request bytes", "--max_infer_inflight_bytes");
+  absl::StatusOr<AdmissionBudget::Taken> first = budget.Take(60);
+  ASSERT_TRUE(first.ok());
+  const absl::StatusOr<AdmissionBudget::Taken> second = budget.Take(41);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(second.status().message(),
+              HasSubstr("Infer request bytes: 41 more would exceed --max_infer_inflight_bytes "
+                        "(100, of which 60 held by calls in progress)"));
+  {
+    const absl::StatusOr<AdmissionBudget::Taken> third = budget.Take(40);
+    ASSERT_TRUE(third.ok());
+    EXPECT_EQ(budget.in_use(), 100);
+  }
+  EXPECT_EQ(budget.in_use(), 60);
+  // Moving what was taken does not give it back twice.
+  AdmissionBudget::Taken moved = *std::move(first);
+  EXPECT_EQ(budget.in_use(), 60);
+  // More than the whole budget never fits.
+  EXPECT_FALSE(budget.Take(101).ok());
+}
+
+class AdmissionLimitsTest : public InProcessServerTest {
+ protected:
+  void AdjustConfig(ServerConfig& config) override {
+    // One sample of the fixture (784 floats) holds about 6.3 KB: its
+    // message and its tensor; four samples do not fit.
+    config.max_infer_inflight_bytes = 16 << 10;
+    config.max_concurrent_uploads = 1;
+    config.max_concurrent_downloads = 1;
+  }
+
+  grpc::Status InferZeros(const std::string& model_id, int64_t batch) {
+    grpc::ClientContext context;
+    v1::InferRequest request;
+    request.set_model_id(model_id);
+    for (int64_t d : {batch, int64_t{1}, int64_t{28}, int64_t{28}}) {
+      request.mutable_input()->add_shape(d);
+    }
+    request.mutable_input()->mutable_data()->Resize(static_cast<int>(batch * 784), 0.0f);
+    v1::InferResponse response;
+    return stub_->Infer(&context, request, &response);
+  }
+};
+
+TEST_F(AdmissionLimitsTest, InferInputsBeyondTheInflightBudgetAreRefused) {
+  v1::Model model;
+  v1::Dataset images;
+  UploadFixtureModelAndImages(&model, &images);
+  const grpc::Status refused = InferZeros(model.id(), 4);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("--max_infer_inflight_bytes (16384"));
+  // What each call held was given back: small calls keep fitting.
+  for (int i = 0; i < 3; ++i) {
+    const grpc::Status status = InferZeros(model.id(), 1);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+}
+
+TEST_F(AdmissionLimitsTest, AnUploadBeyondTheConcurrentUploadsIsRefused) {
+  // An upload left open holds the one slot.
+  grpc::ClientContext open_context;
+  v1::Model open_model;
+  auto open_upload = stub_->UploadModel(&open_context, &open_model);
+  v1::UploadModelRequest header;
+  header.mutable_header()->set_name("slow");
+  header.mutable_header()->set_size_bytes(1000);
+  header.mutable_header()->set_sha256(std::string(64, '0'));
+  ASSERT_TRUE(open_upload->Write(header));
+
+  // The open upload's handler takes the slot when it starts; until then a
+  // second upload may still get it (and fail on its digest instead).
+  const std::string onnx = *ReadFileToString(kModelPath);
+  grpc::Status status;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    v1::Model model;
+    status = UploadModelBytes(onnx, Sha256Hex(onnx), &model);
+  } while (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED &&
+           std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("--max_concurrent_uploads (1"));
+
+  open_context.TryCancel();
+  open_upload->Finish();
+  // The cancelled upload gave its slot back.
+  v1::Model model;
+  const auto retry_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    status = UploadModelBytes(onnx, Sha256Hex(onnx), &model);
+  } while (!status.ok() && std::chrono::steady_clock::now() < retry_deadline);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(AdmissionLimitsTest, DownloadsGiveTheirSlotBack) {
+  v1::Model model;
+  v1::Dataset images;
+  UploadFixtureModelAndImages(&model, &images);
+  const std::string onnx = *ReadFileToString(kModelPath);
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext context;
+    v1::DownloadVersionRequest request;
+    request.set_model_id(model.id());
+    request.set_version(1);
+    auto reader = stub_->DownloadVersion(&context, request);
+    std::string bytes;
+    v1::DownloadVersionResponse chunk;
+    while (reader->Read(&chunk)) bytes += chunk.data();
+    const grpc::Status status = reader->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(bytes, onnx);  // streamed from the mapped file, whole
+  }
+}
+
+}  // namespace
+}  // namespace quantd::server
