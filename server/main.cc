@@ -53,6 +53,9 @@ ABSL_FLAG(int64_t, max_concurrent_uploads, 4,
           "Model and dataset uploads received at once; more fail with RESOURCE_EXHAUSTED");
 ABSL_FLAG(int64_t, max_concurrent_downloads, 8,
           "DownloadVersion streams at once; more fail with RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_idle_activation_bytes, int64_t{2} << 30,
+          "Activation buffers that loaded models keep between runs, all together; beyond, a "
+          "run's buffers are freed after it (0: none kept)");
 ABSL_FLAG(int64_t, max_stored_dataset_bytes, int64_t{16} << 30,
           "Decoded bytes of all stored datasets together; an upload beyond fails with "
           "RESOURCE_EXHAUSTED");
@@ -97,6 +100,7 @@ int main(int argc, char** argv) {
   config.max_concurrent_uploads = absl::GetFlag(FLAGS_max_concurrent_uploads);
   config.max_concurrent_downloads = absl::GetFlag(FLAGS_max_concurrent_downloads);
   config.max_stored_dataset_bytes = absl::GetFlag(FLAGS_max_stored_dataset_bytes);
+  config.max_idle_activation_bytes = absl::GetFlag(FLAGS_max_idle_activation_bytes);
   config.token_file = absl::GetFlag(FLAGS_token_file);
   config.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
   config.reflection = absl::GetFlag(FLAGS_reflection);
@@ -104,13 +108,15 @@ int main(int argc, char** argv) {
   config.tls_key = absl::GetFlag(FLAGS_tls_key);
   config.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
 
-  // Block the shutdown signals before any thread starts, so every thread
-  // inherits the mask and only sigwait() below ever receives them.
-  sigset_t shutdown_signals;
-  sigemptyset(&shutdown_signals);
-  sigaddset(&shutdown_signals, SIGINT);
-  sigaddset(&shutdown_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  // Block the signals quantd handles before any thread starts, so every
+  // thread inherits the mask and only sigwait() below ever receives them:
+  // SIGINT and SIGTERM shut down, SIGHUP reloads --token_file.
+  sigset_t handled_signals;
+  sigemptyset(&handled_signals);
+  sigaddset(&handled_signals, SIGINT);
+  sigaddset(&handled_signals, SIGTERM);
+  sigaddset(&handled_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &handled_signals, nullptr);
 
   auto server = quantd::server::QuantdServer::Start(config);
   if (!server.ok()) {
@@ -120,7 +126,15 @@ int main(int argc, char** argv) {
   std::cout << (*server)->StartupLine() << std::endl;
 
   int signal_number = 0;
-  sigwait(&shutdown_signals, &signal_number);
+  while (sigwait(&handled_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    const absl::StatusOr<int> tokens = (*server)->ReloadTokens();
+    if (tokens.ok()) {
+      std::cerr << "quantd: SIGHUP: reloaded " << *tokens << " tokens from --token_file"
+                << std::endl;
+    } else {
+      std::cerr << "quantd: SIGHUP: kept the tokens in use: " << tokens.status() << std::endl;
+    }
+  }
   std::cerr << "quantd: received signal " << signal_number << ", shutting down" << std::endl;
   (*server)->Shutdown();
   return 0;

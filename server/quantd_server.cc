@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/runtime/idle_memory_budget.h"
 #include "engine/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -78,10 +79,11 @@ absl::Status ValidateConfig(const ServerConfig& config) {
                                                    config.max_receive_message_bytes));
   }
   if (config.max_infer_inflight_bytes < 1 || config.max_concurrent_uploads < 1 ||
-      config.max_concurrent_downloads < 1 || config.max_stored_dataset_bytes < 1) {
+      config.max_concurrent_downloads < 1 || config.max_stored_dataset_bytes < 1 ||
+      config.max_idle_activation_bytes < 0) {
     return absl::InvalidArgumentError(
         "--max_infer_inflight_bytes, --max_concurrent_uploads, --max_concurrent_downloads and "
-        "--max_stored_dataset_bytes must be >= 1");
+        "--max_stored_dataset_bytes must be >= 1, --max_idle_activation_bytes >= 0");
   }
   if (config.session_cache_capacity < 1) {
     return absl::InvalidArgumentError("session cache capacity must be >= 1");
@@ -207,8 +209,10 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
     }
   }
   server->sessions_ = std::make_unique<SessionCache>(config.session_cache_capacity);
-  server->runner_ = std::make_unique<QuantizationJobRunner>(
-      server->repository_.get(), server->jobs_.get(), server->sessions_.get(), metrics);
+  auto idle_memory = std::make_shared<engine::IdleMemoryBudget>(config.max_idle_activation_bytes);
+  server->runner_ =
+      std::make_unique<QuantizationJobRunner>(server->repository_.get(), server->jobs_.get(),
+                                              server->sessions_.get(), metrics, idle_memory);
   QuantizationJobRunner* runner = server->runner_.get();
   server->workers_ = std::make_unique<WorkerPool>(
       config.workers, server->queue_.get(),
@@ -224,8 +228,9 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
       [metrics](int64_t running, int64_t waiting) {
         metrics->SetInferConcurrency(running, waiting);
       });
-  server->model_runner_ = std::make_unique<ModelRunner>(
-      server->repository_.get(), server->sessions_.get(), server->infer_scheduler_.get());
+  server->model_runner_ =
+      std::make_unique<ModelRunner>(server->repository_.get(), server->sessions_.get(),
+                                    server->infer_scheduler_.get(), std::move(idle_memory));
   server->infer_bytes_ = std::make_unique<AdmissionBudget>(
       config.max_infer_inflight_bytes, "Infer request bytes", "--max_infer_inflight_bytes");
   server->service_ = std::make_unique<QuantdService>(
@@ -257,6 +262,8 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   server->listen_address_ = WithPort(config.listen_address, port);
   return server;
 }
+
+absl::StatusOr<int> QuantdServer::ReloadTokens() { return access_->ReloadTokenFile(); }
 
 void QuantdServer::Shutdown() {
   if (shut_down_) return;

@@ -51,6 +51,9 @@ class QuantdServer {
   // to QUEUED at its next cancellation point. Idempotent.
   void Shutdown();
 
+  // Reads --token_file again (SIGHUP); see AccessControl::ReloadTokenFile.
+  absl::StatusOr<int> ReloadTokens();
+
  private:
   QuantdServer();
 

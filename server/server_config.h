@@ -26,6 +26,9 @@ struct ServerConfig {
   int64_t max_infer_inflight_bytes = int64_t{1} << 30;
   int64_t max_concurrent_uploads = 4;
   int64_t max_concurrent_downloads = 8;
+  // Activation buffers that loaded sessions keep between runs, all together
+  // (engine::IdleMemoryBudget); beyond, a run's buffers are freed after it.
+  int64_t max_idle_activation_bytes = int64_t{2} << 30;
   // Per store: the decoded size of every dataset kept together.
   int64_t max_stored_dataset_bytes = int64_t{16} << 30;
   int64_t job_queue_capacity = 64;

@@ -31,10 +31,18 @@ namespace quantd::engine {
 namespace {
 
 // Execution contexts of one Plan, reused across requests so activation memory
-// is allocated once per concurrent caller rather than once per request.
+// is allocated once per concurrent caller rather than once per request. At
+// most kMaxIdle are kept, and with a shared IdleMemoryBudget only while the
+// contexts kept by every session fit in it.
 class ContextPool {
  public:
-  explicit ContextPool(std::shared_ptr<const Plan> plan) : plan_(std::move(plan)) {}
+  ContextPool(std::shared_ptr<const Plan> plan, std::shared_ptr<IdleMemoryBudget> budget)
+      : plan_(std::move(plan)), budget_(std::move(budget)), context_bytes_(ContextBytes(*plan_)) {}
+  ContextPool(const ContextPool&) = delete;
+  ContextPool& operator=(const ContextPool&) = delete;
+  ~ContextPool() {
+    if (budget_ != nullptr) budget_->Release(context_bytes_ * static_cast<int64_t>(free_.size()));
+  }
 
   absl::StatusOr<std::unique_ptr<ExecutionContext>> Acquire() {
     {
@@ -42,6 +50,7 @@ class ContextPool {
       if (!free_.empty()) {
         std::unique_ptr<ExecutionContext> context = std::move(free_.back());
         free_.pop_back();
+        if (budget_ != nullptr) budget_->Release(context_bytes_);
         return context;
       }
     }
@@ -52,12 +61,24 @@ class ContextPool {
 
   void Release(std::unique_ptr<ExecutionContext> context) {
     absl::MutexLock lock(&mu_);
-    if (free_.size() < kMaxIdle) free_.push_back(std::move(context));
+    if (free_.size() < kMaxIdle && (budget_ == nullptr || budget_->TryKeep(context_bytes_))) {
+      free_.push_back(std::move(context));
+    }
   }
 
  private:
   static constexpr size_t kMaxIdle = 4;
+
+  // What one context allocates: the plan's storage blocks and scratchpad.
+  static int64_t ContextBytes(const Plan& plan) {
+    int64_t bytes = static_cast<int64_t>(plan.scratchpad_size);
+    for (const size_t size : plan.storage_sizes) bytes += static_cast<int64_t>(size);
+    return bytes;
+  }
+
   const std::shared_ptr<const Plan> plan_;
+  const std::shared_ptr<IdleMemoryBudget> budget_;  // null: kMaxIdle alone bounds it
+  const int64_t context_bytes_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<ExecutionContext>> free_ ABSL_GUARDED_BY(mu_);
 };
@@ -303,7 +324,8 @@ class CompiledSession final : public InferenceSession {
     plan_options.fp32_winograd = options_.fp32_winograd;
     plan_options.constants = constants_;
     ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, CompilePlan(graph_, shapes, plan_options));
-    plans_.push_front(CachedPlan{shapes, threads, std::make_shared<ContextPool>(std::move(plan))});
+    plans_.push_front(CachedPlan{
+        shapes, threads, std::make_shared<ContextPool>(std::move(plan), options_.idle_memory)});
     while (plans_.size() > static_cast<size_t>(options_.max_cached_plans)) {
       plans_.pop_back();
     }

@@ -15,6 +15,7 @@
 #include "engine/graph/model_summary.h"
 #include "engine/quant/calibration_table.h"
 #include "engine/quant/quantization_options.h"
+#include "engine/runtime/idle_memory_budget.h"
 #include "engine/runtime/int8_coverage.h"
 #include "engine/tensor.h"
 
@@ -50,14 +51,17 @@ struct SessionOptions {
   // For fp32 calibration sessions: their table then also has the values an
   // exported QDQ model quantizes (the Conv output before a residual Add).
   bool fuse_operators = true;
+  // Shared by the sessions of a server: caps the bytes of activation buffers
+  // all of them keep between runs (see IdleMemoryBudget). Null: each Plan
+  // keeps up to 4 idle contexts, however large.
+  std::shared_ptr<IdleMemoryBudget> idle_memory;
 };
 
 // A loaded model, ready to run. Thread-safe: Run() may be called concurrently;
 // each call uses its own activation buffers on a shared, immutable Plan.
 // Observes activations of the (post-pass) graph: called once per value per
 // batch with the value in plain row-major f32 layout.
-using ActivationObserver =
-    std::function<void(const std::string& value_name, const Tensor& value)>;
+using ActivationObserver = std::function<void(const std::string& value_name, const Tensor& value)>;
 
 class InferenceSession {
  public:
@@ -66,8 +70,8 @@ class InferenceSession {
   // activations are quantized as `options.quantization` says (by default s8
   // symmetric per output channel, activations u8 when the calibrated range
   // is non-negative, else s8); INVALID_ARGUMENT names a bad option field.
-  static absl::StatusOr<std::unique_ptr<InferenceSession>> Create(
-      std::string_view onnx_bytes, const SessionOptions& options);
+  static absl::StatusOr<std::unique_ptr<InferenceSession>> Create(std::string_view onnx_bytes,
+                                                                  const SessionOptions& options);
 
   virtual ~InferenceSession() = default;
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "common/access_tokens.h"
 #include "common/sha256.h"
+#include "engine/status_macros.h"
 
 namespace quantd::server {
 namespace {
@@ -78,11 +79,12 @@ bool RoleGrants(Role role, Permission permission) {
   return false;
 }
 
-absl::StatusOr<AccessControl> AccessControl::FromTokenFile(const std::filesystem::path& path) {
+absl::StatusOr<AccessControl::Entries> AccessControl::ReadTokenFile(
+    const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in)
     return absl::NotFoundError(absl::StrCat("cannot read --token_file '", path.string(), "'"));
-  AccessControl access;
+  Entries entries;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     const absl::string_view text = absl::StripAsciiWhitespace(line);
@@ -98,15 +100,43 @@ absl::StatusOr<AccessControl> AccessControl::FromTokenFile(const std::filesystem
     absl::StatusOr<Role> role = ParseRole(fields[1]);
     if (!role.ok())
       return absl::InvalidArgumentError(absl::StrCat(where, ": ", role.status().message()));
-    access.entries_.push_back(
+    entries.push_back(
         Entry{std::string(fields[0]), *role, fields.size() == 3 ? std::string(fields[2]) : ""});
   }
-  if (access.entries_.empty()) {
+  if (entries.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--token_file '", path.string(),
                                                    "' holds no token; add one with quantctl "
                                                    "new-token"));
   }
+  return entries;
+}
+
+absl::StatusOr<AccessControl> AccessControl::FromTokenFile(const std::filesystem::path& path) {
+  ASSIGN_OR_RETURN(Entries entries, ReadTokenFile(path));
+  AccessControl access;
+  access.token_file_ = path;
+  {
+    absl::MutexLock lock(access.mu_.get());
+    access.entries_ = std::make_shared<const Entries>(std::move(entries));
+  }
   return access;
+}
+
+absl::StatusOr<int> AccessControl::ReloadTokenFile() {
+  if (token_file_.empty()) {
+    return absl::FailedPreconditionError("no --token_file to reload (--insecure_no_auth)");
+  }
+  ASSIGN_OR_RETURN(Entries entries, ReadTokenFile(token_file_));
+  const int count = static_cast<int>(entries.size());
+  auto fresh = std::make_shared<const Entries>(std::move(entries));
+  absl::MutexLock lock(mu_.get());
+  entries_ = std::move(fresh);
+  return count;
+}
+
+std::shared_ptr<const AccessControl::Entries> AccessControl::entries() const {
+  absl::MutexLock lock(mu_.get());
+  return entries_;
 }
 
 AccessControl AccessControl::AllowAll() {
@@ -125,8 +155,9 @@ absl::Status AccessControl::Authorize(const grpc::ServerContext& context,
         "--token_file)");
   }
   const std::string digest = Sha256Hex(token);
+  const std::shared_ptr<const Entries> entries = this->entries();
   const Entry* match = nullptr;
-  for (const Entry& entry : entries_) {
+  for (const Entry& entry : *entries) {
     if (ConstantTimeEqual(entry.sha256, digest)) match = &entry;
   }
   if (match == nullptr) return absl::UnauthenticatedError("the bearer token is not known");

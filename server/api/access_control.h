@@ -2,12 +2,14 @@
 #define QUANTD_SERVER_API_ACCESS_CONTROL_H_
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/server_context.h"
 #include "server/api/grpc_status.h"
 
@@ -59,14 +61,28 @@ class AccessControl {
 
   bool enabled() const { return enabled_; }
 
+  // Reads the token file again (SIGHUP): calls authorized from then on use
+  // the new tokens, calls in progress finish with the old. A file that
+  // FromTokenFile would refuse keeps the tokens in use and returns why; so
+  // does an AccessControl without a file. Returns how many tokens it holds.
+  absl::StatusOr<int> ReloadTokenFile();
+
  private:
   struct Entry {
     std::string sha256;  // lowercase hex
     Role role;
     std::string name;
   };
+  using Entries = std::vector<Entry>;
+
+  static absl::StatusOr<Entries> ReadTokenFile(const std::filesystem::path& path);
+  std::shared_ptr<const Entries> entries() const;
+
   bool enabled_ = true;
-  std::vector<Entry> entries_;
+  std::filesystem::path token_file_;
+  // Swapped whole on reload; a pointer, so that AccessControl stays movable.
+  std::unique_ptr<absl::Mutex> mu_ = std::make_unique<absl::Mutex>();
+  std::shared_ptr<const Entries> entries_ ABSL_GUARDED_BY(*mu_) = std::make_shared<Entries>();
 };
 
 // Guarded (grpc_status.h) for an RPC that needs `permission`: the caller is

@@ -367,7 +367,8 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
 
   report("quantizing", plan.calibrated);
   ASSIGN_OR_RETURN(std::shared_ptr<engine::InferenceSession> fp32,
-                   CreateSession(onnx, std::nullopt, absl::StrCat("model '", model_id, "'")));
+                   CreateSession(onnx, std::nullopt, absl::StrCat("model '", model_id, "'"), {},
+                                 true, idle_memory_));
   const std::string calibration_text = table.Serialize();
   ASSIGN_OR_RETURN(const VersionExports exports,
                    MakeExports(onnx, table, ToQuantizationOptions(request.quantization()),
@@ -375,7 +376,7 @@ absl::StatusOr<QuantizationJobRunner::Outcome> QuantizationJobRunner::Execute(
   ASSIGN_OR_RETURN(
       std::shared_ptr<engine::InferenceSession> int8,
       CreateSession(onnx, std::move(table), absl::StrCat("int8 model '", model_id, "'"),
-                    ToQuantizationOptions(request.quantization()), fold_batch_norm));
+                    ToQuantizationOptions(request.quantization()), fold_batch_norm, idle_memory_));
   if (stop_requested()) return stopped();
 
   Outcome outcome;

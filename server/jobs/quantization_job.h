@@ -27,9 +27,16 @@ namespace quantd::server {
 // calibration, evaluation and benchmarking and between every phase.
 class QuantizationJobRunner {
  public:
+  // `idle_memory`: the budget of the sessions a job leaves in `sessions`
+  // for Infer (null: uncapped).
   QuantizationJobRunner(Repository* repository, JobTracker* tracker, SessionCache* sessions,
-                        Metrics* metrics)
-      : repository_(repository), tracker_(tracker), sessions_(sessions), metrics_(metrics) {}
+                        Metrics* metrics,
+                        std::shared_ptr<engine::IdleMemoryBudget> idle_memory = nullptr)
+      : repository_(repository),
+        tracker_(tracker),
+        sessions_(sessions),
+        metrics_(metrics),
+        idle_memory_(std::move(idle_memory)) {}
 
   // Takes a QUEUED job to SUCCEEDED, FAILED or (after CancelJob) CANCELLED.
   // If `stopping` becomes true the job is abandoned at the next cancellation
@@ -69,6 +76,7 @@ class QuantizationJobRunner {
   JobTracker* const tracker_;
   SessionCache* const sessions_;
   Metrics* const metrics_;
+  const std::shared_ptr<engine::IdleMemoryBudget> idle_memory_;
 };
 
 }  // namespace quantd::server

@@ -8,8 +8,9 @@ namespace quantd::server {
 
 absl::StatusOr<std::shared_ptr<engine::InferenceSession>> ModelRunner::Session(
     const std::string& model_id, const v1::ModelVersion& version) {
-  return sessions_->GetOrLoad(model_id, version.version(),
-                              [&] { return LoadModelVersion(*repository_, model_id, version); });
+  return sessions_->GetOrLoad(model_id, version.version(), [&] {
+    return LoadModelVersion(*repository_, model_id, version, idle_memory_);
+  });
 }
 
 absl::StatusOr<std::vector<engine::Tensor>> ModelRunner::Run(const std::string& model_id,

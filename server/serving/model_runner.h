@@ -24,8 +24,14 @@ namespace quantd::server {
 // of the two APIs merge with each other and share the executors.
 class ModelRunner {
  public:
-  ModelRunner(const Repository* repository, SessionCache* sessions, InferScheduler* scheduler)
-      : repository_(repository), sessions_(sessions), scheduler_(scheduler) {}
+  // `idle_memory` caps the activation buffers the sessions it loads keep
+  // between runs (null: uncapped).
+  ModelRunner(const Repository* repository, SessionCache* sessions, InferScheduler* scheduler,
+              std::shared_ptr<engine::IdleMemoryBudget> idle_memory = nullptr)
+      : repository_(repository),
+        sessions_(sessions),
+        scheduler_(scheduler),
+        idle_memory_(std::move(idle_memory)) {}
 
   // The version's session, loaded into the cache if it is not there.
   absl::StatusOr<std::shared_ptr<engine::InferenceSession>> Session(
@@ -45,6 +51,7 @@ class ModelRunner {
   const Repository* const repository_;
   SessionCache* const sessions_;
   InferScheduler* const scheduler_;
+  const std::shared_ptr<engine::IdleMemoryBudget> idle_memory_;
 };
 
 // Runs `infer`, which chooses a version and runs it. When the version was

@@ -21,11 +21,12 @@ struct SessionWithTable {
 
 absl::StatusOr<std::shared_ptr<engine::InferenceSession>> CreateSession(
     std::string_view onnx_bytes, std::optional<engine::CalibrationTable> int8_calibration,
-    const std::string& what, const engine::QuantizationOptions& quantization,
-    bool fold_batch_norm) {
+    const std::string& what, const engine::QuantizationOptions& quantization, bool fold_batch_norm,
+    std::shared_ptr<engine::IdleMemoryBudget> idle_memory) {
   auto holder = std::make_shared<SessionWithTable>();
   engine::SessionOptions options;
   options.fold_batch_norm = fold_batch_norm;
+  options.idle_memory = std::move(idle_memory);
   // Dynamic batching runs merged batches of 1, 2, 4 ... 32 rows, besides the
   // callers' own sizes and the batch-split tuner's sub-batches: room for
   // them all, so that a steady load never recompiles a Plan.
@@ -50,12 +51,15 @@ absl::StatusOr<std::shared_ptr<engine::InferenceSession>> CreateSession(
 }
 
 absl::StatusOr<std::shared_ptr<engine::InferenceSession>> LoadModelVersion(
-    const Repository& repository, const std::string& model_id, const v1::ModelVersion& version) {
+    const Repository& repository, const std::string& model_id, const v1::ModelVersion& version,
+    std::shared_ptr<engine::IdleMemoryBudget> idle_memory) {
   ASSIGN_OR_RETURN(const MappedFile model_file,
                    repository.ReadModelFile(model_id, version.version()));
   const std::string_view onnx = model_file.bytes();
   const std::string what = absl::StrCat("model '", model_id, "' version ", version.version());
-  if (version.precision() != v1::INT8) return CreateSession(onnx, std::nullopt, what);
+  if (version.precision() != v1::INT8) {
+    return CreateSession(onnx, std::nullopt, what, {}, true, std::move(idle_memory));
+  }
   ASSIGN_OR_RETURN(const std::string text,
                    repository.ReadCalibrationTable(model_id, version.version()));
   absl::StatusOr<engine::CalibrationTable> table = engine::CalibrationTable::Parse(text);
@@ -65,7 +69,7 @@ absl::StatusOr<std::shared_ptr<engine::InferenceSession>> LoadModelVersion(
   }
   return CreateSession(onnx, std::move(*table), what,
                        ToQuantizationOptions(version.options().quantization()),
-                       !version.options().quantization().keep_batchnorm());
+                       !version.options().quantization().keep_batchnorm(), std::move(idle_memory));
 }
 
 }  // namespace quantd::server

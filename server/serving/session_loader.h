@@ -19,16 +19,19 @@ namespace quantd::server {
 // points at the table, and Plans for new input shapes are compiled lazily, so
 // the table must live exactly as long as the session. `quantization` applies
 // to int8 sessions only; `fold_batch_norm` to both (see SessionOptions).
+// `idle_memory`: the server's budget for activation buffers kept between runs
+// (sessions that Infer serves), null for sessions used once.
 // Engine exceptions become INTERNAL errors naming `what`.
 absl::StatusOr<std::shared_ptr<engine::InferenceSession>> CreateSession(
     std::string_view onnx_bytes, std::optional<engine::CalibrationTable> int8_calibration,
     const std::string& what, const engine::QuantizationOptions& quantization = {},
-    bool fold_batch_norm = true);
+    bool fold_batch_norm = true, std::shared_ptr<engine::IdleMemoryBudget> idle_memory = nullptr);
 
 // Loads a stored model version: fp32 from its ONNX file, int8 from the ONNX
 // file, its calibration table and the quantization options it was made with.
 absl::StatusOr<std::shared_ptr<engine::InferenceSession>> LoadModelVersion(
-    const Repository& repository, const std::string& model_id, const v1::ModelVersion& version);
+    const Repository& repository, const std::string& model_id, const v1::ModelVersion& version,
+    std::shared_ptr<engine::IdleMemoryBudget> idle_memory = nullptr);
 
 }  // namespace quantd::server
 

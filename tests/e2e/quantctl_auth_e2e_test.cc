@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "common/sha256.h"
 #include "tests/e2e/server_process.h"
@@ -96,6 +99,43 @@ TEST_F(QuantctlAuthE2eTest, CallsNeedATokenWhoseRoleAllowsThem) {
   const ProgramResult health = Quantctl({"health"});
   EXPECT_EQ(health.exit_code, 0) << health.err;
   EXPECT_EQ(health.out, "ready\n");
+}
+
+// A token is revoked or added by editing the token file and sending SIGHUP:
+// no restart. A file that cannot be parsed keeps the tokens in use.
+TEST_F(QuantctlAuthE2eTest, SighupReloadsTheTokenFile) {
+  const std::string admin = "--token_file=" + TokenPath("admin");
+  const std::string infer = "--token_file=" + TokenPath("infer");
+  const std::string tokens = ReadWholeFile((dir_ / "tokens").string());
+  const std::string infer_line = tokens.substr(tokens.find('\n') + 1);
+  ASSERT_THAT(infer_line, HasSubstr(" infer tester"));
+
+  // Polls: the server applies the file when it handles the signal.
+  auto list_models_until = [&](const std::string& token_flag, int exit_code) {
+    ProgramResult result;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      result = Quantctl({"list-models", token_flag});
+      if (result.exit_code == exit_code) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return result;
+  };
+
+  std::ofstream(dir_ / "tokens") << infer_line;  // the admin token revoked
+  server_->Signal(SIGHUP);
+  const ProgramResult revoked = list_models_until(admin, 1);
+  EXPECT_EQ(revoked.exit_code, 1);
+  EXPECT_THAT(revoked.err, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_EQ(Quantctl({"list-models", infer}).exit_code, 0);
+
+  std::ofstream(dir_ / "tokens") << "not a token line\n";
+  server_->Signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(Quantctl({"list-models", infer}).exit_code, 0);  // kept
+
+  std::ofstream(dir_ / "tokens") << tokens;  // the admin token back
+  server_->Signal(SIGHUP);
+  EXPECT_EQ(list_models_until(admin, 0).exit_code, 0);
 }
 
 }  // namespace

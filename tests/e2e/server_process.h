@@ -4,13 +4,13 @@
 // A real `quantd` binary running as a child process on ephemeral loopback
 // ports with its own temporary data directory.
 
-#include <algorithm>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -110,6 +110,11 @@ class ServerProcess {
   std::string address() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
   int metrics_port() const { return metrics_port_; }
   const std::string& data_dir() const { return data_dir_; }
+
+  // Sends `signal` (e.g. SIGHUP) to the running server.
+  void Signal(int signal) {
+    if (pid_ > 0) kill(pid_, signal);
+  }
 
   // SIGKILL at once, as a crash or the OOM killer would: no shutdown code
   // runs. Returns the wait status (-1 if the server was already stopped).
