@@ -1,18 +1,36 @@
 #!/usr/bin/env bash
 # README command 2: installs what is missing, builds, and runs the whole test
 # suite through ctest. .ci/run calls this.
+#
+#   scripts/test.sh                          # everything, as CI runs it
+#   scripts/test.sh --sanitize=thread        # one sanitizer build and its suite only
+#   scripts/test.sh --sanitize=address,undefined
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ONLY_SANITIZER=""
+for arg in "$@"; do
+  case $arg in
+    --sanitize=*) ONLY_SANITIZER=${arg#--sanitize=} ;;
+    *) echo "usage: scripts/test.sh [--sanitize=address,undefined|thread]" >&2; exit 2 ;;
+  esac
+done
 scripts/install_deps.sh
 if [[ ! -d node_modules/onnxruntime-node ]]; then
   # ONNX Runtime for the ort_qdq_agreement test. Its install script fetches
   # CUDA files from an unreachable host; the CPU library ships in the package.
   npm install --ignore-scripts --no-audit --no-fund
 fi
-# The suites under AddressSanitizer and UBSan first (SANITIZE=0 skips them), so
+if [[ -n $ONLY_SANITIZER ]]; then
+  exec scripts/sanitize.sh "$ONLY_SANITIZER"
+fi
+# The suites under AddressSanitizer and UBSan, then the server's concurrency
+# under ThreadSanitizer, first (SANITIZE=0 skips both, TSAN=0 the second), so
 # that the plain suite's ctest summary is what the run ends with.
 if [[ ${SANITIZE:-1} != 0 ]]; then
-  scripts/sanitize.sh
+  scripts/sanitize.sh address,undefined
+  if [[ ${TSAN:-1} != 0 ]]; then
+    scripts/sanitize.sh thread
+  fi
 fi
 # Each fuzz target for a short while under libFuzzer (clang, ASan, UBSan);
 # FUZZ_SECONDS=0 skips it. Longer runs: scripts/fuzz.sh 600.
