@@ -156,11 +156,13 @@ grpc::Status KServeService::ModelInfer(grpc::ServerContext* context,
                                        const inference::ModelInferRequest* request,
                                        inference::ModelInferResponse* response) {
   const absl::Time deadline = absl::FromChrono(context->deadline());
-  return RecordedInfer("ModelInfer", *metrics_, *request, *response, [&](Metrics::InferCall& call) {
-    RETURN_IF_ERROR(access_->Authorize(*context, Permission::kInfer));
-    return ChooseAgainIfDeleted(request->model_version().empty(),
-                                [&] { return DoModelInfer(*request, response, deadline, call); });
-  });
+  return RecordedInfer("ModelInfer", *metrics_, *repository_, *request, *response,
+                       [&](Metrics::InferCall& call) {
+                         RETURN_IF_ERROR(access_->Authorize(*context, Permission::kInfer));
+                         return ChooseAgainIfDeleted(request->model_version().empty(), [&] {
+                           return DoModelInfer(*request, response, deadline, call);
+                         });
+                       });
 }
 
 absl::Status KServeService::DoModelInfer(const inference::ModelInferRequest& request,

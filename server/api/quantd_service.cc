@@ -409,11 +409,12 @@ grpc::Status QuantdService::Infer(grpc::ServerContext* context, const v1::InferR
                                   v1::InferResponse* response) {
   // A client that gave up need not keep its place in the compute queue.
   const absl::Time deadline = absl::FromChrono(context->deadline());
-  return RecordedInfer("Infer", *metrics_, *request, *response, [&](Metrics::InferCall& call) {
-    RETURN_IF_ERROR(access_->Authorize(*context, Permission::kInfer));
-    return ChooseAgainIfDeleted(request->version() == 0,
-                                [&] { return DoInfer(*request, response, deadline, call); });
-  });
+  return RecordedInfer(
+      "Infer", *metrics_, *repository_, *request, *response, [&](Metrics::InferCall& call) {
+        RETURN_IF_ERROR(access_->Authorize(*context, Permission::kInfer));
+        return ChooseAgainIfDeleted(request->version() == 0,
+                                    [&] { return DoInfer(*request, response, deadline, call); });
+      });
 }
 
 absl::Status QuantdService::DoInfer(const v1::InferRequest& request, v1::InferResponse* response,

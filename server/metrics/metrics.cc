@@ -1,10 +1,12 @@
 #include "server/metrics/metrics.h"
 
 #include <exception>
+#include <initializer_list>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "prometheus/client_metric.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
@@ -15,6 +17,7 @@
 #include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "server/metrics/heap_usage.h"
 
 namespace quantd::server {
 namespace {
@@ -217,8 +220,11 @@ struct Metrics::Impl {
               "kernels, measured on one sample when the version was published.")
           .Register(*registry);
   InferStatistics infer_statistics;
+  // Serializes recording a call with removing its version's series.
+  absl::Mutex version_series_mu;
   std::shared_ptr<TritonCounters> triton_counters =
       std::make_shared<TritonCounters>(&infer_statistics);
+  std::shared_ptr<HeapUsage> heap_usage = std::make_shared<HeapUsage>();
   std::unique_ptr<prometheus::Exposer> exposer;
   std::string bound_address;
 };
@@ -242,6 +248,7 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
     }
     impl->exposer->RegisterCollectable(impl->registry);
     impl->exposer->RegisterCollectable(impl->triton_counters);
+    impl->exposer->RegisterCollectable(impl->heap_usage);
     const std::vector<int> ports = impl->exposer->GetListeningPorts();
     if (ports.empty()) {
       return absl::UnavailableError(
@@ -254,7 +261,9 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
 
 const std::string& Metrics::bound_address() const { return impl_->bound_address; }
 
-void Metrics::RecordInfer(const InferCall& call) {
+void Metrics::RecordInfer(const InferCall& call, const std::function<bool()>& version_exists) {
+  absl::MutexLock lock(&impl_->version_series_mu);
+  if (version_exists && !version_exists()) return;
   impl_->infer_statistics.Record(call);
   impl_->infer_requests
       .Add({{"model", call.model},
@@ -321,6 +330,7 @@ void Metrics::SetModelInt8MacShare(const std::string& model_id, int32_t version,
 }
 
 void Metrics::RemoveModelVersion(const std::string& model_id, int32_t version) {
+  absl::MutexLock lock(&impl_->version_series_mu);
   const prometheus::Labels labels = {{"model", model_id}, {"version", absl::StrCat(version)}};
   // Has() first: Add() would create the series only to remove it again.
   for (prometheus::Family<prometheus::Gauge>* family :
@@ -358,8 +368,11 @@ std::vector<VersionStatistics> Metrics::InferStatisticsOf(const std::string& mod
 
 std::string Metrics::RenderText() const {
   std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();
-  for (prometheus::MetricFamily& family : impl_->triton_counters->Collect()) {
-    families.push_back(std::move(family));
+  for (const auto* collectable : std::initializer_list<const prometheus::Collectable*>{
+           impl_->triton_counters.get(), impl_->heap_usage.get()}) {
+    for (prometheus::MetricFamily& family : collectable->Collect()) {
+      families.push_back(std::move(family));
+    }
   }
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -2,6 +2,7 @@
 #define QUANTD_SERVER_METRICS_METRICS_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,8 +38,12 @@ class Metrics {
   // per-version statistics behind Triton's ModelStatistics and the
   // nv_inference_* metrics. Latencies, batch size and bytes are recorded
   // for successful calls only; the request count for every call.
+  // `version_exists` is asked, serialized with RemoveModelVersion, whether
+  // the call's version is still stored: a call that ran while its version
+  // was deleted is not recorded, since recording it would bring back the
+  // series RemoveModelVersion just removed, for good.
   using InferCall = server::InferCall;
-  void RecordInfer(const InferCall& call);
+  void RecordInfer(const InferCall& call, const std::function<bool()>& version_exists = nullptr);
   // Runs in progress right now, and Infer calls waiting for their run.
   void SetInferConcurrency(int64_t running, int64_t waiting);
   // Quantization workers configured, and those running a job right now.

@@ -408,6 +408,16 @@ absl::StatusOr<v1::Model> Repository::GetModel(const std::string& model_id) cons
   return it->second;
 }
 
+bool Repository::HasVersion(const std::string& model_id, int32_t version) const {
+  absl::MutexLock lock(&mu_);
+  auto it = models_.find(model_id);
+  if (it == models_.end()) return false;
+  for (const v1::ModelVersion& v : it->second.versions()) {
+    if (v.version() == version) return true;
+  }
+  return false;
+}
+
 namespace {
 
 // Models or datasets oldest first: by creation time, ties in creation order.

@@ -75,6 +75,8 @@ class Repository {
                                          const v1::ModelUploadHeader* image_interface = nullptr);
   // NOT_FOUND `model 'x' not found` for an unknown id.
   absl::StatusOr<v1::Model> GetModel(const std::string& model_id) const;
+  // Whether the model has that version now (cheap: copies nothing).
+  bool HasVersion(const std::string& model_id, int32_t version) const;
   // Oldest first.
   std::vector<v1::Model> ListModels() const;
   // The models uploaded under `name` (names need not be unique), oldest first.

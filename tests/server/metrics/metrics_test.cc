@@ -53,17 +53,16 @@ TEST(MetricsTest, RendersEveryDocumentedFamily) {
   const std::string text = (*metrics)->RenderText();
   EXPECT_THAT(text, HasSubstr("# TYPE quantd_infer_latency_seconds histogram"));
   const std::string labels = "model=\"mdl_1\",precision=\"int8\",version=\"3\"";
-  EXPECT_THAT(text, HasSubstr("quantd_infer_latency_seconds_bucket{" + labels +
-                              ",le=\"0.0005\"} 1"));
+  EXPECT_THAT(text,
+              HasSubstr("quantd_infer_latency_seconds_bucket{" + labels + ",le=\"0.0005\"} 1"));
   EXPECT_THAT(text, HasSubstr("quantd_infer_latency_seconds_count{" + labels + "} 1"));
   // Queue and compute time split the latency; 50 us of queueing lands in the
   // first bucket, 200 us of compute in the 0.25 ms one.
-  EXPECT_THAT(text, HasSubstr("quantd_infer_queue_seconds_bucket{" + labels +
-                              ",le=\"0.0001\"} 1"));
-  EXPECT_THAT(text, HasSubstr("quantd_infer_compute_seconds_bucket{" + labels +
-                              ",le=\"0.0001\"} 0"));
-  EXPECT_THAT(text, HasSubstr("quantd_infer_compute_seconds_bucket{" + labels +
-                              ",le=\"0.00025\"} 1"));
+  EXPECT_THAT(text, HasSubstr("quantd_infer_queue_seconds_bucket{" + labels + ",le=\"0.0001\"} 1"));
+  EXPECT_THAT(text,
+              HasSubstr("quantd_infer_compute_seconds_bucket{" + labels + ",le=\"0.0001\"} 0"));
+  EXPECT_THAT(text,
+              HasSubstr("quantd_infer_compute_seconds_bucket{" + labels + ",le=\"0.00025\"} 1"));
   EXPECT_THAT(text, HasSubstr("quantd_infer_batch_size_bucket{" + labels + ",le=\"16\"} 0"));
   EXPECT_THAT(text, HasSubstr("quantd_infer_batch_size_bucket{" + labels + ",le=\"32\"} 1"));
   EXPECT_THAT(text, HasSubstr("quantd_infer_merged_batch_rows_bucket{" + labels + ",le=\"32\"} 0"));
@@ -89,6 +88,39 @@ TEST(MetricsTest, RendersEveryDocumentedFamily) {
   EXPECT_THAT(text, HasSubstr("quantd_model_int8_top1{model=\"mdl_1\",version=\"2\"} 0.905"));
 }
 
+// The heap gauge follows live allocations: 64 MiB held shows in "in_use".
+TEST(MetricsTest, HeapBytesCountLiveAllocations) {
+  auto metrics = Metrics::Create("none");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  auto in_use = [&] {
+    const std::string text = (*metrics)->RenderText();
+    const std::string key = "quantd_heap_bytes{state=\"in_use\"} ";
+    const size_t at = text.find(key);
+    EXPECT_NE(at, std::string::npos) << text;
+    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + key.size()));
+  };
+  const double before = in_use();
+  std::vector<char> held(64 << 20, 1);
+  const double during = in_use();
+  EXPECT_GE(during - before, static_cast<double>(held.size()));
+  EXPECT_THAT((*metrics)->RenderText(), HasSubstr("quantd_heap_bytes{state=\"free\"} "));
+}
+
+// A call that ran while its version was deleted is not recorded: recording
+// it after RemoveModelVersion would bring the version's series back, and
+// nothing would remove them again (the soak found /metrics growing by 94
+// lines per deleted version).
+TEST(MetricsTest, CallsOfADeletedVersionDoNotBringItsSeriesBack) {
+  auto metrics = Metrics::Create("none");
+  ASSERT_TRUE(metrics.ok());
+  (*metrics)->RecordInfer(SuccessfulInt8Call(), [] { return true; });
+  EXPECT_THAT((*metrics)->RenderText(), HasSubstr("version=\"3\""));
+  (*metrics)->RemoveModelVersion("mdl_1", 3);
+  (*metrics)->RecordInfer(SuccessfulInt8Call(), [] { return false; });
+  EXPECT_THAT((*metrics)->RenderText(), Not(HasSubstr("version=\"3\"")));
+  EXPECT_TRUE((*metrics)->InferStatisticsOf("mdl_1", "3").empty());
+}
+
 TEST(MetricsTest, ExpositionPassesPromtool) {
   const char* promtool = "/usr/bin/promtool";
   if (!std::filesystem::exists(promtool))
@@ -109,7 +141,8 @@ TEST(MetricsTest, ExpositionPassesPromtool) {
   const int rc = std::system(command.c_str());
   std::ifstream out(dir.path() / "promtool.out");
   const std::string report((std::istreambuf_iterator<char>(out)), {});
-  EXPECT_THAT(::quantd::testing::UnexpectedPromtoolFindings(report), ::testing::IsEmpty()) << report;
+  EXPECT_THAT(::quantd::testing::UnexpectedPromtoolFindings(report), ::testing::IsEmpty())
+      << report;
   // A failed run prints why; a clean exit then has nothing else to report.
   if (rc != 0) {
     EXPECT_THAT(report, HasSubstr("nv_inference_"));
