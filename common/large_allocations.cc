@@ -11,4 +11,14 @@ void KeepLargeAllocationsForReuse() {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
+PeriodicMallocTrim::PeriodicMallocTrim(absl::Duration interval)
+    : thread_([this, interval] {
+        while (!stop_.WaitForNotificationWithTimeout(interval)) malloc_trim(0);
+      }) {}
+
+PeriodicMallocTrim::~PeriodicMallocTrim() {
+  stop_.Notify();
+  thread_.join();
+}
+
 }  // namespace quantd

@@ -1,6 +1,11 @@
 #ifndef QUANTD_COMMON_LARGE_ALLOCATIONS_H_
 #define QUANTD_COMMON_LARGE_ALLOCATIONS_H_
 
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+
 namespace quantd {
 
 // Lets glibc's malloc keep freed blocks of up to 512 MiB for reuse instead of
@@ -15,6 +20,26 @@ namespace quantd {
 // still mmapped. Freed memory above the heap's top is kept up to 1 GiB.
 // Call once at start, before other threads exist.
 void KeepLargeAllocationsForReuse();
+
+// The other half of that bargain for a long-running server: a thread that
+// every `interval` hands the free pages malloc keeps (in every arena, not
+// only above the heap's top) back to the kernel with malloc_trim(0). Without
+// it RSS creeps up under mixed traffic while live memory stays flat: the
+// soak measured 1,043 -> 1,246 MiB over seven minutes with 110-190 MiB in
+// use. The blocks stay in malloc's free lists; only their pages go, so a
+// block reused after a trim faults its pages in once more, not on every call.
+// Stops (and joins) when destroyed.
+class PeriodicMallocTrim {
+ public:
+  explicit PeriodicMallocTrim(absl::Duration interval);
+  ~PeriodicMallocTrim();
+  PeriodicMallocTrim(const PeriodicMallocTrim&) = delete;
+  PeriodicMallocTrim& operator=(const PeriodicMallocTrim&) = delete;
+
+ private:
+  absl::Notification stop_;
+  std::thread thread_;
+};
 
 }  // namespace quantd
 

@@ -56,6 +56,9 @@ ABSL_FLAG(int64_t, max_concurrent_downloads, 8,
 ABSL_FLAG(int64_t, max_idle_activation_bytes, int64_t{2} << 30,
           "Activation buffers that loaded models keep between runs, all together; beyond, a "
           "run's buffers are freed after it (0: none kept)");
+ABSL_FLAG(int64_t, malloc_trim_seconds, 30,
+          "Every this many seconds, hand the pages of freed memory back to the kernel "
+          "(malloc_trim); 0: never");
 ABSL_FLAG(int64_t, max_stored_dataset_bytes, int64_t{16} << 30,
           "Decoded bytes of all stored datasets together; an upload beyond fails with "
           "RESOURCE_EXHAUSTED");
@@ -101,6 +104,7 @@ int main(int argc, char** argv) {
   config.max_concurrent_downloads = absl::GetFlag(FLAGS_max_concurrent_downloads);
   config.max_stored_dataset_bytes = absl::GetFlag(FLAGS_max_stored_dataset_bytes);
   config.max_idle_activation_bytes = absl::GetFlag(FLAGS_max_idle_activation_bytes);
+  config.malloc_trim_seconds = absl::GetFlag(FLAGS_malloc_trim_seconds);
   config.token_file = absl::GetFlag(FLAGS_token_file);
   config.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
   config.reflection = absl::GetFlag(FLAGS_reflection);

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/large_allocations.h"
 #include "engine/runtime/idle_memory_budget.h"
 #include "engine/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -77,6 +78,10 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat("--max_receive_message_bytes must be in [1, ",
                                                    std::numeric_limits<int>::max(), "], got ",
                                                    config.max_receive_message_bytes));
+  }
+  if (config.malloc_trim_seconds < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--malloc_trim_seconds must be >= 0, got ", config.malloc_trim_seconds));
   }
   if (config.max_infer_inflight_bytes < 1 || config.max_concurrent_uploads < 1 ||
       config.max_concurrent_downloads < 1 || config.max_stored_dataset_bytes < 1 ||
@@ -174,6 +179,10 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(const ServerCo
   ASSIGN_OR_RETURN(server->access_, LoadAccessControl(config));
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, ServerCredentials(config));
   ASSIGN_OR_RETURN(server->metrics_, Metrics::Create(config.metrics_listen_address));
+  if (config.malloc_trim_seconds > 0) {
+    server->malloc_trim_ =
+        std::make_unique<PeriodicMallocTrim>(absl::Seconds(config.malloc_trim_seconds));
+  }
   ASSIGN_OR_RETURN(server->repository_, Repository::Open(server->data_dir_));
   ASSIGN_OR_RETURN(server->jobs_,
                    JobTracker::Load(server->repository_.get(), config.max_finished_jobs));

@@ -11,6 +11,10 @@ namespace grpc {
 class Server;
 }  // namespace grpc
 
+namespace quantd {
+class PeriodicMallocTrim;
+}  // namespace quantd
+
 namespace quantd::server {
 
 class AccessControl;
@@ -77,6 +81,7 @@ class QuantdServer {
   std::unique_ptr<QuantdService> service_;
   std::unique_ptr<KServeService> kserve_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<PeriodicMallocTrim> malloc_trim_;
   bool shut_down_ = false;
 };
 

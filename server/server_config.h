@@ -29,6 +29,9 @@ struct ServerConfig {
   // Activation buffers that loaded sessions keep between runs, all together
   // (engine::IdleMemoryBudget); beyond, a run's buffers are freed after it.
   int64_t max_idle_activation_bytes = int64_t{2} << 30;
+  // Every this many seconds, the pages of memory freed since are handed back
+  // to the kernel (PeriodicMallocTrim); 0: never.
+  int64_t malloc_trim_seconds = 30;
   // Per store: the decoded size of every dataset kept together.
   int64_t max_stored_dataset_bytes = int64_t{16} << 30;
   int64_t job_queue_capacity = 64;
