@@ -89,6 +89,13 @@ class QuantdProcess:
         for line in self._proc.stdout:
             self.log_lines.append(line.rstrip())
 
+    @property
+    def pid(self):
+        return self._proc.pid
+
+    def exited(self):
+        return self._proc.poll() is not None
+
     def metrics_text(self):
         with urllib.request.urlopen(f"http://{self.metrics_address}/metrics", timeout=10) as r:
             return r.read().decode()
