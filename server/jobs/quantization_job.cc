@@ -227,18 +227,24 @@ void QuantizationJobRunner::Run(const std::string& job_id, const std::atomic<boo
   } else {
     MarkSucceeded(job_id, *outcome);
     metrics_->RecordJobFinished(JobOutcome::kSucceeded, absl::Now() - start);
-    if (outcome->fp32_accuracy && outcome->int8_accuracy) {
-      metrics_->SetModelTop1(job->model_id(), outcome->version, outcome->fp32_accuracy->top1(),
-                             outcome->int8_accuracy->top1());
-    }
-    if (outcome->speedup) {
-      metrics_->SetModelSpeedup(job->model_id(), outcome->version,
-                                outcome->speedup->throughput_speedup());
-    }
-    if (outcome->int8_coverage) {
-      metrics_->SetModelInt8MacShare(job->model_id(), outcome->version,
-                                     outcome->int8_coverage->mac_share());
-    }
+    SetVersionGauges(job->model_id(), *outcome);
+  }
+}
+
+void QuantizationJobRunner::SetVersionGauges(const std::string& model_id, const Outcome& outcome) {
+  // The job is SUCCEEDED already: a client may have deleted the version.
+  const auto version_exists = [&] { return repository_->HasVersion(model_id, outcome.version); };
+  if (outcome.fp32_accuracy && outcome.int8_accuracy) {
+    metrics_->SetModelTop1(model_id, outcome.version, outcome.fp32_accuracy->top1(),
+                           outcome.int8_accuracy->top1(), version_exists);
+  }
+  if (outcome.speedup) {
+    metrics_->SetModelSpeedup(model_id, outcome.version, outcome.speedup->throughput_speedup(),
+                              version_exists);
+  }
+  if (outcome.int8_coverage) {
+    metrics_->SetModelInt8MacShare(model_id, outcome.version, outcome.int8_coverage->mac_share(),
+                                   version_exists);
   }
 }
 

@@ -65,6 +65,8 @@ class QuantizationJobRunner {
   void MarkFailed(const std::string& job_id, const absl::Status& error);
   // In memory only: the row was saved with the version it published.
   void MarkSucceeded(const std::string& job_id, const Outcome& outcome);
+  // The version's Prometheus gauges, unless it was deleted already.
+  void SetVersionGauges(const std::string& model_id, const Outcome& outcome);
   // The job as SUCCEEDED with the outcome's reports.
   static void RecordSuccess(const Outcome& outcome, v1::Job& job);
   void MarkCancelled(const std::string& job_id);

@@ -311,7 +311,11 @@ void Metrics::SetJobQueueDepth(int64_t depth) {
 }
 
 void Metrics::SetModelTop1(const std::string& model_id, int32_t version, double fp32_top1,
-                           double int8_top1) {
+                           double int8_top1, const std::function<bool()>& version_exists) {
+  // Family::Add returns a reference that Remove frees: the lock spans both
+  // the Add and the Set.
+  absl::MutexLock lock(&impl_->version_series_mu);
+  if (version_exists && !version_exists()) return;
   const prometheus::Labels labels = {{"model", std::string(model_id)},
                                      {"version", absl::StrCat(version)}};
   impl_->fp32_top1.Add(labels).Set(fp32_top1);
@@ -319,12 +323,18 @@ void Metrics::SetModelTop1(const std::string& model_id, int32_t version, double 
 }
 
 void Metrics::SetModelSpeedup(const std::string& model_id, int32_t version,
-                              double throughput_speedup) {
+                              double throughput_speedup,
+                              const std::function<bool()>& version_exists) {
+  absl::MutexLock lock(&impl_->version_series_mu);
+  if (version_exists && !version_exists()) return;
   impl_->int8_speedup.Add({{"model", model_id}, {"version", absl::StrCat(version)}})
       .Set(throughput_speedup);
 }
 
-void Metrics::SetModelInt8MacShare(const std::string& model_id, int32_t version, double mac_share) {
+void Metrics::SetModelInt8MacShare(const std::string& model_id, int32_t version, double mac_share,
+                                   const std::function<bool()>& version_exists) {
+  absl::MutexLock lock(&impl_->version_series_mu);
+  if (version_exists && !version_exists()) return;
   impl_->int8_mac_share.Add({{"model", model_id}, {"version", absl::StrCat(version)}})
       .Set(mac_share);
 }

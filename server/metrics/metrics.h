@@ -50,16 +50,22 @@ class Metrics {
   void SetJobWorkers(int64_t total, int64_t busy);
   void RecordJobFinished(JobOutcome outcome, absl::Duration run_time);
   void SetJobQueueDepth(int64_t depth);
-  // Accuracy of a published int8 version and of its fp32 original on the same
+  // The per-version gauges of a published int8 version. Like RecordInfer,
+  // each asks `version_exists` serialized with RemoveModelVersion: a version
+  // deleted as soon as it was published (its job is SUCCEEDED by then) gets
+  // no gauges back, and a gauge is never set while its series is removed.
+  //
+  // Accuracy of the int8 version and of its fp32 original on the same
   // evaluation set; both gauges carry the int8 version's number.
   void SetModelTop1(const std::string& model_id, int32_t version, double fp32_top1,
-                    double int8_top1);
-
-  // Measured int8/fp32 throughput ratio of a published int8 version.
-  void SetModelSpeedup(const std::string& model_id, int32_t version, double throughput_speedup);
-  // Fraction in [0, 1] of a published int8 version's multiply-accumulates
-  // that run in int8 kernels (Int8Coverage.mac_share).
-  void SetModelInt8MacShare(const std::string& model_id, int32_t version, double mac_share);
+                    double int8_top1, const std::function<bool()>& version_exists = nullptr);
+  // Measured int8/fp32 throughput ratio.
+  void SetModelSpeedup(const std::string& model_id, int32_t version, double throughput_speedup,
+                       const std::function<bool()>& version_exists = nullptr);
+  // Fraction in [0, 1] of the version's multiply-accumulates that run in
+  // int8 kernels (Int8Coverage.mac_share).
+  void SetModelInt8MacShare(const std::string& model_id, int32_t version, double mac_share,
+                            const std::function<bool()>& version_exists = nullptr);
   // Drops every per-version series and statistic of a deleted version.
   void RemoveModelVersion(const std::string& model_id, int32_t version);
 

@@ -1,11 +1,13 @@
 #include "server/metrics/metrics.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -124,6 +126,43 @@ TEST(MetricsTest, CallsOfADeletedVersionDoNotBringItsSeriesBack) {
   (*metrics)->RecordInfer(SuccessfulInt8Call(), [] { return false; });
   EXPECT_THAT((*metrics)->RenderText(), Not(HasSubstr("version=\"3\"")));
   EXPECT_TRUE((*metrics)->InferStatisticsOf("mdl_1", "3").empty());
+}
+
+// A version deleted while its job publishes its gauges or an Infer call of
+// it is recorded: prometheus-cpp's Family::Add returns a reference that
+// Remove frees, so setting a gauge while its series is removed wrote freed
+// memory (under ASan a heap-use-after-free here; in a plain build heap
+// corruption, which one soak run ended with as a segfault in libprotobuf).
+// Each version is published, then deleted while a second thread sets its
+// gauges and records a call; nothing of any version may be left.
+TEST(MetricsTest, SeriesSetWhileTheirVersionIsDeletedAreNeitherFreedUnderfootNorLeft) {
+  auto metrics = Metrics::Create("none");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  constexpr int kVersions = 2000;
+  std::atomic<int> stored{0};   // versions 1..stored exist ("published")
+  std::atomic<int> deleted{0};  // versions 1..deleted were deleted
+  const auto exists = [&](int version) {
+    return version <= stored.load() && version > deleted.load();
+  };
+  std::thread publisher([&] {
+    for (int version = 1; version <= kVersions; ++version) {
+      stored.store(version);
+      const auto version_exists = [&, version] { return exists(version); };
+      (*metrics)->SetModelSpeedup("mdl_1", version, 2.5, version_exists);
+      (*metrics)->SetModelTop1("mdl_1", version, 0.9, 0.89, version_exists);
+      (*metrics)->SetModelInt8MacShare("mdl_1", version, 1.0, version_exists);
+      Metrics::InferCall call = SuccessfulInt8Call();
+      call.version = std::to_string(version);
+      (*metrics)->RecordInfer(call, version_exists);
+    }
+  });
+  for (int version = 1; version <= kVersions; ++version) {
+    while (stored.load() < version) std::this_thread::yield();
+    deleted.store(version);  // the repository forgets it first, as DeleteVersion does
+    (*metrics)->RemoveModelVersion("mdl_1", version);
+  }
+  publisher.join();
+  EXPECT_THAT((*metrics)->RenderText(), Not(HasSubstr("model=\"mdl_1\"")));
 }
 
 TEST(MetricsTest, ExpositionPassesPromtool) {
