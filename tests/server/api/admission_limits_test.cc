@@ -8,6 +8,8 @@
 
 #include "common/sha256.h"
 #include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "gtest/gtest.h"
 #include "server/api/admission_budget.h"
 #include "tests/server/in_process_server.h"
@@ -107,6 +109,53 @@ TEST_F(AdmissionLimitsTest, AnUploadBeyondTheConcurrentUploadsIsRefused) {
   const auto retry_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   do {
     status = UploadModelBytes(onnx, Sha256Hex(onnx), &model);
+  } while (!status.ok() && std::chrono::steady_clock::now() < retry_deadline);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(AdmissionLimitsTest, ADownloadBeyondTheConcurrentDownloadsIsRefused) {
+  v1::Model model;
+  v1::Dataset images;
+  UploadFixtureModelAndImages(&model, &images);
+  // A client that does not read holds its download open: with a 64 KiB
+  // receive window (no window growth) the server's write of the 321 KB model
+  // cannot complete, so its handler keeps the one slot.
+  grpc::ChannelArguments slow_reader;
+  slow_reader.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  slow_reader.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 10);
+  auto slow_stub = v1::Quantd::NewStub(grpc::CreateCustomChannel(
+      server_->listen_address(), grpc::InsecureChannelCredentials(), slow_reader));
+  v1::DownloadVersionRequest request;
+  request.set_model_id(model.id());
+  request.set_version(1);
+  grpc::ClientContext open_context;
+  auto open_download = slow_stub->DownloadVersion(&open_context, request);
+
+  // The open download's handler takes the slot when it starts; until then a
+  // second download may still get it.
+  const auto download = [&] {
+    grpc::ClientContext context;
+    auto reader = stub_->DownloadVersion(&context, request);
+    v1::DownloadVersionResponse chunk;
+    while (reader->Read(&chunk)) {
+    }
+    return reader->Finish();
+  };
+  grpc::Status status;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    status = download();
+  } while (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED &&
+           std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("--max_concurrent_downloads (1"));
+
+  open_context.TryCancel();
+  open_download->Finish();
+  // The cancelled download gave its slot back.
+  const auto retry_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    status = download();
   } while (!status.ok() && std::chrono::steady_clock::now() < retry_deadline);
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
