@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # libFuzzer over every surface a client reaches (fuzz/): ONNX models, dataset
 # files, images, request messages, upload streams. Built with clang under
-# AddressSanitizer and UBSan into build-fuzz; each target runs for the given
+# AddressSanitizer and UBSan into build-asan, the tree scripts/sanitize.sh
+# builds the sanitizer suites in (one build for both); each target runs for the given
 # seconds from its committed seeds (fuzz/corpus/NAME), plus, for onnx_model,
 # the fixtures and Debian's ONNX test models.
 #
@@ -19,13 +20,12 @@ TARGETS=("$@")
 if ((${#TARGETS[@]} == 0)); then
   TARGETS=(onnx_model gzip_idx image_decode infer_request upload_stream)
 fi
-BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
+export SANITIZE_BUILD_DIR=${SANITIZE_BUILD_DIR:-build-asan}
+BUILD_DIR=$SANITIZE_BUILD_DIR
 OUT_DIR=${FUZZ_OUT_DIR:-fuzz-out}
 
 scripts/install_deps.sh
-CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DQUANTD_SANITIZE=fuzzer-no-link,address,undefined \
-  -DQUANTD_FUZZ_LIBFUZZER=ON -DQUANTD_BUILD_TESTS=OFF -DQUANTD_BUILD_BENCH=OFF >/dev/null
+scripts/sanitize.sh address,undefined --configure-only
 cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target "${TARGETS[@]/%/_fuzzer}"
 
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0

@@ -23,21 +23,28 @@ fi
 if [[ -n $ONLY_SANITIZER ]]; then
   exec scripts/sanitize.sh "$ONLY_SANITIZER"
 fi
+# Each stage says how long it took, so the time budget can be followed.
+timed() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  echo "== $name took $((SECONDS - start)) s" >&2
+}
 # The suites under AddressSanitizer and UBSan, then the server's concurrency
 # under ThreadSanitizer, first (SANITIZE=0 skips both, TSAN=0 the second), so
 # that the plain suite's ctest summary is what the run ends with.
 if [[ ${SANITIZE:-1} != 0 ]]; then
-  scripts/sanitize.sh address,undefined
+  timed "ASan/UBSan build and suites" scripts/sanitize.sh address,undefined
   if [[ ${TSAN:-1} != 0 ]]; then
-    scripts/sanitize.sh thread
+    timed "TSan build and suite" scripts/sanitize.sh thread
   fi
 fi
-# Each fuzz target for a short while under libFuzzer (clang, ASan, UBSan);
-# FUZZ_SECONDS=0 skips it. Longer runs: scripts/fuzz.sh 600.
+# Each fuzz target for a short while under libFuzzer (clang, ASan, UBSan; the
+# ASan tree's programs); FUZZ_SECONDS=0 skips it. Longer runs: scripts/fuzz.sh 600.
 if [[ ${FUZZ_SECONDS:-30} != 0 ]]; then
-  scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+  timed "fuzzing" scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 fi
-scripts/build.sh
+timed "plain build" scripts/build.sh
 BUILD_DIR=${BUILD_DIR:-build}
 # Each test runs in its own process; two at a time fit the 2-core machines.
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 600

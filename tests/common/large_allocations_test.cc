@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/glibc_malloc.h"
 
 namespace quantd {
 namespace {
@@ -29,11 +30,7 @@ int64_t RssAnonBytes() {
   return -1;
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kGlibcMalloc = false;  // the sanitizer's allocator replaces it
-#else
-constexpr bool kGlibcMalloc = true;
-#endif
+using ::quantd::testing_support::kGlibcMalloc;
 
 TEST(PeriodicMallocTrimTest, HandsFreedPagesBackToTheKernel) {
   if (!kGlibcMalloc) GTEST_SKIP() << "a sanitizer's allocator replaces glibc's malloc";

@@ -12,6 +12,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/glibc_malloc.h"
 #include "tests/promtool_findings.h"
 #include "tests/server/temp_dir.h"
 
@@ -94,9 +95,9 @@ TEST(MetricsTest, RendersEveryDocumentedFamily) {
 // glibc's mallinfo2 does not see a sanitizer's allocator, so there it is
 // not measured.
 TEST(MetricsTest, HeapBytesCountLiveAllocations) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "a sanitizer's allocator replaces glibc's malloc";
-#endif
+  if (!testing_support::kGlibcMalloc) {
+    GTEST_SKIP() << "a sanitizer's allocator replaces glibc's malloc";
+  }
   auto metrics = Metrics::Create("none");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   auto in_use = [&] {
