@@ -86,6 +86,8 @@ class Soak:
         self.rss_split = None  # (anonymous, file-backed) MiB of the last sample
         self.metric_lines = {}  # minute -> lines of /metrics at its start
         self.heap_in_use = {}  # minute -> quantd_heap_bytes{state="in_use"} in MiB at its start
+        self.heap_free = {}  # minute -> quantd_heap_bytes{state="free"} in MiB at its start
+        self.threads = {}  # minute -> quantd's thread count at its start
 
     # -------------------------------------------------------------- helpers
     def upload_model(self, name, onnx_bytes, sha256=None, size_bytes=None):
@@ -268,6 +270,8 @@ class Soak:
                     name, _, value = line.partition(":")
                     if name in ("VmRSS", "RssAnon", "RssFile"):
                         fields[name] = int(value.split()[0]) / 1024
+                    elif name == "Threads":
+                        fields[name] = int(value)
             now = time.monotonic() - start
             self.rss.append((now, fields["VmRSS"]))
             self.rss_split = (fields.get("RssAnon", 0), fields.get("RssFile", 0))
@@ -279,6 +283,12 @@ class Soak:
                 text = self.server.metrics_text()
                 self.metric_lines[minute] = len(text.splitlines())
                 self.heap_in_use[minute] = heap_bytes(text, "in_use") / (1 << 20)
+                # What malloc holds free (not returned to the kernel), and the
+                # threads (each a stack and possibly a malloc arena): RSS
+                # beyond the live heap is one of these or memory malloc does
+                # not see (oneDNN's JIT code and primitive cache, mappings).
+                self.heap_free[minute] = heap_bytes(text, "free") / (1 << 20)
+                self.threads[minute] = fields.get("Threads", 0)
             time.sleep(2)
 
     # -------------------------------------------------------------- run
@@ -329,7 +339,9 @@ class Soak:
                     note += "  OUT OF RANGE"
                     ok = False
             print(f"  minute {minute + 1:3d}: {mean:8.1f} (max {max(by_minute[minute]):.1f}; "
-                  f"heap in use {self.heap_in_use.get(minute, 0):.1f}; "
+                  f"heap in use {self.heap_in_use.get(minute, 0):.1f}, "
+                  f"free {self.heap_free.get(minute, 0):.1f}; "
+                  f"{self.threads.get(minute, 0)} threads; "
                   f"{self.metric_lines.get(minute, 0)} lines of /metrics){note}")
         if self.rss_split is not None:
             print(f"  last sample: {self.rss_split[0]:.1f} anonymous, {self.rss_split[1]:.1f} "
