@@ -11,6 +11,10 @@ void KeepLargeAllocationsForReuse() {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
+void LimitMallocArenas(int arenas) {
+  if (arenas > 0) mallopt(M_ARENA_MAX, arenas);
+}
+
 PeriodicMallocTrim::PeriodicMallocTrim(absl::Duration interval)
     : thread_([this, interval] {
         while (!stop_.WaitForNotificationWithTimeout(interval)) malloc_trim(0);

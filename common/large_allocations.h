@@ -21,6 +21,17 @@ namespace quantd {
 // Call once at start, before other threads exist.
 void KeepLargeAllocationsForReuse();
 
+// Caps malloc's arenas at `arenas` (0: glibc's default, 8 per core). glibc
+// gives each new thread an arena of its own until that default is reached,
+// and a block freed in an arena is reused only by threads allocating from
+// it; a server whose gRPC, scheduler and job threads each allocate large
+// activations then holds up to 16 arenas' worth of free blocks on 2 cores.
+// The soak measured RSS 966 -> 1,169 MiB over 8 minutes with the live heap
+// flat at 140-180 MiB and 852 MiB free in malloc, most of it in 64 MiB
+// arena heaps. Small allocations are unaffected (each thread's tcache serves
+// them without taking an arena's lock). Call before other threads exist.
+void LimitMallocArenas(int arenas);
+
 // The other half of that bargain for a long-running server: a thread that
 // every `interval` hands the free pages malloc keeps (in every arena, not
 // only above the heap's top) back to the kernel with malloc_trim(0). Without

@@ -3,8 +3,13 @@
 
 #include "common/large_allocations.h"
 
+#include <malloc.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -47,6 +52,42 @@ TEST(PeriodicMallocTrimTest, HandsFreedPagesBackToTheKernel) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   EXPECT_LT(RssAnonBytes(), kept - kBlock / 2);
+}
+
+// The number of arenas malloc_info reports (one <heap nr="..."> each).
+int MallocArenas() {
+  char* text = nullptr;
+  size_t size = 0;
+  FILE* stream = open_memstream(&text, &size);
+  malloc_info(0, stream);
+  fclose(stream);
+  const std::string info(text, size);
+  free(text);
+  int arenas = 0;
+  for (size_t at = info.find("<heap nr="); at != std::string::npos;
+       at = info.find("<heap nr=", at + 1)) {
+    ++arenas;
+  }
+  return arenas;
+}
+
+// Eight threads allocating at once would each get an arena of their own
+// (glibc's default allows 16 on 2 cores); with the cap they share two.
+TEST(LimitMallocArenasTest, ThreadsShareAtMostTheCappedArenas) {
+  if (!kGlibcMalloc) GTEST_SKIP() << "a sanitizer's allocator replaces glibc's malloc";
+  LimitMallocArenas(2);
+  std::atomic<int> allocated{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&allocated] {
+      std::vector<char> block(1 << 20, 1);
+      ++allocated;
+      // Hold the block until every thread has one: all allocate concurrently.
+      while (allocated.load() < 8) std::this_thread::yield();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_LE(MallocArenas(), 2);
 }
 
 }  // namespace
