@@ -49,6 +49,7 @@ class AdmissionLimitsTest : public InProcessServerTest {
     config.max_infer_inflight_bytes = 16 << 10;
     config.max_concurrent_uploads = 1;
     config.max_concurrent_downloads = 1;
+    config.max_receive_message_bytes = 2 << 20;  // above the 1 MiB upload chunks
   }
 
   grpc::Status InferZeros(const std::string& model_id, int64_t batch) {
@@ -76,6 +77,19 @@ TEST_F(AdmissionLimitsTest, InferInputsBeyondTheInflightBudgetAreRefused) {
     const grpc::Status status = InferZeros(model.id(), 1);
     EXPECT_TRUE(status.ok()) << status.error_message();
   }
+}
+
+// gRPC refuses a message over --max_receive_message_bytes before quantd
+// parses it; the server goes on serving.
+TEST_F(AdmissionLimitsTest, AMessageBeyondTheReceiveLimitIsRefused) {
+  v1::Model model;
+  v1::Dataset images;
+  UploadFixtureModelAndImages(&model, &images);
+  const grpc::Status refused = InferZeros(model.id(), 800);  // 800 x 784 floats: 2.5 MB
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("2097152"));
+  const grpc::Status status = InferZeros(model.id(), 1);
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 TEST_F(AdmissionLimitsTest, AnUploadBeyondTheConcurrentUploadsIsRefused) {

@@ -148,6 +148,32 @@ TEST(DatasetUploadTest, LimitCountsBothPartsWhileStreaming) {
   EXPECT_EQ(received.status().message(), "dataset upload exceeds --max_dataset_bytes (100 bytes)");
 }
 
+// Tiny images would let the byte limit admit millions of them, each with a
+// per-image overhead larger than its data: the count is capped while they
+// arrive.
+TEST(DatasetUploadTest, ImagesBeyondTheCountLimitAreResourceExhausted) {
+  v1::UploadDatasetRequest header;
+  header.mutable_header()->set_name("images");
+  header.mutable_header()->set_format(v1::ENCODED_IMAGES);
+  header.mutable_header()->mutable_preprocessing()->set_crop_height(28);
+  header.mutable_header()->mutable_preprocessing()->set_crop_width(28);
+  header.mutable_header()->mutable_preprocessing()->set_color_order(v1::GRAYSCALE);
+  std::vector<v1::UploadDatasetRequest> messages = {header};
+  messages.resize(kMaxDatasetImages + 2, Chunk(v1::IMAGE, "x"));
+  Receiving receiving;
+  auto received = receiving.Run(std::move(messages), int64_t{1} << 30);
+  EXPECT_EQ(received.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(received.status().message(),
+            "dataset upload exceeds 200000 images; upload fewer images");
+
+  // Exactly the limit is accepted.
+  messages = {header};
+  messages.resize(kMaxDatasetImages + 1, Chunk(v1::IMAGE, "x"));
+  received = receiving.Run(std::move(messages), int64_t{1} << 30);
+  ASSERT_TRUE(received.ok()) << received.status();
+  EXPECT_EQ(static_cast<int64_t>(received->images.size()), kMaxDatasetImages);
+}
+
 TEST(DatasetUploadTest, DecodesRawFloat32) {
   testing::TempDir scratch;
   auto data = [&] {
