@@ -4,6 +4,7 @@
 // is given back when a call ends.
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "common/sha256.h"
@@ -40,6 +41,25 @@ TEST(AdmissionBudgetTest, RefusesWhatWouldOverdrawItAndTakesBackWhatCallsGive) {
   // More than the whole budget never fits.
   EXPECT_FALSE(budget.Take(101).ok());
 }
+
+// Calls `call` until `done(status)` or 20 s pass; returns the last status. A
+// slot is taken or given back by a handler on another thread, so the first
+// calls may still see the state before.
+grpc::Status RetryUntil(const std::function<grpc::Status()>& call,
+                        const std::function<bool(const grpc::Status&)>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  grpc::Status status;
+  do {
+    status = call();
+  } while (!done(status) && std::chrono::steady_clock::now() < deadline);
+  return status;
+}
+
+bool Refused(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+}
+
+bool Succeeded(const grpc::Status& status) { return status.ok(); }
 
 class AdmissionLimitsTest : public InProcessServerTest {
  protected:
@@ -106,24 +126,18 @@ TEST_F(AdmissionLimitsTest, AnUploadBeyondTheConcurrentUploadsIsRefused) {
   // The open upload's handler takes the slot when it starts; until then a
   // second upload may still get it (and fail on its digest instead).
   const std::string onnx = *ReadFileToString(kModelPath);
-  grpc::Status status;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  do {
+  const auto upload = [&] {
     v1::Model model;
-    status = UploadModelBytes(onnx, Sha256Hex(onnx), &model);
-  } while (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED &&
-           std::chrono::steady_clock::now() < deadline);
+    return UploadModelBytes(onnx, Sha256Hex(onnx), &model);
+  };
+  grpc::Status status = RetryUntil(upload, Refused);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(status.error_message(), HasSubstr("--max_concurrent_uploads (1"));
 
   open_context.TryCancel();
   open_upload->Finish();
   // The cancelled upload gave its slot back.
-  v1::Model model;
-  const auto retry_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  do {
-    status = UploadModelBytes(onnx, Sha256Hex(onnx), &model);
-  } while (!status.ok() && std::chrono::steady_clock::now() < retry_deadline);
+  status = RetryUntil(upload, Succeeded);
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
@@ -155,22 +169,14 @@ TEST_F(AdmissionLimitsTest, ADownloadBeyondTheConcurrentDownloadsIsRefused) {
     }
     return reader->Finish();
   };
-  grpc::Status status;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  do {
-    status = download();
-  } while (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED &&
-           std::chrono::steady_clock::now() < deadline);
+  grpc::Status status = RetryUntil(download, Refused);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(status.error_message(), HasSubstr("--max_concurrent_downloads (1"));
 
   open_context.TryCancel();
   open_download->Finish();
   // The cancelled download gave its slot back.
-  const auto retry_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  do {
-    status = download();
-  } while (!status.ok() && std::chrono::steady_clock::now() < retry_deadline);
+  status = RetryUntil(download, Succeeded);
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
