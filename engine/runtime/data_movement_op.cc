@@ -1,6 +1,8 @@
 // Transpose and Pad (constant mode): data movement as oneDNN reorders between
-// plain buffers viewed through strided or offset memory descriptors
-// (Transpose moves int8 values as they are).
+// buffers viewed through strided or offset memory descriptors. Transpose
+// moves int8 values as they are, keeps a layout without blocks (channels-last)
+// instead of going through plain, and copies nothing when the permutation
+// only undoes a layout.
 
 #include <algorithm>
 #include <string>
@@ -10,18 +12,13 @@
 #include "absl/strings/str_join.h"
 #include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
+#include "engine/runtime/strided_layout.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
 namespace {
 
 using dnnl::memory;
-
-std::vector<int64_t> RowMajorStrides(const std::vector<int64_t>& dims) {
-  std::vector<int64_t> strides(dims.size(), 1);
-  for (size_t d = dims.size(); d-- > 1;) strides[d - 1] = strides[d] * dims[d];
-  return strides;
-}
 
 // Pad's pads and constant value: attributes before opset 11, inputs since.
 absl::Status ReadPadding(const ShapeContext& c, const Node& node, std::vector<int64_t>& pads,
@@ -115,22 +112,33 @@ absl::Status CompileTranspose(PlanCompiler& c, const Node& node) {
   const std::vector<int64_t> dims = c.Dims(x);
   const size_t rank = dims.size();
   ASSIGN_OR_RETURN(const std::vector<int64_t> perm, Permutation(node, rank));
-  // int8 values move as they are (a permutation keeps their grid).
+  // int8 values move as they are (a permutation keeps their grid), in the
+  // layout their producer wrote when it has no blocks.
   const QuantParams quant = c.Excluded(node) ? QuantParams{} : c.Quant(x);
-  const memory::desc plain(dims, quant.type, PlainTag(rank));
-  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, quant.scale, node.name));
-  // The input's bytes seen with the output's dims: output dim i walks input
-  // dim perm[i].
-  const std::vector<int64_t> in_strides = RowMajorStrides(dims);
-  std::vector<int64_t> out(rank), strides(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    out[i] = dims[perm[i]];
-    strides[i] = in_strides[perm[i]];
-  }
+  ASSIGN_OR_RETURN(memory::desc source, c.CurrentDesc(x));
+  source.data.data_type = memory::convert_to_c(quant.type);
+  if (!IsStrided(source)) source = memory::desc(dims, quant.type, PlainTag(rank));
+  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, source, quant.scale, node.name));
+  std::vector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) out[i] = dims[perm[i]];
   try {
-    const int permuted = c.AddAlias(memory::desc(out, quant.type, strides), src_buffer);
-    const int dst_buffer = c.AddBuffer(memory::desc(out, quant.type, PlainTag(rank)));
-    RETURN_IF_ERROR(c.AddReorderStep(node.name, permuted, dst_buffer, 1.0f));
+    // The input's bytes seen with the output's dims.
+    const memory::desc permuted = PermutedView(source, perm);
+    const memory::desc plain(out, quant.type, PlainTag(rank));
+    if (SameLayout(permuted, plain) ||
+        (rank == 4 &&
+         SameLayout(permuted, memory::desc(out, quant.type, memory::format_tag::acdb)))) {
+      // The transpose undoes a layout (channels-last NCHW read as NHWC): the
+      // bytes already lie as consumers want them.
+      c.DefineValue(node.outputs[0], out, c.AddAlias(permuted, src_buffer), quant);
+      return absl::OkStatus();
+    }
+    // Else copy into the input's order of dims, position by position, so a
+    // channel shuffle of channels-last values stays channels-last and the
+    // Reshape after it needs no copy.
+    const int dst_buffer = c.AddBuffer(DenseInOrderOf(source, out));
+    RETURN_IF_ERROR(
+        c.AddReorderStep(node.name, c.AddAlias(permuted, src_buffer), dst_buffer, 1.0f));
     c.DefineValue(node.outputs[0], out, dst_buffer, quant);
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/runtime/memory_plan.h"
 #include "engine/runtime/op_registry.h"
+#include "engine/runtime/strided_layout.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
@@ -231,7 +232,8 @@ void PlanCompiler::RecordExecution(const Node& node, size_t first_step) {
     }
     for (const auto& [arg, buffer] : step.args) execution.int8 |= quantized(buffer);
   }
-  if (definition != nullptr && definition->view && !node.inputs.empty() && HasValue(node.inputs[0])) {
+  if (definition != nullptr && definition->view && !node.inputs.empty() &&
+      HasValue(node.inputs[0])) {
     execution.int8 = Quant(node.inputs[0]).quantized();
   }
   if (options_.int8 && !execution.int8) execution.fp32_reason = Fp32Reason(node);
@@ -380,8 +382,6 @@ absl::Status RequireRuntimeInput(PlanCompiler& c, const Node& node, size_t min_i
   return absl::OkStatus();
 }
 
-
-
 bool PlanCompiler::IsLastUseAsSum(const std::string& name, const Node& node) const {
   if (is_graph_output_.count(name) > 0) return false;
   const ValueState& state = values_.at(name);
@@ -529,6 +529,13 @@ absl::StatusOr<int> PlanCompiler::BufferFor(const std::string& name, const memor
   for (const ValueState::Copy& copy : state.copies) {
     if (copy.desc == desc && copy.scale == scale) return copy.buffer;
   }
+  if (state.quant.scale == scale && SameLayout(plan_->buffers[state.buffer].desc, desc)) {
+    // The bytes are already laid out as asked (the descs differ only in the
+    // strides of one-element dims): read them through an alias.
+    const int alias = AddAlias(desc, state.buffer);
+    State(name).copies.push_back(ValueState::Copy{desc, scale, alias});
+    return alias;
+  }
   const int buffer = AddBuffer(desc);
   RETURN_IF_ERROR(AddReorderStep(node, state.buffer, buffer, scale / state.quant.scale));
   State(name).copies.push_back(ValueState::Copy{desc, scale, buffer});
@@ -603,18 +610,25 @@ void PlanCompiler::DefineView(const std::string& name, std::vector<int64_t> dims
 
 absl::Status PlanCompiler::Materialize(const std::string& name) {
   if (State(name).buffer >= 0) return absl::OkStatus();
-  // The source's bytes in plain layout, seen with the view's dims; an int8
-  // value stays int8 (a reshape does not change its grid).
+  // A reshape does not change an int8 value's grid: the view keeps its
+  // source's type and scale.
   const std::string source = State(name).view_of;
-  const std::vector<int64_t> source_dims = Dims(source);
+  RETURN_IF_ERROR(Materialize(source));
   const QuantParams quant = Quant(source);
-  const memory::desc plain(source_dims, quant.type, PlainTag(source_dims.size()));
-  ASSIGN_OR_RETURN(int buffer, BufferFor(source, plain, quant.scale, "view of " + source));
-  while (plan_->buffers[buffer].alias_of >= 0) buffer = plan_->buffers[buffer].alias_of;
+  const std::vector<int64_t> dims = State(name).dims;
+  int buffer = State(source).buffer;
+  // Where strides can express the reshape, the view reads the source's bytes
+  // in the layout they are in (channels-last stays channels-last); else from
+  // a plain copy.
+  std::optional<memory::desc> view = ReshapedView(plan_->buffers[buffer].desc, dims);
+  if (!view) {
+    const std::vector<int64_t>& source_dims = Dims(source);
+    const memory::desc plain(source_dims, quant.type, PlainTag(source_dims.size()));
+    ASSIGN_OR_RETURN(buffer, BufferFor(source, plain, quant.scale, "view of " + source));
+    view = memory::desc(dims, quant.type, PlainTag(dims.size()));
+  }
   ValueState& state = State(name);
-  plan_->buffers.push_back(
-      PlanBuffer{memory::desc(state.dims, quant.type, PlainTag(state.dims.size())), {}, buffer});
-  state.buffer = static_cast<int>(plan_->buffers.size()) - 1;
+  state.buffer = AddAlias(*view, buffer);
   state.quant = quant;
   return absl::OkStatus();
 }

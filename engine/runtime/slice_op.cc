@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
+#include "engine/runtime/strided_layout.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
@@ -121,7 +122,8 @@ absl::Status CopyWindow(PlanCompiler& c, const Node& node, const SliceWindow& wi
   // read into channels-last (4-D) or plain layout.
   const memory::format_tag tag =
       dims.size() == 4 ? memory::format_tag::acdb : PlainTag(dims.size());
-  if (source.data.format_kind != dnnl_blocked || source.data.format_desc.blocking.inner_nblks != 0) {
+  if (source.data.format_kind != dnnl_blocked ||
+      source.data.format_desc.blocking.inner_nblks != 0) {
     source = memory::desc(dims, quant.type, tag);
   }
   ASSIGN_OR_RETURN(const int buffer, c.BufferFor(x, source, quant.scale, node.name));
@@ -138,7 +140,8 @@ absl::Status CopyWindow(PlanCompiler& c, const Node& node, const SliceWindow& wi
     const int view_buffer = c.AddAlias(view, buffer);
     // The result keeps channels-last when its input had it.
     const bool channels_last =
-        dims.size() == 4 && source == memory::desc(dims, quant.type, memory::format_tag::acdb);
+        dims.size() == 4 &&
+        SameLayout(source, memory::desc(dims, quant.type, memory::format_tag::acdb));
     const memory::format_tag out_tag =
         channels_last ? memory::format_tag::acdb : PlainTag(dims.size());
     const int dst_buffer = c.AddBuffer(memory::desc(window.count, quant.type, out_tag));
@@ -155,8 +158,7 @@ absl::Status CopyWindow(PlanCompiler& c, const Node& node, const SliceWindow& wi
 
 absl::Status CompileSlice(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node));
-  ASSIGN_OR_RETURN(const SliceWindow window,
-                   ReadWindow(node, c.shapes(), c.Dims(node.inputs[0])));
+  ASSIGN_OR_RETURN(const SliceWindow window, ReadWindow(node, c.shapes(), c.Dims(node.inputs[0])));
   return CopyWindow(c, node, window, node.outputs[0]);
 }
 
@@ -186,8 +188,8 @@ absl::StatusOr<GatherAt> ReadGather(const Node& node, const ShapeContext& shapes
   const int64_t size = dims[static_cast<size_t>(at.axis)];
   if (at.index < 0) at.index += size;
   if (at.index < 0 || at.index >= size) {
-    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": index ", indices->ints[0],
-                                                   " outside an axis of ", size));
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": index ", indices->ints[0], " outside an axis of ", size));
   }
   return at;
 }
@@ -199,7 +201,8 @@ std::vector<int64_t> WithoutAxis(std::vector<int64_t> dims, int64_t axis) {
 
 absl::StatusOr<std::vector<Shape>> GatherShape(const Node& node, const ShapeContext& shapes) {
   const std::vector<int64_t>* x = node.inputs.empty() ? nullptr : shapes.Dims(node.inputs[0]);
-  if (x == nullptr) return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs data"));
+  if (x == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs data"));
   ASSIGN_OR_RETURN(const GatherAt at, ReadGather(node, shapes, *x));
   return std::vector<Shape>{WithoutAxis(*x, at.axis)};
 }

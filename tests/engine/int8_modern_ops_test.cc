@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -59,6 +59,22 @@ Int8Result RunInt8(const Graph& graph, const Tensor& input) {
     result.plan = *plan;
   }
   return result;
+}
+
+// Reorders from one int8 buffer into another of the same type and scale:
+// copies that only change where the bytes lie.
+int Int8Relayouts(const Plan& plan) {
+  int relayouts = 0;
+  for (const PlanStep& step : plan.steps) {
+    if (!step.IsReorder() || step.reorder_scale != 1.0f) continue;
+    const dnnl::memory::data_type from = plan.buffers[step.args.at(DNNL_ARG_FROM)].desc.data_type();
+    const dnnl::memory::data_type to = plan.buffers[step.args.at(DNNL_ARG_TO)].desc.data_type();
+    if (from == to &&
+        (from == dnnl::memory::data_type::u8 || from == dnnl::memory::data_type::s8)) {
+      ++relayouts;
+    }
+  }
+  return relayouts;
 }
 
 // The quantization step of a value on its calibrated grid (the default
@@ -135,15 +151,15 @@ class NonLinearActivationTest : public ::testing::TestWithParam<ActivationCase> 
 TEST_P(NonLinearActivationTest, FusesIntoAnInt8Destination) {
   const ActivationCase& activation = GetParam();
   std::mt19937 rng(41);
-  const Graph g = GraphBuilder({2, 8, 6, 6})
-                      .Const("w1", {16, 8, 3, 3}, rng, -0.5f, 0.5f)
-                      .Const("b1", {16}, rng, -1.0f, 1.0f)
-                      .Const("w2", {8, 16, 1, 1}, rng, -0.5f, 0.5f)
-                      .Op("Conv", "c1", {"x", "w1", "b1"}, "a", {{"pads", Ints{1, 1, 1, 1}}},
-                          {activation.op})
-                      .Op("Conv", "c2", {"a", "w2"}, "y")
-                      .Output("y")
-                      .Build();
+  const Graph g =
+      GraphBuilder({2, 8, 6, 6})
+          .Const("w1", {16, 8, 3, 3}, rng, -0.5f, 0.5f)
+          .Const("b1", {16}, rng, -1.0f, 1.0f)
+          .Const("w2", {8, 16, 1, 1}, rng, -0.5f, 0.5f)
+          .Op("Conv", "c1", {"x", "w1", "b1"}, "a", {{"pads", Ints{1, 1, 1, 1}}}, {activation.op})
+          .Op("Conv", "c2", {"a", "w2"}, "y")
+          .Output("y")
+          .Build();
   const Int8Result r = RunInt8(g, RandomTensor({2, 8, 6, 6}, rng));
   ExpectInt8(r.coverage, {"c1", "c2"});
   // Only the graph input is quantized by a reorder; c2 writes f32 itself.
@@ -172,22 +188,22 @@ TEST(Int8ModernOpsTest, SqueezeExcitationMulRunsInt8) {
   gate.kind = PostOp::Kind::kHardSigmoid;
   gate.alpha = 1.0f / 6.0f;
   gate.beta = 0.5f;
-  const Graph g = GraphBuilder({2, 4, 8, 8})
-                      .Const("w0", {16, 4, 3, 3}, rng, -0.5f, 0.5f)
-                      .Const("b0", {16}, rng, 0.0f, 0.5f)
-                      .Const("ws1", {4, 16, 1, 1}, rng, -1.0f, 1.0f)
-                      .Const("ws2", {16, 4, 1, 1}, rng, -1.0f, 1.0f)
-                      .Const("bs2", {16}, rng, -1.0f, 1.0f)
-                      .Const("w3", {8, 16, 1, 1}, rng, -0.5f, 0.5f)
-                      .Op("Conv", "c0", {"x", "w0", "b0"}, "a", {{"pads", Ints{1, 1, 1, 1}}},
-                          {relu})
-                      .Op("GlobalAveragePool", "gap", {"a"}, "p")
-                      .Op("Conv", "se1", {"p", "ws1"}, "s", {}, {relu})
-                      .Op("Conv", "se2", {"s", "ws2", "bs2"}, "gate", {}, {gate})
-                      .Op("Mul", "excite", {"a", "gate"}, "m")
-                      .Op("Conv", "c3", {"m", "w3"}, "y")
-                      .Output("y")
-                      .Build();
+  const Graph g =
+      GraphBuilder({2, 4, 8, 8})
+          .Const("w0", {16, 4, 3, 3}, rng, -0.5f, 0.5f)
+          .Const("b0", {16}, rng, 0.0f, 0.5f)
+          .Const("ws1", {4, 16, 1, 1}, rng, -1.0f, 1.0f)
+          .Const("ws2", {16, 4, 1, 1}, rng, -1.0f, 1.0f)
+          .Const("bs2", {16}, rng, -1.0f, 1.0f)
+          .Const("w3", {8, 16, 1, 1}, rng, -0.5f, 0.5f)
+          .Op("Conv", "c0", {"x", "w0", "b0"}, "a", {{"pads", Ints{1, 1, 1, 1}}}, {relu})
+          .Op("GlobalAveragePool", "gap", {"a"}, "p")
+          .Op("Conv", "se1", {"p", "ws1"}, "s", {}, {relu})
+          .Op("Conv", "se2", {"s", "ws2", "bs2"}, "gate", {}, {gate})
+          .Op("Mul", "excite", {"a", "gate"}, "m")
+          .Op("Conv", "c3", {"m", "w3"}, "y")
+          .Output("y")
+          .Build();
   const Int8Result r = RunInt8(g, RandomTensor({2, 4, 8, 8}, rng));
   ExpectInt8(r.coverage, {"c0", "gap", "se1", "se2", "excite", "c3"});
   EXPECT_EQ(r.coverage.boundaries.quantize, 1);
@@ -199,15 +215,14 @@ TEST(Int8ModernOpsTest, SqueezeExcitationMulRunsInt8) {
   // a's) plus a rounding onto a's grid; s, gate: conv errors of their inputs
   // (HardSigmoid shrinks by 1/6); m = a * gate plus its rounding.
   const float step_a = Step(r.table, "a");
-  const float a_bound = ConvErrorBound(g.constants.at("w0"), Step(r.table, "x"), 1.0f) +
-                        0.5f * step_a + 1e-6f;
+  const float a_bound =
+      ConvErrorBound(g.constants.at("w0"), Step(r.table, "x"), 1.0f) + 0.5f * step_a + 1e-6f;
   EXPECT_LE(MaxAbsDiffToReference(r, "a"), a_bound);
   const float p_bound = a_bound + 0.5f * step_a;
   EXPECT_LE(MaxAbsDiffToReference(r, "p"), p_bound);
-  const float s_bound =
-      ConvErrorBound(g.constants.at("ws1"), Step(r.table, "p") + 2 * p_bound,
-                     MaxAbs(r.reference.at("p"))) +
-      0.5f * Step(r.table, "s");
+  const float s_bound = ConvErrorBound(g.constants.at("ws1"), Step(r.table, "p") + 2 * p_bound,
+                                       MaxAbs(r.reference.at("p"))) +
+                        0.5f * Step(r.table, "s");
   const float gate_bound = ConvErrorBound(g.constants.at("ws2"), Step(r.table, "s") + 2 * s_bound,
                                           MaxAbs(r.reference.at("s"))) /
                            6.0f;
@@ -242,10 +257,10 @@ TEST(Int8ModernOpsTest, UnfusedAddOfTwoInt8TensorsRunsInt8) {
   EXPECT_EQ(r.coverage.boundaries.quantize, 1);
   EXPECT_EQ(r.coverage.boundaries.dequantize + r.coverage.boundaries.requantize, 0);
   // A max keeps its input's error; the sum adds both and rounds once.
-  const float a_bound = ConvErrorBound(g.constants.at("w1"), Step(r.table, "x"), 1.0f) +
-                        0.5f * Step(r.table, "a");
-  const float b_bound = ConvErrorBound(g.constants.at("w2"), Step(r.table, "x"), 1.0f) +
-                        0.5f * Step(r.table, "b");
+  const float a_bound =
+      ConvErrorBound(g.constants.at("w1"), Step(r.table, "x"), 1.0f) + 0.5f * Step(r.table, "a");
+  const float b_bound =
+      ConvErrorBound(g.constants.at("w2"), Step(r.table, "x"), 1.0f) + 0.5f * Step(r.table, "b");
   EXPECT_LE(MaxAbsDiffToReference(r, "s"), a_bound + b_bound + 0.5f * Step(r.table, "s") + 1e-6f);
 }
 
@@ -300,10 +315,9 @@ TEST(Int8ModernOpsTest, ConcatInputsShareOneGrid) {
   // a and b are rounded on the concat's (wider) grid.
   const float step_ab = Step(r.table, "ab");
   EXPECT_GE(step_ab, std::max(Step(r.table, "a"), Step(r.table, "b")));
-  const float ab_bound =
-      std::max(ConvErrorBound(g.constants.at("w1"), Step(r.table, "x"), 1.0f),
-               ConvErrorBound(g.constants.at("w2"), Step(r.table, "x"), 1.0f)) +
-      0.5f * step_ab + 1e-6f;
+  const float ab_bound = std::max(ConvErrorBound(g.constants.at("w1"), Step(r.table, "x"), 1.0f),
+                                  ConvErrorBound(g.constants.at("w2"), Step(r.table, "x"), 1.0f)) +
+                         0.5f * step_ab + 1e-6f;
   EXPECT_LE(MaxAbsDiffToReference(r, "ab"), ab_bound);
 }
 
@@ -312,20 +326,20 @@ TEST(Int8ModernOpsTest, ConcatInputsShareOneGrid) {
 TEST(Int8ModernOpsTest, BatchNormAfterConcatRunsInt8) {
   std::mt19937 rng(45);
   PostOp relu;
-  const Graph g = GraphBuilder({1, 4, 6, 6})
-                      .Const("w1", {8, 4, 3, 3}, rng, -0.5f, 0.5f)
-                      .Const("gamma", {12}, rng, 0.5f, 1.5f)
-                      .Const("beta", {12}, rng, -0.5f, 0.5f)
-                      .Const("mean", {12}, rng, -0.5f, 0.5f)
-                      .Const("var", {12}, rng, 0.5f, 2.0f)
-                      .Const("w2", {4, 12, 1, 1}, rng, -0.5f, 0.5f)
-                      .Op("Conv", "c1", {"x", "w1"}, "a", {{"pads", Ints{1, 1, 1, 1}}})
-                      .Op("Concat", "cat", {"x", "a"}, "xa", {{"axis", int64_t{1}}})
-                      .Op("BatchNormalization", "bn", {"xa", "gamma", "beta", "mean", "var"},
-                          "n", {}, {relu})
-                      .Op("Conv", "c2", {"n", "w2"}, "y")
-                      .Output("y")
-                      .Build();
+  const Graph g =
+      GraphBuilder({1, 4, 6, 6})
+          .Const("w1", {8, 4, 3, 3}, rng, -0.5f, 0.5f)
+          .Const("gamma", {12}, rng, 0.5f, 1.5f)
+          .Const("beta", {12}, rng, -0.5f, 0.5f)
+          .Const("mean", {12}, rng, -0.5f, 0.5f)
+          .Const("var", {12}, rng, 0.5f, 2.0f)
+          .Const("w2", {4, 12, 1, 1}, rng, -0.5f, 0.5f)
+          .Op("Conv", "c1", {"x", "w1"}, "a", {{"pads", Ints{1, 1, 1, 1}}})
+          .Op("Concat", "cat", {"x", "a"}, "xa", {{"axis", int64_t{1}}})
+          .Op("BatchNormalization", "bn", {"xa", "gamma", "beta", "mean", "var"}, "n", {}, {relu})
+          .Op("Conv", "c2", {"n", "w2"}, "y")
+          .Output("y")
+          .Build();
   const Int8Result r = RunInt8(g, RandomTensor({1, 4, 6, 6}, rng));
   ExpectInt8(r.coverage, {"c1", "cat", "bn", "c2"});
   // xa: x rounded on the shared grid, a with its conv error. n scales each
@@ -350,7 +364,8 @@ TEST(Int8ModernOpsTest, NearestResizeKeepsTheInputGrid) {
       .Floats("scales", {4}, {1.0f, 1.0f, 2.0f, 2.0f})
       .Op("Conv", "c1", {"x", "w1"}, "a", {{"pads", Ints{1, 1, 1, 1}}}, {relu})
       .Op("Resize", "up", {"a", "roi", "scales"}, "u",
-          {{"mode", std::string("nearest")}, {"coordinate_transformation_mode", std::string("asymmetric")},
+          {{"mode", std::string("nearest")},
+           {"coordinate_transformation_mode", std::string("asymmetric")},
            {"nearest_mode", std::string("floor")}})
       .Op("Conv", "c2", {"u", "w2"}, "y")
       .Output("y");
@@ -369,24 +384,27 @@ TEST(Int8ModernOpsTest, NearestResizeKeepsTheInputGrid) {
 TEST(Int8ModernOpsTest, ChannelShuffleStaysInt8) {
   std::mt19937 rng(48);
   PostOp relu;
-  const Graph g = GraphBuilder({1, 4, 6, 6})
-                      .Const("w1", {8, 4, 3, 3}, rng, -0.5f, 0.5f)
-                      .Const("w2", {4, 8, 1, 1}, rng, -0.5f, 0.5f)
-                      .Ints("split_shape", {1, 2, 4, 6, 6})
-                      .Ints("merged_shape", {1, 8, 6, 6})
-                      .Op("Conv", "c1", {"x", "w1"}, "a", {{"pads", Ints{1, 1, 1, 1}}}, {relu})
-                      .Op("Reshape", "split", {"a", "split_shape"}, "groups")
-                      .Op("Transpose", "shuffle", {"groups"}, "shuffled",
-                          {{"perm", Ints{0, 2, 1, 3, 4}}})
-                      .Op("Reshape", "merge", {"shuffled", "merged_shape"}, "m")
-                      .Op("Conv", "c2", {"m", "w2"}, "y")
-                      .Output("y")
-                      .Build();
+  const Graph g =
+      GraphBuilder({1, 4, 6, 6})
+          .Const("w1", {8, 4, 3, 3}, rng, -0.5f, 0.5f)
+          .Const("w2", {4, 8, 1, 1}, rng, -0.5f, 0.5f)
+          .Ints("split_shape", {1, 2, 4, 6, 6})
+          .Ints("merged_shape", {1, 8, 6, 6})
+          .Op("Conv", "c1", {"x", "w1"}, "a", {{"pads", Ints{1, 1, 1, 1}}}, {relu})
+          .Op("Reshape", "split", {"a", "split_shape"}, "groups")
+          .Op("Transpose", "shuffle", {"groups"}, "shuffled", {{"perm", Ints{0, 2, 1, 3, 4}}})
+          .Op("Reshape", "merge", {"shuffled", "merged_shape"}, "m")
+          .Op("Conv", "c2", {"m", "w2"}, "y")
+          .Output("y")
+          .Build();
   const Int8Result r = RunInt8(g, RandomTensor({1, 4, 6, 6}, rng));
   ExpectInt8(r.coverage, {"c1", "shuffle", "c2"});
   EXPECT_EQ(r.coverage.boundaries.quantize, 1);  // the model input only
   EXPECT_EQ(r.coverage.boundaries.dequantize, 0);
   EXPECT_EQ(r.coverage.boundaries.requantize, 0);
+  // One copy: the shuffle itself, from channels-last to channels-last (the
+  // reshapes are views of c1's and the shuffle's bytes).
+  EXPECT_EQ(Int8Relayouts(*r.plan), 1);
   // The shuffle moves values; the error is c1's.
   const float a_bound = ConvErrorBound(g.constants.at("w1"), Step(r.table, "x"), 1.0f) +
                         0.5f * Step(r.table, "a") + 1e-6f;

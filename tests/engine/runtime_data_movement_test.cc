@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/runtime/execution_context.h"
 #include "engine/runtime/plan_compiler.h"
@@ -105,7 +106,7 @@ TEST(RuntimeTransposeTest, PermutationsAndDefaultReverse) {
     std::mt19937 rng(34);
     Attrs attrs;
     if (!perm.empty()) attrs["perm"] = perm;
-    // The conv output is blocked: Transpose reads it through a plain copy.
+    // The conv writes channels-last: Transpose reads it in that layout.
     const Graph g = GraphBuilder({2, 3, 4, 5})
                         .Const("w", {6, 3, 1, 1}, rng)
                         .Op("Conv", "conv", {"x", "w"}, "a")
@@ -119,6 +120,48 @@ TEST(RuntimeTransposeTest, PermutationsAndDefaultReverse) {
                         .Output("y")
                         .Build();
   EXPECT_EQ(CompileStatus(bad, {2, 3}).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A channel shuffle (ShuffleNet) and an NCHW -> NHWC transpose on the
+// channels-last values convolutions write: both read the conv's bytes in
+// place (reshapes as strided views, the NHWC transpose as no copy at all);
+// batch 1 gives the one-element dims whose strides oneDNN still compares.
+TEST(RuntimeTransposeTest, ShuffleAndNhwcOfChannelsLastValues) {
+  for (int64_t batch : {1, 3}) {
+    // Each graph once per output, read after a conv and as a graph output.
+    for (const char* output : {"y", "m"}) {
+      SCOPED_TRACE(absl::StrCat("batch ", batch, ", shuffle output ", output));
+      std::mt19937 rng(36);
+      const Graph shuffle =
+          GraphBuilder({batch, 3, 5, 4})
+              .Const("w1", {6, 3, 3, 3}, rng)
+              .Const("w2", {4, 6, 1, 1}, rng)
+              .Ints("split_shape", {batch, 2, 3, 5, 4})
+              .Ints("merged_shape", {batch, 6, 5, 4})
+              .Op("Conv", "c1", {"x", "w1"}, "a", {{"pads", Ints{1, 1, 1, 1}}})
+              .Op("Reshape", "split", {"a", "split_shape"}, "groups")
+              .Op("Transpose", "t", {"groups"}, "shuffled", {{"perm", Ints{0, 2, 1, 3, 4}}})
+              .Op("Reshape", "merge", {"shuffled", "merged_shape"}, "m")
+              .Op("Conv", "c2", {"m", "w2"}, "y")
+              .Output(output)
+              .Build();
+      ExpectPlanMatchesReference(shuffle, {batch, 3, 5, 4});
+    }
+    for (const char* output : {"y", "z"}) {
+      SCOPED_TRACE(absl::StrCat("batch ", batch, ", NHWC output ", output));
+      std::mt19937 rng(37);
+      const Graph nhwc = GraphBuilder({batch, 3, 5, 4})
+                             .Const("w", {6, 3, 1, 1}, rng)
+                             .Ints("tokens_shape", {batch, 20, 6})
+                             .Op("Conv", "c", {"x", "w"}, "a")
+                             .Op("Transpose", "t", {"a"}, "t_out", {{"perm", Ints{0, 2, 3, 1}}})
+                             .Op("Reshape", "tokens", {"t_out", "tokens_shape"}, "y")
+                             .Op("Relu", "r", {"t_out"}, "z")
+                             .Output(output)
+                             .Build();
+      ExpectPlanMatchesReference(nhwc, {batch, 3, 5, 4});
+    }
+  }
 }
 
 TEST(RuntimePadTest, ConstantModeInputsAndAttributeForms) {
