@@ -110,6 +110,9 @@ absl::StatusOr<std::vector<Tensor>> ExecutionContext::Run(absl::Span<const Tenso
         ApplyByteTable(*step.byte_table, static_cast<const uint8_t*>(src.get_data_handle()),
                        static_cast<uint8_t*>(step_args_[i].at(DNNL_ARG_DST).get_data_handle()),
                        src.get_desc().get_size());
+      } else if (step.strided_copy) {
+        RunStridedCopy(*step.strided_copy, step_args_[i].at(DNNL_ARG_FROM).get_data_handle(),
+                       step_args_[i].at(DNNL_ARG_TO).get_data_handle());
       } else {
         step.primitive.execute(stream_, step_args_[i]);
       }

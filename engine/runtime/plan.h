@@ -15,6 +15,7 @@
 
 #include "engine/runtime/byte_table.h"
 #include "engine/runtime/int8_coverage.h"
+#include "engine/runtime/strided_copy.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace quantd::engine {
@@ -46,8 +47,12 @@ struct PlanStep {
   // Set: a step quantd runs itself instead of a primitive (`primitive` is
   // empty): every byte of DNNL_ARG_SRC looked up into DNNL_ARG_DST.
   std::shared_ptr<const ByteTable> byte_table = nullptr;
+  // Set: a reorder quantd runs itself (`primitive` is empty): DNNL_ARG_FROM
+  // copied into DNNL_ARG_TO.
+  std::shared_ptr<const StridedCopy> strided_copy = nullptr;
 
   bool IsReorder() const {
+    if (strided_copy) return true;
     return !byte_table && primitive.get_kind() == dnnl::primitive::kind::reorder;
   }
 };

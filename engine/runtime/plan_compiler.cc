@@ -505,6 +505,15 @@ void PlanCompiler::RecordQuantizedValue(const std::string& name, QuantParams qua
 }
 
 absl::Status PlanCompiler::AddReorderStep(const std::string& node, int from, int to, float scale) {
+  if (scale == 1.0f) {
+    if (std::optional<StridedCopy> copy =
+            PlanStridedCopy(plan_->buffers[from].desc, plan_->buffers[to].desc)) {
+      PlanStep step{node, {}, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, {}};
+      step.strided_copy = std::make_shared<const StridedCopy>(*std::move(copy));
+      plan_->steps.push_back(std::move(step));
+      return absl::OkStatus();
+    }
+  }
   try {
     dnnl::primitive_attr attr = StepAttr();
     if (scale != 1.0f) attr.set_output_scales(0, {scale});
