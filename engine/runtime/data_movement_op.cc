@@ -1,4 +1,4 @@
-// Transpose and Pad (constant mode): data movement as oneDNN reorders between
+// Transpose and Pad (constant, edge and reflect modes): data movement as oneDNN reorders between
 // buffers viewed through strided or offset memory descriptors. Transpose
 // moves int8 values as they are, keeps a layout without blocks (channels-last)
 // instead of going through plain, and copies nothing when the permutation
@@ -146,10 +146,75 @@ absl::Status CompileTranspose(PlanCompiler& c, const Node& node) {
   return absl::OkStatus();
 }
 
+// Pad's border copies per node at most: each is one Plan step.
+constexpr int64_t kMaxBorderCopies = 1024;
+
+// Steps filling the borders of `dst_buffer` (plain, `out_desc`), whose
+// interior already holds the input (dims `in`), by copying the elements they
+// repeat (edge) or mirror around the border element (reflect), one slice of
+// one element along the padded axis at a time. Axis by axis: an axis' border
+// spans the padded extent of the axes before it and the interior of those
+// after, so the corners come out as ONNX defines them.
+absl::Status AddBorderCopies(PlanCompiler& c, const Node& node, const memory::desc& out_desc,
+                             int dst_buffer, const std::vector<int64_t>& in,
+                             const std::vector<int64_t>& pads, bool reflect) {
+  const size_t rank = in.size();
+  const memory::dims out = out_desc.dims();
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t before = pads[d], after = pads[d + rank], n = in[d];
+    memory::dims region(rank), at(rank);
+    for (size_t e = 0; e < rank; ++e) {
+      region[e] = e < d ? out[e] : in[e];
+      at[e] = e < d ? 0 : pads[e];
+    }
+    region[d] = 1;
+    auto copy = [&](int64_t to, int64_t from) {
+      memory::dims to_at = at, from_at = at;
+      to_at[d] = to;
+      from_at[d] = from;
+      const int src = c.AddAlias(out_desc.submemory_desc(region, from_at), dst_buffer);
+      const int dst = c.AddAlias(out_desc.submemory_desc(region, to_at), dst_buffer);
+      return c.AddReorderStep(node.name, src, dst, 1.0f);
+    };
+    for (int64_t k = 1; k <= before; ++k) {
+      RETURN_IF_ERROR(copy(before - k, reflect ? before + k : before));
+    }
+    for (int64_t k = 1; k <= after; ++k) {
+      RETURN_IF_ERROR(copy(before + n - 1 + k, reflect ? before + n - 1 - k : before + n - 1));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Edge and reflect need elements to repeat: reflect pads at most n - 1 on
+// each side of an axis of n (it mirrors without repeating the border).
+absl::Status CheckBorderModePads(const Node& node, const std::string& mode,
+                                 const std::vector<int64_t>& dims,
+                                 const std::vector<int64_t>& pads) {
+  const size_t rank = dims.size();
+  int64_t copies = 0;
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t widest = std::max(pads[d], pads[d + rank]);
+    const bool possible = mode == "reflect" ? widest <= dims[d] - 1 : dims[d] >= 1;
+    if (widest > 0 && !possible) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(NodeLabel(node), ": mode '", mode, "' cannot pad axis ", d, " of ", dims[d],
+                       " element(s) by [", pads[d], ", ", pads[d + rank], "]"));
+    }
+    copies += pads[d] + pads[d + rank];
+  }
+  if (copies > kMaxBorderCopies) {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": mode '", mode, "' with ",
+                                                 copies, " padded slices (at most ",
+                                                 kMaxBorderCopies, ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CompilePad(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node));
   const std::string mode = StringAttr(node, "mode", "constant");
-  if (mode != "constant") {
+  if (mode != "constant" && mode != "edge" && mode != "reflect") {
     return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": mode '", mode, "'"));
   }
   std::vector<int64_t> pads;
@@ -159,20 +224,27 @@ absl::Status CompilePad(PlanCompiler& c, const Node& node) {
   const std::vector<int64_t> dims = c.Dims(x);
   const size_t rank = dims.size();
   ASSIGN_OR_RETURN(const std::vector<int64_t> out, PaddedDims(node, dims, pads));
+  if (mode != "constant") RETURN_IF_ERROR(CheckBorderModePads(node, mode, dims, pads));
   const std::vector<int64_t> begin(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(rank));
   const memory::desc plain(dims, memory::data_type::f32, PlainTag(rank));
   const memory::desc out_desc(out, memory::data_type::f32, PlainTag(rank));
   ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, 1.0f, node.name));
   try {
-    // Every run: fill dst with `value`, then copy x into its interior.
-    int64_t total = 1;
-    for (int64_t d : out) total *= d;
-    const std::vector<float> filled(total, value);
-    const int fill = c.AddF32Constant(out, PlainTag(rank), filled.data());
     const int dst_buffer = c.AddBuffer(out_desc);
-    RETURN_IF_ERROR(c.AddReorderStep(node.name, fill, dst_buffer, 1.0f));
+    if (mode == "constant") {
+      // Every run: fill dst with `value`, then copy x into its interior.
+      int64_t total = 1;
+      for (int64_t d : out) total *= d;
+      const std::vector<float> filled(total, value);
+      const int fill = c.AddF32Constant(out, PlainTag(rank), filled.data());
+      RETURN_IF_ERROR(c.AddReorderStep(node.name, fill, dst_buffer, 1.0f));
+    }
     const int interior = c.AddAlias(out_desc.submemory_desc(dims, begin), dst_buffer);
     RETURN_IF_ERROR(c.AddReorderStep(node.name, src_buffer, interior, 1.0f));
+    if (mode != "constant") {
+      RETURN_IF_ERROR(
+          AddBorderCopies(c, node, out_desc, dst_buffer, dims, pads, mode == "reflect"));
+    }
     c.DefineValue(node.outputs[0], out, dst_buffer, QuantParams{});
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);

@@ -190,16 +190,60 @@ TEST(RuntimePadTest, ConstantModeInputsAndAttributeForms) {
   ExpectPlanMatchesReference(attributes_form, {2, 5});
 }
 
-TEST(RuntimePadTest, ReflectAndNegativePadsAreUnimplemented) {
+// Edge and reflect (style-transfer nets, ReflectionPad2d), on plain and on
+// channels-last input, with asymmetric pads on every axis so that corners
+// and the batch and channel axes are covered too.
+TEST(RuntimePadTest, EdgeAndReflectModes) {
+  for (const std::string mode : {"edge", "reflect"}) {
+    SCOPED_TRACE(mode);
+    std::mt19937 rng(38);
+    const Graph after_conv = GraphBuilder({2, 3, 5, 6})
+                                 .Const("w", {4, 3, 1, 1}, rng)
+                                 .Ints("pads", {0, 1, 3, 2, 1, 0, 4, 1})
+                                 .Op("Conv", "conv", {"x", "w"}, "a")
+                                 .Op("Pad", "pad", {"a", "pads"}, "y", {{"mode", mode}})
+                                 .Output("y")
+                                 .Build();
+    ExpectPlanMatchesReference(after_conv, {2, 3, 5, 6});
+    Graph attribute_form =
+        GraphBuilder({3, 4})
+            .Op("Pad", "pad", {"x"}, "y", {{"mode", mode}, {"pads", Ints{2, 1, 1, 3}}})
+            .Output("y")
+            .Build();
+    attribute_form.opset_version = 10;
+    ExpectPlanMatchesReference(attribute_form, {3, 4});
+  }
+}
+
+TEST(RuntimePadTest, ImpossibleAndNegativePadsAreRefused) {
+  // Reflect mirrors without repeating the border: at most n - 1 per side.
   const Graph reflect =
       GraphBuilder({1, 2, 4, 4})
-          .Ints("pads", {0, 0, 1, 1, 0, 0, 1, 1})
+          .Ints("pads", {0, 0, 1, 4, 0, 0, 1, 1})
           .Op("Pad", "pad", {"x", "pads"}, "y", {{"mode", std::string("reflect")}})
           .Output("y")
           .Build();
   absl::Status status = CompileStatus(reflect, {1, 2, 4, 4});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("node 'pad' (Pad): mode 'reflect' cannot pad axis 3 of 4 element(s)"));
+  // Each padded slice is a step of the Plan: a model cannot ask for millions.
+  const Graph wide = GraphBuilder({1, 2, 4, 4})
+                         .Ints("pads", {0, 0, 0, 5000, 0, 0, 0, 0})
+                         .Op("Pad", "pad", {"x", "pads"}, "y", {{"mode", std::string("edge")}})
+                         .Output("y")
+                         .Build();
+  status = CompileStatus(wide, {1, 2, 4, 4});
   EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(status.message(), HasSubstr("node 'pad' (Pad): mode 'reflect'"));
+  EXPECT_THAT(status.message(), HasSubstr("5000 padded slices (at most 1024)"));
+  const Graph wrap = GraphBuilder({1, 2, 4, 4})
+                         .Ints("pads", {0, 0, 1, 1, 0, 0, 1, 1})
+                         .Op("Pad", "pad", {"x", "pads"}, "y", {{"mode", std::string("wrap")}})
+                         .Output("y")
+                         .Build();
+  status = CompileStatus(wrap, {1, 2, 4, 4});
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(status.message(), HasSubstr("mode 'wrap'"));
   const Graph negative = GraphBuilder({1, 2, 4, 4})
                              .Ints("pads", {0, 0, -1, 0, 0, 0, 0, 0})
                              .Op("Pad", "crop", {"x", "pads"}, "y")

@@ -528,12 +528,13 @@ inline Tensor Reduce(const Tensor& x, const std::string& op, std::vector<int64_t
     int64_t dst = 0;
     for (int64_t a = 0; a < r; ++a) dst += reduced[a] ? 0 : (i / in[a]) % x.shape[a] * out[a];
     const double v = x.data[i];
-    acc[dst] = op == "ReduceMax" ? std::max(acc[dst], v)
+    acc[dst] = op == "ReduceMax"   ? std::max(acc[dst], v)
                : op == "ReduceMin" ? std::min(acc[dst], v)
                                    : acc[dst] + v;
   }
   const double n = static_cast<double>(Product(x.shape)) / static_cast<double>(Product(kept));
-  for (size_t i = 0; i < acc.size(); ++i) y.data[i] = float(op == "ReduceMean" ? acc[i] / n : acc[i]);
+  for (size_t i = 0; i < acc.size(); ++i)
+    y.data[i] = float(op == "ReduceMean" ? acc[i] / n : acc[i]);
   if (!keepdims) {
     y.shape.clear();
     for (int64_t a = 0; a < r; ++a)
@@ -558,15 +559,29 @@ inline Tensor Transpose(const Tensor& x, std::vector<int64_t> perm) {
   return y;
 }
 
-inline Tensor Pad(const Tensor& x, const std::vector<int64_t>& pads, float value) {
+// ONNX Pad, every output element from the spec's definition of its mode:
+// constant fills, edge repeats the border element, reflect mirrors around
+// it (without repeating it).
+inline Tensor Pad(const Tensor& x, const std::vector<int64_t>& pads, float value,
+                  const std::string& mode = "constant") {
   const size_t r = x.shape.size();
   std::vector<int64_t> out(r);
   for (size_t d = 0; d < r; ++d) out[d] = x.shape[d] + pads[d] + pads[d + r];
   Tensor y{"", out, std::vector<float>(Product(out), value)};
-  for (int64_t i = 0; i < Product(x.shape); ++i) {
-    std::vector<int64_t> idx = Unravel(i, x.shape);
-    for (size_t d = 0; d < r; ++d) idx[d] += pads[d];
-    y.data[Ravel(idx, out)] = x.data[i];
+  for (int64_t i = 0; i < Product(out); ++i) {
+    std::vector<int64_t> idx = Unravel(i, out);
+    bool inside = true;
+    for (size_t d = 0; d < r; ++d) {
+      int64_t k = idx[d] - pads[d];
+      const int64_t n = x.shape[d];
+      if (k < 0 || k >= n) {
+        inside = false;
+        if (mode == "edge") k = k < 0 ? 0 : n - 1;
+        if (mode == "reflect") k = k < 0 ? -k : 2 * (n - 1) - k;
+      }
+      idx[d] = k;
+    }
+    if (inside || mode != "constant") y.data[i] = x.data[Ravel(idx, x.shape)];
   }
   return y;
 }
@@ -772,7 +787,8 @@ inline std::map<std::string, Tensor> RunAll(const Graph& g, const std::vector<Te
       const bool inputs_form = g.opset_version >= 11;
       y = Pad(x, inputs_form ? g.constants.at(n.inputs[1]).ints : RefInts(n, "pads", {}),
               inputs_form ? (constant(n, 2) ? constant(n, 2)->floats[0] : 0.0f)
-                          : RefFloat(n, "value", 0.0f));
+                          : RefFloat(n, "value", 0.0f),
+              RefStr(n, "mode", "constant"));
     } else if (n.op_type == "BatchNormalization") {
       y = x;
       const int64_t C = x.shape[1], inner = Product(x.shape) / x.shape[0] / C;
@@ -842,7 +858,9 @@ inline Tensor Run(const Graph& g, const std::vector<Tensor>& inputs) {
   return RunAll(g, inputs).at(g.outputs[0].name);
 }
 
-inline Tensor Run(const Graph& g, const Tensor& input) { return Run(g, std::vector<Tensor>{input}); }
+inline Tensor Run(const Graph& g, const Tensor& input) {
+  return Run(g, std::vector<Tensor>{input});
+}
 
 }  // namespace reference
 
