@@ -6,6 +6,7 @@
 #include "engine/passes/fold_constants.h"
 #include "engine/passes/fuse_activations.h"
 #include "engine/passes/fuse_residual_add.h"
+#include "engine/passes/lift_1d_windows.h"
 #include "engine/passes/remove_identity_nodes.h"
 #include "engine/passes/remove_unused_constants.h"
 #include "engine/status_macros.h"
@@ -24,6 +25,8 @@ absl::Status RunStandardPasses(Graph& graph, const PassOptions& options) {
     RETURN_IF_ERROR(FuseResidualAdd(graph));
     RETURN_IF_ERROR(FuseActivations(graph));
   }
+  // After fusion, which matches 1-D nodes as it does 2-D ones.
+  RETURN_IF_ERROR(Lift1dWindowsTo2d(graph));
   return RemoveUnusedConstants(graph);
 }
 

@@ -1,7 +1,7 @@
-// Conv (ONNX opset 1-11 semantics; 2-D only) as a oneDNN convolution with
-// fused post-ops; int8 with s8 weights (scales per QuantizationOptions) when
-// calibrated, or fp32 with fake-quantized weights and activations when
-// simulated.
+// Conv (ONNX opset 1-11 semantics; 2-D, and 1-D lifted to 2-D by the
+// Lift1dWindowsTo2d pass) as a oneDNN convolution with fused post-ops; int8
+// with s8 weights (scales per QuantizationOptions) when calibrated, or fp32
+// with fake-quantized weights and activations when simulated.
 
 #include <algorithm>
 #include <cmath>
