@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "engine/runtime/host_kernel.h"
+
 namespace quantd::engine {
 
 struct ByteTable {
@@ -21,6 +23,20 @@ struct ByteTable {
 // dst[i] = table.entries[src[i]] for i < n, on the calling thread's OpenMP
 // threads. `src` and `dst` may be the same buffer.
 void ApplyByteTable(const ByteTable& table, const uint8_t* src, uint8_t* dst, size_t n);
+
+// A table applied to the first `bytes` bytes of a step's source, as a Plan
+// step.
+class ByteTableKernel : public HostKernel {
+ public:
+  ByteTableKernel(ByteTable table, size_t bytes) : table_(table), bytes_(bytes) {}
+  void Run(const void* src, void* dst) const override {
+    ApplyByteTable(table_, static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), bytes_);
+  }
+
+ private:
+  ByteTable table_;
+  size_t bytes_;
+};
 
 }  // namespace quantd::engine
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -179,10 +180,10 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
     // its binary primitive then runs on the reference kernel.
     const memory::desc src_nhwc(xd, src_md.data_type(), memory::format_tag::acdb);
     const memory::desc dst_nhwc(geometry.dst_dims, conv_q.type, memory::format_tag::acdb);
-    const dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_nhwc,
-        weight_md, bias_md, dst_nhwc, geometry.strides, geometry.dilates, geometry.pad_l,
-        geometry.pad_r);
+    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                               dnnl::algorithm::convolution_direct, src_nhwc,
+                                               weight_md, bias_md, dst_nhwc, geometry.strides,
+                                               geometry.dilates, geometry.pad_l, geometry.pad_r);
     if (!pd) pd.emplace(desc, attr, c.engine());
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
@@ -213,8 +214,10 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
     memory::desc dst_desc = pd->dst_desc();
     dst_desc.data.data_type = memory::convert_to_c(dst_q.type);
     dst_buffer = c.AddBuffer(dst_desc);
-    c.AddByteTableStep(node.name, ActivationTable(table->activation, conv_q, dst_q), conv_buffer,
-                       dst_buffer);
+    c.AddHostStep(node.name,
+                  std::make_shared<const ByteTableKernel>(
+                      ActivationTable(table->activation, conv_q, dst_q), dst_desc.get_size()),
+                  conv_buffer, dst_buffer);
     c.RecordQuantizedValue(table->activation.pre_activation, conv_q);
   }
   c.DefineValue(node.outputs[0], geometry.dst_dims, dst_buffer, dst_q);

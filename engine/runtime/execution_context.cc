@@ -105,14 +105,9 @@ absl::StatusOr<std::vector<Tensor>> ExecutionContext::Run(absl::Span<const Tenso
   for (size_t i = 0; i < p.steps.size(); ++i) {
     try {
       const PlanStep& step = p.steps[i];
-      if (step.byte_table) {
-        const memory& src = step_args_[i].at(DNNL_ARG_SRC);
-        ApplyByteTable(*step.byte_table, static_cast<const uint8_t*>(src.get_data_handle()),
-                       static_cast<uint8_t*>(step_args_[i].at(DNNL_ARG_DST).get_data_handle()),
-                       src.get_desc().get_size());
-      } else if (step.strided_copy) {
-        RunStridedCopy(*step.strided_copy, step_args_[i].at(DNNL_ARG_FROM).get_data_handle(),
-                       step_args_[i].at(DNNL_ARG_TO).get_data_handle());
+      if (step.kernel) {
+        step.kernel->Run(step_args_[i].at(DNNL_ARG_SRC).get_data_handle(),
+                         step_args_[i].at(DNNL_ARG_DST).get_data_handle());
       } else {
         step.primitive.execute(stream_, step_args_[i]);
       }

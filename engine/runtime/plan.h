@@ -13,9 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/runtime/byte_table.h"
+#include "engine/runtime/host_kernel.h"
 #include "engine/runtime/int8_coverage.h"
-#include "engine/runtime/strided_copy.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace quantd::engine {
@@ -45,15 +44,12 @@ struct PlanStep {
   dnnl::memory::desc scratchpad;  // zero-sized when the primitive needs none
   float reorder_scale = 1.0f;     // reorders: the multiplier they apply
   // Set: a step quantd runs itself instead of a primitive (`primitive` is
-  // empty): every byte of DNNL_ARG_SRC looked up into DNNL_ARG_DST.
-  std::shared_ptr<const ByteTable> byte_table = nullptr;
-  // Set: a reorder quantd runs itself (`primitive` is empty): DNNL_ARG_FROM
-  // copied into DNNL_ARG_TO.
-  std::shared_ptr<const StridedCopy> strided_copy = nullptr;
+  // empty), from DNNL_ARG_SRC to DNNL_ARG_DST.
+  std::shared_ptr<const HostKernel> kernel = nullptr;
 
   bool IsReorder() const {
-    if (strided_copy) return true;
-    return !byte_table && primitive.get_kind() == dnnl::primitive::kind::reorder;
+    if (kernel) return kernel->MovesValues();
+    return primitive.get_kind() == dnnl::primitive::kind::reorder;
   }
 };
 

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/runtime/memory_plan.h"
 #include "engine/runtime/op_registry.h"
+#include "engine/runtime/strided_copy.h"
 #include "engine/runtime/strided_layout.h"
 #include "engine/status_macros.h"
 
@@ -494,9 +495,10 @@ void PlanCompiler::AddStep(const std::string& node, dnnl::primitive primitive,
   plan_->steps.push_back(std::move(step));
 }
 
-void PlanCompiler::AddByteTableStep(const std::string& node, ByteTable table, int from, int to) {
+void PlanCompiler::AddHostStep(const std::string& node, std::shared_ptr<const HostKernel> kernel,
+                               int from, int to) {
   PlanStep step{node, {}, {{DNNL_ARG_SRC, from}, {DNNL_ARG_DST, to}}, {}};
-  step.byte_table = std::make_shared<const ByteTable>(std::move(table));
+  step.kernel = std::move(kernel);
   plan_->steps.push_back(std::move(step));
 }
 
@@ -508,9 +510,7 @@ absl::Status PlanCompiler::AddReorderStep(const std::string& node, int from, int
   if (scale == 1.0f) {
     if (std::optional<StridedCopy> copy =
             PlanStridedCopy(plan_->buffers[from].desc, plan_->buffers[to].desc)) {
-      PlanStep step{node, {}, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, {}};
-      step.strided_copy = std::make_shared<const StridedCopy>(*std::move(copy));
-      plan_->steps.push_back(std::move(step));
+      AddHostStep(node, std::make_shared<const StridedCopyKernel>(*std::move(copy)), from, to);
       return absl::OkStatus();
     }
   }

@@ -136,9 +136,9 @@ class PlanCompiler {
                                            const std::vector<float>& scales);
   void AddStep(const std::string& node, dnnl::primitive primitive,
                std::unordered_map<int, int> args);
-  // Adds a step mapping every byte of buffer `from` through `table` into
-  // buffer `to` (both u8/s8, same layout).
-  void AddByteTableStep(const std::string& node, ByteTable table, int from, int to);
+  // Adds a step running `kernel` from buffer `from` into buffer `to`.
+  void AddHostStep(const std::string& node, std::shared_ptr<const HostKernel> kernel, int from,
+                   int to);
   // Records that the Plan rounds `name` onto `quant` although `name` has no
   // buffer of its own here (e.g. a fused activation's input; QDQ export).
   void RecordQuantizedValue(const std::string& name, QuantParams quant);
@@ -271,8 +271,7 @@ std::vector<EltwiseStage> EltwiseStages(const PostOp& op);
 bool IsScaleInvariant(const PostOp& op);
 // dnnl::post_ops for the node's fused PostOps in `domain` (f32 producers:
 // the default, real values).
-absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, PostOpDomain domain,
-                                           ResidualSum sum);
+absl::StatusOr<dnnl::post_ops> MakePostOps(const Node& node, PostOpDomain domain, ResidualSum sum);
 // The destination buffer of a primitive with the node's post-ops. With a
 // kSum, oneDNN accumulates into dst: when this node is the residual's last
 // reader and the layouts match, dst *is* the residual's buffer (in place);

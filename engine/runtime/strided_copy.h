@@ -17,8 +17,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
+#include "engine/runtime/host_kernel.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace quantd::engine {
@@ -50,6 +52,17 @@ std::optional<StridedCopy> PlanStridedCopy(const dnnl::memory::desc& from,
 // addresses; the offsets are the copy's), on the calling thread's OpenMP
 // threads.
 void RunStridedCopy(const StridedCopy& copy, const void* src, void* dst);
+
+// A StridedCopy as a Plan step.
+class StridedCopyKernel : public HostKernel {
+ public:
+  explicit StridedCopyKernel(StridedCopy copy) : copy_(std::move(copy)) {}
+  void Run(const void* src, void* dst) const override { RunStridedCopy(copy_, src, dst); }
+  bool MovesValues() const override { return true; }
+
+ private:
+  StridedCopy copy_;
+};
 
 }  // namespace quantd::engine
 

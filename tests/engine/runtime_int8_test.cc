@@ -290,7 +290,7 @@ TEST(RuntimeInt8Test, SessionRunMatchesPlanAndIsDeterministic) {
 // The output scales oneDNN received for the (single) conv step of `node`.
 std::vector<float> OutputScalesOf(const Plan& plan, const std::string& node) {
   for (const PlanStep& step : plan.steps) {
-    if (step.byte_table || step.node != node ||
+    if (step.kernel || step.node != node ||
         step.primitive.get_kind() != dnnl::primitive::kind::convolution) {
       continue;
     }
@@ -412,7 +412,7 @@ TEST(RuntimeInt8Test, ExcludedConvRunsFp32AndItsConsumerInt8) {
   ASSERT_TRUE(plan.ok()) << plan.status();
   std::map<std::string, std::set<dnnl::memory::data_type>> conv_src_types;
   for (const PlanStep& step : (*plan)->steps) {
-    if (step.byte_table || step.primitive.get_kind() != dnnl::primitive::kind::convolution) continue;
+    if (step.kernel || step.primitive.get_kind() != dnnl::primitive::kind::convolution) continue;
     conv_src_types[step.node].insert((*plan)->buffers[step.args.at(DNNL_ARG_SRC)].desc.data_type());
     conv_src_types[step.node].insert(
         (*plan)->buffers[step.args.at(DNNL_ARG_WEIGHTS)].desc.data_type());
