@@ -1,7 +1,8 @@
-// Gemm (transA = 0) and MatMul with a constant 2-D B as a oneDNN inner
-// product (MatMul of two runtime values: batched_matmul.h). A Flatten/Reshape view of a 4-D activation feeds the inner product
-// directly (weights viewed as [OC, C, H, W]), so the activation never has to
-// be reordered to plain layout. Quantization as in conv_op.cc.
+// Gemm and MatMul with a constant 2-D B as a oneDNN inner product (MatMul of
+// two runtime values: batched_matmul.h; Gemm's transA: A transposed into a
+// copy first). A Flatten/Reshape view of a 4-D activation feeds the inner
+// product directly (weights viewed as [OC, C, H, W]), so the activation never
+// has to be reordered to plain layout. Quantization as in conv_op.cc.
 
 #include <algorithm>
 #include <utility>
@@ -171,17 +172,17 @@ absl::StatusOr<std::vector<Shape>> GemmShape(const Node& node, const ShapeContex
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs A and B"));
   }
   if (a->size() != 2 || b->size() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": A [",
-                                                   absl::StrJoin(*a, ","), "] and B [",
-                                                   absl::StrJoin(*b, ","), "] must be 2-D"));
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": A [", absl::StrJoin(*a, ","),
+                                                   "] and B [", absl::StrJoin(*b, ","),
+                                                   "] must be 2-D"));
   }
   const bool trans_a = IntAttr(node, "transA", 0) != 0, trans_b = IntAttr(node, "transB", 0) != 0;
   const int64_t m = (*a)[trans_a ? 1 : 0], k = (*a)[trans_a ? 0 : 1];
   const int64_t kb = (*b)[trans_b ? 1 : 0], n = (*b)[trans_b ? 0 : 1];
   if (k != kb) {
-    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": A [",
-                                                   absl::StrJoin(*a, ","), "] and B [",
-                                                   absl::StrJoin(*b, ","), "] do not multiply"));
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": A [", absl::StrJoin(*a, ","),
+                                                   "] and B [", absl::StrJoin(*b, ","),
+                                                   "] do not multiply"));
   }
   return std::vector<Shape>{{m, n}};
 }
@@ -192,15 +193,16 @@ absl::StatusOr<std::vector<Shape>> MatMulShape(const Node& node, const ShapeCont
   const std::vector<int64_t>* a = node.inputs.size() > 1 ? shapes.Dims(node.inputs[0]) : nullptr;
   const std::vector<int64_t>* b = node.inputs.size() > 1 ? shapes.Dims(node.inputs[1]) : nullptr;
   if (a == nullptr || b == nullptr || node.outputs.empty() || a->empty() || b->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs A and B of rank >= 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": needs A and B of rank >= 1"));
   }
   std::vector<int64_t> x = *a, y = *b;
   if (x.size() == 1) x.insert(x.begin(), 1);
   if (y.size() == 1) y.push_back(1);
   if (x.back() != y[y.size() - 2]) {
-    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": A [",
-                                                   absl::StrJoin(*a, ","), "] and B [",
-                                                   absl::StrJoin(*b, ","), "] do not multiply"));
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": A [", absl::StrJoin(*a, ","),
+                                                   "] and B [", absl::StrJoin(*b, ","),
+                                                   "] do not multiply"));
   }
   const size_t batch_rank = std::max(x.size(), y.size()) - 2;
   Shape out;
@@ -228,12 +230,42 @@ int64_t MatrixProductMacs(const Node& node, const ShapeContext& shapes) {
   return NumElements(*out) * (trans_a ? (*a)[0] : a->back());
 }
 
+// Gemm's transA: A [K, M] copied into a value [M, K] of its own, which the
+// inner product then reads as its rows (int8 values move as they are).
+absl::StatusOr<std::string> TransposedA(PlanCompiler& c, const Node& node) {
+  const std::string& a = node.inputs[0];
+  if (!c.HasValue(a)) {
+    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": A must be a runtime value"));
+  }
+  const std::vector<int64_t> dims = c.Dims(a);
+  if (dims.size() != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": A [", absl::StrJoin(dims, ","), "] must be 2-D"));
+  }
+  const int64_t k = dims[0], m = dims[1];
+  const QuantParams quant = c.Excluded(node) ? QuantParams{} : c.Quant(a);
+  const memory::desc plain(dims, quant.type, memory::format_tag::ab);
+  ASSIGN_OR_RETURN(const int source, c.BufferFor(a, plain, quant.scale, node.name));
+  try {
+    // Element (row r, column j) of A^T is A's element (j, r): strides {1, M}.
+    const int transposed = c.AddAlias(memory::desc({m, k}, quant.type, memory::dims{1, m}), source);
+    const int rows = c.AddBuffer(memory::desc({m, k}, quant.type, memory::format_tag::ab));
+    RETURN_IF_ERROR(c.AddReorderStep(node.name, transposed, rows, 1.0f));
+    const std::string name = node.outputs[0] + "/a_transposed";
+    c.DefineValue(name, {m, k}, rows, quant);
+    return name;
+  } catch (const dnnl::error& e) {
+    return DnnlError(node, e);
+  }
+}
+
 absl::Status CompileGemm(PlanCompiler& c, const Node& node) {
   if (node.inputs.size() < 2 || node.outputs.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs A and B"));
   }
+  std::string a = node.inputs[0];
   if (IntAttr(node, "transA", 0) != 0) {
-    return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": transA=1"));
+    ASSIGN_OR_RETURN(a, TransposedA(c, node));
   }
   ASSIGN_OR_RETURN(const Constant* b, ConstantMatrix(c, node, node.inputs[1]));
   const bool trans_b = IntAttr(node, "transB", 0) != 0;
@@ -254,8 +286,7 @@ absl::Status CompileGemm(PlanCompiler& c, const Node& node) {
       bias[i] = beta * bias_constant->floats[bias_constant->NumElements() == 1 ? 0 : i];
     }
   }
-  return CompileInnerProduct(c, node, node.inputs[0], std::move(weights), std::move(bias),
-                             node.outputs[0]);
+  return CompileInnerProduct(c, node, a, std::move(weights), std::move(bias), node.outputs[0]);
 }
 
 absl::Status CompileMatMul(PlanCompiler& c, const Node& node) {

@@ -163,6 +163,31 @@ TEST(RuntimeGemmTest, TransBAlphaBetaBias) {
   ExpectMatchesReference(g, {4, 12});
 }
 
+// transA reads A [K, M] as its transpose: after a Relu (a runtime value) and
+// straight from the graph input, with and without transB.
+TEST(RuntimeGemmTest, TransA) {
+  for (const int64_t trans_b : {0, 1}) {
+    SCOPED_TRACE(trans_b);
+    std::mt19937 rng(9);
+    const Graph g =
+        GraphBuilder({12, 5})
+            .Const("B", trans_b ? std::vector<int64_t>{7, 12} : std::vector<int64_t>{12, 7}, rng)
+            .Const("C", {7}, rng)
+            .Op("Relu", "r", {"x"}, "a")
+            .Op("Gemm", "fc", {"a", "B", "C"}, "y",
+                {{"transA", int64_t{1}}, {"transB", trans_b}, {"alpha", 0.5f}})
+            .Output("y")
+            .Build();
+    ExpectMatchesReference(g, {12, 5});
+    const Graph direct = GraphBuilder({12, 5})
+                             .Const("B", {12, 3}, rng)
+                             .Op("Gemm", "fc", {"x", "B"}, "y", {{"transA", int64_t{1}}})
+                             .Output("y")
+                             .Build();
+    ExpectMatchesReference(direct, {12, 5});
+  }
+}
+
 TEST(RuntimeGemmTest, NoTransposeWithFusedRelu) {
   std::mt19937 rng(6);
   const Graph g = GraphBuilder({3, 10})

@@ -703,8 +703,9 @@ inline std::map<std::string, Tensor> RunAll(const Graph& g, const std::vector<Te
     } else if (n.op_type == "ConvTranspose") {
       y = ConvTranspose(n, x, *constant(n, 1), constant(n, 2));
     } else if (n.op_type == "Gemm") {
-      y = Gemm(x, *constant(n, 1), RefInt(n, "transB", 0) != 0, RefFloat(n, "alpha", 1.0f),
-               constant(n, 2), RefFloat(n, "beta", 1.0f));
+      y = Gemm(RefInt(n, "transA", 0) != 0 ? Transpose(x, {1, 0}) : x, *constant(n, 1),
+               RefInt(n, "transB", 0) != 0, RefFloat(n, "alpha", 1.0f), constant(n, 2),
+               RefFloat(n, "beta", 1.0f));
     } else if (n.op_type == "MatMul" && constant(n, 1) == nullptr) {
       y = BatchedMatMul(x, get(n.inputs[1]));
     } else if (n.op_type == "Gather") {
