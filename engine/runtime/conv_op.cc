@@ -1,5 +1,5 @@
-// Conv (ONNX opset 1-11 semantics; 2-D, and 1-D lifted to 2-D by the
-// Lift1dWindowsTo2d pass) as a oneDNN convolution with fused post-ops; int8
+// Conv (ONNX opset 1-11 semantics; 2-D and 3-D, and 1-D lifted to 2-D by
+// the Lift1dWindowsTo2d pass) as a oneDNN convolution with fused post-ops; int8
 // with s8 weights (scales per QuantizationOptions) when calibrated, or fp32
 // with fake-quantized weights and activations when simulated.
 
@@ -27,24 +27,27 @@ struct ConvGeometry {
   memory::dims dst_dims;
 };
 
-// x [N, C, H, W] and w [OC, C / group, kH, kW] (2-D convolutions only).
+// x [N, C, spatial...] and w [OC, C / group, kernel...]: 2-D or 3-D (1-D
+// arrives lifted to 2-D by Lift1dWindowsTo2d).
 absl::StatusOr<ConvGeometry> ComputeGeometry(const Node& node, const std::vector<int64_t>& x,
                                              const std::vector<int64_t>& w) {
-  if (x.size() != 4 || w.size() != 4) {
+  if ((x.size() != 4 && x.size() != 5) || w.size() != x.size()) {
     return absl::UnimplementedError(
-        absl::StrCat(NodeLabel(node), ": only 2-D convolutions are supported"));
+        absl::StrCat(NodeLabel(node), ": only 2-D and 3-D convolutions are supported"));
   }
-  ASSIGN_OR_RETURN(const WindowAttributes window, ReadWindowAttributes(node, {w[2], w[3]}));
-  if (window.kernel != std::vector<int64_t>{w[2], w[3]}) {
+  const std::vector<int64_t> kernel(w.begin() + 2, w.end());
+  ASSIGN_OR_RETURN(const WindowAttributes window, ReadWindowAttributes(node, kernel));
+  if (window.kernel != kernel) {
     return absl::InvalidArgumentError(
         absl::StrCat(NodeLabel(node), ": kernel_shape [", absl::StrJoin(window.kernel, ","),
                      "] does not match weight shape [", absl::StrJoin(w, ","), "]"));
   }
   ASSIGN_OR_RETURN(const WindowGeometry geometry,
-                   ComputeWindowGeometry(node, window, {x[2], x[3]}));
+                   ComputeWindowGeometry(node, window, {x.begin() + 2, x.end()}));
   ConvGeometry g;
-  g.dst_dims = {x[0], w[0], geometry.out[0], geometry.out[1]};
-  for (int i = 0; i < 2; ++i) {
+  g.dst_dims = {x[0], w[0]};
+  g.dst_dims.insert(g.dst_dims.end(), geometry.out.begin(), geometry.out.end());
+  for (size_t i = 0; i < kernel.size(); ++i) {
     g.strides.push_back(window.strides[i]);
     g.dilates.push_back(window.dilations[i] - 1);
     g.pad_l.push_back(geometry.pad_begin[i]);
@@ -116,11 +119,17 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
   const PostOpDomain domain = ChoosePostOpDomain(conv, conv_q);
   const std::optional<ActivationGrid> dst_grid = simulated ? ChooseDstGrid(c, node) : std::nullopt;
 
-  const memory::dims weight_dims =
-      groups > 1 ? memory::dims{groups, oc / groups, w->dims[1], w->dims[2], w->dims[3]}
-                 : memory::dims{w->dims[0], w->dims[1], w->dims[2], w->dims[3]};
+  const bool three_d = xd.size() == 5;
+  memory::dims weight_dims(w->dims.begin(), w->dims.end());
+  if (groups > 1) {
+    weight_dims[0] = oc / groups;
+    weight_dims.insert(weight_dims.begin(), groups);
+  }
   const memory::format_tag weight_tag =
-      groups > 1 ? memory::format_tag::goihw : memory::format_tag::oihw;
+      groups > 1 ? (three_d ? memory::format_tag::goidhw : memory::format_tag::goihw)
+                 : (three_d ? memory::format_tag::oidhw : memory::format_tag::oihw);
+  const memory::format_tag channels_last =
+      three_d ? memory::format_tag::acdeb : memory::format_tag::acdb;
   std::vector<float> weight_scales, output_scales;
   std::vector<float> bias(oc, 0.0f);
   if (b != nullptr) std::copy(b->floats.begin(), b->floats.end(), bias.begin());
@@ -178,8 +187,8 @@ absl::Status CompileConv(PlanCompiler& c, const Node& node) {
     // other op here keeps activations in. Left to choose ("any"), oneDNN
     // picks 8-channel blocks for grouped fp32 convolutions (RegNet), which
     // its binary primitive then runs on the reference kernel.
-    const memory::desc src_nhwc(xd, src_md.data_type(), memory::format_tag::acdb);
-    const memory::desc dst_nhwc(geometry.dst_dims, conv_q.type, memory::format_tag::acdb);
+    const memory::desc src_nhwc(xd, src_md.data_type(), channels_last);
+    const memory::desc dst_nhwc(geometry.dst_dims, conv_q.type, channels_last);
     const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
                                                dnnl::algorithm::convolution_direct, src_nhwc,
                                                weight_md, bias_md, dst_nhwc, geometry.strides,

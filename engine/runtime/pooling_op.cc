@@ -1,4 +1,4 @@
-// MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool (2-D) as oneDNN
+// MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool (2-D, 3-D) as oneDNN
 // pooling on the activation's own layout and data type: int8 values stay
 // int8 with the same scale (f32 when the node is excluded from quantization).
 
@@ -26,8 +26,8 @@ bool IsGlobal(const Node& node) {
 // window is the whole input.
 absl::StatusOr<WindowAttributes> PoolingWindow(const Node& node, const std::vector<int64_t>& x) {
   if (x.size() < 3) {
-    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": input [",
-                                                   absl::StrJoin(x, ","), "] has no spatial axes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": input [", absl::StrJoin(x, ","), "] has no spatial axes"));
   }
   if (IsGlobal(node)) {
     WindowAttributes window;
@@ -67,22 +67,25 @@ absl::Status CompilePooling(PlanCompiler& c, const Node& node) {
   }
   const std::string& x = node.inputs[0];
   const std::vector<int64_t> xd = c.Dims(x);
-  if (xd.size() != 4) {
-    return absl::UnimplementedError(absl::StrCat(NodeLabel(node),
-                                                 ": only 2-D pooling is supported, input is [",
-                                                 absl::StrJoin(xd, ","), "]"));
+  // 1-D pools arrive lifted to 2-D (Lift1dWindowsTo2d).
+  if (xd.size() != 4 && xd.size() != 5) {
+    return absl::UnimplementedError(
+        absl::StrCat(NodeLabel(node), ": only 2-D and 3-D pooling is supported, input is [",
+                     absl::StrJoin(xd, ","), "]"));
   }
+  const size_t spatial = xd.size() - 2;
   const bool average = node.op_type == "AveragePool" || node.op_type == "GlobalAveragePool";
   const bool count_include_pad = IntAttr(node, "count_include_pad", 0) != 0;
   ASSIGN_OR_RETURN(const WindowAttributes window, PoolingWindow(node, xd));
   ASSIGN_OR_RETURN(const WindowGeometry geometry,
-                   ComputeWindowGeometry(node, window, {xd[2], xd[3]}));
-  if (average && window.dilations != std::vector<int64_t>{1, 1}) {
+                   ComputeWindowGeometry(node, window, {xd.begin() + 2, xd.end()}));
+  if (average && window.dilations != std::vector<int64_t>(spatial, 1)) {
     return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": dilated average pooling"));
   }
-  const memory::dims dst_dims = {xd[0], xd[1], geometry.out[0], geometry.out[1]};
-  memory::dims pad_l(2), pad_r(2), dilation(2);
-  for (int i = 0; i < 2; ++i) {
+  memory::dims dst_dims = {xd[0], xd[1]};
+  dst_dims.insert(dst_dims.end(), geometry.out.begin(), geometry.out.end());
+  memory::dims pad_l(spatial), pad_r(spatial), dilation(spatial);
+  for (size_t i = 0; i < spatial; ++i) {
     const int64_t extent = (window.kernel[i] - 1) * window.dilations[i] + 1;
     pad_l[i] = geometry.pad_begin[i];
     // oneDNN derives the output size from the padding: extend the end pad to
@@ -112,8 +115,8 @@ absl::Status CompilePooling(PlanCompiler& c, const Node& node) {
     const memory::desc dst_md(dst_dims, src_desc.data_type(), memory::format_tag::any);
     const dnnl::pooling_v2_forward::desc desc(
         dnnl::prop_kind::forward_inference, algorithm, src_desc, dst_md,
-        {window.strides[0], window.strides[1]}, {window.kernel[0], window.kernel[1]}, dilation,
-        pad_l, pad_r);
+        memory::dims(window.strides.begin(), window.strides.end()),
+        memory::dims(window.kernel.begin(), window.kernel.end()), dilation, pad_l, pad_r);
     pd.emplace(desc, StepAttr(), c.engine());
   } catch (const dnnl::error& e) {
     return DnnlError(node, e);
