@@ -109,6 +109,7 @@ void RegisterDataMovementOps(std::vector<OpDefinition>& ops);   // data_movement
 void RegisterSliceOps(std::vector<OpDefinition>& ops);          // slice_op.cc
 void RegisterReduceOps(std::vector<OpDefinition>& ops);         // reduce_op.cc
 void RegisterShapeOps(std::vector<OpDefinition>& ops);          // shape_ops.cc
+void RegisterVariadicOps(std::vector<OpDefinition>& ops);       // variadic_op.cc
 
 }  // namespace quantd::engine
 
