@@ -5,8 +5,8 @@
 // split of an int8 channels-last tensor (ShuffleNet) stays int8 on its grid.
 // Steps must be positive. Gather of a runtime value at one constant index
 // (ViT's class token, x[:, 0]) is the same copy of a one-wide window, viewed
-// without that axis. (Gather on constants and shapes is evaluated when the
-// Plan compiles, shape_ops.cc.)
+// without that axis. Split is one such copy per part. (Gather on constants and shapes is evaluated
+// when the Plan compiles, shape_ops.cc.)
 
 #include <algorithm>
 #include <optional>
@@ -223,12 +223,91 @@ absl::Status CompileGather(PlanCompiler& c, const Node& node) {
   return absl::OkStatus();
 }
 
+// Split's parts along its axis: the split input (opset 13+) or attribute,
+// else num_outputs (opset 18) or as many equal parts as outputs; the last
+// part of an uneven num_outputs split is the smaller one.
+struct SplitParts {
+  int64_t axis = 0;
+  std::vector<int64_t> sizes;
+};
+
+absl::StatusOr<SplitParts> ReadSplit(const Node& node, const ShapeContext& shapes,
+                                     const std::vector<int64_t>& dims) {
+  const int64_t rank = static_cast<int64_t>(dims.size());
+  SplitParts parts{IntAttr(node, "axis", 0), {}};
+  if (parts.axis < 0) parts.axis += rank;
+  if (parts.axis < 0 || parts.axis >= rank || node.outputs.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": axis ", IntAttr(node, "axis", 0), " for rank ", rank));
+  }
+  const int64_t length = dims[static_cast<size_t>(parts.axis)];
+  const int64_t outputs = static_cast<int64_t>(node.outputs.size());
+  if (node.inputs.size() > 1 && !node.inputs[1].empty()) {
+    ASSIGN_OR_RETURN(parts.sizes, IntsInput(node, shapes, 1));
+  } else {
+    parts.sizes = IntsAttr(node, "split", {});
+  }
+  if (parts.sizes.empty()) {
+    const int64_t count = IntAttr(node, "num_outputs", outputs);
+    const int64_t each = (length + count - 1) / std::max<int64_t>(count, 1);
+    for (int64_t i = 0; i < count; ++i) {
+      parts.sizes.push_back(std::max<int64_t>(0, std::min(each, length - i * each)));
+    }
+  }
+  int64_t total = 0;
+  bool negative = false;
+  for (int64_t size : parts.sizes) {
+    total += size;
+    negative |= size < 0;
+  }
+  if (static_cast<int64_t>(parts.sizes.size()) != outputs || total != length || negative) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": parts [",
+                                                   absl::StrJoin(parts.sizes, ","), "] for ",
+                                                   outputs, " output(s) of an axis of ", length));
+  }
+  return parts;
+}
+
+absl::StatusOr<std::vector<Shape>> SplitShape(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* x = node.inputs.empty() ? nullptr : shapes.Dims(node.inputs[0]);
+  if (x == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs data"));
+  ASSIGN_OR_RETURN(const SplitParts parts, ReadSplit(node, shapes, *x));
+  std::vector<Shape> shapes_out;
+  for (int64_t size : parts.sizes) {
+    Shape part = *x;
+    part[static_cast<size_t>(parts.axis)] = size;
+    shapes_out.push_back(std::move(part));
+  }
+  return shapes_out;
+}
+
+// Each part is a Slice's copy of its window.
+absl::Status CompileSplit(PlanCompiler& c, const Node& node) {
+  RETURN_IF_ERROR(RequireRuntimeInput(c, node));
+  const std::vector<int64_t> dims = c.Dims(node.inputs[0]);
+  ASSIGN_OR_RETURN(const SplitParts parts, ReadSplit(node, c.shapes(), dims));
+  const size_t axis = static_cast<size_t>(parts.axis);
+  SliceWindow window{std::vector<int64_t>(dims.size(), 0), std::vector<int64_t>(dims.size(), 1),
+                     dims};
+  for (size_t i = 0; i < parts.sizes.size(); ++i) {
+    window.count[axis] = parts.sizes[i];
+    if (!node.outputs[i].empty()) RETURN_IF_ERROR(CopyWindow(c, node, window, node.outputs[i]));
+    window.begin[axis] += parts.sizes[i];
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void RegisterSliceOps(std::vector<OpDefinition>& ops) {
   ops.push_back({.op_type = "Slice",
                  .shape = SliceShape,
                  .compile = CompileSlice,
+                 .int8_input = Int8FirstInput});
+  ops.push_back({.op_type = "Split",
+                 .shape = SplitShape,
+                 .compile = CompileSplit,
                  .int8_input = Int8FirstInput});
   ops.push_back({.op_type = "Gather",
                  .shape = GatherShape,
