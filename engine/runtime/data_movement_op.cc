@@ -1,8 +1,9 @@
-// Transpose and Pad (constant, edge and reflect modes): data movement as oneDNN reorders between
-// buffers viewed through strided or offset memory descriptors. Transpose
-// moves int8 values as they are, keeps a layout without blocks (channels-last)
-// instead of going through plain, and copies nothing when the permutation
-// only undoes a layout.
+// Transpose, DepthToSpace, SpaceToDepth and Pad (constant, edge and reflect
+// modes): data movement as oneDNN reorders (or quantd's strided copies)
+// between buffers viewed through strided or offset memory descriptors.
+// Transpose moves int8 values as they are, keeps a layout without blocks
+// (channels-last) instead of going through plain, and copies nothing when the
+// permutation only undoes a layout.
 
 #include <algorithm>
 #include <string>
@@ -252,6 +253,72 @@ absl::Status CompilePad(PlanCompiler& c, const Node& node) {
   return absl::OkStatus();
 }
 
+// DepthToSpace (DCR and CRD modes) and SpaceToDepth as ONNX defines them: a
+// reshape to 6-D, a transpose and a reshape back.
+struct BlockShuffle {
+  std::vector<int64_t> split;  // the 6-D reshape
+  std::vector<int64_t> perm;
+  std::vector<int64_t> out;  // 4-D
+};
+
+absl::StatusOr<BlockShuffle> ReadBlockShuffle(const Node& node, const std::vector<int64_t>& x) {
+  const int64_t b = IntAttr(node, "blocksize", 0);
+  if (x.size() != 4 || b <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": blocksize ", b,
+                                                   " for input [", absl::StrJoin(x, ","), "]"));
+  }
+  const int64_t n = x[0], c = x[1], h = x[2], w = x[3];
+  if (node.op_type == "SpaceToDepth") {
+    if (h % b != 0 || w % b != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(NodeLabel(node), ": blocksize ", b, " does not divide ", h, "x", w));
+    }
+    return BlockShuffle{
+        {n, c, h / b, b, w / b, b}, {0, 3, 5, 1, 2, 4}, {n, c * b * b, h / b, w / b}};
+  }
+  if (c % (b * b) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": blocksize ", b,
+                                                   " squared does not divide ", c, " channels"));
+  }
+  const std::vector<int64_t> out = {n, c / (b * b), h * b, w * b};
+  if (StringAttr(node, "mode", "DCR") == "CRD") {
+    return BlockShuffle{{n, c / (b * b), b, b, h, w}, {0, 1, 4, 2, 5, 3}, out};
+  }
+  return BlockShuffle{{n, b, b, c / (b * b), h, w}, {0, 3, 4, 1, 5, 2}, out};
+}
+
+absl::StatusOr<std::vector<Shape>> BlockShuffleShape(const Node& node, const ShapeContext& shapes) {
+  const std::vector<int64_t>* in = node.inputs.empty() ? nullptr : shapes.Dims(node.inputs[0]);
+  if (in == nullptr || node.outputs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs an input"));
+  }
+  ASSIGN_OR_RETURN(BlockShuffle shuffle, ReadBlockShuffle(node, *in));
+  return std::vector<Shape>{std::move(shuffle.out)};
+}
+
+// One copy from a 6-D strided view of the input's plain bytes; int8 values
+// move as they are.
+absl::Status CompileBlockShuffle(PlanCompiler& c, const Node& node) {
+  RETURN_IF_ERROR(RequireRuntimeInput(c, node));
+  const std::string& x = node.inputs[0];
+  ASSIGN_OR_RETURN(const BlockShuffle shuffle, ReadBlockShuffle(node, c.Dims(x)));
+  const QuantParams quant = c.Excluded(node) ? QuantParams{} : c.Quant(x);
+  const memory::desc plain(c.Dims(x), quant.type, PlainTag(4));
+  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, quant.scale, node.name));
+  try {
+    const memory::desc split(shuffle.split, quant.type, PlainTag(6));
+    const memory::desc permuted = PermutedView(split, shuffle.perm);
+    const int dst_buffer = c.AddBuffer(memory::desc(permuted.dims(), quant.type, PlainTag(6)));
+    RETURN_IF_ERROR(
+        c.AddReorderStep(node.name, c.AddAlias(permuted, src_buffer), dst_buffer, 1.0f));
+    const int out = c.AddAlias(memory::desc(shuffle.out, quant.type, PlainTag(4)), dst_buffer);
+    c.DefineValue(node.outputs[0], shuffle.out, out, quant);
+  } catch (const dnnl::error& e) {
+    return DnnlError(node, e);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void RegisterDataMovementOps(std::vector<OpDefinition>& ops) {
@@ -260,6 +327,12 @@ void RegisterDataMovementOps(std::vector<OpDefinition>& ops) {
                  .compile = CompileTranspose,
                  .int8_input = Int8FirstInput});
   ops.push_back({.op_type = "Pad", .shape = PadShape, .compile = CompilePad});
+  for (const char* op_type : {"DepthToSpace", "SpaceToDepth"}) {
+    ops.push_back({.op_type = op_type,
+                   .shape = BlockShuffleShape,
+                   .compile = CompileBlockShuffle,
+                   .int8_input = Int8FirstInput});
+  }
 }
 
 }  // namespace quantd::engine

@@ -164,6 +164,43 @@ TEST(RuntimeTransposeTest, ShuffleAndNhwcOfChannelsLastValues) {
   }
 }
 
+// DepthToSpace (both modes) and SpaceToDepth against the reference
+// interpreter running the spec's definition: Reshape to 6-D, Transpose,
+// Reshape back.
+TEST(RuntimeDepthToSpaceTest, MatchesTheSpecsReshapeTransposeReshape) {
+  struct Case {
+    const char* op;
+    const char* mode;
+    Ints in, split, perm, out;
+  };
+  const std::vector<Case> cases = {
+      {"DepthToSpace", "DCR", {2, 8, 3, 5}, {2, 2, 2, 2, 3, 5}, {0, 3, 4, 1, 5, 2}, {2, 2, 6, 10}},
+      {"DepthToSpace", "CRD", {2, 8, 3, 5}, {2, 2, 2, 2, 3, 5}, {0, 1, 4, 2, 5, 3}, {2, 2, 6, 10}},
+      {"SpaceToDepth", "", {2, 3, 4, 6}, {2, 3, 2, 2, 3, 2}, {0, 3, 5, 1, 2, 4}, {2, 12, 2, 3}},
+  };
+  for (const Case& t : cases) {
+    SCOPED_TRACE(std::string(t.op) + " " + t.mode);
+    Attrs attrs = {{"blocksize", int64_t{2}}};
+    if (*t.mode != '\0') attrs["mode"] = std::string(t.mode);
+    const Graph op = GraphBuilder(t.in).Op(t.op, "op", {"x"}, "y", attrs).Output("y").Build();
+    const Graph spec = GraphBuilder(t.in)
+                           .Ints("split", t.split)
+                           .Ints("out", t.out)
+                           .Op("Reshape", "split", {"x", "split"}, "s")
+                           .Op("Transpose", "t", {"s"}, "p", {{"perm", t.perm}})
+                           .Op("Reshape", "merge", {"p", "out"}, "y")
+                           .Output("y")
+                           .Build();
+    std::mt19937 rng(39);
+    const Tensor x = testing::RandomTensor(t.in, rng);
+    const Tensor expected = testing::reference::Run(spec, x);
+    absl::StatusOr<std::vector<Tensor>> actual = testing::RunFp32Plan(op, x);
+    ASSERT_TRUE(actual.ok()) << actual.status();
+    EXPECT_EQ((*actual)[0].shape, expected.shape);
+    EXPECT_EQ((*actual)[0].data, expected.data);
+  }
+}
+
 TEST(RuntimePadTest, ConstantModeInputsAndAttributeForms) {
   std::mt19937 rng(35);
   const Graph inputs_form = GraphBuilder({2, 3, 4, 4})
