@@ -129,17 +129,49 @@ TEST(LayerNormTest, ScalarGammaIsNotCollapsed) {
   ExpectPassedGraphMatches(written, RandomTensor({1, 3, 8}, rng));
 }
 
-TEST(LayerNormTest, OnlyTheLastAxisIsSupported) {
-  std::mt19937 rng(63);
-  const Graph g = GraphBuilder({1, 4, 6})
-                      .Const("gamma", {4}, rng)
-                      .Op("LayerNormalization", "ln", {"x", "gamma"}, "y", {{"axis", int64_t{1}}})
-                      .Output("y")
-                      .Build();
-  const absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, {1, 4, 6}, {});
-  ASSERT_FALSE(plan.ok());
-  EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(plan.status().message().find("last axis"), std::string::npos) << plan.status();
+// Normalizing over the trailing axes from `axis` on, with the optional Mean
+// and InvStdDev outputs, against the definition computed here.
+TEST(LayerNormTest, AnyAxisWithMeanAndInvStdDev) {
+  for (const int64_t axis : {1, -1, 0}) {
+    SCOPED_TRACE(axis);
+    std::mt19937 rng(63);
+    const std::vector<int64_t> dims = {2, 4, 6};
+    const int64_t begin = axis < 0 ? axis + 3 : axis;
+    int64_t rows = 1, width = 1;
+    for (int64_t d = 0; d < 3; ++d) (d < begin ? rows : width) *= dims[d];
+    Graph g = GraphBuilder(dims)
+                  .Const("gamma", std::vector<int64_t>(dims.begin() + begin, dims.end()), rng)
+                  .Build();
+    g.nodes.push_back(Node{"ln",
+                           "LayerNormalization",
+                           {"x", "gamma"},
+                           {"y", "mean", "inv_std"},
+                           {{"axis", axis}, {"epsilon", 1e-3f}},
+                           {}});
+    g.outputs = {ValueInfo{"y", {}}, ValueInfo{"mean", {}}, ValueInfo{"inv_std", {}}};
+    const Tensor x = RandomTensor(dims, rng, -2.0f, 3.0f);
+    absl::StatusOr<std::vector<Tensor>> out = testing::RunFp32Plan(g, x);
+    ASSERT_TRUE(out.ok()) << out.status();
+    std::vector<int64_t> stats_dims = dims;
+    for (int64_t d = begin; d < 3; ++d) stats_dims[d] = 1;
+    EXPECT_EQ((*out)[1].shape, stats_dims);
+    EXPECT_EQ((*out)[2].shape, stats_dims);
+    const std::vector<float>& gamma = g.constants.at("gamma").floats;
+    for (int64_t r = 0; r < rows; ++r) {
+      double mean = 0, var = 0;
+      for (int64_t i = 0; i < width; ++i) mean += x.data[r * width + i];
+      mean /= width;
+      for (int64_t i = 0; i < width; ++i) var += std::pow(x.data[r * width + i] - mean, 2);
+      var /= width;
+      const double inv_std = 1 / std::sqrt(var + 1e-3);
+      EXPECT_NEAR((*out)[1].data[r], mean, 1e-5);
+      EXPECT_NEAR((*out)[2].data[r], inv_std, 1e-5 * inv_std);
+      for (int64_t i = 0; i < width; ++i) {
+        EXPECT_NEAR((*out)[0].data[r * width + i],
+                    (x.data[r * width + i] - mean) * inv_std * gamma[i], 1e-4);
+      }
+    }
+  }
 }
 
 // A transformer MLP: Linear (MatMul of a 3-D activation + bias), GELU,
@@ -194,10 +226,7 @@ TEST(EltwiseTest, SqrtAndPowByAConstantScalar) {
 }
 
 TEST(EltwiseTest, PowByARuntimeExponentIsRefused) {
-  const Graph g = GraphBuilder({1, 4})
-                      .Op("Pow", "pow", {"x", "x"}, "y")
-                      .Output("y")
-                      .Build();
+  const Graph g = GraphBuilder({1, 4}).Op("Pow", "pow", {"x", "x"}, "y").Output("y").Build();
   const absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, {1, 4}, {});
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented);
@@ -226,21 +255,21 @@ Constant ScalarIndex(int64_t index) {
 TEST(AttentionTest, RuntimeMatMulsSoftmaxAndClassTokenGather) {
   std::mt19937 rng(69);
   Graph g = GraphBuilder({2, 5, 8})
-                      .Const("wq", {8, 8}, rng, -0.5f, 0.5f)
-                      .Const("wk", {8, 8}, rng, -0.5f, 0.5f)
-                      .Const("wv", {8, 8}, rng, -0.5f, 0.5f)
-                      .Floats("scale", {}, {0.35f})
-                      .Op("MatMul", "q", {"x", "wq"}, "q")
-                      .Op("MatMul", "k", {"x", "wk"}, "k")
-                      .Op("MatMul", "v", {"x", "wv"}, "v")
-                      .Op("Transpose", "kt", {"k"}, "kt", {{"perm", Ints{0, 2, 1}}})
-                      .Op("MatMul", "scores", {"q", "kt"}, "s")
-                      .Op("Mul", "scaled", {"s", "scale"}, "ss")
-                      .Op("Softmax", "softmax", {"ss"}, "p", {{"axis", int64_t{-1}}})
-                      .Op("MatMul", "attend", {"p", "v"}, "o")
-                      .Op("Gather", "class_token", {"o", "first"}, "y", {{"axis", int64_t{1}}})
-                      .Output("y")
-                      .Build();
+                .Const("wq", {8, 8}, rng, -0.5f, 0.5f)
+                .Const("wk", {8, 8}, rng, -0.5f, 0.5f)
+                .Const("wv", {8, 8}, rng, -0.5f, 0.5f)
+                .Floats("scale", {}, {0.35f})
+                .Op("MatMul", "q", {"x", "wq"}, "q")
+                .Op("MatMul", "k", {"x", "wk"}, "k")
+                .Op("MatMul", "v", {"x", "wv"}, "v")
+                .Op("Transpose", "kt", {"k"}, "kt", {{"perm", Ints{0, 2, 1}}})
+                .Op("MatMul", "scores", {"q", "kt"}, "s")
+                .Op("Mul", "scaled", {"s", "scale"}, "ss")
+                .Op("Softmax", "softmax", {"ss"}, "p", {{"axis", int64_t{-1}}})
+                .Op("MatMul", "attend", {"p", "v"}, "o")
+                .Op("Gather", "class_token", {"o", "first"}, "y", {{"axis", int64_t{1}}})
+                .Output("y")
+                .Build();
   g.constants["first"] = ScalarIndex(0);
   ExpectPassedGraphMatches(g, RandomTensor({2, 5, 8}, rng));
 }
@@ -372,9 +401,11 @@ onnx::ModelProto ConvNextBlock(std::mt19937& rng) {
   AddFloatInitializer(model, "fc2.w", {4 * kC, kC}, random(4 * kC * kC, -0.2f, 0.2f));
   AddFloatInitializer(model, "fc2.b", {kC}, random(kC, -0.1f, 0.1f));
   AddFloatInitializer(model, "layer_scale", {kC, 1, 1}, random(kC, 0.5f, 1.0f));
-  for (const auto& [name, value] : std::map<std::string, float>{
-           {"two", 2.0f}, {"eps", 1e-6f}, {"sqrt2", 1.4142135381698608f}, {"one", 1.0f},
-           {"half", 0.5f}}) {
+  for (const auto& [name, value] : std::map<std::string, float>{{"two", 2.0f},
+                                                                {"eps", 1e-6f},
+                                                                {"sqrt2", 1.4142135381698608f},
+                                                                {"one", 1.0f},
+                                                                {"half", 0.5f}}) {
     AddFloatInitializer(model, name, {}, {value});
   }
   onnx::NodeProto* conv = AddNode(model, "Conv", {"x", "dw.w", "dw.b"}, {"c"}, "dw");
@@ -414,8 +445,7 @@ TEST(LayerNormTest, ExportAtOpset18GivesReduceMeanItsAxesAsAnInput) {
   AddGraphOutput(model, "y", {kSymbolicBatchDim, 4, 6});
   AddFloatInitializer(model, "gamma", {6}, {1, 2, 3, 4, 5, 6});
   AddFloatInitializer(model, "beta", {6}, {0, 0, 1, 1, 0, 0});
-  AddIntAttr(AddNode(model, "LayerNormalization", {"x", "gamma", "beta"}, {"y"}, "ln"), "axis",
-             -1);
+  AddIntAttr(AddNode(model, "LayerNormalization", {"x", "gamma", "beta"}, {"y"}, "ln"), "axis", -1);
   const std::string onnx = Serialize(model);
   std::mt19937 rng(73);
   CalibrationTable table;
