@@ -2,9 +2,9 @@
 // Gelu (those not fused into a producer by the passes), Sqrt, Pow by a
 // constant scalar exponent, and the element-wise math oneDNN has a kernel for
 // (Exp, Abs, Neg, Reciprocal, Round, Elu, Selu, Celu, Softplus), as oneDNN
-// eltwise in f32 on the current layout. Not Log: oneDNN 2.6's log is off by
-// up to 3.4e-6 near log(1) = 0 (ONNX's test_log), over the 1e-5 relative
-// tolerance the conformance test holds every op to.
+// eltwise in f32 on the current layout. Log is not oneDNN's (unary_math_op.cc):
+// its log is off by up to 3.4e-6 near log(1) = 0 (ONNX's test_log), over the
+// 1e-5 relative tolerance the conformance test holds every op to.
 
 #include <limits>
 #include <optional>

@@ -40,6 +40,7 @@ const Registry& TheRegistry() {
     RegisterReduceOps(r->definitions);
     RegisterShapeOps(r->definitions);
     RegisterVariadicOps(r->definitions);
+    RegisterUnaryMathOps(r->definitions);
     for (const OpDefinition& definition : r->definitions) {
       // A second registration of one op type would make the table ambiguous:
       // fail loudly at start-up rather than pick one.

@@ -110,6 +110,7 @@ void RegisterSliceOps(std::vector<OpDefinition>& ops);          // slice_op.cc
 void RegisterReduceOps(std::vector<OpDefinition>& ops);         // reduce_op.cc
 void RegisterShapeOps(std::vector<OpDefinition>& ops);          // shape_ops.cc
 void RegisterVariadicOps(std::vector<OpDefinition>& ops);       // variadic_op.cc
+void RegisterUnaryMathOps(std::vector<OpDefinition>& ops);      // unary_math_op.cc
 
 }  // namespace quantd::engine
 
