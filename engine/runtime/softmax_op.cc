@@ -1,13 +1,16 @@
-// Softmax and LogSoftmax in f32 on a plain layout. Before opset 13 the input is coerced to
+// Softmax, LogSoftmax and Hardmax in f32 on a plain layout (Hardmax by quantd's
+// own kernel). Before opset 13 the input is coerced to
 // 2-D [prod(dims[:axis]), prod(dims[axis:])] (axis default 1) and normalized
 // over the second dimension; from opset 13 over the single `axis`
 // (default -1).
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/runtime/host_kernel.h"
 #include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
 #include "engine/status_macros.h"
@@ -18,18 +21,26 @@ using dnnl::memory;
 
 namespace {
 
+// The normalized axis, checked against the rank.
+absl::StatusOr<int64_t> NormalizedAxis(const PlanCompiler& c, const Node& node,
+                                       const std::vector<int64_t>& dims) {
+  const int64_t rank = static_cast<int64_t>(dims.size());
+  int64_t axis = IntAttr(node, "axis", c.graph().opset_version < 13 ? 1 : -1);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank || rank > 6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(NodeLabel(node), ": axis ", IntAttr(node, "axis", 0), " for rank ", rank));
+  }
+  return axis;
+}
+
 absl::Status CompileSoftmax(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node));
   const std::string& x = node.inputs[0];
   const std::vector<int64_t> dims = c.Dims(x);
   const int64_t rank = static_cast<int64_t>(dims.size());
   const bool coerce_2d = c.graph().opset_version < 13;
-  int64_t axis = IntAttr(node, "axis", coerce_2d ? 1 : -1);
-  if (axis < 0) axis += rank;
-  if (axis < 0 || axis >= rank || rank > 6) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(NodeLabel(node), ": axis ", IntAttr(node, "axis", 0), " for rank ", rank));
-  }
+  ASSIGN_OR_RETURN(const int64_t axis, NormalizedAxis(c, node, dims));
   const memory::desc plain(dims, memory::data_type::f32, PlainTag(rank));
   ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, 1.0f, node.name));
   const int dst_buffer = c.AddBuffer(plain);
@@ -64,12 +75,66 @@ absl::Status CompileSoftmax(PlanCompiler& c, const Node& node) {
   return absl::OkStatus();
 }
 
+// Hardmax: 1 at the first maximum of each row along the axis, 0 elsewhere;
+// rows of `length` elements `inner` apart, `inner` of them per outer index.
+class HardmaxKernel : public HostKernel {
+ public:
+  HardmaxKernel(int64_t outer, int64_t length, int64_t inner)
+      : outer_(outer), length_(length), inner_(inner) {}
+  void Run(const void* src, void* dst) const override {
+    const auto* in = static_cast<const float*>(src);
+    auto* out = static_cast<float*>(dst);
+#pragma omp parallel for schedule(static) collapse(2) if (outer_ * inner_ > 1024)
+    for (int64_t o = 0; o < outer_; ++o) {
+      for (int64_t i = 0; i < inner_; ++i) {
+        const int64_t base = o * length_ * inner_ + i;
+        int64_t best = 0;
+        for (int64_t k = 0; k < length_; ++k) {
+          out[base + k * inner_] = 0.0f;
+          if (in[base + k * inner_] > in[base + best * inner_]) best = k;
+        }
+        out[base + best * inner_] = 1.0f;
+      }
+    }
+  }
+
+ private:
+  int64_t outer_, length_, inner_;
+};
+
+absl::Status CompileHardmax(PlanCompiler& c, const Node& node) {
+  RETURN_IF_ERROR(RequireRuntimeInput(c, node));
+  const std::string& x = node.inputs[0];
+  const std::vector<int64_t> dims = c.Dims(x);
+  ASSIGN_OR_RETURN(const int64_t axis, NormalizedAxis(c, node, dims));
+  // Before opset 13 the rows are everything from the axis on.
+  const bool coerce_2d = c.graph().opset_version < 13;
+  int64_t outer = 1, length = 1, inner = 1;
+  for (int64_t d = 0; d < static_cast<int64_t>(dims.size()); ++d) {
+    if (d < axis) {
+      outer *= dims[d];
+    } else if (d == axis || coerce_2d) {
+      length *= dims[d];
+    } else {
+      inner *= dims[d];
+    }
+  }
+  const memory::desc plain(dims, memory::data_type::f32, PlainTag(dims.size()));
+  ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, 1.0f, node.name));
+  const int dst_buffer = c.AddBuffer(plain);
+  c.AddHostStep(node.name, std::make_shared<const HardmaxKernel>(outer, length, inner), src_buffer,
+                dst_buffer);
+  c.DefineValue(node.outputs[0], dims, dst_buffer, QuantParams{});
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void RegisterSoftmaxOps(std::vector<OpDefinition>& ops) {
   for (const char* op_type : {"Softmax", "LogSoftmax"}) {
     ops.push_back({.op_type = op_type, .shape = SameShapeAsInput, .compile = CompileSoftmax});
   }
+  ops.push_back({.op_type = "Hardmax", .shape = SameShapeAsInput, .compile = CompileHardmax});
 }
 
 }  // namespace quantd::engine

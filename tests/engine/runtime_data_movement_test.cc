@@ -99,6 +99,34 @@ TEST(RuntimeSoftmaxTest, OpsetsBefore13CoerceTo2D) {
   }
 }
 
+// Hardmax marks the first maximum along its axis (opset 13), or of each row
+// of the input coerced to 2-D at the axis (before 13).
+TEST(RuntimeHardmaxTest, FirstMaximumPerRowOrPerCoercedRow) {
+  // x [2, 2, 3]: ties at the maximum pick the first.
+  const Tensor x{"x", {2, 2, 3}, {1, 5, 5, 0, 2, 9, 7, 7, 1, 3, 8, 8}};
+  struct Case {
+    int64_t opset, axis;
+    std::vector<float> expected;
+  };
+  const std::vector<Case> cases = {
+      {13, -1, {0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0}},
+      {13, 1, {1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1}},
+      // Opset 11, axis 1: rows are [2, 6], the maximum of each row of six.
+      {11, 1, {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0}},
+  };
+  for (const Case& t : cases) {
+    SCOPED_TRACE(absl::StrCat("opset ", t.opset, " axis ", t.axis));
+    Graph g = GraphBuilder({2, 2, 3})
+                  .Op("Hardmax", "h", {"x"}, "y", {{"axis", t.axis}})
+                  .Output("y")
+                  .Build();
+    g.opset_version = t.opset;
+    absl::StatusOr<std::vector<Tensor>> y = testing::RunFp32Plan(g, x);
+    ASSERT_TRUE(y.ok()) << y.status();
+    EXPECT_EQ((*y)[0].data, t.expected);
+  }
+}
+
 TEST(RuntimeTransposeTest, PermutationsAndDefaultReverse) {
   const std::vector<Ints> perms = {{0, 2, 3, 1}, {0, 3, 1, 2}, {3, 2, 1, 0}, {1, 0, 2, 3}, {}};
   for (const Ints& perm : perms) {
