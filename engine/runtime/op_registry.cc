@@ -41,6 +41,8 @@ const Registry& TheRegistry() {
     RegisterShapeOps(r->definitions);
     RegisterVariadicOps(r->definitions);
     RegisterUnaryMathOps(r->definitions);
+    RegisterInstanceNormOps(r->definitions);
+    RegisterTileOps(r->definitions);
     for (const OpDefinition& definition : r->definitions) {
       // A second registration of one op type would make the table ambiguous:
       // fail loudly at start-up rather than pick one.

@@ -111,6 +111,8 @@ void RegisterReduceOps(std::vector<OpDefinition>& ops);         // reduce_op.cc
 void RegisterShapeOps(std::vector<OpDefinition>& ops);          // shape_ops.cc
 void RegisterVariadicOps(std::vector<OpDefinition>& ops);       // variadic_op.cc
 void RegisterUnaryMathOps(std::vector<OpDefinition>& ops);      // unary_math_op.cc
+void RegisterInstanceNormOps(std::vector<OpDefinition>& ops);   // instance_norm_op.cc
+void RegisterTileOps(std::vector<OpDefinition>& ops);           // tile_op.cc
 
 }  // namespace quantd::engine
 

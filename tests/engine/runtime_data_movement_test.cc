@@ -127,6 +127,26 @@ TEST(RuntimeHardmaxTest, FirstMaximumPerRowOrPerCoercedRow) {
   }
 }
 
+TEST(RuntimeTileTest, RepeatsEveryAxis) {
+  const Tensor x{"x", {2, 3}, {1, 2, 3, 4, 5, 6}};
+  const Graph g = GraphBuilder({2, 3})
+                      .Ints("repeats", {2, 2})
+                      .Op("Tile", "tile", {"x", "repeats"}, "y")
+                      .Output("y")
+                      .Build();
+  absl::StatusOr<std::vector<Tensor>> y = testing::RunFp32Plan(g, x);
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_EQ((*y)[0].shape, (Ints{4, 6}));
+  EXPECT_EQ((*y)[0].data, (std::vector<float>{1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6,
+                                              1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6}));
+  const Graph zero = GraphBuilder({2, 3})
+                         .Ints("repeats", {1, 0})
+                         .Op("Tile", "tile", {"x", "repeats"}, "y")
+                         .Output("y")
+                         .Build();
+  EXPECT_EQ(CompileStatus(zero, {2, 3}).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(RuntimeTransposeTest, PermutationsAndDefaultReverse) {
   const std::vector<Ints> perms = {{0, 2, 3, 1}, {0, 3, 1, 2}, {3, 2, 1, 0}, {1, 0, 2, 3}, {}};
   for (const Ints& perm : perms) {

@@ -151,6 +151,40 @@ TEST(RuntimeConvTest, FusedResidualSumBroadcastsASmallerResidual) {
   ExpectMatchesReference(g, {2, 8, 6, 6});
 }
 
+// InstanceNormalization after a convolution (its channels-last output read
+// back plain), against the definition computed here.
+TEST(RuntimeInstanceNormTest, NormalizesEachChannelOfEachSample) {
+  std::mt19937 rng(96);
+  const GraphBuilder conv = GraphBuilder({2, 3, 4, 5})
+                                .Const("w", {4, 3, 1, 1}, rng)
+                                .Const("scale", {4}, rng)
+                                .Const("bias", {4}, rng)
+                                .Op("Conv", "conv", {"x", "w"}, "a");
+  const Graph plain = GraphBuilder(conv).Output("a").Build();
+  const Graph g =
+      GraphBuilder(conv)
+          .Op("InstanceNormalization", "norm", {"a", "scale", "bias"}, "y", {{"epsilon", 1e-3f}})
+          .Output("y")
+          .Build();
+  const Tensor x = RandomTensor({2, 3, 4, 5}, rng, 0.0f, 2.0f);
+  absl::StatusOr<std::vector<Tensor>> a = testing::RunFp32Plan(plain, x);
+  absl::StatusOr<std::vector<Tensor>> y = testing::RunFp32Plan(g, x);
+  ASSERT_TRUE(a.ok() && y.ok()) << a.status() << y.status();
+  const std::vector<float>& scale = g.constants.at("scale").floats;
+  const std::vector<float>& bias = g.constants.at("bias").floats;
+  for (int64_t plane = 0; plane < 8; ++plane) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < 20; ++i) mean += (*a)[0].data[plane * 20 + i] / 20.0;
+    for (int64_t i = 0; i < 20; ++i) var += std::pow((*a)[0].data[plane * 20 + i] - mean, 2) / 20.0;
+    for (int64_t i = 0; i < 20; ++i) {
+      const double expected =
+          ((*a)[0].data[plane * 20 + i] - mean) / std::sqrt(var + 1e-3) * scale[plane % 4] +
+          bias[plane % 4];
+      EXPECT_NEAR((*y)[0].data[plane * 20 + i], expected, 1e-4);
+    }
+  }
+}
+
 TEST(RuntimeGemmTest, TransBAlphaBetaBias) {
   std::mt19937 rng(5);
   const Graph g = GraphBuilder({4, 12})
