@@ -8,6 +8,7 @@
 #include <functional>
 #include <queue>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -309,9 +310,18 @@ absl::StatusOr<ValueInfo> ConvertValueInfo(const onnx::ValueInfoProto& info, con
   }
   const onnx::TypeProto::Tensor& tensor_type = info.type().tensor_type();
   // An absent element type (UNDEFINED) is taken as float: some exporters omit
-  // it on outputs.
+  // it on outputs. Integer and bool outputs (an ArgMax's indices, a
+  // comparison's mask) are served as float32 values like every other output.
+  const bool integer_output = std::string_view(role) == "graph output" &&
+                              (tensor_type.elem_type() == onnx::TensorProto::INT64 ||
+                               tensor_type.elem_type() == onnx::TensorProto::INT32 ||
+                               tensor_type.elem_type() == onnx::TensorProto::INT16 ||
+                               tensor_type.elem_type() == onnx::TensorProto::INT8 ||
+                               tensor_type.elem_type() == onnx::TensorProto::UINT16 ||
+                               tensor_type.elem_type() == onnx::TensorProto::UINT8 ||
+                               tensor_type.elem_type() == onnx::TensorProto::BOOL);
   if (tensor_type.elem_type() != onnx::TensorProto::FLOAT &&
-      tensor_type.elem_type() != onnx::TensorProto::UNDEFINED) {
+      tensor_type.elem_type() != onnx::TensorProto::UNDEFINED && !integer_output) {
     return absl::UnimplementedError(absl::StrCat(role, " '", info.name(), "' has element type ",
                                                  DataTypeName(tensor_type.elem_type()),
                                                  "; quantd serves float32 tensors only"));

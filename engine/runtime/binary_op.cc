@@ -1,4 +1,5 @@
-// Add, Sub, Mul and Div (those the passes did not fuse into a producer) as
+// Add, Sub, Mul and Div (those the passes did not fuse into a producer), and
+// the comparisons Equal, Greater, GreaterOrEqual, Less, LessOrEqual, as
 // oneDNN binary, with ONNX multidirectional broadcasting (opset 7+); in int8
 // Plans on quantized full-size operands (residual adds that could not fuse,
 // the squeeze-and-excitation Mul of an int8 tensor by its f32 gate).
@@ -74,6 +75,11 @@ absl::StatusOr<dnnl::algorithm> BinaryAlgorithm(const Node& node) {
   if (node.op_type == "Sub") return dnnl::algorithm::binary_sub;
   if (node.op_type == "Mul") return dnnl::algorithm::binary_mul;
   if (node.op_type == "Div") return dnnl::algorithm::binary_div;
+  if (node.op_type == "Equal") return dnnl::algorithm::binary_eq;
+  if (node.op_type == "Greater") return dnnl::algorithm::binary_gt;
+  if (node.op_type == "GreaterOrEqual") return dnnl::algorithm::binary_ge;
+  if (node.op_type == "Less") return dnnl::algorithm::binary_lt;
+  if (node.op_type == "LessOrEqual") return dnnl::algorithm::binary_le;
   return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": not a binary op"));
 }
 
@@ -99,8 +105,8 @@ absl::StatusOr<int> FirstSource(PlanCompiler& c, const Node& node, const Operand
 // Whether oneDNN has a jit kernel for the binary reading `a` and `b` as
 // stored (`a_q`, `b_q`; both full size where quantized) and writing `dst_q`;
 // `layout` is the first source's (the output's) layout.
-bool JitBinaryFor(PlanCompiler& c, const Node& node, const memory::desc& layout,
-                  const Operand& b, QuantParams a_q, QuantParams b_q, QuantParams dst_q) {
+bool JitBinaryFor(PlanCompiler& c, const Node& node, const memory::desc& layout, const Operand& b,
+                  QuantParams a_q, QuantParams b_q, QuantParams dst_q) {
   memory::desc a_desc = layout, b_desc = layout, dst_desc = layout;
   a_desc.data.data_type = memory::convert_to_c(a_q.type);
   dst_desc.data.data_type = memory::convert_to_c(dst_q.type);
@@ -156,12 +162,20 @@ absl::StatusOr<int> BroadcastF32(PlanCompiler& c, const std::string& name,
 
 namespace {
 
+// Comparisons write 1 or 0 (as f32: quantd serves every output as float32)
+// and never run int8.
+bool IsComparison(const std::string& op_type) {
+  return op_type == "Equal" || op_type == "Greater" || op_type == "GreaterOrEqual" ||
+         op_type == "Less" || op_type == "LessOrEqual";
+}
+
 absl::Status CompileBinary(PlanCompiler& c, const Node& node) {
   if (node.inputs.size() != 2 || node.outputs.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs A and B"));
   }
   ASSIGN_OR_RETURN(const dnnl::algorithm algorithm, BinaryAlgorithm(node));
-  const bool commutes = node.op_type == "Add" || node.op_type == "Mul";
+  const bool commutes = node.op_type == "Add" || node.op_type == "Mul" || node.op_type == "Equal";
+  const bool compares = IsComparison(node.op_type);
   Operand a{node.inputs[0], nullptr, {}}, b{node.inputs[1], nullptr, {}};
   for (Operand* operand : {&a, &b}) {
     if (c.HasValue(operand->name)) {
@@ -209,7 +223,7 @@ absl::Status CompileBinary(PlanCompiler& c, const Node& node) {
   // int8 Plans read a full-size operand as stored (u8/s8, with its scale); a
   // broadcast one (an SE block's gate) stays f32. oneDNN scales each source
   // so that the result lands in the post-ops' domain.
-  const bool quantize = (c.int8() || c.simulated()) && !c.Excluded(node);
+  const bool quantize = (c.int8() || c.simulated()) && !c.Excluded(node) && !compares;
   auto stored = [&](const Operand& o) {
     if (!c.int8() || !quantize || !full_size(o)) return QuantParams{};
     return c.Quant(o.name);
@@ -305,6 +319,9 @@ void RegisterBinaryOps(std::vector<OpDefinition>& ops) {
                    .compile = CompileBinary,
                    .int8_input = Int8FullSizeOperand,
                    .takes_post_ops = true});
+  }
+  for (const char* op_type : {"Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual"}) {
+    ops.push_back({.op_type = op_type, .shape = BroadcastInputs, .compile = CompileBinary});
   }
 }
 

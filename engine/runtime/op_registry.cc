@@ -43,6 +43,7 @@ const Registry& TheRegistry() {
     RegisterUnaryMathOps(r->definitions);
     RegisterInstanceNormOps(r->definitions);
     RegisterTileOps(r->definitions);
+    RegisterArgExtremeOps(r->definitions);
     for (const OpDefinition& definition : r->definitions) {
       // A second registration of one op type would make the table ambiguous:
       // fail loudly at start-up rather than pick one.

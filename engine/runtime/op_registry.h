@@ -113,6 +113,7 @@ void RegisterVariadicOps(std::vector<OpDefinition>& ops);       // variadic_op.c
 void RegisterUnaryMathOps(std::vector<OpDefinition>& ops);      // unary_math_op.cc
 void RegisterInstanceNormOps(std::vector<OpDefinition>& ops);   // instance_norm_op.cc
 void RegisterTileOps(std::vector<OpDefinition>& ops);           // tile_op.cc
+void RegisterArgExtremeOps(std::vector<OpDefinition>& ops);     // arg_extreme_op.cc
 
 }  // namespace quantd::engine
 

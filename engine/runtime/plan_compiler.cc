@@ -171,14 +171,23 @@ absl::StatusOr<PlanOutput> PlanCompiler::CompileOutput(const std::string& name) 
   if (constant == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("graph output '", name, "' is never produced"));
   }
+  // Integers (a Shape, a Size) are served as float32 like every output, when
+  // each is exactly a float.
+  std::vector<float> values = constant->floats;
   if (constant->type != Constant::Type::kFloat32) {
-    return absl::UnimplementedError(
-        absl::StrCat("graph output '", name, "' is a constant of integers, not floats"));
+    values.clear();
+    for (int64_t v : constant->ints) {
+      if (v > (int64_t{1} << 24) || v < -(int64_t{1} << 24)) {
+        return absl::UnimplementedError(absl::StrCat("graph output '", name, "' holds the integer ",
+                                                     v, ", beyond float32's exact range"));
+      }
+      values.push_back(static_cast<float>(v));
+    }
   }
   // oneDNN has no memory of rank 0: a scalar is held as one element.
   const std::vector<int64_t> dims =
       constant->dims.empty() ? std::vector<int64_t>{1} : constant->dims;
-  const int buffer = AddF32Constant(dims, PlainTag(dims.size()), constant->floats.data());
+  const int buffer = AddF32Constant(dims, PlainTag(dims.size()), values.data());
   return PlanOutput{name, buffer, constant->dims};
 }
 

@@ -6,7 +6,8 @@
 // Plan (PlanCompiler::InferShapes, engine/passes/constant_evaluation.h, with
 // its element caps), so they need no shape rule and no compile function; a
 // node of these ops whose input is computed from the input's values is
-// refused as UNIMPLEMENTED.
+// refused as UNIMPLEMENTED. (Equal is evaluated the same way on constants and
+// runs as a comparison on runtime values, binary_op.cc.)
 
 #include "engine/runtime/op_registry.h"
 
@@ -14,7 +15,7 @@ namespace quantd::engine {
 
 void RegisterShapeOps(std::vector<OpDefinition>& ops) {
   for (const char* op_type :
-       {"Shape", "Size", "Cast", "Range", "ConstantOfShape", "Expand", "Equal", "Where"}) {
+       {"Shape", "Size", "Cast", "Range", "ConstantOfShape", "Expand", "Where"}) {
     ops.push_back({.op_type = op_type});
   }
 }

@@ -51,15 +51,15 @@ TEST(InspectModelTest, ListsEveryUnsupportedOpWithItsFirstNode) {
   AddGraphInput(model, "x", {1, 1, 2, 2});
   AddNode(model, "Relu", {"x"}, {"a"}, "relu");
   // Ops quantd has no plans to run, so the test survives new runtime ops.
-  AddNode(model, "Hardmax", {"a"}, {"b"}, "hard1");
+  AddNode(model, "Multinomial", {"a"}, {"b"}, "draw1");
   AddNode(model, "LpNormalization", {"b"}, {"c"});  // unnamed: becomes LpNormalization_2
-  AddNode(model, "Hardmax", {"c"}, {"d"}, "hard2");
+  AddNode(model, "Multinomial", {"c"}, {"d"}, "draw2");
   AddGraphOutput(model, "d", {1, 1, 2, 2});
 
   absl::StatusOr<ModelSummary> summary = InspectModel(Serialize(model));
   ASSERT_EQ(summary.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(summary.status().message(),
-            "unsupported operators: op 'Hardmax' (first node 'hard1'), "
+            "unsupported operators: op 'Multinomial' (first node 'draw1'), "
             "op 'LpNormalization' (first node 'LpNormalization_2')");
 }
 
