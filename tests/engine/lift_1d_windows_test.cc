@@ -138,11 +138,7 @@ TEST(Lift1dWindowsTest, Int8CoversTheLiftedConvolutions) {
                 .Build();
   ASSERT_TRUE(RunStandardPasses(g, {}).ok());
   const Tensor x = RandomTensor({2, 4, 20}, rng);
-  const CalibrationTable table = testing::RangesOf(testing::RunAndObserve(g, x, {}));
-  PlanOptions options;
-  options.int8 = true;
-  options.calibration = &table;
-  absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, x.shape, options);
+  absl::StatusOr<std::shared_ptr<const Plan>> plan = testing::CalibratedInt8Plan(g, x);
   ASSERT_TRUE(plan.ok()) << plan.status();
   for (const NodeExecution& node : (*plan)->coverage.nodes) {
     if (node.op_type == "Conv") {

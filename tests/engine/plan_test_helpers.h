@@ -46,6 +46,17 @@ inline CalibrationTable RangesOf(const Values& values) {
   return table;
 }
 
+// An int8 Plan for `graph`, calibrated on `input` alone (RangesOf an fp32
+// run), with default quantization options.
+inline absl::StatusOr<std::shared_ptr<const Plan>> CalibratedInt8Plan(const Graph& graph,
+                                                                      const Tensor& input) {
+  const CalibrationTable table = RangesOf(RunAndObserve(graph, input, {}));
+  PlanOptions options;
+  options.int8 = true;
+  options.calibration = &table;
+  return CompilePlan(graph, input.shape, options);
+}
+
 // Worst-case error of a conv output from quantizing its input (step
 // `input_step`) and its weights per output channel.
 inline float ConvErrorBound(const Constant& w, float input_step, float input_max_abs) {

@@ -85,11 +85,7 @@ TEST(RuntimeSplitTest, ChannelSplitOfInt8ValuesStaysInt8) {
   g.nodes.push_back(Node{"c3", "Conv", {"a1", "w3"}, {"y1"}, {}, {}});
   g.outputs = {ValueInfo{"y0", {}}, ValueInfo{"y1", {}}};
   const Tensor x = RandomTensor({1, 4, 6, 6}, rng);
-  const CalibrationTable table = testing::RangesOf(testing::RunAndObserve(g, x, {}));
-  PlanOptions options;
-  options.int8 = true;
-  options.calibration = &table;
-  absl::StatusOr<std::shared_ptr<const Plan>> plan = CompilePlan(g, x.shape, options);
+  absl::StatusOr<std::shared_ptr<const Plan>> plan = testing::CalibratedInt8Plan(g, x);
   ASSERT_TRUE(plan.ok()) << plan.status();
   for (const NodeExecution& node : (*plan)->coverage.nodes) EXPECT_TRUE(node.int8) << node.node;
   EXPECT_EQ((*plan)->coverage.boundaries.quantize, 1);  // the input
