@@ -90,8 +90,12 @@ absl::StatusOr<std::vector<int64_t>> PaddedDims(const Node& node, const std::vec
       return absl::UnimplementedError(
           absl::StrCat(NodeLabel(node), ": negative pads [", absl::StrJoin(pads, ","), "]"));
     }
-    out[d] = dims[d] + pads[d] + pads[d + rank];
+    if (__builtin_add_overflow(dims[d], pads[d], &out[d]) ||
+        __builtin_add_overflow(out[d], pads[d + rank], &out[d])) {
+      out[d] = -1;  // refused below
+    }
   }
+  RETURN_IF_ERROR(CheckComputedSize(node, out));
   return out;
 }
 

@@ -80,6 +80,18 @@ int64_t NumElements(const std::vector<int64_t>& dims) {
   return n;
 }
 
+absl::Status CheckComputedSize(const Node& node, const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxComputedElements) {
+      return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": output [",
+                                                     absl::StrJoin(dims, ","), "] exceeds ",
+                                                     kMaxComputedElements, " elements"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 int64_t MacsPerOutputTimesWeightRow(const Node& node, const ShapeContext& shapes) {
   const std::vector<int64_t>* out = shapes.Dims(node.outputs[0]);
   const std::vector<int64_t>* w = node.inputs.size() > 1 ? shapes.Dims(node.inputs[1]) : nullptr;
@@ -89,7 +101,8 @@ int64_t MacsPerOutputTimesWeightRow(const Node& node, const ShapeContext& shapes
 
 absl::StatusOr<std::vector<Shape>> SameShapeAsInput(const Node& node, const ShapeContext& shapes) {
   const std::vector<int64_t>* dims = node.inputs.empty() ? nullptr : shapes.Dims(node.inputs[0]);
-  if (dims == nullptr) return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs an input"));
+  if (dims == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs an input"));
   return std::vector<Shape>(node.outputs.size(), *dims);
 }
 
@@ -122,7 +135,8 @@ absl::StatusOr<Shape> BroadcastShapes(const Node& node, const std::vector<Shape>
       if (s == d || s == 1) continue;
       if (d != 1) {
         std::vector<std::string> listed;
-        for (const Shape& each : shapes) listed.push_back(absl::StrCat("[", absl::StrJoin(each, ","), "]"));
+        for (const Shape& each : shapes)
+          listed.push_back(absl::StrCat("[", absl::StrJoin(each, ","), "]"));
         return absl::InvalidArgumentError(absl::StrCat(
             NodeLabel(node), ": shapes ", absl::StrJoin(listed, " and "), " do not broadcast"));
       }

@@ -79,6 +79,13 @@ const std::vector<const OpDefinition*>& AllOps();
 bool Int8FirstInput(const PlanCompiler& compiler, const Node& node, size_t index);
 // Product of `dims` (1 for a scalar).
 int64_t NumElements(const std::vector<int64_t>& dims);
+// Ops whose output size a model's attributes or constants choose (Tile's
+// repeats, Pad's pads) keep it below this many elements (1 GiB of f32), so a
+// model cannot make the server allocate without bound.
+inline constexpr int64_t kMaxComputedElements = int64_t{1} << 28;
+// INVALID_ARGUMENT naming `node` when `dims` hold more than
+// kMaxComputedElements elements (products that overflow included).
+absl::Status CheckComputedSize(const Node& node, const std::vector<int64_t>& dims);
 // MacCount for ops whose every output element takes one dot product over
 // the elements of their second input (the weight) except its first axis:
 // Conv ([OC, C/group, kH, kW]).

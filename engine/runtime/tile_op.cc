@@ -38,8 +38,9 @@ absl::StatusOr<std::vector<int64_t>> TiledDims(const Node& node, const ShapeCont
       return absl::InvalidArgumentError(
           absl::StrCat(NodeLabel(node), ": repeats [", absl::StrJoin(repeats->ints, ","), "]"));
     }
-    out[d] = in[d] * repeats->ints[d];
+    if (__builtin_mul_overflow(in[d], repeats->ints[d], &out[d])) out[d] = -1;
   }
+  RETURN_IF_ERROR(CheckComputedSize(node, out));
   return out;
 }
 

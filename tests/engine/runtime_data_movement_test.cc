@@ -145,6 +145,16 @@ TEST(RuntimeTileTest, RepeatsEveryAxis) {
                          .Output("y")
                          .Build();
   EXPECT_EQ(CompileStatus(zero, {2, 3}).code(), absl::StatusCode::kInvalidArgument);
+  // A model cannot make the Plan allocate without bound.
+  const Graph huge = GraphBuilder({2, 3})
+                         .Ints("repeats", {int64_t{1} << 20, int64_t{1} << 20})
+                         .Op("Tile", "tile", {"x", "repeats"}, "y")
+                         .Output("y")
+                         .Build();
+  const absl::Status status = CompileStatus(huge, {2, 3});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("node 'tile' (Tile): output [2097152,3145728] exceeds "
+                                          "268435456 elements"));
 }
 
 TEST(RuntimeTransposeTest, PermutationsAndDefaultReverse) {
@@ -321,6 +331,18 @@ TEST(RuntimePadTest, ImpossibleAndNegativePadsAreRefused) {
   status = CompileStatus(wide, {1, 2, 4, 4});
   EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(status.message(), HasSubstr("5000 padded slices (at most 1024)"));
+  // Constant padding fills its output when the Plan compiles: its size is
+  // capped, overflowing pads included.
+  for (const int64_t pad : {int64_t{1} << 30, int64_t{1} << 62}) {
+    const Graph huge = GraphBuilder({1, 2, 4, 4})
+                           .Ints("pads", {0, 0, pad, pad, 0, 0, pad, pad})
+                           .Op("Pad", "pad", {"x", "pads"}, "y")
+                           .Output("y")
+                           .Build();
+    status = CompileStatus(huge, {1, 2, 4, 4});
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_THAT(status.message(), HasSubstr("exceeds 268435456 elements"));
+  }
   const Graph wrap = GraphBuilder({1, 2, 4, 4})
                          .Ints("pads", {0, 0, 1, 1, 0, 0, 1, 1})
                          .Op("Pad", "pad", {"x", "pads"}, "y", {{"mode", std::string("wrap")}})
