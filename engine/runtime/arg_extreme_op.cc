@@ -1,5 +1,5 @@
 // ArgMax and ArgMin along one axis (keepdims, select_last_index), by quantd's
-// own kernel on plain f32 values. The indices are served as float32 values,
+// own kernel on plain f32 values (row_extreme_kernel.h). The indices are served as float32 values,
 // like every output quantd serves (exact up to 2^24).
 
 #include <memory>
@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/runtime/host_kernel.h"
 #include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
+#include "engine/runtime/row_extreme_kernel.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
@@ -47,33 +47,6 @@ absl::StatusOr<std::vector<Shape>> ArgShape(const Node& node, const ShapeContext
   return std::vector<Shape>{std::move(arg.out)};
 }
 
-class ArgExtremeKernel : public HostKernel {
- public:
-  ArgExtremeKernel(int64_t outer, int64_t length, int64_t inner, bool max, bool last)
-      : outer_(outer), length_(length), inner_(inner), max_(max), last_(last) {}
-  void Run(const void* src, void* dst) const override {
-    const auto* in = static_cast<const float*>(src);
-    auto* out = static_cast<float*>(dst);
-#pragma omp parallel for schedule(static) collapse(2) if (outer_ * inner_ > 1024)
-    for (int64_t o = 0; o < outer_; ++o) {
-      for (int64_t i = 0; i < inner_; ++i) {
-        const float* row = in + o * length_ * inner_ + i;
-        int64_t best = 0;
-        for (int64_t k = 1; k < length_; ++k) {
-          const float v = row[k * inner_], b = row[best * inner_];
-          const bool better = max_ ? (v > b || (last_ && v == b)) : (v < b || (last_ && v == b));
-          if (better) best = k;
-        }
-        out[o * inner_ + i] = static_cast<float>(best);
-      }
-    }
-  }
-
- private:
-  int64_t outer_, length_, inner_;
-  bool max_, last_;
-};
-
 absl::Status CompileArgExtreme(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node));
   const std::string& x = node.inputs[0];
@@ -91,9 +64,10 @@ absl::Status CompileArgExtreme(PlanCompiler& c, const Node& node) {
   const int dst_buffer =
       c.AddBuffer(memory::desc(held, memory::data_type::f32, PlainTag(held.size())));
   c.AddHostStep(node.name,
-                std::make_shared<const ArgExtremeKernel>(
-                    outer, dims[static_cast<size_t>(arg.axis)], inner, node.op_type == "ArgMax",
-                    IntAttr(node, "select_last_index", 0) != 0),
+                std::make_shared<const RowExtremeKernel>(
+                    outer, dims[static_cast<size_t>(arg.axis)], inner,
+                    RowExtremeKernel::Options{.max = node.op_type == "ArgMax",
+                                              .last = IntAttr(node, "select_last_index", 0) != 0}),
                 src_buffer, dst_buffer);
   c.DefineValue(node.outputs[0], arg.out, dst_buffer, QuantParams{});
   return absl::OkStatus();

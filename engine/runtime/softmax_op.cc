@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/runtime/host_kernel.h"
 #include "engine/runtime/op_registry.h"
 #include "engine/runtime/plan_compiler.h"
+#include "engine/runtime/row_extreme_kernel.h"
 #include "engine/status_macros.h"
 
 namespace quantd::engine {
@@ -75,33 +75,6 @@ absl::Status CompileSoftmax(PlanCompiler& c, const Node& node) {
   return absl::OkStatus();
 }
 
-// Hardmax: 1 at the first maximum of each row along the axis, 0 elsewhere;
-// rows of `length` elements `inner` apart, `inner` of them per outer index.
-class HardmaxKernel : public HostKernel {
- public:
-  HardmaxKernel(int64_t outer, int64_t length, int64_t inner)
-      : outer_(outer), length_(length), inner_(inner) {}
-  void Run(const void* src, void* dst) const override {
-    const auto* in = static_cast<const float*>(src);
-    auto* out = static_cast<float*>(dst);
-#pragma omp parallel for schedule(static) collapse(2) if (outer_ * inner_ > 1024)
-    for (int64_t o = 0; o < outer_; ++o) {
-      for (int64_t i = 0; i < inner_; ++i) {
-        const int64_t base = o * length_ * inner_ + i;
-        int64_t best = 0;
-        for (int64_t k = 0; k < length_; ++k) {
-          out[base + k * inner_] = 0.0f;
-          if (in[base + k * inner_] > in[base + best * inner_]) best = k;
-        }
-        out[base + best * inner_] = 1.0f;
-      }
-    }
-  }
-
- private:
-  int64_t outer_, length_, inner_;
-};
-
 absl::Status CompileHardmax(PlanCompiler& c, const Node& node) {
   RETURN_IF_ERROR(RequireRuntimeInput(c, node));
   const std::string& x = node.inputs[0];
@@ -122,8 +95,12 @@ absl::Status CompileHardmax(PlanCompiler& c, const Node& node) {
   const memory::desc plain(dims, memory::data_type::f32, PlainTag(dims.size()));
   ASSIGN_OR_RETURN(const int src_buffer, c.BufferFor(x, plain, 1.0f, node.name));
   const int dst_buffer = c.AddBuffer(plain);
-  c.AddHostStep(node.name, std::make_shared<const HardmaxKernel>(outer, length, inner), src_buffer,
-                dst_buffer);
+  // 1 at the first maximum of each row, 0 elsewhere.
+  c.AddHostStep(node.name,
+                std::make_shared<const RowExtremeKernel>(
+                    outer, length, inner,
+                    RowExtremeKernel::Options{.output = RowExtremeKernel::Output::kOneHot}),
+                src_buffer, dst_buffer);
   c.DefineValue(node.outputs[0], dims, dst_buffer, QuantParams{});
   return absl::OkStatus();
 }
